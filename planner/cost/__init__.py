@@ -1,0 +1,1 @@
+"""Analytical cost models: parameter counts, FLOPs, memory and time."""

@@ -1,0 +1,89 @@
+"""Rendering of result payloads: rich tables for people, JSON/YAML with stable keys for machines.
+
+A payload is a plain dict (str keys; values: str, int, float, bool, None, lists, dicts). JSON and YAML
+carry the same content with sorted keys and `schema_version`, so the same inputs give identical bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from enum import Enum
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+def _clean(value: Any) -> Any:
+    """Plain JSON-compatible values; non-finite floats become None (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def dumps(payload: dict[str, Any], fmt: OutputFormat) -> str:
+    """Serialise a payload as JSON or YAML (sorted keys, schema_version added)."""
+    body = _clean({"schema_version": SCHEMA_VERSION, **payload})
+    if fmt is OutputFormat.json:
+        return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    import yaml
+
+    return yaml.safe_dump(body, sort_keys=True, allow_unicode=True, default_flow_style=False)
+
+
+def emit(
+    payload: dict[str, Any], fmt: OutputFormat, table: Callable[[dict[str, Any]], Iterable[Any]]
+) -> None:
+    """Print a payload: as JSON/YAML, or as the rich renderables `table(payload)` yields."""
+    if fmt is OutputFormat.table:
+        from rich.console import Console
+
+        console = Console()
+        for renderable in table(payload):
+            console.print(renderable)
+        return
+    import sys
+
+    sys.stdout.write(dumps(payload, fmt))
+
+
+def make_table(
+    title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Sequence[str] = ()
+) -> Any:
+    """A rich Table; columns named in `right` are right-aligned (numbers)."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for name in columns:
+        table.add_column(name, justify="right" if name in right else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    return table
+
+
+def fmt_count(value: float | None) -> str:
+    """A count with thousands separators, or '-' when unknown."""
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def fmt_si(value: float | None, suffix: str = "", digits: int = 4) -> str:
+    """A number with an SI prefix (1.23 G), or '-' when unknown."""
+    if value is None:
+        return "-"
+    for factor, prefix in ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.{digits}g} {prefix}{suffix}".rstrip()
+    return f"{value:.{digits}g} {suffix}".rstrip()

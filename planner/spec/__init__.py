@@ -1,0 +1,1 @@
+"""Typed specifications (hardware, clusters, models) loaded from YAML and validated."""

@@ -1,0 +1,163 @@
+"""The shipped catalog (hardware/, models/) and loading of any spec by catalog name or file path.
+
+A spec file is a YAML mapping whose `spec` key says what it is (device, cluster, profile, cnn, llm);
+PipeDream `graph.txt` profiles are recognised by their name. The catalog sits at the repo root in a
+checkout (editable install) and inside the package (`planner/_catalog`) in a wheel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from planner.errors import SpecError
+from planner.spec.schema import build
+from planner.spec.yamlio import Document, load_yaml
+
+SPEC_TYPES = {
+    "device": "planner.spec.hardware:Device",
+    "cluster": "planner.spec.hardware:Cluster",
+    "profile": "planner.spec.profile:ModelProfile",
+    "cnn": "planner.spec.architecture:CNNArchitecture",
+    "llm": "planner.spec.llm:LLMConfig",
+}
+AREAS = {"hardware": ("device", "cluster"), "models": ("profile", "cnn", "llm")}
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def catalog_dir(area: str) -> Path:
+    """The folder of a catalog area: inside the installed package, else at the checkout's root."""
+    for candidate in (_PACKAGE / "_catalog" / area, _PACKAGE.parent / area):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(
+        f"the '{area}' catalog is missing from this installation (looked beside {_PACKAGE})"
+    )
+
+
+def spec_class(spec: str) -> type:
+    module, name = SPEC_TYPES[spec].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One catalog file: its name, aliases, kind, path and the loaded spec."""
+
+    name: str
+    spec: str
+    path: Path
+    aliases: tuple[str, ...]
+    value: Any
+
+
+@cache
+def _documents(area: str) -> tuple[tuple[Path, Document], ...]:
+    """Every YAML file of a catalog area, parsed once."""
+    return tuple(
+        (path, load_yaml(path, _source_name(path))) for path in sorted(catalog_dir(area).rglob("*.yaml"))
+    )
+
+
+@cache
+def _catalog_devices() -> dict[str, Any]:
+    """Catalog devices by name and alias (clusters refer to them; devices refer to nothing)."""
+    devices: dict[str, Any] = {}
+    for _, doc in _documents("hardware"):
+        if isinstance(doc.data, dict) and doc.data.get("spec") == "device":
+            device = build_spec(doc, ("device",))
+            for key in (device.name, *device.aliases):
+                devices[key] = device
+    return devices
+
+
+@cache
+def entries(area: str) -> tuple[Entry, ...]:
+    """Every spec in a catalog area, sorted by kind then name (each file fully validated)."""
+    found = []
+    for path, doc in _documents(area):
+        spec = build_spec(doc, AREAS[area])
+        found.append(Entry(spec.name, spec.spec, path, tuple(getattr(spec, "aliases", ())), spec))
+    return tuple(sorted(found, key=lambda e: (AREAS[area].index(e.spec), e.name)))
+
+
+def _source_name(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_file(path: Path, allowed: tuple[str, ...] | None = None) -> Any:
+    """Load and validate one spec file of any kind (or of the `allowed` kinds)."""
+    source = _source_name(path)
+    if path.name.endswith(".graph.txt") or path.name == "graph.txt":
+        if allowed is not None and "profile" not in allowed:
+            raise SpecError(
+                source, "", f"expected a {' or '.join(allowed)} file, got a PipeDream profile", show_got=False
+            )
+        from planner.spec.pipedream_graph import load_graph
+
+        return load_graph(path, source)
+    doc = load_yaml(path, source)
+    return build_spec(doc, allowed)
+
+
+def build_spec(doc: Document, allowed: tuple[str, ...] | None = None) -> Any:
+    """Build the spec a YAML document describes, dispatching on its `spec` key."""
+    kinds = allowed or tuple(SPEC_TYPES)
+    if not isinstance(doc.data, dict):
+        raise doc.error((), "expected a mapping with a 'spec' key", doc.data)
+    kind = doc.data.get("spec")
+    if kind not in kinds:
+        if "spec" not in doc.data:
+            raise doc.error(("spec",), f"missing required field: one of {', '.join(kinds)}", show_got=False)
+        raise doc.error(("spec",), f"expected one of: {', '.join(kinds)}", kind)
+    spec = build(spec_class(kind), doc)
+    if kind == "cluster" and isinstance(spec.device, str):
+        spec = dataclasses.replace(spec, device=_catalog_device(spec.device, doc))
+    return spec
+
+
+def _catalog_device(name: str, doc: Document) -> Any:
+    device = _catalog_devices().get(name)
+    if device is None:
+        close = difflib.get_close_matches(name, sorted(_catalog_devices()), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise doc.error(
+            ("device",), f"expected a catalog device name{hint} or an inline device mapping", name
+        )
+    return device
+
+
+def _looks_like_path(text: str) -> bool:
+    return "/" in text or text.endswith((".yaml", ".yml", ".txt", ".json")) or Path(text).exists()
+
+
+def find(area: str, name_or_path: str, allowed: tuple[str, ...] | None = None) -> Any:
+    """A spec by catalog name or alias, or from a file path."""
+    kinds = allowed or AREAS[area]
+    if _looks_like_path(name_or_path):
+        return load_file(Path(name_or_path), kinds)
+    names: dict[str, Entry] = {}
+    for entry in entries(area):
+        if entry.spec in kinds:
+            for key in (entry.name, *entry.aliases):
+                names[key] = entry
+    entry = names.get(name_or_path)
+    if entry is None:
+        close = difflib.get_close_matches(name_or_path, sorted(names), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise SpecError(
+            "catalog",
+            area,
+            f"no {' or '.join(kinds)} named '{name_or_path}'{hint}; "
+            f"see `planner {area} list`, or give a file path",
+            show_got=False,
+        )
+    return entry.value

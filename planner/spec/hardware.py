@@ -1,0 +1,150 @@
+"""Hardware specs: devices, links, and clusters as a hierarchy of levels.
+
+All quantities are SI: FLOP/s, bytes, bytes/s, seconds, watts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from planner.spec.schema import FieldValueError, spec_field
+
+DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
+DeviceKind = Literal["gpu", "tpu", "cpu", "cpu-board", "accelerator"]
+
+
+@dataclass(frozen=True)
+class Price:
+    """A public list price per hour, with the date it was read and where."""
+
+    usd_per_hour: float = spec_field("list price in US dollars per hour", exclusive_minimum=0)
+    date: str = spec_field("when the price was read (YYYY-MM-DD)")
+    source: str = spec_field("where the price was read (provider page, region, on-demand)")
+
+
+@dataclass(frozen=True)
+class Device:
+    """One accelerator or board.
+
+    `compute_efficiency`: the fraction of `peak_compute` a large dense matrix multiply sustains on this
+    device. `memory_efficiency`: the fraction of `memory_bandwidth` a large streaming copy sustains. Both
+    are set once per device (a hardware property), never per model or per test.
+    """
+
+    spec: Literal["device"] = spec_field("file type marker: device")
+    name: str = spec_field("catalog name, e.g. v100-sxm2-16gb")
+    kind: DeviceKind = spec_field("device class")
+    peak_compute: dict[str, float] = spec_field(
+        "dense peak per dtype (tensor cores where the dtype uses them), e.g. fp32: 15.7 TFLOPS",
+        unit="compute",
+        exclusive_minimum=0,
+        min_items=1,
+        key_choices=DTYPES,
+    )
+    memory: float = spec_field("memory physically present, e.g. 16 GiB", unit="memory", exclusive_minimum=0)
+    memory_bandwidth: float = spec_field(
+        "peak memory bandwidth, e.g. 900 GB/s", unit="bandwidth", exclusive_minimum=0
+    )
+    description: str = spec_field("a human description", default="")
+    aliases: tuple[str, ...] = spec_field("other catalog names for this device", default=())
+    power: float | None = spec_field(
+        "board power (TDP), e.g. 300 W", unit="power", exclusive_minimum=0, default=None
+    )
+    price: Price | None = spec_field("optional on-demand list price for one device", default=None)
+    compute_efficiency: float = spec_field(
+        "fraction of peak_compute a large dense matmul sustains (0, 1]",
+        default=1.0,
+        exclusive_minimum=0,
+        maximum=1,
+    )
+    memory_efficiency: float = spec_field(
+        "fraction of memory_bandwidth a large streaming copy sustains (0, 1]",
+        default=1.0,
+        exclusive_minimum=0,
+        maximum=1,
+    )
+    source: str = spec_field("where the figures come from", default="")
+
+    def peak(self, dtype: str) -> float:
+        """Peak FLOP/s for `dtype`; KeyError names the dtypes this device lists."""
+        try:
+            return self.peak_compute[dtype]
+        except KeyError:
+            raise KeyError(
+                f"{self.name} lists no peak for {dtype}; it has {', '.join(self.peak_compute)}"
+            ) from None
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link as each device on a level sees it (alpha-beta model).
+
+    `bandwidth` is per direction, per device; `latency` is the per-message start-up time (alpha);
+    `efficiency` is the fraction of `bandwidth` that transfers sustain; `shared` marks a medium (Wi-Fi,
+    a hub) on which the transfers of all devices of the level serialise.
+    """
+
+    bandwidth: float = spec_field(
+        "bandwidth per direction per device, e.g. 10 Gbps", unit="bandwidth", exclusive_minimum=0
+    )
+    latency: float = spec_field("per-message latency (alpha), e.g. 5 us", unit="time", minimum=0, default=0.0)
+    efficiency: float = spec_field(
+        "fraction of bandwidth transfers sustain (0, 1]", default=1.0, exclusive_minimum=0, maximum=1
+    )
+    shared: bool = spec_field("a shared medium: transfers on this level serialise", default=False)
+    name: str = spec_field("what the link is, e.g. NVLink 2.0, 10 GbE", default="")
+
+    @property
+    def effective_bandwidth(self) -> float:
+        """Sustained bytes/s per direction: bandwidth × efficiency."""
+        return self.bandwidth * self.efficiency
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level of the hierarchy: `count` units of the level below, joined by `link`."""
+
+    name: str = spec_field("what one unit of this level is called: gpu, server, board")
+    count: int = spec_field("how many units of the level below this level groups", minimum=1)
+    link: Link = spec_field("the link joining the units of this level")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Devices arranged in levels, innermost first (GPUs in a server, then servers in the cluster).
+
+    `price` is for one unit of the outermost level's children (one server / instance) per hour.
+    """
+
+    spec: Literal["cluster"] = spec_field("file type marker: cluster")
+    name: str = spec_field("catalog name, e.g. pipedream-cluster-a")
+    device: Device | str = spec_field("a catalog device name or an inline device mapping")
+    levels: tuple[Level, ...] = spec_field("levels, innermost first", min_items=1)
+    description: str = spec_field("a human description", default="")
+    aliases: tuple[str, ...] = spec_field("other catalog names for this cluster", default=())
+    price: Price | None = spec_field("optional on-demand list price of one server (instance)", default=None)
+    source: str = spec_field("where the figures come from", default="")
+
+    def __post_init__(self) -> None:
+        names = [level.name for level in self.levels]
+        if len(set(names)) != len(names):
+            raise FieldValueError("levels", f"level names must be distinct, got {names}")
+
+    @property
+    def total_devices(self) -> int:
+        """Number of devices: the product of the level counts."""
+        return math.prod(level.count for level in self.levels)
+
+    @property
+    def devices_per_server(self) -> int:
+        """Devices below the outermost level (one server / instance)."""
+        return math.prod(level.count for level in self.levels[:-1])
+
+    def with_top_count(self, count: int) -> Cluster:
+        """The same cluster with the outermost level's count replaced (e.g. `--servers 4`)."""
+        if count < 1:
+            raise ValueError(f"the outermost level's count must be >= 1, got {count}")
+        top = replace(self.levels[-1], count=count)
+        return replace(self, levels=(*self.levels[:-1], top))

@@ -1,0 +1,145 @@
+"""Safe YAML loading that remembers the line of every value, for error messages.
+
+PyYAML's SafeLoader composes the node tree (no arbitrary tags); we build plain Python values from it
+ourselves so that duplicate keys are an error, recursion and alias bombs are bounded, and each value's
+path maps to its 1-based line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from planner.errors import SpecError
+
+MAX_DEPTH = 64
+MAX_NODES = 1_000_000
+MAX_BYTES = 64 * 2**20
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed YAML document: its data, where it came from, and the line of each value's path."""
+
+    source: str
+    data: Any
+    lines: dict[PathKey, int] = field(default_factory=dict)
+
+    def line(self, path: PathKey) -> int | None:
+        """Line of the value at `path`, or of its nearest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            found = self.lines.get(tuple(path[:end]))
+            if found is not None:
+                return found
+        return None
+
+    def error(self, path: PathKey, expected: str, got: object = None, show_got: bool = True) -> SpecError:
+        """A SpecError located at `path` in this document."""
+        return SpecError(self.source, dotted(path), expected, got, self.line(path), show_got)
+
+
+def dotted(path: PathKey) -> str:
+    """`('levels', 0, 'link')` -> `levels[0].link`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def read_text(path: Path, source: str | None = None) -> str:
+    """Read a spec file as UTF-8 text; any failure is a SpecError naming the file."""
+    source = source or str(path)
+    try:
+        if path.is_dir():
+            raise SpecError(source, "", "expected a file, got a directory", show_got=False)
+        if path.stat().st_size > MAX_BYTES:
+            raise SpecError(source, "", f"expected a file under {MAX_BYTES // 2**20} MiB", show_got=False)
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(source, "", "file not found", show_got=False) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            source, "", f"expected UTF-8 text ({exc.reason} at byte {exc.start})", show_got=False
+        ) from None
+    except OSError as exc:
+        raise SpecError(source, "", f"cannot read the file ({exc.strerror})", show_got=False) from None
+
+
+def load_yaml(path: Path, source: str | None = None) -> Document:
+    """Load one YAML document from a file."""
+    source = source or str(path)
+    return parse_yaml(read_text(path, source), source)
+
+
+def parse_yaml(text: str, source: str) -> Document:
+    """Parse one YAML document from text; syntax errors become SpecErrors with the line."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        reason = exc.problem or "invalid YAML"
+        raise SpecError(source, "", f"invalid YAML: {reason}", line=line, show_got=False) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(source, "", f"invalid YAML: {exc}", show_got=False) from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise SpecError(source, "", "expected a YAML mapping, got an empty document", show_got=False)
+    builder = _Builder(source, loader)
+    data = builder.build(node, ())
+    return Document(source, data, builder.lines)
+
+
+class _Builder:
+    def __init__(self, source: str, loader: yaml.SafeLoader) -> None:
+        self.source = source
+        self.loader = loader
+        self.lines: dict[PathKey, int] = {}
+        self.nodes = 0
+
+    def fail(self, node: yaml.Node, path: PathKey, expected: str) -> SpecError:
+        return SpecError(self.source, dotted(path), expected, line=node.start_mark.line + 1, show_got=False)
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self.fail(node, path, f"expected at most {MAX_NODES} values (aliases included)")
+        if len(path) > MAX_DEPTH:
+            raise self.fail(node, path, f"expected nesting at most {MAX_DEPTH} levels deep")
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            return self.build_mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            reason = getattr(exc, "problem", None) or str(exc)
+            raise self.fail(node, path, f"expected a plain YAML value ({reason})") from None
+
+    def build_mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
+        try:
+            self.loader.flatten_mapping(node)  # resolves `<<` merge keys
+        except yaml.YAMLError as exc:
+            raise self.fail(
+                node, path, f"expected a valid merge key ({getattr(exc, 'problem', exc)})"
+            ) from None
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.fail(key_node, path, "expected keys to be plain strings")
+            key = self.build(key_node, path)
+            if not isinstance(key, str):
+                raise self.fail(key_node, path, f"expected keys to be strings, got {key!r}")
+            if key in result:
+                raise self.fail(key_node, (*path, key), "expected each key once, found a duplicate key")
+            self.lines[(*path, key)] = key_node.start_mark.line + 1
+            result[key] = self.build(value_node, (*path, key))
+        return result

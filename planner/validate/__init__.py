@@ -1,0 +1,1 @@
+"""Validation: reference cases (published figures and exact counts) against the planner's predictions."""

@@ -1,0 +1,98 @@
+"""Evaluators: each computes one predicted quantity for a validation case from its setup.
+
+An evaluator reads the catalog and the planner's models; it never reads the published value. A setup
+value it cannot use raises ValueError, which the runner reports at the case's line.
+Each later capability registers its own evaluators here with `@evaluator(name, setup=(keys...))`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Context:
+    """What an evaluator may use besides its setup: the data folder (profiles/, reference/) if any."""
+
+    data_dir: Path | None
+
+
+Evaluator = Callable[[Mapping[str, Any], Context], float]
+
+
+@dataclass(frozen=True)
+class Registered:
+    function: Evaluator
+    setup_keys: tuple[str, ...]
+    optional_keys: tuple[str, ...]
+
+
+EVALUATORS: dict[str, Registered] = {}
+
+
+def evaluator(
+    name: str, setup: tuple[str, ...] = (), optional: tuple[str, ...] = ()
+) -> Callable[[Evaluator], Evaluator]:
+    """Register an evaluator under `name`, with the setup keys it requires and accepts."""
+
+    def register(function: Evaluator) -> Evaluator:
+        EVALUATORS[name] = Registered(function, setup, optional)
+        return function
+
+    return register
+
+
+def _model(name: str, ctx: Context) -> Any:
+    from planner.spec.catalog import find
+
+    if name.startswith("data:"):  # a file in the data folder, e.g. data:profiles/pipedream/vgg16.graph.txt
+        if ctx.data_dir is None:
+            raise ValueError(f"'{name}' needs a data folder; list it under `requires`")
+        return find("models", str(ctx.data_dir / name.removeprefix("data:")))
+    return find("models", name)
+
+
+@evaluator("model_parameters", setup=("model",))
+def model_parameters(setup: Mapping[str, Any], ctx: Context) -> float:
+    """Trainable parameters of a catalog model (CNN from its architecture, LLM from its config)."""
+    model = _model(setup["model"], ctx)
+    if model.spec == "llm":
+        from planner.cost.transformer import parameter_count
+
+        return float(parameter_count(model))
+    from planner.cost.layers import derive_profile
+    from planner.spec.profile import profile_totals
+
+    profile = derive_profile(model, 1) if model.spec == "cnn" else model
+    return float(profile_totals(profile).parameters)
+
+
+@evaluator("model_forward_macs", setup=("model",))
+def model_forward_macs(setup: Mapping[str, Any], ctx: Context) -> float:
+    """Forward multiply-accumulates per sample of a CNN at its catalog input shape (1 MAC = 2 FLOP)."""
+    from planner.cost.layers import derive_profile
+    from planner.spec.profile import profile_totals
+
+    model = _model(setup["model"], ctx)
+    if model.spec != "cnn":
+        raise ValueError(f"model_forward_macs needs a CNN architecture, and '{model.name}' is a {model.spec}")
+    return float(profile_totals(derive_profile(model, 1)).forward_flops or 0.0) / 2
+
+
+@evaluator("profile_total", setup=("model", "field"))
+def profile_total(setup: Mapping[str, Any], ctx: Context) -> float:
+    """A total of a profile (layers, parameter_bytes, forward_time, ...) as the profile states it."""
+    import dataclasses
+
+    from planner.spec.profile import ProfileTotals, profile_totals
+
+    fields = [f.name for f in dataclasses.fields(ProfileTotals)]
+    if setup["field"] not in fields:
+        raise ValueError(f"field must be one of {', '.join(fields)}, got '{setup['field']}'")
+    value = getattr(profile_totals(_model(setup["model"], ctx)), setup["field"])
+    if value is None:
+        raise ValueError(f"the profile does not give {setup['field']} for every layer")
+    return float(value)

@@ -1,0 +1,136 @@
+"""Run validation cases: predicted vs published, % error, status, and a summary."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from planner.errors import SpecError
+from planner.validate.cases import LoadedCase, all_cases
+from planner.validate.evaluators import EVALUATORS, Context
+
+EXACT_REL_TOLERANCE = 1e-9  # an exact case with tolerance 0 still allows float round-off
+STATUSES = ("pass", "fail", "known-deviation", "skipped")
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    name: str
+    kind: str
+    source: str
+    quantity: str
+    predicted: float | None
+    published: float
+    error_pct: float | None
+    tolerance_pct: float
+    status: str
+    reason: str
+
+
+def default_data_dir() -> Path | None:
+    """$PLANNER_DATA, else `../shared` beside the checkout or the working folder, if present."""
+    env = os.environ.get("PLANNER_DATA")
+    if env:
+        return Path(env)
+    checkout = Path(__file__).resolve().parents[2]
+    for candidate in (checkout.parent / "shared", Path.cwd().parent / "shared"):
+        if (candidate / "reference").is_dir():
+            return candidate
+    return None
+
+
+def error_pct(predicted: float, published: float) -> float:
+    """Signed relative error in percent, (predicted - published) / |published| × 100."""
+    if published == 0:
+        return 0.0 if predicted == 0 else float("inf")
+    return (predicted - published) / abs(published) * 100.0
+
+
+def run_case(item: LoadedCase, data_dir: Path | None) -> CaseResult:
+    case = item.case
+    base = dict(
+        name=case.name,
+        kind=case.kind,
+        source=case.source,
+        quantity=case.quantity,
+        published=case.published,
+        tolerance_pct=case.tolerance_pct,
+    )
+    missing = [req for req in case.requires if data_dir is None or not (data_dir / req).exists()]
+    if missing:
+        where = (
+            "no data folder (pass --data DIR or set PLANNER_DATA)"
+            if data_dir is None
+            else f"not in {data_dir}"
+        )
+        return CaseResult(
+            **base,
+            predicted=None,
+            error_pct=None,
+            status="skipped",
+            reason=f"needs {', '.join(missing)}: {where}",
+        )
+    path = ("cases", item.index)
+    registered = EVALUATORS.get(case.evaluator)
+    if registered is None:
+        raise item.doc.error(
+            (*path, "evaluator"), f"expected one of: {', '.join(sorted(EVALUATORS))}", case.evaluator
+        )
+    setup = case.setup if isinstance(case.setup, dict) else None
+    if setup is None:
+        raise item.doc.error((*path, "setup"), "expected a mapping", case.setup)
+    allowed = (*registered.setup_keys, *registered.optional_keys)
+    for key in registered.setup_keys:
+        if key not in setup:
+            raise item.doc.error(
+                (*path, "setup", key), f"missing required setup key for {case.evaluator}", show_got=False
+            )
+    for key in setup:
+        if key not in allowed:
+            raise item.doc.error(
+                (*path, "setup", key),
+                f"unknown setup key; {case.evaluator} accepts: {', '.join(allowed)}",
+                show_got=False,
+            )
+    try:
+        predicted = float(registered.function(setup, Context(data_dir)))
+    except ValueError as exc:
+        raise item.doc.error((*path, "setup"), str(exc), show_got=False) from None
+    except SpecError as exc:  # a referenced model or device is malformed or unknown
+        raise item.doc.error((*path, "setup"), str(exc), show_got=False) from None
+    err = error_pct(predicted, case.published)
+    limit = (
+        case.tolerance_pct if case.tolerance_pct > 0 or case.kind != "exact" else EXACT_REL_TOLERANCE * 100
+    )
+    if abs(err) <= limit:
+        status, reason = "pass", ""
+    elif case.known_deviation:
+        status, reason = "known-deviation", case.known_deviation
+    else:
+        status, reason = "fail", f"|error| {abs(err):.3g}% exceeds the tolerance {case.tolerance_pct:g}%"
+    return CaseResult(**base, predicted=predicted, error_pct=err, status=status, reason=reason)
+
+
+def run(data_dir: Path | None, only: str | None = None) -> list[CaseResult]:
+    """Run every case (or those whose name matches the glob `only`)."""
+    selected = [item for item in all_cases() if only is None or fnmatch.fnmatchcase(item.case.name, only)]
+    if only is not None and not selected:
+        names = ", ".join(item.case.name for item in all_cases())
+        raise SpecError("--only", "only", f"no case matches; cases: {names}", only)
+    return [run_case(item, data_dir) for item in selected]
+
+
+def summarize(results: list[CaseResult]) -> dict[str, object]:
+    """Counts per status and the median / maximum |error| of the published cases that ran."""
+    errors = [abs(r.error_pct) for r in results if r.kind == "published" and r.error_pct is not None]
+    return {
+        "counts": {status: sum(r.status == status for r in results) for status in STATUSES},
+        "published_abs_error_pct": {
+            "cases": len(errors),
+            "median": statistics.median(errors) if errors else None,
+            "max": max(errors) if errors else None,
+        },
+    }
