@@ -74,6 +74,12 @@ def make_table(
     return table
 
 
+def first_sentence(text: str, limit: int = 80) -> str:
+    """The first sentence of `text` (up to a colon or period), cut to `limit` characters."""
+    head = text.split(": ")[0].split(". ")[0].strip()
+    return head if len(head) <= limit else head[: limit - 1] + "…"
+
+
 def fmt_count(value: float | None) -> str:
     """A count with thousands separators, or '-' when unknown."""
     return "-" if value is None else f"{value:,.0f}"

@@ -154,8 +154,19 @@ def accepted_units(kind: str) -> list[str]:
     return list(_check_kind(kind))
 
 
+# What error messages list: the canonical spellings with the prefixes they take (the tables accept a few
+# more variants, e.g. kbps/Kbps or flop/s, which accepted_units() lists in full).
+_ACCEPTED_SUMMARY = {
+    "bandwidth": "bit/s or bps (k, M, G, T prefixes: 25 Gbps, 10 Gbit/s) or B/s (k, M, G, T, P or KiB/s, "
+    "MiB/s, GiB/s, TiB/s: 900 GB/s, 1.25e9 B/s)",
+    "compute": "FLOPS or FLOP/s (k, M, G, T, P, E prefixes: 15.7 TFLOPS, 125 TFLOP/s), OPS or OP/s",
+    "flops": "FLOP (k, M, G, T, P, E prefixes: 2 GFLOP) or MAC (1 MAC = 2 FLOP: 4.1 GMAC)",
+}
+
+
 def _accepted_text(kind: str) -> str:
-    return "accepted units: " + ", ".join(_TABLES[kind])
+    summary = _ACCEPTED_SUMMARY.get(kind)
+    return "accepted units: " + (summary if summary else ", ".join(_TABLES[kind]))
 
 
 def _short(value: object, limit: int = 60) -> str:

@@ -193,11 +193,19 @@ def test_bare_number_is_rejected(value: object) -> None:
     assert repr(value) in message
 
 
+# Kinds with many spellings list their canonical forms and prefixes in messages, not every variant.
+CANONICAL = {
+    "bandwidth": ["bps", "bit/s", "B/s", "GiB/s", "Gbps", "GB/s"],
+    "compute": ["FLOPS", "FLOP/s", "OPS", "TFLOPS"],
+    "flops": ["FLOP", "MAC", "GFLOP"],
+}
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_bare_number_is_rejected_for_every_kind(kind: str) -> None:
     message = _error(3, kind)
     assert f"expected a {kind} with a unit" in message
-    for unit in accepted_units(kind):
+    for unit in CANONICAL.get(kind, accepted_units(kind)):
         assert unit in message
 
 
@@ -235,7 +243,9 @@ def test_overflow_is_rejected() -> None:
 def test_unknown_unit_lists_accepted_units(value: str, kind: str) -> None:
     message = _error(value, kind)
     assert value in message
-    assert "accepted units: " + ", ".join(accepted_units(kind)) in message
+    assert "accepted units: " in message
+    for unit in CANONICAL.get(kind, accepted_units(kind)):
+        assert unit in message
 
 
 @pytest.mark.parametrize("value", ["GB/s", "GB/s 900", "fast", "1.2.3 GB/s", "1_000 GB/s", "0x10 GB/s"])

@@ -128,7 +128,7 @@ def _peaks(peaks: dict[str, float]) -> str:
 
 
 def _list_table(payload: dict[str, Any]) -> list[Any]:
-    from planner.render import make_table
+    from planner.render import first_sentence, make_table
     from planner.units import format_quantity
 
     devices = [item for item in payload["hardware"] if item["spec"] == "device"]

@@ -132,9 +132,12 @@ def _llm_payload(cfg: Any) -> dict[str, Any]:
 
 
 def _list_table(payload: dict[str, Any]) -> list[Any]:
-    from planner.render import fmt_count, make_table
+    from planner.render import first_sentence, fmt_count, make_table
 
-    rows = [(m["name"], m["spec"], fmt_count(m["parameters"]), m["description"]) for m in payload["models"]]
+    rows = [
+        (m["name"], m["spec"], fmt_count(m["parameters"]), first_sentence(m["description"]))
+        for m in payload["models"]
+    ]
     return [make_table("Models", ["name", "type", "parameters", "description"], rows, right=["parameters"])]
 
 

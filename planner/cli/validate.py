@@ -27,7 +27,9 @@ def command(
     from planner.validate.runner import default_data_dir, run, summarize
 
     if data is not None and not data.is_dir():
-        raise SpecError("--data", "data", "expected an existing folder", str(data))
+        raise SpecError(
+            "--data", "data", f"expected an existing folder, and {data} is not one", show_got=False
+        )
     data_dir = data if data is not None else default_data_dir()
     results = run(data_dir, only)
     payload = {

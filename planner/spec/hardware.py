@@ -79,11 +79,13 @@ class Device:
 
 @dataclass(frozen=True)
 class Link:
-    """A link as each device on a level sees it (alpha-beta model).
+    """The link that joins the units of one level (alpha-beta model).
 
-    `bandwidth` is per direction, per device; `latency` is the per-message start-up time (alpha);
-    `efficiency` is the fraction of `bandwidth` that transfers sustain; `shared` marks a medium (Wi-Fi,
-    a hub) on which the transfers of all devices of the level serialise.
+    `bandwidth` is per direction, for one unit's connection at this level: per GPU on the innermost level
+    (its NVLink or PCIe share), per server on the level of servers (its NIC, shared by the devices
+    inside). `latency` is the per-message start-up time (alpha); `efficiency` is the fraction of
+    `bandwidth` that transfers sustain; `shared` marks a medium (Wi-Fi, a hub) on which the transfers of
+    all units of the level serialise.
     """
 
     bandwidth: float = spec_field(

@@ -106,9 +106,8 @@ class ModelProfile:
 
 @dataclass(frozen=True)
 class ProfileTotals:
-    """Sums over a profile's layers, as the profile states them (per sample or per minibatch).
-
-    A time or FLOP total is None when some computing layer does not give it.
+    """Sums over all of a profile's layers, input layers included, as the profile states them (per sample
+    or per minibatch). A time or FLOP total is None when some computing layer does not give it.
     """
 
     layers: int
@@ -123,11 +122,14 @@ class ProfileTotals:
 
 def profile_totals(profile: ModelProfile) -> ProfileTotals:
     """Sum each figure over the layers of `profile` (units: s, FLOP, bytes)."""
-    computing = [layer for layer in profile.layers if not layer.is_input]
 
     def total(attr: str) -> float | None:
-        values = [getattr(layer, attr) for layer in computing]
-        return None if any(v is None for v in values) else float(sum(values))
+        # An input layer may omit work (it computes nothing); a computing layer that omits it makes the
+        # total unknown. Work an input does state (PipeDream's Input carries data loading) is summed.
+        values = [getattr(layer, attr) for layer in profile.layers]
+        if any(v is None and not layer.is_input for v, layer in zip(values, profile.layers, strict=True)):
+            return None
+        return float(sum(v for v in values if v is not None))
 
     return ProfileTotals(
         layers=len(profile.layers),

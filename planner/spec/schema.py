@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 import types
 import typing
 from typing import Any, Literal, TypeVar, Union
@@ -19,6 +20,7 @@ from planner.spec.yamlio import Document, PathKey
 from planner.units import UnitError, parse_quantity
 
 T = TypeVar("T")
+_FLOAT_LITERAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
 _REQUIRED = dataclasses.MISSING
 
 
@@ -115,8 +117,6 @@ def convert(tp: Any, meta: typing.Mapping[str, Any], value: Any, doc: Document, 
             if dataclasses.is_dataclass(option) and isinstance(value, dict):
                 return build(option, doc, path, value)
         raise doc.error(path, f"expected {' or '.join(_describe(o) for o in options)}", value)
-    if meta.get("unit"):
-        return _check_number(_quantity(value, meta["unit"], doc, path), meta, doc, path)
     if origin is Literal:
         if value not in args:
             raise doc.error(path, f"expected one of: {', '.join(map(str, args))}", value)
@@ -143,6 +143,8 @@ def convert(tp: Any, meta: typing.Mapping[str, Any], value: Any, doc: Document, 
         return result
     if dataclasses.is_dataclass(tp):
         return build(tp, doc, path, value)
+    if meta.get("unit"):
+        return _check_number(_quantity(value, meta["unit"], doc, path), meta, doc, path)
     if tp is bool:
         if not isinstance(value, bool):
             raise doc.error(path, "expected true or false", value)
@@ -152,6 +154,8 @@ def convert(tp: Any, meta: typing.Mapping[str, Any], value: Any, doc: Document, 
             raise doc.error(path, "expected a whole number", value)
         return _check_number(value, meta, doc, path)
     if tp is float:
+        if isinstance(value, str) and _FLOAT_LITERAL.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads 1.5e9 (no sign in the exponent) as a string
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise doc.error(path, "expected a number", value)
         return _check_number(float(value), meta, doc, path)

@@ -72,14 +72,13 @@ def model_parameters(setup: Mapping[str, Any], ctx: Context) -> float:
 
 @evaluator("model_forward_macs", setup=("model",))
 def model_forward_macs(setup: Mapping[str, Any], ctx: Context) -> float:
-    """Forward multiply-accumulates per sample of a CNN at its catalog input shape (1 MAC = 2 FLOP)."""
-    from planner.cost.layers import derive_profile
-    from planner.spec.profile import profile_totals
+    """Forward multiply-accumulates per sample of a CNN's convolutions and linear layers (its input shape)."""
+    from planner.cost.layers import mac_count
 
     model = _model(setup["model"], ctx)
     if model.spec != "cnn":
         raise ValueError(f"model_forward_macs needs a CNN architecture, and '{model.name}' is a {model.spec}")
-    return float(profile_totals(derive_profile(model, 1)).forward_flops or 0.0) / 2
+    return float(mac_count(model))
 
 
 @evaluator("profile_total", setup=("model", "field"))

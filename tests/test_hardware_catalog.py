@@ -1,0 +1,243 @@
+"""The shipped hardware catalog (hardware/): every file loads and the figures the models use are right."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+
+from planner.spec.catalog import entries, find
+from planner.spec.hardware import Cluster, Device
+
+GIB = 2**30
+
+DEVICE_NAMES = {
+    "v100-sxm2-16gb",
+    "v100-pcie-16gb",
+    "p100-sxm2-16gb",
+    "titan-x-pascal",
+    "a100-sxm4-80gb",
+    "h100-sxm5-80gb",
+    "tpu-v3",
+    "raspberry-pi-3b",
+    "raspberry-pi-3b-plus",
+    "raspberry-pi-4b",
+}
+CLUSTER_NAMES = {
+    "pipedream-cluster-a",
+    "pipedream-cluster-b",
+    "pipedream-cluster-c",
+    "aws-p3.2xlarge",
+    "dgx-1",
+    "big-basin",
+    "pi-cluster",
+    "dgx-h100",
+}
+
+
+def approx(x: float) -> object:
+    return pytest.approx(x, rel=1e-9)
+
+
+def hardware() -> tuple:
+    return entries("hardware")
+
+
+def devices() -> list[Device]:
+    return [find("hardware", name) for name in sorted(DEVICE_NAMES)]
+
+
+def clusters() -> list[Cluster]:
+    return [find("hardware", name) for name in sorted(CLUSTER_NAMES)]
+
+
+# --- the catalog as a whole -------------------------------------------------------------------
+
+
+def test_catalog_lists_the_required_specs() -> None:
+    names = {(e.spec, e.name) for e in hardware()}
+    assert {("device", n) for n in DEVICE_NAMES} <= names
+    assert {("cluster", n) for n in CLUSTER_NAMES} <= names
+
+
+@pytest.mark.parametrize("entry", hardware(), ids=lambda e: e.name)
+def test_name_equals_file_stem(entry) -> None:
+    assert entry.path.stem == entry.name
+    assert entry.path.parent.name == {"device": "devices", "cluster": "systems"}[entry.spec]
+
+
+@pytest.mark.parametrize("entry", hardware(), ids=lambda e: e.name)
+def test_file_starts_with_spec_marker(entry) -> None:
+    lines = entry.path.read_text(encoding="utf-8").splitlines()
+    first = next(line for line in lines if line.strip() and not line.startswith("#"))
+    assert first == f"spec: {entry.spec}"
+
+
+@pytest.mark.parametrize("entry", hardware(), ids=lambda e: e.name)
+def test_every_figure_carries_a_source_comment(entry) -> None:
+    # Any `key: <number...>` line (quantities, counts, prices, efficiencies) must say where it comes from;
+    # free-text keys (a link's name such as "10 GbE") are not figures.
+    figure = re.compile(r"^\s*-?\s*(?P<key>[A-Za-z_0-9]+):\s+[0-9.]")
+    for number, line in enumerate(entry.path.read_text(encoding="utf-8").splitlines(), 1):
+        match = figure.match(line)
+        if match and match["key"] not in ("name", "description", "source"):
+            assert "#" in line, f"{entry.path.name}:{number} has no source comment: {line.strip()}"
+
+
+def test_names_and_aliases_are_unique() -> None:
+    keys = [k for e in hardware() for k in (e.name, *e.aliases)]
+    assert len(keys) == len(set(keys))
+
+
+# --- devices ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["v100-sxm2-16gb", "v100-pcie-16gb"])
+def test_v100_memory_is_16_gib(name: str) -> None:
+    assert find("hardware", name).memory == 16 * GIB
+
+
+def test_v100_sxm2_peaks() -> None:
+    v100 = find("hardware", "v100-sxm2-16gb")
+    assert v100.peak("fp16") == approx(125e12)  # tensor cores, dense
+    assert v100.peak("fp32") == approx(15.7e12)
+    assert v100.memory_bandwidth == approx(900e9)
+    assert v100.power == approx(300.0)
+
+
+def test_v100_pcie_peaks() -> None:
+    v100 = find("hardware", "v100-pcie-16gb")
+    assert v100.peak("fp16") == approx(112e12)
+    assert v100.peak("fp32") == approx(14e12)
+
+
+def test_aliases_resolve() -> None:
+    assert find("hardware", "a100").name == "a100-sxm4-80gb"
+    assert find("hardware", "h100").name == "h100-sxm5-80gb"
+
+
+def test_a100_and_h100_peaks_are_dense() -> None:
+    a100 = find("hardware", "a100")
+    h100 = find("hardware", "h100")
+    assert a100.peak("bf16") == approx(312e12)  # datasheet 624 is sparse
+    assert a100.peak("tf32") == approx(156e12)
+    assert a100.memory == 80 * GIB
+    assert a100.memory_bandwidth == approx(2.039e12)
+    assert h100.peak("bf16") == approx(989.4e12)  # datasheet 1979 is sparse
+    assert h100.peak("fp8") == approx(1978.9e12)
+    assert h100.memory == 80 * GIB
+    assert h100.memory_bandwidth == approx(3.35e12)
+
+
+def test_tpu_v3_is_one_chip() -> None:
+    tpu = find("hardware", "tpu-v3")
+    assert tpu.kind == "tpu"
+    assert "chip" in tpu.description.lower()
+    assert tpu.peak("bf16") == approx(123e12)
+    assert tpu.memory == 32 * GIB
+
+
+@pytest.mark.parametrize(
+    ("name", "cores", "ghz"),
+    [("raspberry-pi-3b", 4, 1.2), ("raspberry-pi-3b-plus", 4, 1.4), ("raspberry-pi-4b", 4, 1.5)],
+)
+def test_pi_peak_is_cores_times_clock_times_8(name: str, cores: int, ghz: float) -> None:
+    pi = find("hardware", name)
+    assert pi.kind == "cpu-board"
+    assert pi.peak("fp32") == approx(cores * ghz * 1e9 * 8)
+
+
+@pytest.mark.parametrize("device", devices(), ids=lambda d: d.name)
+def test_device_efficiencies_are_fractions(device: Device) -> None:
+    assert 0 < device.compute_efficiency <= 1
+    assert 0 < device.memory_efficiency <= 1
+
+
+@pytest.mark.parametrize("device", devices(), ids=lambda d: d.name)
+def test_device_figures_are_sane(device: Device) -> None:
+    assert device.description and device.source
+    assert all(v > 0 for v in device.peak_compute.values())
+    # memory in whole MiB: a GB-vs-GiB slip would still parse, but 16e9 bytes is not a whole number of MiB
+    assert device.memory % 2**20 == 0
+
+
+# --- clusters ---------------------------------------------------------------------------------
+
+
+def test_pipedream_cluster_a() -> None:
+    a = find("hardware", "pipedream-cluster-a")
+    assert a.device.name == "v100-pcie-16gb"
+    assert a.total_devices == 16
+    assert a.devices_per_server == 4
+    assert a.levels[0].link.bandwidth == approx(15.75e9)
+    assert a.levels[-1].link.bandwidth == approx(1.25e9)  # 10 Gbps = 1.25e9 B/s, bits not bytes
+    assert a.price is not None and a.price.usd_per_hour > 0
+
+
+def test_pipedream_cluster_b() -> None:
+    b = find("hardware", "pipedream-cluster-b")
+    assert b.device.name == "v100-sxm2-16gb"
+    assert b.devices_per_server == 8
+    assert b.total_devices == 16
+    assert b.levels[-1].link.bandwidth == approx(25e9 / 8)
+
+
+def test_pipedream_cluster_c() -> None:
+    c = find("hardware", "pipedream-cluster-c")
+    assert c.device.name == "titan-x-pascal"
+    assert c.devices_per_server == 1
+    assert c.total_devices == 4
+    assert c.levels[-1].link.bandwidth == approx(40e9 / 8)
+
+
+def test_other_clusters() -> None:
+    assert find("hardware", "aws-p3.2xlarge").devices_per_server == 1
+    dgx1 = find("hardware", "dgx-1")
+    assert dgx1.devices_per_server == 8 and dgx1.device.name == "v100-sxm2-16gb"
+    big_basin = find("hardware", "big-basin")
+    assert big_basin.total_devices == 256 and big_basin.device.name == "p100-sxm2-16gb"
+    assert big_basin.levels[-1].link.bandwidth == approx(50e9 / 8)
+    h100 = find("hardware", "dgx-h100")
+    assert h100.devices_per_server == 8 and h100.total_devices == 32
+    assert h100.levels[0].link.bandwidth == approx(450e9)
+    assert h100.levels[-1].link.bandwidth == approx(8 * 400e9 / 8)  # per server: 8 x 400 Gbps
+
+
+def test_pi_cluster_is_nine_boards_on_shared_wifi() -> None:
+    pi = find("hardware", "pi-cluster")
+    assert pi.device.kind == "cpu-board"
+    assert len(pi.levels) == 1
+    assert pi.total_devices == 9
+    assert pi.levels[0].link.shared is True
+    assert pi.levels[0].link.latency >= 1e-3  # Wi-Fi: milliseconds, not microseconds
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("pipedream-cluster-a", 8), ("pipedream-cluster-b", 16), ("dgx-h100", 16), ("pi-cluster", 2)],
+)
+def test_with_top_count(name: str, expected: int) -> None:
+    cluster = find("hardware", name)
+    assert cluster.with_top_count(2).total_devices == expected
+    assert cluster.with_top_count(2).devices_per_server == cluster.devices_per_server
+
+
+@pytest.mark.parametrize("cluster", clusters(), ids=lambda c: c.name)
+def test_cluster_links_are_valid(cluster: Cluster) -> None:
+    assert isinstance(cluster.device, Device)
+    assert cluster.device.name in DEVICE_NAMES
+    for level in cluster.levels:
+        assert level.count >= 1
+        assert level.link.name
+        assert level.link.bandwidth > 0
+        assert 0 <= level.link.latency < 0.1
+        assert 0 < level.link.efficiency <= 1
+
+
+@pytest.mark.parametrize("cluster", [c for c in clusters() if c.price is not None], ids=lambda c: c.name)
+def test_prices_are_dated_and_sourced(cluster: Cluster) -> None:
+    price = cluster.price
+    assert price.usd_per_hour > 0
+    datetime.date.fromisoformat(price.date)
+    assert price.source
