@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from planner.validate.cases import all_cases
-from planner.validate.evaluators import EVALUATORS
+from planner.validate.evaluators import EVALUATORS, load_all
 from planner.validate.runner import error_pct, run
 
 GOLDEN = Path(__file__).parent / "golden" / "validation.json"
@@ -23,6 +23,7 @@ GOLDEN = Path(__file__).parent / "golden" / "validation.json"
 
 def test_every_case_names_a_registered_evaluator_and_a_source() -> None:
     cases = all_cases()
+    load_all()
     assert len(cases) >= 20
     for item in cases:
         assert item.case.evaluator in EVALUATORS, item.case.name

@@ -150,7 +150,7 @@ def _list_table(payload: dict[str, Any]) -> list[Any]:
             " × ".join(f"{lv['count']} {lv['name']}" for lv in reversed(c["levels"])),
             c["total_devices"],
             c["device"],
-            c["description"],
+            first_sentence(c["description"]),
         )
         for c in clusters
     ]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from planner.errors import SpecError
 from planner.validate.cases import LoadedCase, all_cases
-from planner.validate.evaluators import EVALUATORS, Context
+from planner.validate.evaluators import Context, load_all
 
 EXACT_REL_TOLERANCE = 1e-9  # an exact case with tolerance 0 still allows float round-off
 STATUSES = ("pass", "fail", "known-deviation", "skipped")
@@ -74,10 +74,11 @@ def run_case(item: LoadedCase, data_dir: Path | None) -> CaseResult:
             reason=f"needs {', '.join(missing)}: {where}",
         )
     path = ("cases", item.index)
-    registered = EVALUATORS.get(case.evaluator)
+    evaluators = load_all()
+    registered = evaluators.get(case.evaluator)
     if registered is None:
         raise item.doc.error(
-            (*path, "evaluator"), f"expected one of: {', '.join(sorted(EVALUATORS))}", case.evaluator
+            (*path, "evaluator"), f"expected one of: {', '.join(sorted(evaluators))}", case.evaluator
         )
     setup = case.setup if isinstance(case.setup, dict) else None
     if setup is None:

@@ -1,48 +1,11 @@
-"""Evaluators: each computes one predicted quantity for a validation case from its setup.
-
-An evaluator reads the catalog and the planner's models; it never reads the published value. A setup
-value it cannot use raises ValueError, which the runner reports at the case's line.
-Each later capability registers its own evaluators here with `@evaluator(name, setup=(keys...))`.
-"""
+"""Evaluators of model counts: parameters, MACs, profile totals."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-
-@dataclass(frozen=True)
-class Context:
-    """What an evaluator may use besides its setup: the data folder (profiles/, reference/) if any."""
-
-    data_dir: Path | None
-
-
-Evaluator = Callable[[Mapping[str, Any], Context], float]
-
-
-@dataclass(frozen=True)
-class Registered:
-    function: Evaluator
-    setup_keys: tuple[str, ...]
-    optional_keys: tuple[str, ...]
-
-
-EVALUATORS: dict[str, Registered] = {}
-
-
-def evaluator(
-    name: str, setup: tuple[str, ...] = (), optional: tuple[str, ...] = ()
-) -> Callable[[Evaluator], Evaluator]:
-    """Register an evaluator under `name`, with the setup keys it requires and accepts."""
-
-    def register(function: Evaluator) -> Evaluator:
-        EVALUATORS[name] = Registered(function, setup, optional)
-        return function
-
-    return register
+from planner.validate.evaluators import Context, evaluator
 
 
 def _model(name: str, ctx: Context) -> Any:
