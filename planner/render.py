@@ -61,16 +61,31 @@ def emit(
 
 
 def make_table(
-    title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Sequence[str] = ()
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    right: Sequence[str] = (),
+    keep: Sequence[str] = (),
 ) -> Any:
-    """A rich Table; columns named in `right` are right-aligned (numbers)."""
+    """A rich Table; columns named in `right` are right-aligned numbers and, like the first column (the
+    row's name) and those named in `keep`, never wrapped or cut. Other text wraps within 60 characters.
+    """
     from rich.table import Table
+    from rich.text import Text
 
+    cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
     table = Table(title=title, title_justify="left", header_style="bold")
-    for name in columns:
-        table.add_column(name, justify="right" if name in right else "left", overflow="fold")
-    for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    for index, name in enumerate(columns):
+        if name in right or name in keep or index == 0:
+            width = max([len(name), *(Text.from_markup(row[index]).cell_len for row in cells)])
+            table.add_column(
+                name, justify="right" if name in right else "left", no_wrap=True, min_width=width
+            )
+        else:
+            table.add_column(name, overflow="fold", max_width=60)
+    for row in cells:
+        table.add_row(*row)
     return table
 
 

@@ -127,6 +127,14 @@ def _peaks(peaks: dict[str, float]) -> str:
     return ", ".join(f"{dtype} {format_quantity(value, 'compute')}" for dtype, value in peaks.items())
 
 
+def _peak_or_dash(peaks: dict[str, float], dtypes: tuple[str, ...]) -> str:
+    """The highest peak among `dtypes`, formatted, or '-' when the device lists none of them."""
+    from planner.units import format_quantity
+
+    found = [peaks[d] for d in dtypes if d in peaks]
+    return format_quantity(max(found), "compute") if found else "-"
+
+
 def _list_table(payload: dict[str, Any]) -> list[Any]:
     from planner.render import first_sentence, make_table
     from planner.units import format_quantity
@@ -137,7 +145,8 @@ def _list_table(payload: dict[str, Any]) -> list[Any]:
         (
             d["name"],
             d["kind"],
-            _peaks(d["peak_compute_flops"]),
+            _peak_or_dash(d["peak_compute_flops"], ("fp32",)),
+            _peak_or_dash(d["peak_compute_flops"], ("bf16", "fp16")),
             format_quantity(d["memory_bytes"], "memory"),
             format_quantity(d["memory_bandwidth_bytes_per_s"], "bandwidth"),
             ", ".join(d["aliases"]),
@@ -156,7 +165,10 @@ def _list_table(payload: dict[str, Any]) -> list[Any]:
     ]
     return [
         make_table(
-            "Devices", ["name", "kind", "peak compute (dense)", "memory", "memory bw", "aliases"], device_rows
+            "Devices (dense peaks; all dtypes: hardware show NAME)",
+            ["name", "kind", "fp32", "fp16/bf16", "memory", "memory bw", "aliases"],
+            device_rows,
+            right=["fp32", "fp16/bf16", "memory", "memory bw"],
         ),
         make_table(
             "Clusters",

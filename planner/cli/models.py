@@ -35,7 +35,9 @@ def show_model(
     if spec.spec == "llm":
         emit(_llm_payload(spec), fmt, _llm_tables)
     else:
-        emit(_profile_payload(_as_profile(spec, batch_size)), fmt, _profile_tables)
+        payload = _profile_payload(_as_profile(spec, batch_size))
+        payload["model"]["spec"] = spec.spec  # cnn: a profile derived from the architecture
+        emit(payload, fmt, _profile_tables)
 
 
 def _as_profile(spec: Any, batch_size: int) -> Any:

@@ -48,13 +48,13 @@ def _tables(payload: dict[str, Any]) -> list[Any]:
     colours = {"pass": "green", "fail": "red", "known-deviation": "yellow", "skipped": "dim"}
 
     def num(value: float | None) -> str:
-        return "-" if value is None else f"{value:.6g}"
+        if value is None:
+            return "-"
+        return f"{value:,.0f}" if value.is_integer() and abs(value) < 1e16 else f"{value:.6g}"
 
     rows = [
         (
             c["name"],
-            c["kind"],
-            c["quantity"],
             num(c["predicted"]),
             num(c["published"]),
             "-" if c["error_pct"] is None else f"{c['error_pct']:+.2f}%",
@@ -65,10 +65,11 @@ def _tables(payload: dict[str, Any]) -> list[Any]:
         for c in payload["cases"]
     ]
     table = make_table(
-        f"Validation (data: {payload['data_dir'] or 'none'})",
-        ["case", "kind", "quantity", "predicted", "published", "error", "tolerance", "status", "reason"],
+        f"Validation (data: {payload['data_dir'] or 'none'}; quantities and sources: --format json)",
+        ["case", "predicted", "published", "error", "tolerance", "status", "reason"],
         rows,
         right=["predicted", "published", "error", "tolerance"],
+        keep=["status"],
     )
     s = payload["summary"]
     counts = ", ".join(f"{n} {status}" for status, n in s["counts"].items())
