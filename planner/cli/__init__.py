@@ -21,6 +21,7 @@ SUBAPPS = {
 # name -> module defining `command` (a function), registered as `planner NAME`
 COMMANDS = {
     "validate": "planner.cli.validate",
+    "lr": "planner.cli.lr",
 }
 
 app = typer.Typer(
