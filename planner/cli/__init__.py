@@ -17,6 +17,7 @@ from planner.errors import PlannerError
 SUBAPPS = {
     "hardware": "planner.cli.hardware",
     "models": "planner.cli.models",
+    "pipeline": "planner.cli.pipeline",
 }
 # name -> module defining `command` (a function), registered as `planner NAME`
 COMMANDS = {

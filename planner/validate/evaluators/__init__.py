@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-AREA_MODULES = ("planner.validate.evaluators.models",)
+AREA_MODULES = ("planner.validate.evaluators.models", "planner.validate.evaluators.pipeline")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Optimizers: stage partitioning (PipeDream's DP and its chain view) and other planners."""

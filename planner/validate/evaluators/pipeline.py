@@ -1,0 +1,73 @@
+"""Evaluators of pipeline parallelism: bubble formulas, simulated schedules, GPipe's normalised throughput."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from planner.validate.evaluators import Context, evaluator
+
+
+def _whole(setup: Mapping[str, Any], key: str, default: int | None = None) -> int:
+    value = setup.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{key} must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def _times(value: Any, key: str) -> list[float]:
+    """A time ('1ms') or a list of times -> seconds."""
+    from planner.units import UnitError, parse_quantity
+
+    items = value if isinstance(value, list) else [value]
+    try:
+        return [parse_quantity(item, "time") for item in items]
+    except UnitError as exc:
+        raise ValueError(f"{key}: {exc}") from None
+
+
+@evaluator("pipeline_bubble", setup=("stages", "microbatches", "measure"), optional=("chunks",))
+def pipeline_bubble(setup: Mapping[str, Any], ctx: Context) -> float:
+    """bubble_fraction (K-1)/(v·M+K-1) or bubble_overhead (K-1)/(v·M) (planner.cost.pipeline)."""
+    from planner.cost.pipeline import bubble_fraction, bubble_overhead
+
+    measures = {"bubble_fraction": bubble_fraction, "bubble_overhead": bubble_overhead}
+    if setup["measure"] not in measures:
+        raise ValueError(f"measure must be one of {', '.join(measures)}, got {setup['measure']!r}")
+    k, m, v = _whole(setup, "stages"), _whole(setup, "microbatches"), _whole(setup, "chunks", 1)
+    return float(measures[setup["measure"]](k, m, v))
+
+
+@evaluator(
+    "pipeline_simulated_time",
+    setup=("schedule", "stages", "microbatches", "forward", "backward"),
+    optional=("chunks",),
+)
+def pipeline_simulated_time(setup: Mapping[str, Any], ctx: Context) -> float:
+    """Time per minibatch (s) of a simulated schedule (planner.gantt.simulate); forward/backward: a time
+    per device, or a list with one per device."""
+    from planner.gantt import simulate
+
+    k, m, v = _whole(setup, "stages"), _whole(setup, "microbatches"), _whole(setup, "chunks", 1)
+    forward, backward = _times(setup["forward"], "forward"), _times(setup["backward"], "backward")
+    return simulate(str(setup["schedule"]), k, m, forward, backward, chunks=v).makespan
+
+
+@evaluator(
+    "gpipe_normalised_throughput",
+    setup=("stages", "microbatches", "reference_stages", "reference_microbatches"),
+)
+def gpipe_normalised_throughput(setup: Mapping[str, Any], ctx: Context) -> float:
+    """Throughput at (K, M) over throughput at a reference (K0, M0), uniform stages, no communication.
+
+    A minibatch of work T split over K equal stages and M micro-batches takes (M + K - 1)·T/(K·M)
+    (planner.cost.pipeline.uniform_pipeline_time), so throughput ∝ K·M/(M + K - 1) = K·(1 - bubble).
+    """
+    from planner.cost.pipeline import uniform_pipeline_time
+
+    k, m = _whole(setup, "stages"), _whole(setup, "microbatches")
+    k0, m0 = _whole(setup, "reference_stages"), _whole(setup, "reference_microbatches")
+    work = 1.0  # any minibatch time: it cancels
+    time = float(uniform_pipeline_time(k, m, work / (k * m), 0.0))
+    reference = float(uniform_pipeline_time(k0, m0, work / (k0 * m0), 0.0))
+    return reference / time
