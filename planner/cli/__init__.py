@@ -22,6 +22,7 @@ SUBAPPS = {
 # name -> module defining `command` (a function), registered as `planner NAME`
 COMMANDS = {
     "validate": "planner.cli.validate",
+    "comm": "planner.cli.comm",
     "lr": "planner.cli.lr",
 }
 

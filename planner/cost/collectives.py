@@ -688,7 +688,7 @@ def _ps(
         totals[top.name] = totals.get(top.name, 0.0) + replicate
     if serial_busy >= link_busy:
         port = crossed[0] if crossed else top
-        busiest = (port.name, f"{port.name} (PS server port, one message at a time)")
+        busiest = (port.name, "ps-server port (one message at a time)")
     else:
         side = "PS server" if dedicated else "workers/PS server"
         busiest = (link_name, f"{link_name} ({side} link)")
