@@ -24,6 +24,7 @@ COMMANDS = {
     "validate": "planner.cli.validate",
     "comm": "planner.cli.comm",
     "lr": "planner.cli.lr",
+    "dp": "planner.cli.dp",
 }
 
 app = typer.Typer(

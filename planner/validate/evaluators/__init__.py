@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-AREA_MODULES = ("planner.validate.evaluators.models", "planner.validate.evaluators.pipeline")
+AREA_MODULES = (
+    "planner.validate.evaluators.models",
+    "planner.validate.evaluators.pipeline",
+    "planner.validate.evaluators.data_parallel",
+)
 
 
 @dataclass(frozen=True)
