@@ -1,10 +1,8 @@
-"""Plan data-parallel training of a model on a cluster: iteration time breakdown, the best all-reduce,
-memory per device, scaling over N (weak and strong), cost and time to train.
+"""Plan data-parallel training: iteration breakdown, best all-reduce, memory, scaling over N, cost.
 
-MODEL is a catalog name or a file: a CNN architecture (its profile is derived from FLOP, per sample, and
-timed by the roofline) or a layer profile with measured times. A PipeDream graph.txt does not say its
-minibatch size: give it with --profile-batch, or else --batch is taken to be the profile's minibatch
-(the times are then used unscaled).
+MODEL: a CNN architecture (FLOP per layer, timed by the roofline) or a profile with measured times.
+
+A PipeDream graph.txt does not state its minibatch: give --profile-batch, or --batch is taken to be it.
 """
 
 from __future__ import annotations
