@@ -163,7 +163,7 @@ def pipelined_time(depth: ArrayLike, latency: ArrayLike, busy_s: ArrayLike) -> A
     continuous. depth 0 costs nothing.
     """
     d, a, x = _arrays(depth, latency, busy_s)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         k = np.sqrt(np.maximum(d - 1.0, 0.0) * x / a)
     k = np.where(np.isfinite(k), np.maximum(k, 1.0), np.inf)
     with np.errstate(invalid="ignore"):
@@ -518,16 +518,18 @@ def _tree(plan: Layout, g: float) -> CollectiveResult:
     top = plan.top
     depth = 2.0 * (sum(level.spanned - 1 for level in crossed if level is not top) + ceil_log2(top.spanned))
     totals = {}
-    for level in crossed:
+    for i, level in enumerate(crossed):
         if level.shared:
             totals[level.name] = 2.0 * (level.spanned - 1) * g
         else:
-            totals[level.name] = float(_tree_share(np.float64(level.spanned))) * g
+            # the unit that hosts the chain's head (or the tree node) above also carries that traffic; a
+            # node sends at most 2G per direction
+            above = sum(float(_tree_share(np.float64(lv.spanned))) for lv in crossed[i:])
+            totals[level.name] = min(2.0, above) * g
     busy, _ = _busy(totals, plan)
     alpha = max(level.latency for level in crossed)
     time = float(pipelined_time(depth, alpha, busy))
-    first = crossed[0]
-    per_device = float(_tree_share(np.float64(first.spanned))) * g
+    per_device = min(2.0, sum(float(_tree_share(np.float64(lv.spanned))) for lv in crossed)) * g
     return _result(
         "tree",
         plan,
@@ -538,41 +540,71 @@ def _tree(plan: Layout, g: float) -> CollectiveResult:
         totals,
         int(depth),
         "double binary tree across the outermost level, chains inside (NCCL 2.4); reduce and broadcast "
-        "pipelined with the best chunk count; a link carries 2G (G between 2 units)",
+        "pipelined with the best chunk count; a link carries up to 2G per direction (G between 2 units)",
     )
 
 
+def _step(
+    plan: Layout, src: NDArray[np.int64], dst: NDArray[np.int64], size: float
+) -> tuple[float, dict[str, float]]:
+    """Time (s) of one step in which device src[i] sends `size` bytes to dst[i], all at once, and the load
+    (bytes, per direction) of the busiest unit link of each level.
+
+    A transfer crosses the links of every level whose units differ between its ends; a unit link carries
+    all the flows leaving (entering) the unit at once, a shared medium every flow leaving or entering its
+    group. The step waits for its slowest link and pays the latency of the outermost level crossed.
+    """
+    time_bw, alpha, loads = 0.0, 0.0, {}
+    for level in plan.crossed:
+        unit = level.unit_devices
+        crossing = src // unit != dst // unit
+        if not crossing.any():
+            continue
+        alpha = max(alpha, level.latency)
+        a, b = src[crossing] // unit, dst[crossing] // unit
+        if level.shared:
+            group = unit * level.spanned
+            ga, gb = src[crossing] // group, dst[crossing] // group
+            uses = np.concatenate([ga, gb[gb != ga]])
+            flows = np.bincount(uses).max()
+        else:
+            flows = max(np.bincount(a).max(), np.bincount(b).max())
+        loads[level.name] = float(flows) * size
+        time_bw = max(time_bw, loads[level.name] / level.bandwidth)
+    return alpha + time_bw, loads
+
+
 def _halving_doubling(plan: Layout, g: float) -> CollectiveResult:
-    """Rabenseifner's algorithm; the exchange distance doubles from 1, so the big halves stay inside."""
+    """Rabenseifner's algorithm on the placed devices; the exchange distance doubles from 1, so the big
+    halves cross the innermost (fastest) links. Each step's pairs are costed exactly (`_step`)."""
     n = plan.devices
-    crossed = plan.crossed
     p = int(_power_of_two_below(np.float64(n)))
     rest = n - p
-    time = 0.0
-    totals = dict.fromkeys((level.name for level in crossed), 0.0)
-    steps = 0
+    # MPICH's numbering: of the first 2r devices the odd ones stay (virtual ranks 0..r-1), the rest follow
+    virtual = np.arange(p, dtype=np.int64)
+    physical = np.where(virtual < rest, 2 * virtual + 1, virtual + rest)
+    time, steps = 0.0, 0
+    totals: dict[str, float] = {}
 
-    def exchange(level: LevelUse, size: float, senders: int, times: int = 2) -> float:
-        # every device of a unit sends across that unit's link at once (`senders` of them at most); on a
-        # shared medium every sender of the group does
-        busy = 0.0
-        for inner in _path(plan, level):
-            reach = inner.unit_devices * inner.spanned if inner.shared else inner.unit_devices
-            load = size * min(reach, senders)
-            totals[inner.name] += times * load
-            busy = max(busy, load / inner.bandwidth)
-        return times * (level.latency + busy)
+    def add(src: NDArray[np.int64], dst: NDArray[np.int64], size: float, times: int) -> None:
+        nonlocal time, steps
+        t, loads = _step(plan, src, dst, size)
+        time += times * t
+        steps += times
+        for name, load in loads.items():
+            totals[name] = totals.get(name, 0.0) + times * load
 
+    if rest:
+        evens = np.arange(0, 2 * rest, 2, dtype=np.int64)
+        add(evens, evens + 1, g, 1)  # hand the whole vector to the odd neighbour
     distance = 1
     while distance < p:
-        level = next(lv for lv in reversed(crossed) if lv.unit_devices <= distance)
-        size = g / (2 * distance)
-        time += exchange(level, size, p)  # once in the reduce-scatter, once in the all-gather
-        steps += 2
+        # once in the reduce-scatter (halves of the current part), once in the all-gather
+        add(physical, physical[virtual ^ distance], g / (2 * distance), 2)
         distance *= 2
     if rest:
-        time += exchange(crossed[0], g, rest)  # hand the vector over, get the result back
-        steps += 2
+        evens = np.arange(0, 2 * rest, 2, dtype=np.int64)
+        add(evens + 1, evens, g, 1)  # return the result
     per_device = float(halving_doubling_bytes_per_device(g, n))
     odd = f"; N not a power of two: {rest} devices hand their vector to a neighbour first" if rest else ""
     return _result(
@@ -639,16 +671,19 @@ def _ps(
     def bandwidth_to(level: LevelUse) -> float:
         return min(lv.bandwidth for lv in _path(plan, level))
 
+    def latency_to(level: LevelUse) -> float:
+        return max(lv.latency for lv in _path(plan, level))
+
     serial_alpha = serial_busy = 0.0
     if dedicated:
-        serial_alpha = max(n, k) * top.latency
+        serial_alpha = max(n, k) * latency_to(top)
         serial_busy = n * shard / bandwidth_to(top)
         messages = n
     else:
         inside = 1  # devices already counted: those in the server's unit of the level below
         for level in crossed:
             count = min(level.unit_devices * level.spanned, n) - inside
-            serial_alpha += count * level.latency
+            serial_alpha += count * latency_to(level)
             serial_busy += count * shard / bandwidth_to(level)
             inside += count
         messages = n - 1
@@ -684,7 +719,9 @@ def _ps(
         # co-located servers of one unit do so at once through its link
         together = 1 if dedicated else _share(top, hosts_per_top)
         replicate = backups * shard * together
-        time += backups * top.latency + max(backups * shard / bandwidth_to(top), replicate / top.bandwidth)
+        time += backups * latency_to(top) + max(
+            backups * shard / bandwidth_to(top), replicate / top.bandwidth
+        )
         totals[top.name] = totals.get(top.name, 0.0) + replicate
     if serial_busy >= link_busy:
         port = crossed[0] if crossed else top
