@@ -18,6 +18,7 @@ SUBAPPS = {
     "hardware": "planner.cli.hardware",
     "models": "planner.cli.models",
     "pipeline": "planner.cli.pipeline",
+    "specdec": "planner.cli.specdec",
 }
 # name -> module defining `command` (a function), registered as `planner NAME`
 COMMANDS = {

@@ -19,6 +19,7 @@ AREA_MODULES = (
     "planner.validate.evaluators.pipeline",
     "planner.validate.evaluators.data_parallel",
     "planner.validate.evaluators.communication",
+    "planner.validate.evaluators.speculative",
 )
 
 

@@ -1,0 +1,220 @@
+"""Time of one autoregressive decoding step of a transformer LM on a device, from the roofline.
+
+A step of `batch` sequences, each adding `tokens` positions (1 for plain decoding, gamma + 1 when the
+target verifies a speculative draft) after `context` cached tokens, on a tensor-parallel group of `tp`
+devices:
+
+* bytes: every weight the step uses is read once (the token embedding is a look-up of a few rows, so
+  an untied input table is not read; a tied one is, as the output head), plus the KV cache:
+  batch * context * 2 * kv_heads * head_dim bytes per layer (self-attention; an encoder-decoder's
+  cross-attention cache is taken as `context` source tokens too); activations are negligible at decode;
+* FLOPs: 2 per weight per token (one multiply-add; Kaplan et al. 2020, Table 1) plus attention over the
+  cache, 4 * context * heads * head_dim per layer per token (scores and weighted values; Hoffmann et
+  al. 2022, App. F); encoder-decoder decoder layers attend twice;
+* time: the roofline max(FLOPs / sustained compute, bytes / sustained bandwidth) of one device's share
+  (Williams et al. 2009; planner.cost.compute), since weights, heads and FLOPs split over the tp devices
+  (Megatron-LM, Shoeybi et al. 2019, Sec. 3); plus the tensor-parallel all-reduces, which Megatron's
+  layer needs after the attention block and after the MLP (2 per layer; 3 in an encoder-decoder decoder
+  layer, with cross-attention), each of batch * tokens * hidden activations, on the server's link
+  (planner.cost.collectives). The embedding's and the logits' collectives are left out.
+
+While batch * tokens stays below the device's ridge point (sustained FLOP/s over bytes/s, ~300 FLOP/byte
+on an H100 in bf16, i.e. ~150 tokens at 2 FLOP per 2-byte weight), verifying gamma + 1 tokens costs
+about one step (memory-bound); beyond it the cost grows with the tokens. A roofline is a lower bound:
+kernel launches and per-layer overheads are not modelled (measured draft/target ratios c run 2-3x the
+roofline's), so a measured c can always replace the derived one. Units: seconds, bytes, FLOP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from planner.cost.collectives import allreduce_on_cluster
+from planner.cost.compute import roofline_time, sustained_compute, sustained_memory_bandwidth
+from planner.cost.transformer import (
+    attention_parameters,
+    ffn_parameters,
+    parameter_breakdown,
+    parameter_count,
+)
+from planner.errors import InfeasibleError
+from planner.spec.hardware import Cluster, Device
+from planner.spec.llm import LLMConfig
+from planner.spec.profile import DTYPE_BYTES
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def encoder_parameters(cfg: LLMConfig) -> int:
+    """Parameters of an encoder-decoder's encoder stack (layers, final norm, relative bias), else 0.
+
+    The encoder runs once per input sequence; decoding steps never read it.
+    """
+    if cfg.architecture != "encoder-decoder":
+        return 0
+    norm = cfg.hidden_size * (2 if cfg.norm == "layernorm" else 1)
+    layers = cfg.encoder_layers * (attention_parameters(cfg) + ffn_parameters(cfg) + 2 * norm)
+    relative = (
+        cfg.relative_attention_buckets * cfg.num_heads if cfg.position_embedding == "t5-relative" else 0
+    )
+    return layers + norm + relative
+
+
+def step_weights(cfg: LLMConfig) -> int:
+    """Parameters a decoding step reads: everything but the encoder and an untied input embedding."""
+    untied_input = parameter_breakdown(cfg)["embedding"] if not cfg.tied_embeddings else 0
+    return parameter_count(cfg) - encoder_parameters(cfg) - untied_input
+
+
+def kv_bytes_per_token(cfg: LLMConfig, dtype: str) -> float:
+    """KV-cache bytes one cached token costs over all decoder layers: 2 * kv_heads * head_dim per layer
+    (x2 for an encoder-decoder, whose cross-attention caches the source's keys and values)."""
+    attentions = 2 if cfg.architecture == "encoder-decoder" else 1
+    return float(cfg.num_layers * attentions * 2 * cfg.kv_heads * cfg.head_size * DTYPE_BYTES[dtype])
+
+
+def allreduces_per_step(cfg: LLMConfig, tp: int) -> int:
+    """Tensor-parallel all-reduces in one forward step: 2 per decoder layer (3 with cross-attention)."""
+    if tp <= 1:
+        return 0
+    per_layer = 3 if cfg.architecture == "encoder-decoder" else 2
+    return per_layer * cfg.num_layers
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a model runs: `tp` devices of `device`, their all-reduces on `cluster` (None when tp = 1)."""
+
+    device: Device
+    tp: int = 1
+    cluster: Cluster | None = None
+    algorithm: str = "ring"
+
+    def __post_init__(self) -> None:
+        if self.tp < 1:
+            raise ValueError(f"the tensor-parallel degree must be >= 1, got {self.tp}")
+        if self.tp > 1:
+            if self.cluster is None:
+                raise ValueError("tensor parallelism needs a cluster for its all-reduces")
+            if self.tp > self.cluster.devices_per_server:
+                raise ValueError(
+                    f"a tensor-parallel group lives inside one server: {self.cluster.name} has "
+                    f"{self.cluster.devices_per_server} devices per server, not {self.tp}"
+                )
+
+
+def check_fits(cfg: LLMConfig, placement: Placement, dtype: str, batch: int, context: int) -> float:
+    """Bytes one device of the group holds (weights / tp + its KV-cache share); InfeasibleError when
+    they exceed its memory, naming the smallest tensor-parallel degree that would do."""
+    need = memory_per_device(cfg, placement.tp, dtype, batch, context)
+    if need > placement.device.memory:
+        whole = memory_per_device(cfg, 1, dtype, batch, context)
+        least = next(
+            (
+                t
+                for t in range(2, 65)
+                if memory_per_device(cfg, t, dtype, batch, context) <= placement.device.memory
+            ),
+            None,
+        )
+        hint = f"; give --tensor-parallel {least} or more" if least else ""
+        device = placement.device
+        split = f"; split over {placement.tp}, {_size(need)} per device" if placement.tp > 1 else ""
+        raise InfeasibleError(
+            f"{cfg.name} in {dtype} needs {_size(whole)} (weights + KV cache for batch {batch}, context "
+            f"{context}) and one {device.name} holds {_size(device.memory)}{split}{hint}"
+        )
+    return need
+
+
+def _size(value: float) -> str:
+    from planner.units import format_quantity
+
+    return f"{format_quantity(value, 'memory')} ({value / 1e9:.1f} GB)"
+
+
+def memory_per_device(cfg: LLMConfig, tp: int, dtype: str, batch: int, context: int) -> float:
+    """Bytes per device: all weights (encoder included) / tp, plus the KV cache split over the KV heads
+    (replicated once tp exceeds them)."""
+    weights = parameter_count(cfg) * DTYPE_BYTES[dtype] / tp
+    kv = batch * context * kv_bytes_per_token(cfg, dtype) / min(tp, cfg.kv_heads)
+    return weights + kv
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """One decoding step: time_s = compute/memory roofline (roofline_s) + all-reduces (allreduce_s)."""
+
+    time_s: float
+    roofline_s: float
+    allreduce_s: float
+    flops: float
+    bytes: float
+    allreduces: int
+    compute_bound: bool
+
+
+def step_time(
+    cfg: LLMConfig,
+    placement: Placement,
+    *,
+    dtype: str,
+    batch: int = 1,
+    tokens: int = 1,
+    context: int = 512,
+) -> StepTime:
+    """Time of one step that adds `tokens` positions to each of `batch` sequences (module docstring)."""
+    if batch < 1 or tokens < 1 or context < 0:
+        raise ValueError(f"need batch >= 1, tokens >= 1, context >= 0; got {batch}, {tokens}, {context}")
+    tp = placement.tp
+    positions = batch * tokens
+    attentions = 2 if cfg.architecture == "encoder-decoder" else 1
+    weights = step_weights(cfg)
+    flops = positions * (
+        2.0 * weights + 4.0 * context * cfg.num_layers * attentions * cfg.num_heads * cfg.head_size
+    )
+    moved = weights * DTYPE_BYTES[dtype] + batch * context * kv_bytes_per_token(cfg, dtype)
+    kv_split = min(tp, cfg.kv_heads)
+    share_bytes = (
+        weights * DTYPE_BYTES[dtype] / tp + batch * context * kv_bytes_per_token(cfg, dtype) / kv_split
+    )
+    roofline = float(roofline_time(flops / tp, share_bytes, placement.device, dtype))
+    count = allreduces_per_step(cfg, tp)
+    reduce_s = 0.0
+    if count:
+        assert placement.cluster is not None
+        message = positions * cfg.hidden_size * DTYPE_BYTES[dtype]
+        one = allreduce_on_cluster(placement.cluster, message, placement.algorithm, devices=tp)
+        reduce_s = count * one.time_s
+    compute_s = flops / tp / sustained_compute(placement.device, dtype)
+    memory_s = share_bytes / sustained_memory_bandwidth(placement.device)
+    return StepTime(roofline + reduce_s, roofline, reduce_s, flops, moved, count, compute_s >= memory_s)
+
+
+def verify_ratios(
+    cfg: LLMConfig,
+    placement: Placement,
+    gammas: npt.ArrayLike,
+    *,
+    dtype: str,
+    batch: int = 1,
+    context: int = 512,
+) -> FloatArray:
+    """Time to verify gamma + 1 tokens per sequence / time of one plain step, for each gamma (>= 1;
+    about 1 while memory-bound). Unit: target steps."""
+    one = step_time(cfg, placement, dtype=dtype, batch=batch, tokens=1, context=context).time_s
+    values = [
+        step_time(cfg, placement, dtype=dtype, batch=batch, tokens=int(g) + 1, context=context).time_s / one
+        for g in np.atleast_1d(np.asarray(gammas, dtype=int))
+    ]
+    return np.asarray(values, dtype=float)
+
+
+def ridge_tokens(device: Device, dtype: str) -> float:
+    """Tokens per step (batch x positions) at which weight-streaming decode turns compute-bound:
+    sustained FLOP/s / bytes/s * bytes per weight / 2 FLOP per weight (Williams et al. 2009, ridge point)."""
+    ridge = sustained_compute(device, dtype) / sustained_memory_bandwidth(device)
+    return ridge * DTYPE_BYTES[dtype] / 2.0

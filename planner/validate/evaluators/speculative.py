@@ -1,0 +1,62 @@
+"""Evaluators of speculative decoding: Leviathan et al.'s closed forms and Sequoia's tree program.
+
+`decimals` rounds the prediction the way the paper rounds its table (an exact case then compares the
+rounded figures).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from planner.validate.evaluators import Context, evaluator
+
+
+def _rounded(value: float, setup: Mapping[str, Any]) -> float:
+    decimals = setup.get("decimals")
+    if decimals is None:
+        return value
+    if not isinstance(decimals, int) or decimals < 0:
+        raise ValueError(f"decimals must be an integer >= 0, got {decimals!r}")
+    return round(value, decimals)
+
+
+def _number(setup: Mapping[str, Any], key: str) -> float:
+    value = setup[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{key} must be a number, got {value!r}")
+    return float(value)
+
+
+@evaluator("specdec_walltime", setup=("alpha", "gamma", "c"), optional=("decimals",))
+def specdec_walltime(setup: Mapping[str, Any], ctx: Context) -> float:
+    """Expected walltime improvement (Leviathan et al. 2023, Thm 3.8) from alpha, gamma and c."""
+    from planner.cost.speculative import walltime_improvement
+
+    value = walltime_improvement(_number(setup, "alpha"), _number(setup, "gamma"), _number(setup, "c"))
+    return _rounded(float(value), setup)
+
+
+@evaluator("specdec_operations", setup=("alpha", "gamma", "c_hat"), optional=("decimals",))
+def specdec_operations(setup: Mapping[str, Any], ctx: Context) -> float:
+    """Expected factor of arithmetic operations (Leviathan et al. 2023, Thm 3.11)."""
+    from planner.cost.speculative import operations_factor
+
+    value = operations_factor(_number(setup, "alpha"), _number(setup, "gamma"), _number(setup, "c_hat"))
+    return _rounded(float(value), setup)
+
+
+@evaluator("token_tree_expected_tokens", setup=("acceptance", "size"), optional=("depth", "decimals"))
+def token_tree_expected_tokens(setup: Mapping[str, Any], ctx: Context) -> float:
+    """Expected tokens per step of Sequoia's optimal tree (its dynamic program) for an acceptance vector."""
+    from planner.optimize.token_tree import optimal_tree
+
+    acceptance = setup["acceptance"]
+    if not isinstance(acceptance, list) or not all(isinstance(a, (int, float)) for a in acceptance):
+        raise ValueError(f"acceptance must be a list of probabilities, got {acceptance!r}")
+    size = setup["size"]
+    depth = setup.get("depth")
+    if not isinstance(size, int) or (depth is not None and not isinstance(depth, int)):
+        raise ValueError("size and depth must be integers")
+    _, tokens = optimal_tree(acceptance, size, depth)
+    return _rounded(tokens, setup)
