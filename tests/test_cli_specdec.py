@@ -144,3 +144,14 @@ def test_alpha_command_converts_engine_counters(run_cli) -> None:
     assert same["alpha"] == pytest.approx(0.6)
     tokens = as_json(run_cli("specdec", "alpha", "--gamma", "5", "--mean-tokens", "4", "-f", "json"))
     assert tokens["alpha"] == pytest.approx(payload["alpha"])
+
+
+def test_tree_with_the_roofline_verification_cost_shrinks_under_load(run_cli) -> None:
+    base = ["specdec", "tree", "--acceptance", "0.7,0.15,0.05", "--size", "128", "--c", "0.05"]
+    hw = ["--target", "llama-2-7b", "--device", "h100"]
+    light = as_json(run_cli(*base, *hw, "--batch", "1", "-f", "json"))
+    heavy = as_json(run_cli(*base, *hw, "--batch", "64", "-f", "json"))
+    assert light["size"] == 128 and heavy["size"] < light["size"]
+    assert len(heavy["verify_cost"]["t"]) == 128 and heavy["verify_cost"]["t"][-1] > 1.5
+    result = run_cli(*base, "--target", "llama-2-7b")
+    assert result.exit_code == 2 and "together" in result.stderr

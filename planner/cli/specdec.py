@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from planner.cli import specdec_tables as tables
 from planner.cli.common import FormatOption
 from planner.render import OutputFormat
 
@@ -84,7 +85,7 @@ def speedup_command(
     payload = {**table.to_dict(), "verify_cost": "one target step per verification (Leviathan Sec. 3.3)"}
     if plot:
         payload["plot"] = _plot_series(a, cc, max_gamma)
-    emit(payload, fmt, _speedup_tables)
+    emit(payload, fmt, tables.speedup_tables)
 
 
 @app.command("alpha")
@@ -133,7 +134,7 @@ def alpha_command(
             "(Leviathan et al. 2023, Sec. 3.1)",
         ],
     }
-    emit(payload, fmt, _alpha_tables)
+    emit(payload, fmt, tables.alpha_tables)
 
 
 @app.command("models")
@@ -225,7 +226,7 @@ def models_command(
     ]
     if plot:
         payload["plot"] = _plot_series(a, c_used, max_gamma, verify)
-    emit(payload, fmt, _models_tables)
+    emit(payload, fmt, tables.models_tables)
 
 
 def _hardware(device: str | None, cluster: str | None, tp: int) -> tuple[Any, Any]:
@@ -339,11 +340,21 @@ def tree_command(
     depth: Annotated[int | None, typer.Option("--depth", min=0, help="largest depth (draft steps)")] = None,
     c: Annotated[
         float | None,
-        typer.Option("--c", help="draft/target step ratio: pick size and depth by G(n,d)/(1 + d c)"),
+        typer.Option("--c", help="draft/target step ratio: pick size and depth by G(n,d)/(t(n) + d c)"),
     ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="target LLM whose roofline gives t(n) (default t(n) = 1)")
+    ] = None,
+    device: Annotated[str | None, typer.Option("--device", help="device of --target")] = None,
+    tensor_parallel: Annotated[int, typer.Option("--tensor-parallel", "--tp", min=1, help="of --target")] = 1,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="sequences verified together")] = 1,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """The optimal token tree (Sequoia's DP) or Medusa's greedy tree, and its expected tokens per step."""
+    """The optimal token tree (Sequoia's DP) or Medusa's greedy tree, and its expected tokens per step.
+
+    With --c, Sequoia's hardware-aware choice of size and depth; the verification cost t(n) of n tokens
+    comes from --target's decode roofline on --device when given, else t(n) = 1 (memory-bound).
+    """
     from planner.errors import SpecError
     from planner.render import emit
 
@@ -351,16 +362,49 @@ def tree_command(
         raise SpecError(
             "--acceptance", "acceptance", "give exactly one of --acceptance and --medusa", show_got=False
         )
+    if (target is None) != (device is None):
+        raise SpecError("--target", "target", "give --target and --device together", show_got=False)
+    if target is not None and (c is None or medusa is not None):
+        raise SpecError("--target", "target", "the roofline t(n) needs --c and --acceptance", show_got=False)
+    verify = None
+    if target is not None:
+        verify = _tree_verify(target, device, tensor_parallel, batch, size)  # type: ignore[arg-type]
     try:
-        payload = _tree_payload(acceptance, medusa, size, depth, None if c is None else _c(c))
+        payload = _tree_payload(acceptance, medusa, size, depth, None if c is None else _c(c), verify)
     except ValueError as exc:
         option = "--acceptance" if acceptance is not None else "--medusa"
         raise SpecError(option, option.lstrip("-"), str(exc), show_got=False) from None
-    emit(payload, fmt, _tree_tables)
+    emit(payload, fmt, tables.tree_tables)
+
+
+def _tree_verify(target: str, device: str, tp: int, batch: int, size: int) -> dict[str, Any]:
+    """t(n) for n = 1..size: verifying n tokens per sequence / one plain step, from the decode roofline."""
+    from planner.cost.decode import Placement, check_fits, verify_ratios
+    from planner.spec.catalog import find
+
+    cfg = find("models", target, ("llm",))
+    dev, server = _hardware(device, None, tp)
+    _check_split(cfg, tp, "--tensor-parallel")
+    placement = Placement(dev, tp, server if tp > 1 else None)
+    dtype = _dtype(cfg.dtype, dev)
+    check_fits(cfg, placement, dtype, batch, 512)
+    ratios = verify_ratios(cfg, placement, list(range(size)), dtype=dtype, batch=batch)
+    return {
+        "target": cfg.name,
+        "device": dev.name,
+        "tensor_parallel": tp,
+        "batch": batch,
+        "t": ratios.tolist(),
+    }
 
 
 def _tree_payload(
-    acceptance: str | None, medusa: str | None, size: int, depth: int | None, c: float | None
+    acceptance: str | None,
+    medusa: str | None,
+    size: int,
+    depth: int | None,
+    c: float | None,
+    verify: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     import numpy as np
 
@@ -370,8 +414,9 @@ def _tree_payload(
         values = _floats(acceptance, "--acceptance")
         tt.acceptance_matrix(values, 1)  # validates
         if c is not None:
-            tree, tokens, speed = tt.hardware_aware_tree(values, size, c, np.ones(size), depth)
-            method = "Sequoia hardware-aware: max G(n, d) / (1 + d c) over n <= size, d <= depth"
+            t = np.ones(size) if verify is None else np.asarray(verify["t"])
+            tree, tokens, speed = tt.hardware_aware_tree(values, size, c, t, depth)
+            method = "Sequoia hardware-aware: max G(n, d) / (t(n) + d c) over n <= size, d <= depth"
         else:
             tree, tokens = tt.optimal_tree(values, size, depth)
             speed = None
@@ -383,8 +428,10 @@ def _tree_payload(
             raise ValueError("every head needs the same number of ranked accuracies")
         matrix = rows
         tree, tokens = tt.medusa_greedy_tree(rows, size)
-        speed = tokens / (1.0 + c) if c is not None else None  # heads run once per step: overhead 1 + c
+        speed = tokens / (1.0 + c) if c is not None else None
         method = "Medusa greedy growth (Cai et al. 2024, Sec. 2.3.1): largest accuracy product first"
+        if c is not None:  # Medusa's speedup = acceleration rate / overhead (its Sec. 3)
+            method += "; --c is the heads' overhead per step (speedup = tokens / (1 + c))"
     chain = tt.expected_tokens(tt.TokenTree.chain(tree.depth), matrix)  # same number of draft steps
     values_per_node = tt.node_values(tree, matrix)
     depths = tree.depths
@@ -412,6 +459,7 @@ def _tree_payload(
         "chain_expected_tokens": chain,
         "speedup": speed,
         "c": c,
+        "verify_cost": verify,
         "widths": widths,
         "nodes": nodes,
     }
@@ -469,7 +517,7 @@ def simulate_command(
         significance=significance,
         seed=seed,
     )
-    emit(report, fmt, _simulate_tables)
+    emit(report, fmt, tables.simulate_tables)
     if not all(test["passed"] for test in report["tests"]):
         raise InfeasibleError("a Monte Carlo check failed at the stated significance (see the table)")
 
@@ -485,9 +533,6 @@ def _distribution(text: str, option: str) -> list[float]:
     return values
 
 
-# ---- rendering -----------------------------------------------------------------------------------------
-
-
 def _plot_series(alpha: float, c: float, max_gamma: int, verify: list[float] | None = None) -> dict[str, Any]:
     import numpy as np
 
@@ -501,187 +546,3 @@ def _plot_series(alpha: float, c: float, max_gamma: int, verify: list[float] | N
         "gammas": gammas.tolist(),
         "series": {f"{a:g}": speculative.speedup(a, gammas, c, v).tolist() for a in alphas},
     }
-
-
-def _speedup_tables(payload: dict[str, Any]) -> list[Any]:
-    from rich.text import Text
-
-    from planner.render import make_table
-
-    cols = ["gamma", "tokens/step", "speedup", "operations", "accept rate", "PEARL", "best"]
-    rows = [
-        (
-            r["gamma"],
-            f"{r['expected_tokens']:.3f}",
-            f"{r['speedup']:.3f}x",
-            f"{r['operations']:.3f}x",
-            f"{r['draft_acceptance_rate']:.3f}",
-            f"{r['pearl_speedup']:.3f}x",
-            "*" if r["optimal"] else "",
-        )
-        for r in payload["rows"]
-    ]
-    title = f"Speculative decoding, alpha {payload['alpha']:g}, c {payload['c']:g} (Leviathan et al. 2023)"
-    out: list[Any] = [make_table(title, cols, rows, right=cols[:6], keep=["best"])]
-    out.append(Text(_summary(payload)))
-    out.extend(_plot_and_notes(payload))
-    return out
-
-
-def _summary(payload: dict[str, Any]) -> str:
-    pearl = payload["pearl"]
-    best = payload["optimal_gamma"]
-    head = (
-        f"optimal gamma {best}: {payload['optimal_speedup']:.3f}x over plain decoding"
-        if best > 0
-        else "optimal: do not speculate (gamma 0, 1.000x)"
-    )
-    return (
-        f"{head}\nPEARL (parallel drafting): best window {pearl['optimal_gamma']}, "
-        f"{pearl['optimal_speedup']:.3f}x ({pearl['vs_speculative']:.2f}x standard speculation)"
-    )
-
-
-def _plot_and_notes(payload: dict[str, Any]) -> list[Any]:
-    from rich.text import Text
-
-    from planner.textplot import line_plot
-
-    out: list[Any] = []
-    if "plot" in payload:
-        plot = payload["plot"]
-        series = [(f"alpha {a}", plot["gammas"], ys) for a, ys in plot["series"].items()]
-        out.append(Text(line_plot(series, x_label="gamma", y_label=f"speedup (c = {plot['c']:.3g})")))
-    if payload["notes"]:
-        out.append(Text("notes:\n" + "\n".join(f"- {n}" for n in payload["notes"])))
-    return out
-
-
-def _alpha_tables(payload: dict[str, Any]) -> list[Any]:
-    from rich.text import Text
-
-    from planner.render import make_table
-
-    table = make_table(
-        f"Engine counters at gamma {payload['gamma']}",
-        ["quantity", "value"],
-        [
-            ("alpha (per-token acceptance)", f"{payload['alpha']:.4f}"),
-            ("draft acceptance rate (accepted / proposed)", f"{payload['draft_acceptance_rate']:.4f}"),
-            ("mean tokens per target step", f"{payload['expected_tokens']:.4f}"),
-        ],
-        right=["value"],
-    )
-    return [table, Text("notes:\n" + "\n".join(f"- {n}" for n in payload["notes"]))]
-
-
-def _models_tables(payload: dict[str, Any]) -> list[Any]:
-    from rich.text import Text
-
-    from planner.render import fmt_si, make_table
-    from planner.units import format_quantity
-
-    def ms(value: float) -> str:
-        return format_quantity(value, "time")
-
-    models = []
-    for role in ("target", "draft"):
-        m = payload[role]
-        models.append(
-            (
-                f"{role} {m['name']}",
-                fmt_si(m["parameters"]),
-                m["tensor_parallel"],
-                format_quantity(m["memory_per_device_bytes"], "memory"),
-                ms(m["step_time_s"]),
-                f"{m['allreduces_per_step']} ({ms(m['allreduce_s'])})",
-            )
-        )
-    where = payload["device"] + (f" in {payload['cluster']}" if payload["cluster"] else "")
-    head = make_table(
-        f"Decode step on {where}, {payload['dtype']}, batch {payload['batch']}, context {payload['context']}",
-        ["model", "params", "TP", "mem/device", "step", "all-reduces"],
-        models,
-        right=["params", "TP", "mem/device", "step", "all-reduces"],
-    )
-    bounds = ", ".join(
-        f"{payload[r]['name']} {'compute' if payload[r]['compute_bound'] else 'memory'}-bound"
-        for r in ("target", "draft")
-    )
-    c_line = (
-        f"c = {payload['c']:.4f} ({payload['c_source']}; roofline {payload['c_roofline']:.4f}, "
-        f"parameter ratio {payload['parameter_ratio']:.4f}); c_hat (FLOP ratio) = {payload['c_hat']:.4f}"
-    )
-    cols = ["gamma", "tokens", "verify", "speedup", "time/token", "ops", "PEARL", "best"]
-    rows = [
-        (
-            r["gamma"],
-            f"{r['expected_tokens']:.3f}",
-            f"{r['verify_ratio']:.3f}",
-            f"{r['speedup']:.3f}x",
-            ms(r["time_per_token_s"]),
-            f"{r['operations']:.3f}x",
-            f"{r['pearl_speedup']:.3f}x",
-            "*" if r["optimal"] else "",
-        )
-        for r in payload["rows"]
-    ]
-    table = make_table(
-        f"Speculative decoding, alpha {payload['alpha']:g}", cols, rows, right=cols[:7], keep=["best"]
-    )
-    plain = f"plain decoding: {ms(payload['plain_decoding_time_per_token_s'])} per token"
-    return [
-        head,
-        Text(f"{bounds}; {c_line}"),
-        table,
-        Text(_summary(payload) + "\n" + plain),
-        *_plot_and_notes(payload),
-    ]
-
-
-def _tree_tables(payload: dict[str, Any]) -> list[Any]:
-    from rich.text import Text
-    from rich.tree import Tree
-
-    nodes = payload["nodes"]
-    root = Tree(f"root (f = 1)  [{payload['method']}]")
-    handles = {0: root}
-    for node in nodes[1:]:
-        label = f"rank {node['rank']}  f = {node['probability']:.4f}"
-        handles[node["node"]] = handles[node["parent"]].add(label)
-    lines = [
-        f"tree of {payload['size']} nodes, depth {payload['depth']}, widths by depth {payload['widths']}",
-        f"expected tokens per target step: {payload['expected_tokens']:.4f} "
-        f"(a chain as deep: {payload['chain_expected_tokens']:.4f})",
-    ]
-    if payload["speedup"] is not None:
-        lines.append(
-            f"speedup at c = {payload['c']:g} (verifying n tokens = one step): {payload['speedup']:.3f}x"
-        )
-    return [root, Text("\n".join(lines))]
-
-
-def _simulate_tables(payload: dict[str, Any]) -> list[Any]:
-    from rich.text import Text
-
-    from planner.render import make_table
-
-    rows = [
-        (
-            t["name"],
-            t["samples"],
-            f"{t['statistic']:.3f}",
-            f"{t['p_value']:.4f}",
-            "pass" if t["passed"] else "FAIL",
-        )
-        for t in payload["tests"]
-    ]
-    details = [f"{t['name']}: {t['detail']}" for t in payload["tests"]]
-    table = make_table(
-        f"Monte Carlo checks (seed {payload['seed']}, significance {payload['significance']:g})",
-        ["check", "samples", "statistic", "p-value", "result"],
-        rows,
-        right=["samples", "statistic", "p-value"],
-        keep=["result"],
-    )
-    return [table, Text("notes:\n" + "\n".join(f"- {n}" for n in [*details, *payload["notes"]]))]
