@@ -50,10 +50,15 @@ def emit(
     """Print a payload: as JSON/YAML, or as the rich renderables `table(payload)` yields."""
     if fmt is OutputFormat.table:
         from rich.console import Console
+        from rich.measure import Measurement
 
         console = Console()
         for renderable in table(payload):
-            console.print(renderable)
+            # A table whose numbers do not fit the terminal is printed at its own minimum width (the
+            # terminal wraps the lines) rather than squeezed until columns vanish.
+            needed = Measurement.get(console, console.options.update_width(10_000), renderable).minimum
+            target = console if needed <= console.width else Console(width=needed)
+            target.print(renderable)
         return
     import sys
 
