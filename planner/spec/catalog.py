@@ -25,8 +25,11 @@ SPEC_TYPES = {
     "profile": "planner.spec.profile:ModelProfile",
     "cnn": "planner.spec.architecture:CNNArchitecture",
     "llm": "planner.spec.llm:LLMConfig",
+    "fleet": "planner.spec.fleet:Fleet",
 }
-AREAS = {"hardware": ("device", "cluster"), "models": ("profile", "cnn", "llm")}
+AREAS = {"hardware": ("device", "cluster"), "models": ("profile", "cnn", "llm"), "fleets": ("fleet",)}
+# the command that lists an area, for error hints (default: `planner AREA list`)
+LIST_COMMANDS = {"fleets": "planner fl fleets"}
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
@@ -121,17 +124,17 @@ def build_spec(doc: Document, allowed: tuple[str, ...] | None = None) -> Any:
     spec = build(spec_class(kind), doc)
     if kind == "cluster" and isinstance(spec.device, str):
         spec = dataclasses.replace(spec, device=_catalog_device(spec.device, doc))
+    if kind == "fleet":
+        spec = spec.resolve_devices(lambda name, path: _catalog_device(name, doc, path))
     return spec
 
 
-def _catalog_device(name: str, doc: Document) -> Any:
+def _catalog_device(name: str, doc: Document, path: tuple[str | int, ...] = ("device",)) -> Any:
     device = _catalog_devices().get(name)
     if device is None:
         close = difflib.get_close_matches(name, sorted(_catalog_devices()), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise doc.error(
-            ("device",), f"expected a catalog device name{hint} or an inline device mapping", name
-        )
+        raise doc.error(path, f"expected a catalog device name{hint} or an inline device mapping", name)
     return device
 
 
@@ -157,7 +160,7 @@ def find(area: str, name_or_path: str, allowed: tuple[str, ...] | None = None) -
             "catalog",
             area,
             f"no {' or '.join(kinds)} named '{name_or_path}'{hint}; "
-            f"see `planner {area} list`, or give a file path",
+            f"see `{LIST_COMMANDS.get(area, f'planner {area} list')}`, or give a file path",
             show_got=False,
         )
     return entry.value
