@@ -1,0 +1,335 @@
+"""PipeDream's chain view of a model graph: the antichain states its optimizer partitions.
+
+Source: Narayanan et al., "PipeDream: Generalized Pipeline Parallelism for DNN Training", SOSP 2019,
+§3.1 (the partitioning algorithm works on a chain; branchy graphs are linearised), and its public
+optimizer (msr-fiddle/pipedream, `optimizer/optimizer_graph_hierarchical.py` with `graph/graph.py`:
+`antichain_dag`, `augment_antichain`, `next_antichains`, `topological_sort`). This is our own code for
+the same construction; the steps and their quirks are reproduced because the optimizer's results depend
+on them.
+
+Construction, for a profile's DAG (layers and their `inputs`):
+
+1. Preprocessing, as PipeDream does before it partitions: every source whose description starts with
+   "Input" is removed (its figures are zeroed; AlexNet's Input carries 636 ms of data loading); then,
+   in one pass over the sinks of what is left, every sink whose description starts with "__getitem__"
+   is removed. The remaining nodes are the graph G that is partitioned.
+2. Antichains. An antichain is a set of mutually unreachable nodes; it stands for its down-set (the
+   nodes and everything before them). The first antichain is the first source of G in layer order
+   (PipeDream takes the first source of its node list; with one data source it is the same node). The
+   *augmented* antichain adds every strict predecessor p of an antichain node a that has an edge to a
+   node outside a's down-set (p's output is still needed later). From an antichain A with augmented set
+   X, a next antichain replaces one u in X by a consumer v of u (v not in A) such that no node of X is
+   reachable from v, and keeps the maximal nodes of the result. A breadth-first search from the first
+   antichain gives the antichain DAG (each antichain a state, an edge per such step). PipeDream lists
+   the extra nodes of an augmented set in Python set order (hash order, different between runs); here
+   they come in layer order, so the construction is deterministic.
+3. The chain: a depth-first topological order of the antichain DAG from the first state (children in
+   discovery order, reverse post-order). States are numbered by their position in it.
+4. Figures of a state s (units: seconds, bytes): C(s), P(s), A(s) are the sums of compute time
+   (forward + backward), parameter bytes and activation bytes over the down-set of s; the output
+   activation of s is the sum of the activation sizes of its augmented antichain.
+
+Ranges. PipeDream's figure for the states [i, j) (its `compute_times[i][j-1]`) is C(j-1) - C(i-1)
+with C(-1) = 0: `cum_compute_s[j] - cum_compute_s[i]`, an O(1) look-up (likewise for parameters and
+activations). When state i-1 precedes state j-1 in the antichain DAG this is the figure of exactly
+the nodes in down(j-1) minus down(i-1); PipeDream's recurrence also forms other ranges (see
+planner.optimize.pipedream), whose figures are the same differences.
+
+State counts on PipeDream's profiles: vgg16 40, alexnet 22 (chains of the non-Input nodes), resnet50
+240, gnmt 99, gnmt_large 255.
+
+Complexity, with L layers, S states and E antichain-DAG edges (node sets are Python int bit masks of L
+bits, so a set operation costs O(L/64) words): preprocessing and the reachability masks O(L^2); each
+state's expansion O(|X| · d) candidate steps of O(w · L/64) each (d the out-degree, w the antichain
+width); the topological order O(S + E); the transitive predecessors of every state O(E · S/64); the
+down-set sums O(S · L).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.errors import SpecError
+from planner.spec.profile import ModelProfile
+
+INPUT_PREFIX = "Input"
+GETITEM_PREFIX = "__getitem__"
+
+
+@dataclass(frozen=True, eq=False)
+class ChainView:
+    """The antichain states of a profile, in chain order, with the figures PipeDream sums over them.
+
+    Layers are named by their index in the profile (`layer_inputs[i]`: the producers of layer i).
+    `nodes` are the layers partitioned, `dropped_inputs` and `dropped_sinks` those PipeDream removes
+    first. `antichains[s]` is state s's augmented antichain
+    and `down_sets[s]` the bit mask (bit i = profile layer i) of its down-set. `predecessors[s]` lists,
+    ascending, the states before s in the antichain DAG (transitively). `cum_*[s + 1]` is the figure of
+    state s's down-set and `cum_*[0]` is 0, so the states [i, j) have `cum[j] - cum[i]`.
+    """
+
+    layer_names: tuple[str, ...]
+    layer_inputs: tuple[tuple[int, ...], ...]
+    nodes: tuple[int, ...]
+    dropped_inputs: tuple[int, ...]
+    dropped_sinks: tuple[int, ...]
+    antichains: tuple[tuple[int, ...], ...]
+    down_sets: tuple[int, ...]
+    predecessors: tuple[np.ndarray, ...]
+    cum_compute_s: np.ndarray
+    cum_parameter_bytes: np.ndarray
+    cum_activation_bytes: np.ndarray
+    output_activation_bytes: np.ndarray
+
+    @property
+    def num_states(self) -> int:
+        return len(self.antichains)
+
+    def compute_s(self, start: int, end: int) -> float:
+        """Compute time (forward + backward, s) of the states [start, end): C(end-1) - C(start-1)."""
+        return float(self.cum_compute_s[end] - self.cum_compute_s[start])
+
+    def parameter_bytes(self, start: int, end: int) -> float:
+        """Parameter bytes of the states [start, end): P(end-1) - P(start-1)."""
+        return float(self.cum_parameter_bytes[end] - self.cum_parameter_bytes[start])
+
+    def activation_bytes(self, start: int, end: int) -> float:
+        """Activation bytes of the states [start, end): A(end-1) - A(start-1)."""
+        return float(self.cum_activation_bytes[end] - self.cum_activation_bytes[start])
+
+    def layers_in(self, end: int, assigned: int = 0) -> list[int]:
+        """Profile indices of the layers in the down-set of state end-1 that are not in `assigned` (a
+        bit mask), ascending: how PipeDream assigns the nodes of consecutive stages."""
+        return _bits(self.down_sets[end - 1] & ~assigned)
+
+
+def build_chain_view(profile: ModelProfile, layer_time_s: Sequence[float] | None = None) -> ChainView:
+    """PipeDream's chain of antichain states for `profile` (see the module doc).
+
+    `layer_time_s` gives each layer's compute time per minibatch (s), by profile index; by default the
+    profile's measured forward + backward time (a layer without a measured time is a SpecError).
+    """
+    count = len(profile.layers)
+    times = _layer_times(profile, layer_time_s)
+    position = {layer.name: i for i, layer in enumerate(profile.layers)}
+    inputs = [_inputs(profile, i, position) for i in range(count)]
+
+    inputs_dropped = [i for i, layer in enumerate(profile.layers) if layer.is_input and not inputs[i]]
+    alive = [True] * count
+    for i in inputs_dropped:
+        alive[i] = False
+    consumers: list[list[int]] = [[] for _ in range(count)]
+    for v in range(count):
+        for u in inputs[v]:
+            if alive[u] and alive[v]:
+                consumers[u].append(v)
+    sinks_dropped = [
+        i
+        for i, layer in enumerate(profile.layers)
+        if alive[i] and not consumers[i] and layer.op.startswith(GETITEM_PREFIX)
+    ]
+    for i in sinks_dropped:
+        alive[i] = False
+        for u in inputs[i]:
+            if i in consumers[u]:
+                consumers[u].remove(i)
+    nodes = [i for i in range(count) if alive[i]]
+    if not nodes:
+        raise SpecError(
+            f"profile {profile.name}", "layers", "expected layers besides Input sources and __getitem__ sinks"
+        )
+    producers = [[u for u in inputs[v] if alive[u]] if alive[v] else [] for v in range(count)]
+
+    graph = _Graph(count, nodes, producers, consumers)
+    start = next(i for i in nodes if not producers[i])
+    antichains, edges = graph.antichain_dag(start)
+    order = _reverse_postorder(edges)
+    rank = {state: r for r, state in enumerate(order)}
+    chain_antichains = [antichains[state] for state in order]
+    chain_edges = [[rank[t] for t in edges[state]] for state in order]
+
+    pred_masks = [0] * len(order)
+    for s in range(len(order)):
+        for t in chain_edges[s]:
+            pred_masks[t] |= pred_masks[s] | (1 << s)
+    predecessors = tuple(np.array(_bits(mask), dtype=np.int64) for mask in pred_masks)
+
+    down_sets = tuple(graph.down_set(augmented) for augmented in chain_antichains)
+    membership = _membership(down_sets, count)
+    parameters = np.array([profile.layer_parameter_bytes(layer) for layer in profile.layers], dtype=float)
+    activations = np.array([layer.output_bytes for layer in profile.layers], dtype=float)
+    output = np.array([float(sum(activations[a] for a in augmented)) for augmented in chain_antichains])
+
+    def cumulative(values: np.ndarray) -> np.ndarray:
+        return np.concatenate(([0.0], membership @ values))
+
+    return ChainView(
+        layer_names=tuple(layer.name for layer in profile.layers),
+        layer_inputs=tuple(tuple(i) for i in inputs),
+        nodes=tuple(nodes),
+        dropped_inputs=tuple(inputs_dropped),
+        dropped_sinks=tuple(sinks_dropped),
+        antichains=tuple(tuple(a) for a in chain_antichains),
+        down_sets=down_sets,
+        predecessors=predecessors,
+        cum_compute_s=cumulative(times),
+        cum_parameter_bytes=cumulative(parameters),
+        cum_activation_bytes=cumulative(activations),
+        output_activation_bytes=output,
+    )
+
+
+class _Graph:
+    """The preprocessed graph with reachability bit masks, and the antichain search on it."""
+
+    def __init__(self, count: int, nodes: list[int], producers: list[list[int]], consumers: list[list[int]]):
+        self.consumers = consumers
+        self.pred = [0] * count  # strict transitive predecessors
+        self.succ = [0] * count  # strict transitive successors
+        for v in nodes:  # layer order is topological
+            for u in producers[v]:
+                self.pred[v] |= self.pred[u] | (1 << u)
+        for u in reversed(nodes):
+            for v in consumers[u]:
+                self.succ[u] |= self.succ[v] | (1 << v)
+        out_masks = [sum(1 << v for v in consumers[u]) for u in range(count)]
+        # extra[a]: predecessors of a with an edge leaving a's down-set (augment_antichain, per node)
+        self.extra = [0] * count
+        for a in nodes:
+            inside = self.pred[a] | (1 << a)
+            self.extra[a] = sum(1 << p for p in _bits(self.pred[a]) if out_masks[p] & ~inside)
+
+    def augment(self, antichain: list[int]) -> list[int]:
+        extra = 0
+        for a in antichain:
+            extra |= self.extra[a]
+        return _bits(extra) + antichain
+
+    def next_antichains(self, antichain: list[int]) -> list[list[int]]:
+        members = _mask(antichain)
+        augmented = self.augment(antichain)
+        augmented_mask = _mask(augmented)
+        found = []
+        for u in augmented:
+            for v in self.consumers[u]:
+                if members >> v & 1 or self.succ[v] & augmented_mask:
+                    continue
+                replaced = (augmented_mask & ~(1 << u)) | (1 << v)
+                found.append(
+                    [x for x in (v if x == u else x for x in augmented) if not self.succ[x] & replaced]
+                )
+        return found
+
+    def antichain_dag(self, start: int) -> tuple[list[list[int]], list[list[int]]]:
+        """Breadth-first search from [start]: each state's augmented antichain and its out-edges, in
+        discovery order (state 0 is [start])."""
+        first = [start]
+        state_of = {_mask(first): 0}
+        augmented = [self.augment(first)]
+        edges: list[list[int]] = [[]]
+        queue = deque([first])
+        expanded: set[int] = set()
+        while queue:
+            antichain = queue.popleft()
+            key = _mask(antichain)
+            if key in expanded:
+                continue
+            expanded.add(key)
+            source = state_of[key]
+            for following in self.next_antichains(antichain):
+                target_key = _mask(following)
+                target = state_of.get(target_key)
+                if target is None:
+                    target = state_of[target_key] = len(augmented)
+                    augmented.append(self.augment(following))
+                    edges.append([])
+                edges[source].append(target)
+                queue.append(following)
+        return augmented, edges
+
+    def down_set(self, augmented: tuple[int, ...] | list[int]) -> int:
+        mask = 0
+        for a in augmented:
+            mask |= self.pred[a] | (1 << a)
+        return mask
+
+
+def _reverse_postorder(edges: list[list[int]]) -> list[int]:
+    """Depth-first topological order from state 0, children in edge order (iterative)."""
+    seen = [False] * len(edges)
+    seen[0] = True
+    finished: list[int] = []
+    stack = [(0, iter(edges[0]))]
+    while stack:
+        node, children = stack[-1]
+        for child in children:
+            if not seen[child]:
+                seen[child] = True
+                stack.append((child, iter(edges[child])))
+                break
+        else:
+            stack.pop()
+            finished.append(node)
+    finished.reverse()
+    return finished
+
+
+def _layer_times(profile: ModelProfile, layer_time_s: Sequence[float] | None) -> np.ndarray:
+    if layer_time_s is not None:
+        if len(layer_time_s) != len(profile.layers):
+            raise SpecError(
+                f"profile {profile.name}",
+                "layer_time_s",
+                f"expected one time per layer ({len(profile.layers)})",
+                len(layer_time_s),
+            )
+        return np.asarray(layer_time_s, dtype=float)
+    times = []
+    for i, layer in enumerate(profile.layers):
+        if layer.forward_time is None and not layer.is_input:
+            raise SpecError(
+                f"profile {profile.name}",
+                f"layers[{i}].forward_time",
+                "expected measured layer times (PipeDream's optimizer partitions measured times)",
+                show_got=False,
+            )
+        times.append((layer.forward_time or 0.0) + (layer.backward_time or 0.0))
+    return np.array(times, dtype=float)
+
+
+def _inputs(profile: ModelProfile, index: int, position: dict[str, int]) -> list[int]:
+    layer = profile.layers[index]
+    if layer.inputs is None:
+        return [] if index == 0 or layer.is_input else [index - 1]
+    return [position[name] for name in layer.inputs]
+
+
+def _membership(down_sets: tuple[int, ...], count: int) -> np.ndarray:
+    """Bool matrix (states × layers) of the down-set masks."""
+    width = (count + 7) // 8
+    raw = b"".join(mask.to_bytes(width, "little") for mask in down_sets)
+    bits = np.unpackbits(
+        np.frombuffer(raw, dtype=np.uint8).reshape(len(down_sets), width), axis=1, bitorder="little"
+    )
+    return bits[:, :count].astype(float)
+
+
+def _mask(items: list[int]) -> int:
+    mask = 0
+    for i in items:
+        mask |= 1 << i
+    return mask
+
+
+def _bits(mask: int) -> list[int]:
+    """Indices of the set bits of `mask`, ascending."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out

@@ -1,0 +1,93 @@
+"""A plain-loop transcription of PipeDream's hierarchical recurrence, for cross-checking the fast one.
+
+It evaluates every candidate of every table entry one at a time, in the loop order of PipeDream's
+`compute_partitioning` (rows, then machines, then range ends, then split points and replica counts),
+with the same cost terms as planner.optimize.pipedream (which documents them). It is slow on purpose —
+O(levels · N^2 · |preds| · n^2) scalar steps — and is used by the tests and the benchmark to confirm the
+vectorised solver's tables entry by entry on small and medium inputs. Infeasible entries are +inf
+(PipeDream's None).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from planner.optimize.chain_view import ChainView
+
+INF = math.inf
+
+
+def reference_tables(
+    view: ChainView,
+    levels: Sequence[tuple[int, float]],
+    *,
+    memory_limit_bytes: float | None = None,
+    straight: bool = False,
+    use_fewer_machines: bool = False,
+    activation_compression_ratio: float | None = None,
+) -> list[list[list[list[float]]]]:
+    """Every level's table A[r][j][m]: the best time of the states r..j (inclusive) on m+1 machines of
+    that level; the answer is the last table's A[0][N-1][n-1]."""
+    count = view.num_states
+    cum_c, cum_p, cum_a = view.cum_compute_s, view.cum_parameter_bytes, view.cum_activation_bytes
+    out = view.output_activation_bytes
+    preds = [set(int(k) for k in p) for p in view.predecessors]
+
+    def raw(cum: object, r: int, j: int) -> float:
+        return float(cum[j + 1] - cum[r])  # type: ignore[index]
+
+    compute = [[raw(cum_c, r, j) if j >= r else INF for j in range(count)] for r in range(count + 1)]
+    tables = []
+    inner = 1
+    for level, (machines, bandwidth) in enumerate(levels):
+        final = level == len(levels) - 1
+        table = [[[INF] * machines for _ in range(count)] for _ in range(count + 1)]
+        for r in range(count + 1):
+            for j in range(r, count):
+                parameters = raw(cum_p, r, j)
+                activations = raw(cum_a, r, j)
+                for m in range(1 if straight else machines):
+                    stashed = math.ceil((machines - (m + 1)) / (m + 1)) * (activations + parameters)
+                    if memory_limit_bytes is not None and stashed > memory_limit_bytes:
+                        continue
+                    dp = (4 * m * parameters) / (bandwidth * (m + 1)) / inner
+                    table[r][j][m] = (compute[r][j] + dp) / (m + 1)
+        for r in range(1 if final else count + 1):
+            for m in range(1, machines):
+                for j in range(r + 1, count):
+                    best = table[r][j][m]
+                    if use_fewer_machines:
+                        best = min(best, table[r][j][m - 1])
+                    for k in preds[j]:
+                        if r > 0 and k in preds[r - 1]:
+                            continue
+                        for replicas in range(1, 2 if straight else m + 1):
+                            last = compute[k + 1][j]
+                            parameters = raw(cum_p, k + 1, j)
+                            stashed = raw(cum_a, k + 1, j) + parameters
+                            stashed *= math.ceil((machines - (m + 1)) / replicas)
+                            if memory_limit_bytes is not None and stashed > memory_limit_bytes:
+                                continue
+                            last = (
+                                last + (4 * (replicas - 1) * parameters) / (bandwidth * replicas)
+                            ) / replicas
+                            time = max(table[r][k][m - replicas], last)
+                            if activation_compression_ratio is not None:
+                                time = max(
+                                    time,
+                                    (2.0 * out[k]) / (bandwidth * replicas) / activation_compression_ratio,
+                                )
+                                if j < count - 1:
+                                    time = max(
+                                        time,
+                                        (2.0 * out[j])
+                                        / (bandwidth * replicas)
+                                        / activation_compression_ratio,
+                                    )
+                            best = min(best, time)
+                    table[r][j][m] = best
+        compute = [[table[r][j][machines - 1] for j in range(count)] for r in range(count + 1)]
+        tables.append(table)
+        inner = machines
+    return tables
