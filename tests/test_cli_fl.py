@@ -61,6 +61,8 @@ def test_round_on_the_shipped_fleet(run_cli) -> None:  # type: ignore[no-untyped
     assert r["updates"] < 50 and r["bytes"] == pytest.approx(r["download_bytes"] + r["upload_bytes"])
     assert payload["training"]["time_s"] == pytest.approx(20 * r["round_s"])
     assert any("rounds is your input" in n for n in payload["notes"])
+    by_fraction = run_json(run_cli, "round", *COMMON, "-C", "0.05", "--trials", "100")
+    assert by_fraction["settings"]["clients_per_round"] == 50  # max(floor(0.05 x 1000), 1)
 
 
 def test_round_table_and_histogram(run_cli) -> None:  # type: ignore[no-untyped-def]
@@ -167,6 +169,8 @@ BAD_OPTIONS = [
     (("round", *COMMON, "--dtype", "int8"), "--dtype"),
     (("round", "--fleet", "mixed-edge", "--model", "gpt2"), "--model"),
     (("round", *COMMON, "--trials", "1"), "--trials"),
+    (("round", *COMMON, "-C", "0.1", "-m", "5"), "--fraction"),
+    (("round", *COMMON, "-C", "1.5"), "--fraction"),
     (("select", *COMMON, "-m", "10", "--min-clients", "20"), "--min-clients"),
     (("select", *COMMON, "--w-latency", "-1"), "--w-utility"),
     (("heterofl", *COMMON, "--ratio", "1.5"), "--ratio"),

@@ -23,8 +23,16 @@ ModelOption = Annotated[
     str, typer.Option("--model", help="catalog CNN architecture or layer profile, or a file")
 ]
 ClientsOption = Annotated[
-    int, typer.Option("--clients-per-round", "-m", help="m: clients whose updates a round uses")
+    int | None,
+    typer.Option("--clients-per-round", "-m", help="m: clients whose updates a round uses (default 10)"),
 ]
+FractionOption = Annotated[
+    float | None,
+    typer.Option(
+        "--fraction", "-C", help="C: m = max(floor(C·K), 1) of the fleet's K clients (instead of -m)"
+    ),
+]
+DEFAULT_CLIENTS = 10
 EpochsOption = Annotated[float, typer.Option("--epochs", "-E", help="E: local epochs per round")]
 BatchOption = Annotated[int, typer.Option("--batch-size", "-B", help="B: local minibatch")]
 DtypeOption = Annotated[str, typer.Option("--dtype", help="training dtype: fp32, fp16 or bf16")]
@@ -61,7 +69,8 @@ def list_fleets(fmt: FormatOption = OutputFormat.table) -> None:
 def round_command(
     fleet: FleetOption,
     model: ModelOption,
-    clients_per_round: ClientsOption = 10,
+    clients_per_round: ClientsOption = None,
+    fraction: FractionOption = None,
     epochs: EpochsOption = 1.0,
     batch_size: BatchOption = 32,
     dtype: DtypeOption = "fp32",
@@ -104,8 +113,9 @@ def round_command(
         raise _bad("--trials", "expected >= 2", trials)
     if bins < 1:
         raise _bad("--bins", "expected >= 1", bins)
+    fleet_spec = _fleet(fleet)
     settings = RoundSettings(
-        clients_per_round=clients_per_round,
+        clients_per_round=_clients(fleet_spec, clients_per_round, fraction),
         epochs=epochs,
         batch=batch_size,
         optimizer=optimizer,
@@ -121,7 +131,7 @@ def round_command(
     )
     spec = _model(model)
     payload = _settled(
-        lambda: plan_round(_fleet(fleet), load_model(spec, dtype, upload_density, upload_encoding), settings)
+        lambda: plan_round(fleet_spec, load_model(spec, dtype, upload_density, upload_encoding), settings)
     )
     emit(payload, fmt, _round_tables)
 
@@ -130,7 +140,8 @@ def round_command(
 def select_command(
     fleet: FleetOption,
     model: ModelOption,
-    clients_per_round: ClientsOption = 10,
+    clients_per_round: ClientsOption = None,
+    fraction: FractionOption = None,
     min_clients: Annotated[
         int | None, typer.Option(help="the ILP selects at least this many (default m)")
     ] = None,
@@ -158,13 +169,17 @@ def select_command(
 
     if not time_limit > 0:
         raise _bad("--time-limit", "expected > 0 seconds", time_limit)
+    fleet_spec = _fleet(fleet)
     settings = RoundSettings(
-        clients_per_round=clients_per_round, epochs=epochs, batch=batch_size, optimizer=optimizer
+        clients_per_round=_clients(fleet_spec, clients_per_round, fraction),
+        epochs=epochs,
+        batch=batch_size,
+        optimizer=optimizer,
     )
     spec = _model(model)
     payload = _settled(
         lambda: plan_selection(
-            _fleet(fleet),
+            fleet_spec,
             load_model(spec, dtype),
             settings,
             (w_utility, w_latency, w_bytes),
@@ -180,7 +195,8 @@ def select_command(
 def heterofl_command(
     fleet: FleetOption,
     model: ModelOption,
-    clients_per_round: ClientsOption = 10,
+    clients_per_round: ClientsOption = None,
+    fraction: FractionOption = None,
     ratio: Annotated[float, typer.Option(help="r: width ratio between levels (HeteroFL uses 0.5)")] = 0.5,
     levels: Annotated[int, typer.Option(help="complexity levels p = 1..levels (HeteroFL uses 5)")] = 5,
     deadline: DeadlineOption = None,
@@ -196,15 +212,16 @@ def heterofl_command(
     from planner.cost.federated_plan import RoundSettings, plan_heterofl
     from planner.render import emit
 
+    fleet_spec = _fleet(fleet)
     settings = RoundSettings(
-        clients_per_round=clients_per_round,
+        clients_per_round=_clients(fleet_spec, clients_per_round, fraction),
         epochs=epochs,
         batch=batch_size,
         optimizer=optimizer,
         deadline_s=_time("--deadline", deadline),
     )
     spec = _model(model)
-    payload = _settled(lambda: plan_heterofl(_fleet(fleet), spec, settings, ratio, levels, memory_fraction))
+    payload = _settled(lambda: plan_heterofl(fleet_spec, spec, settings, ratio, levels, memory_fraction))
     emit(payload, fmt, _heterofl_tables)
 
 
@@ -230,7 +247,8 @@ def noniid_command(
         typer.Option(help="bytes per sample, e.g. 3KiB (default: the model's input, 1 byte a value)"),
     ] = None,
     model: Annotated[str | None, typer.Option("--model", help="also cost the extra local training")] = None,
-    clients_per_round: ClientsOption = 10,
+    clients_per_round: ClientsOption = None,
+    fraction: FractionOption = None,
     epochs: EpochsOption = 1.0,
     batch_size: BatchOption = 32,
     fmt: FormatOption = OutputFormat.table,
@@ -243,7 +261,9 @@ def noniid_command(
     counts = _partition(partition) if partition is not None else None
     spec = _model(model) if model is not None else None
     size = _sample_bytes(sample_bytes, spec)
-    settings = RoundSettings(clients_per_round=clients_per_round, epochs=epochs, batch=batch_size)
+    settings = RoundSettings(
+        clients_per_round=_clients(fleet_spec, clients_per_round, fraction), epochs=epochs, batch=batch_size
+    )
     payload = _settled(
         lambda: plan_noniid(
             fleet_spec,
@@ -279,6 +299,20 @@ def _settled(build: Any) -> dict[str, Any]:
         return build()
     except SettingError as exc:
         raise _bad(f"--{exc.setting}", str(exc), show_got=False) from None
+
+
+def _clients(fleet: Any, m: int | None, fraction: float | None) -> int:
+    """m from -m, or from -C as max(floor(C·K), 1) (McMahan et al. 2017), else the default."""
+    if m is not None and fraction is not None:
+        raise _bad("--fraction", "give -m or -C, not both", show_got=False)
+    if fraction is None:
+        return DEFAULT_CLIENTS if m is None else m
+    from planner.cost.federated import clients_per_round
+
+    try:
+        return clients_per_round(fraction, fleet.total_clients)
+    except ValueError as exc:
+        raise _bad("--fraction", str(exc), show_got=False) from None
 
 
 def _fleet(name: str) -> Any:

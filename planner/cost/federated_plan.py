@@ -283,11 +283,11 @@ def plan_round(fleet: Fleet, model: Model, settings: RoundSettings) -> dict[str,
     saved = fl.cmfl_upload_savings(expectation.reports, model.upload_bytes, settings.relevant)
     work_fraction = None
     if arrival is not None and deadline is not None:
-        late = arrival <= deadline
+        on_time = arrival <= deadline
         room = np.clip(
             (deadline - times.download_s - times.upload_s) / np.maximum(times.compute_s, 1e-300), 0, 1
         )
-        work_fraction = float(room[late].mean()) if late.any() else 0.0
+        work_fraction = float(room[on_time].mean()) if on_time.any() else 0.0
     payload: dict[str, Any] = {
         "fleet": _fleet_dict(fleet),
         "model": model.to_dict(),
@@ -447,11 +447,9 @@ def plan_heterofl(
         model = Model(spec, lv.arrays, base.dtype, size, size, "dense sub-model update")
         ft = fleet_times(fleet, model, settings, m)
         crowd = ft.members
-        memory = np.array(
-            [lv.memory_bytes(settings.batch, base.dtype, settings.optimizer) for _ in fleet.classes]
-        )
+        memory = lv.memory_bytes(settings.batch, base.dtype, settings.optimizer)
         level_times.append(ft.times.total_s)
-        level_memory.append(memory[ft.members.class_index])
+        level_memory.append(np.full(total, memory))
         level_rows.append(
             {
                 "level": lv.level,
@@ -460,7 +458,7 @@ def plan_heterofl(
                 "parameter_fraction": lv.parameters / base.parameters,
                 "parameters": lv.parameters,
                 "model_bytes": size,
-                "training_memory_bytes": float(memory[0]),
+                "training_memory_bytes": memory,
             }
         )
     assert crowd is not None
