@@ -18,6 +18,7 @@ AREA_MODULES = (
     "planner.validate.evaluators.models",
     "planner.validate.evaluators.federated",
     "planner.validate.evaluators.pipeline",
+    "planner.validate.evaluators.pipeline_optimizer",
     "planner.validate.evaluators.data_parallel",
     "planner.validate.evaluators.communication",
     "planner.validate.evaluators.speculative",
