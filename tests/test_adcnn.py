@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from planner.optimize.adcnn import AssignmentProblem, evaluate, greedy, solve
+from planner.optimize.adcnn import AssignmentProblem, evaluate, greedy, prefix_dominant, solve
 
 
 def random_problem(
@@ -60,12 +60,43 @@ def test_ilp_matches_brute_force(boards: int, counts: list[int], shared: bool, s
     assert solution.counts.sum(axis=0).tolist() == counts
 
 
+def same_link_problem(
+    rng: np.random.Generator, boards: int, counts: list[int], shared: bool
+) -> AssignmentProblem:
+    """Boards on one link, fastest first: the decomposition by prefixes applies."""
+    size = rng.uniform(0.5, 2.0, len(counts))
+    speed = np.sort(rng.uniform(0.3, 3.0, boards))[::-1]
+    return AssignmentProblem(
+        compute=np.outer(1 / speed, size),
+        scatter=np.tile(size * 0.2, (boards, 1)),
+        gather=np.tile(size * 0.05, (boards, 1)),
+        latency=np.full(boards, rng.uniform(0.0, 0.3)),
+        counts=np.array(counts, dtype=np.int64),
+        shared=shared,
+    )
+
+
+@pytest.mark.parametrize(("boards", "counts", "shared"), CASES)
+def test_prefix_decomposition_matches_brute_force(boards: int, counts: list[int], shared: bool) -> None:
+    rng = np.random.default_rng(boards * 7 + sum(counts) + 3 * shared)
+    problem = same_link_problem(rng, boards, counts, shared)
+    assert prefix_dominant(problem)
+    solution = solve(problem, "highs", time_limit=20)
+    assert solution.status == "optimal"
+    assert solution.makespan == pytest.approx(brute_force(problem), rel=1e-7, abs=1e-9)
+
+
+def test_random_links_are_not_prefix_dominant() -> None:
+    assert not prefix_dominant(random_problem(np.random.default_rng(1), 3, [2], True))
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_more_boards_never_slower_and_greedy_never_better(seed: int) -> None:
     rng = np.random.default_rng(seed)
     shared = bool(seed % 2)
     counts = [5, 3]
-    bigger = random_problem(rng, 5, counts, shared)
+    build = random_problem if seed < 2 else same_link_problem  # one ILP, or the decomposition by prefixes
+    bigger = build(rng, 5, counts, shared)
     previous = np.inf
     for boards in range(1, 6):
         sub = AssignmentProblem(

@@ -17,6 +17,7 @@ from planner.errors import PlannerError
 SUBAPPS = {
     "hardware": "planner.cli.hardware",
     "models": "planner.cli.models",
+    "edge": "planner.cli.edge",
     "fl": "planner.cli.fl",
     "pipeline": "planner.cli.pipeline",
     "specdec": "planner.cli.specdec",

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from planner.cost.compute import forward_bytes, layer_arrays, roofline_time, sustained_compute
 from planner.spec.architecture import CNNArchitecture
 from planner.spec.hardware import Device, Link
-from planner.spec.profile import DTYPE_BYTES, ModelProfile
+from planner.spec.profile import ModelProfile
 
 FloatArray = npt.NDArray[np.float64]
 Shape = tuple[int, ...]
@@ -111,15 +111,20 @@ def from_architecture(arch: CNNArchitecture, input_dtype: str | None = None) -> 
 
 
 def from_profile(
-    profile: ModelProfile, image_bytes: float | None = None, measured_on: Device | None = None
+    profile: ModelProfile,
+    image_bytes: float | None = None,
+    measured_on: Device | None = None,
+    samples: int | None = None,
 ) -> EdgeModel:
     """The EdgeModel of a layer profile (FLOP-derived or measured), per sample.
 
     `image_bytes`: the model input's size; default the outputs of the profile's input layers
-    (PipeDream's Input node). Raises ValueError when neither is known, or when the profile is measured
-    and `measured_on` is not given.
+    (PipeDream's Input node). `samples`: the minibatch a profile's figures cover when it does not say
+    (compute.layer_arrays divides by it: per-sample time = minibatch time / samples, linear in the
+    batch). Raises ValueError when the input size or minibatch is unknown, or when the profile is
+    measured and `measured_on` is not given.
     """
-    arrays = layer_arrays(profile)
+    arrays = layer_arrays(profile, samples)
     preds = tuple(tuple(profile.predecessors(i)) for i in range(len(profile.layers)))
     if image_bytes is None:
         sources = [i for i, layer in enumerate(profile.layers) if layer.is_input]
@@ -184,11 +189,6 @@ def layer_times(
 def model_time(model: EdgeModel, device: Device, start: int = 0, stop: int | None = None) -> float:
     """Forward seconds of layers [start, stop) run whole on one device."""
     return float(layer_times(model, device, 1.0, slice(start, stop)).sum())
-
-
-def activation_dtype_bytes(model: EdgeModel) -> int:
-    """Bytes per element of the model's activations."""
-    return DTYPE_BYTES[model.dtype]
 
 
 def transfer_time(nbytes: npt.ArrayLike, link: Link, messages: npt.ArrayLike = 1) -> FloatArray:

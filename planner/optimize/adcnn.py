@@ -25,21 +25,28 @@ compute while later boards are still receiving. A board with no tiles costs noth
 never makes the optimum slower.
 
 Search space and complexity: B·K integer counts and B binaries ("formulate by counts": identical tiles
-are one variable per board, not one per tile), 2B linear constraints plus K assignment equalities.
-Solved as an ILP with PuLP's CBC or with HiGHS (scipy.optimize.milp), with a time limit; the optimality
-gap (incumbent - best bound) / incumbent is reported. NP-hard in general (it contains makespan
-scheduling on uniform machines, Q||Cmax), so the time limit matters on large instances.
+are one variable per board, not one per tile), O(B·K) linear constraints. Solved as an ILP with PuLP's
+CBC or with HiGHS (scipy.optimize.milp), with a time limit; the optimality gap (incumbent - best bound)
+/ incumbent is reported. NP-hard in general (it contains makespan scheduling on uniform machines,
+Q||Cmax). The per-board binaries make the LP relaxation weak (a fractional board pays a fraction of
+its latency), so when the boards share one link and are served fastest first (always the case for a
+cluster's boards) the solver uses a decomposition that is still exact: some optimum then uses exactly
+the first m boards (a dominance argument, see _formulate), so it solves, for each m, the ILP on the
+first m boards all used, which has no binaries and a tight LP; LP bounds order and prune the m's.
+Otherwise one ILP over all boards. Both start from the best greedy assignment over prefixes.
 
 Units: seconds.
 """
 
 from __future__ import annotations
 
+import heapq
 import os
 import re
 import tempfile
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -123,18 +130,36 @@ def evaluate(problem: AssignmentProblem, counts: npt.ArrayLike) -> Timeline:
     return Timeline(arrive, done, back)
 
 
-def greedy(problem: AssignmentProblem) -> IntArray:
+def greedy(problem: AssignmentProblem, boards: int | None = None) -> IntArray:
     """ADCNN's run-time rule: tiles largest first, each to the board whose computation would end
-    earliest (list scheduling by speed; transfers ignored). O(T·B) for T tiles."""
+    earliest (list scheduling by speed; transfers ignored), over all boards or the first `boards`.
+    O(T log B) for T tiles."""
+    used = problem.boards if boards is None else boards
     order = np.argsort(-problem.compute.mean(axis=0), kind="stable")
-    load = np.zeros(problem.boards)
+    load = np.zeros(used)
     out = np.zeros(problem.compute.shape, dtype=np.int64)
     for k in order:
+        cost = problem.compute[:used, k]
+        heap = [(float(load[j] + cost[j]), j) for j in range(used)]
+        heapq.heapify(heap)
         for _ in range(int(problem.counts[k])):
-            j = int(np.argmin(load + problem.compute[:, k]))
-            load[j] += problem.compute[j, k]
+            finish, j = heapq.heappop(heap)
+            load[j] = finish
             out[j, k] += 1
+            heapq.heappush(heap, (finish + float(cost[j]), j))
     return out
+
+
+def best_prefix_greedy(problem: AssignmentProblem) -> IntArray:
+    """The greedy rule on the first m boards, for the m with the lowest makespan (transfers and
+    per-message latency make more boards not always better); the ILP's starting incumbent."""
+    best, best_span = greedy(problem), np.inf
+    for m in range(1, problem.boards + 1):
+        counts = greedy(problem, m)
+        span = evaluate(problem, counts).makespan
+        if span < best_span:
+            best, best_span = counts, span
+    return best
 
 
 @dataclass(frozen=True)
@@ -178,23 +203,109 @@ def solve(
         return Solution(
             seed, evaluate(problem, seed), "greedy", "heuristic", None, time.perf_counter() - start
         )
-    model = _formulate(problem)
-    run = _solve_cbc if solver == "cbc" else _solve_highs
-    values, status, bound = run(model, _warm_start(problem, seed, model), time_limit, gap)
-    if values is None:
-        counts, status = seed, "time-limit (no incumbent: greedy kept)"
+    incumbent = best_prefix_greedy(problem)
+    if prefix_dominant(problem):
+        counts, status, bound = _solve_by_prefix(problem, incumbent, solver, start + time_limit, gap)
     else:
-        counts = (
-            np.rint(values[: problem.boards * problem.classes])
-            .astype(np.int64)
-            .reshape(problem.compute.shape)
-        )
-        if evaluate(problem, counts).makespan > evaluate(problem, seed).makespan:
-            counts = seed  # a time-limited incumbent worse than the seed: keep the seed
+        counts, status, bound = _solve_whole(problem, incumbent, solver, time_limit, gap)
     timeline = evaluate(problem, counts)
     if bound is not None:
         bound = min(bound, timeline.makespan)
     return Solution(counts, timeline, solver, status, bound, time.perf_counter() - start)
+
+
+def prefix_dominant(problem: AssignmentProblem) -> bool:
+    """True when every board has the same link as the next and computes every class no slower: then
+    some optimum uses exactly the first m boards for some m (see _formulate's dominance cut)."""
+    p = problem
+    return all(
+        np.array_equal(p.scatter[j], p.scatter[j + 1])
+        and np.array_equal(p.gather[j], p.gather[j + 1])
+        and p.latency[j] == p.latency[j + 1]
+        and bool(np.all(p.compute[j] <= p.compute[j + 1]))
+        for j in range(p.boards - 1)
+    )
+
+
+def _prefix(problem: AssignmentProblem, boards: int) -> AssignmentProblem:
+    p = problem
+    return AssignmentProblem(
+        p.compute[:boards], p.scatter[:boards], p.gather[:boards], p.latency[:boards], p.counts, p.shared
+    )
+
+
+def _counts(problem: AssignmentProblem, values: list[float], boards: int) -> IntArray:
+    """The integer counts of a solver's solution for the first `boards` boards, padded with zeros."""
+    out = np.zeros(problem.compute.shape, dtype=np.int64)
+    out[:boards] = (
+        np.rint(values[: boards * problem.classes]).astype(np.int64).reshape(boards, problem.classes)
+    )
+    return out
+
+
+def _solve_whole(
+    problem: AssignmentProblem, incumbent: IntArray, solver: str, time_limit: float, gap: float
+) -> tuple[IntArray, str, float | None]:
+    """One ILP over every board, with a binary 'used' per board."""
+    model = _formulate(problem, evaluate(problem, incumbent).makespan)
+    run = _solve_cbc if solver == "cbc" else _solve_highs
+    values, status, bound = run(model, _warm_start(problem, incumbent, model), time_limit, gap)
+    if values is None:
+        return incumbent, "time-limit (no solution from the solver: greedy kept)", bound
+    counts = _counts(problem, values, problem.boards)
+    if evaluate(problem, counts).makespan > evaluate(problem, incumbent).makespan:
+        counts = incumbent  # a time-limited solution worse than the starting one: keep that
+    return counts, status, bound
+
+
+def _solve_by_prefix(
+    problem: AssignmentProblem, incumbent: IntArray, solver: str, deadline: float, gap: float
+) -> tuple[IntArray, str, float | None]:
+    """Exact by decomposition when the boards are prefix-dominant: for every m, the ILP on the first
+    m boards, all used (no binaries, so its LP relaxation is tight up to tile granularity). Each m's LP
+    bound is computed first; the ILPs are solved in order of bound until no m can beat the incumbent
+    by more than `gap`. The bound reported is the least over m of what was proven."""
+    best, upper = incumbent, evaluate(problem, incumbent).makespan
+    run = _solve_cbc if solver == "cbc" else _solve_highs
+    models, bounds = {}, {}
+    for m in range(1, problem.boards + 1):
+        models[m] = _formulate(_prefix(problem, m), upper, used=True)
+        bounds[m] = _lp_value(models[m])
+    proven = dict(bounds)
+    for m in sorted(bounds, key=lambda key: bounds[key]):
+        if bounds[m] >= upper * (1.0 - gap) - 1e-12:
+            break
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            break
+        sub = _prefix(problem, m)
+        fits = best[m:].sum() == 0 and bool(np.all(best[:m].sum(axis=1) > 0))
+        start = _warm_start(sub, best[:m], models[m]) if fits else None
+        values, _, bound = run(models[m], start, remaining, gap)
+        if bound is not None:
+            proven[m] = max(bounds[m], bound)
+        if values is not None:
+            counts = _counts(problem, values, m)
+            span = evaluate(problem, counts).makespan
+            if span < upper:
+                best, upper = counts, span
+    lower = min(upper, *proven.values())
+    if lower >= upper * (1.0 - 1e-7):
+        return best, "optimal", upper
+    return best, ("gap-limit" if lower >= upper * (1.0 - gap) - 1e-12 else "time-limit"), lower
+
+
+def _lp_value(model: _Linear) -> float:
+    """The LP relaxation's optimum (HiGHS in-process), +inf when infeasible."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    matrix, lo, hi, cost = _arrays(model)
+    result = milp(
+        cost,
+        constraints=LinearConstraint(matrix, lo, hi),
+        bounds=Bounds(np.array(model.lower), np.array(model.upper)),
+    )
+    return float(result.fun) if result.status == 0 else np.inf
 
 
 # --- the linear model -------------------------------------------------------------------------------
@@ -227,25 +338,53 @@ def _add(target: dict[int, float], terms: dict[int, float], scale: float = 1.0) 
         target[k] = target.get(k, 0.0) + scale * v
 
 
-def _formulate(p: AssignmentProblem) -> _Linear:
-    """Variables: n[j,k] (index j·K + k), then y[j], then e[j]; rows as in the module docstring."""
+def _formulate(p: AssignmentProblem, upper: float, used: bool = False) -> _Linear:
+    """Variables: n[j,k] (index j·K + k), then y[j], then e[j]; rows as in the module docstring, plus
+    cuts that only remove assignments slower than a known one of makespan `upper`:
+
+    * a used board's own path fits in the makespan: S_j + C_j + R_j <= e_j <= L <= upper, so
+      Σ_k (s + c + g)[j,k]·n[j,k] + 2α_j·y_j <= upper·y_j, and per class n[j,k] <= M[j,k]·y_j with
+      M[j,k] = min(N_k, floor((upper - 2α_j) / (s + c + g)[j,k]));
+    * dominance: when boards j and j+1 have the same link and j computes every class no slower, some
+      optimum never uses j+1 without j (move j+1's tiles to j: nothing ends later), so y_j >= y_{j+1}.
+
+    `used` fixes every y_j to 1 (the decomposition by prefixes, _solve_by_prefix).
+    """
     m = _Linear()
-    big = float(p.counts.max())
+    limit = upper * (1.0 + 1e-9)
+    path = p.scatter + p.compute + p.gather  # seconds per tile on its board's own path
     n = [
         [m.var(f"n_{j}_{k}", 0, float(p.counts[k]), True) for k in range(p.classes)] for j in range(p.boards)
     ]
-    y = [m.var(f"y_{j}", 0, 1, True) for j in range(p.boards)]
+    y = [m.var(f"y_{j}", 1 if used else 0, 1, True) for j in range(p.boards)]  # used: every board works
     horizon = float(
         (p.compute.max(axis=0) * p.counts).sum()
         + ((p.scatter + p.gather).max(axis=0) * p.counts).sum()
         + 2 * p.latency.sum()
     )
-    e = [m.var(f"e_{j}", 0, horizon, False) for j in range(p.boards)]
+    e = [m.var(f"e_{j}", 0, max(horizon, limit), False) for j in range(p.boards)]
     for k in range(p.classes):
         m.row({n[j][k]: 1.0 for j in range(p.boards)}, float(p.counts[k]), float(p.counts[k]))
     for j in range(p.boards):
+        room = limit - 2.0 * float(p.latency[j])
         for k in range(p.classes):
-            m.row({n[j][k]: 1.0, y[j]: -min(big, float(p.counts[k]))}, -np.inf, 0.0)
+            cap = (
+                float(p.counts[k])
+                if path[j, k] <= 0
+                else min(float(p.counts[k]), np.floor(room / path[j, k]))
+            )
+            m.row({n[j][k]: 1.0, y[j]: -max(cap, 0.0)}, -np.inf, 0.0)
+        own = {n[j][k]: float(path[j, k]) for k in range(p.classes)}
+        own[y[j]] = 2.0 * float(p.latency[j]) - limit
+        m.row(own, -np.inf, 0.0)
+    for j in range(p.boards - 1):
+        same_link = (
+            np.array_equal(p.scatter[j], p.scatter[j + 1])
+            and np.array_equal(p.gather[j], p.gather[j + 1])
+            and p.latency[j] == p.latency[j + 1]
+        )
+        if same_link and np.all(p.compute[j] <= p.compute[j + 1]):
+            m.row({y[j]: 1.0, y[j + 1]: -1.0}, 0.0, np.inf)
 
     def scatter(j: int) -> dict[int, float]:
         terms = {n[j][k]: float(p.scatter[j, k]) for k in range(p.classes)}
@@ -286,7 +425,7 @@ def _warm_start(p: AssignmentProblem, counts: IntArray, model: _Linear) -> list[
 
 
 def _solve_cbc(
-    model: _Linear, start: list[float], time_limit: float, gap: float
+    model: _Linear, start: list[float] | None, time_limit: float, gap: float
 ) -> tuple[list[float] | None, str, float | None]:
     """CBC through PuLP: the COIN_CMD binary where installed, else the CBC that ships with PuLP
     (PULP_CBC_CMD, which PuLP 3.x marks as deprecated; its warning is silenced here)."""
@@ -312,7 +451,7 @@ def _solve_cbc(
                     prob += expr >= lo, f"r{index}_lo"
                 if np.isfinite(hi):
                     prob += expr <= hi, f"r{index}_hi"
-        for x, value in zip(xs, start, strict=True):
+        for x, value in zip(xs, start or [], strict=False):
             x.setInitialValue(value)
         handle, log = tempfile.mkstemp(suffix=".log")
         os.close(handle)
@@ -357,25 +496,15 @@ def _cbc_bound(log: str) -> float | None:
 
 
 def _solve_highs(
-    model: _Linear, start: list[float], time_limit: float, gap: float
+    model: _Linear, start: list[float] | None, time_limit: float, gap: float
 ) -> tuple[list[float] | None, str, float | None]:
     """HiGHS through scipy.optimize.milp (scipy ships HiGHS; it takes no starting incumbent)."""
     from scipy.optimize import Bounds, LinearConstraint, milp
-    from scipy.sparse import lil_matrix
 
-    size = len(model.names)
-    matrix = lil_matrix((len(model.rows), size))
-    lo, hi = np.empty(len(model.rows)), np.empty(len(model.rows))
-    for r, (coefs, low, high) in enumerate(model.rows):
-        for i, coef in coefs.items():
-            matrix[r, i] = coef
-        lo[r], hi[r] = low, high
-    cost = np.zeros(size)
-    for i, coef in model.objective.items():
-        cost[i] = coef
+    matrix, lo, hi, cost = _arrays(model)
     result = milp(
         cost,
-        constraints=LinearConstraint(matrix.tocsr(), lo, hi),
+        constraints=LinearConstraint(matrix, lo, hi),
         integrality=np.array(model.integer, dtype=int),
         bounds=Bounds(np.array(model.lower), np.array(model.upper)),
         options={"time_limit": float(time_limit), "mip_rel_gap": float(gap), "disp": False},
@@ -392,3 +521,22 @@ def _solve_highs(
     else:
         status = "time-limit"
     return [float(v) for v in result.x], status, None if bound is None else float(bound)
+
+
+def _arrays(model: _Linear) -> tuple[Any, FloatArray, FloatArray, FloatArray]:
+    """The model as scipy arrays: a CSR constraint matrix, row bounds and the cost vector."""
+    from scipy.sparse import csr_matrix
+
+    rows, cols, data = [], [], []
+    for r, (coefs, _, _) in enumerate(model.rows):
+        for i, coef in coefs.items():
+            rows.append(r)
+            cols.append(i)
+            data.append(coef)
+    matrix = csr_matrix((data, (rows, cols)), shape=(len(model.rows), len(model.names)))
+    lo = np.array([low for _, low, _ in model.rows], dtype=float)
+    hi = np.array([high for _, _, high in model.rows], dtype=float)
+    cost = np.zeros(len(model.names))
+    for i, coef in model.objective.items():
+        cost[i] = coef
+    return matrix, lo, hi, cost

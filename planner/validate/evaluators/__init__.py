@@ -16,6 +16,7 @@ from typing import Any
 
 AREA_MODULES = (
     "planner.validate.evaluators.models",
+    "planner.validate.evaluators.edge",
     "planner.validate.evaluators.federated",
     "planner.validate.evaluators.pipeline",
     "planner.validate.evaluators.pipeline_optimizer",

@@ -1,0 +1,106 @@
+"""Evaluators of edge inference: ADCNN's speed-ups, MoDNN's speed-ups, DDNN's communication reduction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from planner.validate.evaluators import Context, evaluator
+
+
+def _whole(setup: Mapping[str, Any], key: str) -> int:
+    value = setup[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{key} must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def _cnn(name: str) -> Any:
+    from planner.cost.edge_model import from_architecture
+    from planner.spec.catalog import find
+
+    spec = find("models", name)
+    if spec.spec != "cnn":
+        raise ValueError(f"'{name}' is a {spec.spec}; edge evaluators need a CNN architecture")
+    return from_architecture(spec)
+
+
+def _cluster(name: str) -> Any:
+    from planner.spec.catalog import find
+
+    return find("hardware", name, ("cluster",))
+
+
+@evaluator(
+    "adcnn_speedup",
+    setup=("model", "cluster", "tiles", "baseline"),
+    optional=("cloud", "solver", "compression"),
+)
+def adcnn_speedup(setup: Mapping[str, Any], ctx: Context) -> float:
+    """Baseline latency / ADCNN latency (planner.optimize.adcnn_plan): baseline single-device (the
+    whole model on the Central node's device) or cloud (upload, compute, download over the WAN)."""
+    from planner.cost.edge_tiles import parse_grid
+    from planner.optimize.adcnn_plan import cluster_boards, plan_adcnn
+
+    baseline = setup["baseline"]
+    if baseline not in ("single-device", "cloud"):
+        raise ValueError(f"baseline must be single-device or cloud, got {baseline!r}")
+    if baseline == "cloud" and "cloud" not in setup:
+        raise ValueError("a cloud baseline needs `cloud`: a cluster whose link is the WAN")
+    rows, cols = parse_grid(str(setup["tiles"]))
+    central, boards = cluster_boards(_cluster(setup["cluster"]))
+    plan = plan_adcnn(
+        _cnn(setup["model"]),
+        central,
+        boards,
+        rows=rows,
+        cols=cols,
+        compression=float(setup.get("compression", 1.0)),
+        solver=str(setup.get("solver", "cbc")),
+        cloud=_cluster(setup["cloud"]) if "cloud" in setup else None,
+    )
+    if baseline == "single-device":
+        return plan.single_device_s / plan.latency_s
+    assert plan.cloud is not None
+    return plan.cloud.total_s / plan.latency_s
+
+
+@evaluator("modnn_speedup", setup=("model", "cluster", "workers"), optional=("partition",))
+def modnn_speedup(setup: Mapping[str, Any], ctx: Context) -> float:
+    """One worker's time / MoDNN's time with `workers` devices of the cluster (planner.cost.modnn)."""
+    from planner.cost.modnn import modnn
+
+    cluster = _cluster(setup["cluster"])
+    workers = _whole(setup, "workers")
+    if workers > cluster.total_devices:
+        raise ValueError(f"{cluster.name} has {cluster.total_devices} devices, not {workers}")
+    result = modnn(
+        _cnn(setup["model"]),
+        [cluster.device] * workers,
+        cluster.levels[-1].link,
+        setup.get("partition", "1d"),
+    )
+    return result.speedup
+
+
+@evaluator(
+    "ddnn_communication_reduction",
+    setup=("raw_bytes", "classes", "local_exit", "filters", "filter_bits"),
+)
+def ddnn_communication_reduction(setup: Mapping[str, Any], ctx: Context) -> float:
+    """Raw input bytes / DDNN's bytes per end device and sample, 4|C| + (1 - l)·f·o/8 (DDNN Eq. 1)."""
+    from planner.cost.early_exit import ddnn_reduction
+
+    local = setup["local_exit"]
+    if isinstance(local, bool) or not isinstance(local, (int, float)):
+        raise ValueError(f"local_exit must be a fraction, got {local!r}")
+    raw = setup["raw_bytes"]
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
+        raise ValueError(f"raw_bytes must be > 0, got {raw!r}")
+    return ddnn_reduction(
+        float(raw),
+        _whole(setup, "classes"),
+        float(local),
+        _whole(setup, "filters"),
+        _whole(setup, "filter_bits"),
+    )
