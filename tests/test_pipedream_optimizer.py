@@ -29,7 +29,7 @@ from planner.optimize.pipedream import (
     partition_pipedream,
     solve_tables,
 )
-from planner.optimize.pipedream_reference import reference_tables
+from planner.optimize.pipedream_reference import check_entries, reference_tables
 from planner.spec.catalog import find
 from planner.spec.pipedream_graph import load_graph
 from planner.spec.profile import Layer, ModelProfile
@@ -396,3 +396,38 @@ def test_pipedreams_printed_outputs(case: dict | None) -> None:
         assert getattr(result, key) == pytest.approx(case[key], rel=1e-9, abs=0), key
     assert max(stage.time_s for stage in result.stages) == result.pipeline_time_s
     assert all(stage.layer_names for stage in result.stages)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_entry_check_accepts_the_tables_and_rejects_a_change(seed: int) -> None:
+    view, _, levels, options = random_case(3000 + seed, max_states=25)
+    tables = solve_tables(view, levels, PipeDreamOptions(**options))
+    entries = [
+        (level, r, j, m)
+        for level, table in enumerate(tables)
+        for m in range(table.shape[0])
+        for j in range(table.shape[1])
+        for r in range(table.shape[2])
+    ]
+    check_entries(view, levels, tables, entries, **options)
+    finite = [e for e in entries if 0 < tables[e[0]][e[3], e[2], e[1]] < INF]
+    level, r, j, m = finite[len(finite) // 2]
+    tables[level][m, j, r] *= 1.0 + 1e-9
+    with pytest.raises(AssertionError, match="recurrence gives"):
+        check_entries(view, levels, tables, [(level, r, j, m)], **options)
+
+
+def test_validation_evaluator_rejects_bad_setups() -> None:
+    from planner.validate.evaluators import Context
+    from planner.validate.evaluators.pipeline_optimizer import pipedream_optimizer
+
+    setup = {"profile": "vgg16", "levels": "4:10GB/s", "quantity": "pipeline_time_s"}
+    context = Context(data_dir=None)
+    with pytest.raises(ValueError, match="quantity must be one of"):
+        pipedream_optimizer({**setup, "quantity": "time"}, context)
+    with pytest.raises(ValueError, match="straight"):
+        pipedream_optimizer({**setup, "straight": "yes"}, context)
+    with pytest.raises(ValueError, match="memory_limit"):
+        pipedream_optimizer({**setup, "memory_limit": 16e9}, context)
+    with pytest.raises(ValueError, match="data folder"):
+        pipedream_optimizer({**setup, "profile": "data:profiles/pipedream/vgg16.graph.txt"}, context)

@@ -30,18 +30,35 @@ A[r][j][n-1] of that range. Only row r = 0 is needed at the outermost level; the
 A[0][N-1][n-1] there. Data parallelism on all devices: t = C, then per level, innermost first,
 t = (t + 4·(n-1)·P_total / (B·n) / n_in) / n; the single-machine time is C, the total compute.
 
-Search and speed. PipeDream evaluates every candidate in Python loops: O(N^2 · p · n^2) per level (N
-states, p the mean number of predecessors, n the level's count), 38 s for ResNet-50 and over 40 minutes
-for GNMT-16 at 4 × 4. Here each table column j is computed for all rows r at once: for each (m, m') the
-candidates form a |K_j| × r block, max with the last-stage vector, min over k; candidates whose
-last-stage time alone exceeds every row's current best are pruned first (exact: a candidate is never
-below its last stage). Same arithmetic count in the worst case, O(N · p · N · n^2) per non-outermost
-level and O(N · p · n^2) at the outermost level, but in array operations. The chosen split of each
-entry is recovered afterwards by re-evaluating the candidates of only the entries on the optimal path.
+Search and speed. PipeDream evaluates every candidate in Python loops: O(N^2 · p · n^2) scalar steps
+per level below the outermost (N states, p the mean number of predecessors of a state, n the level's
+count) and O(N · p · n^2) at the outermost (one row), 38 s for ResNet-50 and over 40 minutes for GNMT-16
+at 4 × 4 on one core. Here the table is filled column by column (j ascending; a split reads only
+earlier columns) and each column for all rows at once. At the outermost level every (k, m, m') of a
+column is one array operation. Below it, for each m and each chunk of ROW_CHUNK rows the candidates form
+a block over (k, r): max(A[r][k][m-m'], last stage of k+1..j on m'), then min over k. Candidates before
+the chunk's first row are skipped (those entries are +inf); every SAMPLE_STEP-th candidate goes first to
+tighten the bound; then a candidate is evaluated only if its last-stage time is below the chunk's worst
+current value (a candidate is never below its last stage, so dropping the others is exact). The worst
+case is the same count, O(N · p · N · n^2) per level, now in array operations; on PipeDream's profiles at
+4 × 4 the whole run (load, chain view, solve, stages) takes about 0.07 s for ResNet-50 and 1.5-2.5 s for
+GNMT-16 (bench/bench_pipedream.py). The chosen split of each entry is recovered afterwards by
+re-evaluating the candidates of only the entries on the optimal path, with the same arithmetic.
+
+Checks: planner.optimize.pipedream_reference transcribes the recurrence in plain loops (the tests compare
+whole tables bit for bit) and re-derives sampled entries of tables too large for it; the tests also
+enumerate PipeDream's search space by brute force on small random profiles. The chain order of a
+branchy graph is one depth-first order of the antichain DAG; on PipeDream's ResNet-50, GNMT-8 and GNMT-16
+profiles random re-orderings of the edges gave the same optima in every multi-level setting tried.
+
+API: `partition_pipedream(profile, levels, ...)` -> PartitionResult (stages, config, times, speedups);
+`levels_from_cluster(cluster)` and `parse_levels("4:10GB/s,4:1.25GB/s")` build levels;
+`solve_tables` exposes the raw tables; `data_parallel_time` PipeDream's data-parallel time.
 
 Ties: zero-cost layers make several splits equally good; the optimal time is unique. Among equal
 candidates the reconstruction prefers a single stage, then fewer machines, then a split after a
-successor of the range's previous state (a "genuine" split), larger k first.
+successor of the range's previous state (a "genuine" split), then a last stage with some compute, then
+fewer replicas for the last stage, then a later split point.
 """
 
 from __future__ import annotations
@@ -81,13 +98,16 @@ class PartitionStage:
     `time_s` is the stage's term in the pipeline time after dividing by the replicas (compute, the
     data-parallel synchronisation of each level it is replicated over, and the activation transfers when
     they are counted); the pipeline time is the largest of them. `compute_s` and `parameter_bytes` are
-    the figures of the stage's states (the whole stage, not per replica).
+    the figures of the stage's states (the whole stage, not per replica). `replicas_per_level` gives the
+    units it is replicated over at each level, innermost first (their product is `replicas`); `devices`
+    are flat device indices, innermost level fastest (server s, GPU g of 4: 4·s + g).
     """
 
     start: int
     end: int
     layer_names: tuple[str, ...]
     replicas: int
+    replicas_per_level: tuple[int, ...]
     devices: tuple[int, ...]
     time_s: float
     compute_s: float
@@ -98,6 +118,7 @@ class PartitionStage:
             "layers": [self.start, self.end],
             "layer_names": list(self.layer_names),
             "replicas": self.replicas,
+            "replicas_per_level": list(self.replicas_per_level),
             "devices": list(self.devices),
             "time_s": self.time_s,
             "compute_s": self.compute_s,
@@ -159,6 +180,7 @@ class PartitionResult:
             "config": self.config,
             "pipeline_time_s": self.pipeline_time_s,
             "single_stage_time_s": self.single_stage_time_s,
+            "single_device_time_s": self.single_stage_time_s,
             "data_parallel_time_s": self.data_parallel_time_s,
             "dp_speedup_vs_single": self.dp_speedup_vs_single,
             "speedup_over_dp": self.speedup_over_dp,
@@ -167,6 +189,12 @@ class PartitionResult:
             "devices_used": self.devices_used,
             "num_states": self.num_states,
             "levels": [{"count": count, "bandwidth_bytes_per_s": bw} for count, bw in self.levels],
+            "options": {
+                "memory_limit_bytes": self.options.memory_limit_bytes,
+                "straight": self.options.straight,
+                "use_fewer_machines": self.options.use_fewer_machines,
+                "activation_compression_ratio": self.options.activation_compression_ratio,
+            },
             "stages": [stage.to_dict() for stage in self.stages],
         }
 
@@ -306,7 +334,6 @@ class _Level:
         bandwidth: float,
         inner: int,
         options: PipeDreamOptions,
-        last: bool,
     ):
         self.view = view
         self.machines = machines
@@ -315,18 +342,25 @@ class _Level:
         self.options = options
         self.last_state = view.num_states - 1
         self.max_m = 1 if options.straight else machines
-        self.outermost = last
 
     def base(
-        self, compute: np.ndarray, parameters: np.ndarray, activations: np.ndarray, m: int
+        self,
+        compute: np.ndarray,
+        parameters: np.ndarray,
+        activations: np.ndarray,
+        m: int,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """One stage of states r..j on m+1 units: (T + 4·m·P / (B·(m+1)) / n_in) / (m+1)."""
-        sync = (4 * m * parameters) / (self.bandwidth * (m + 1)) / self.inner
-        time = (compute + sync) / (m + 1)
+        time = np.multiply(parameters, 4 * m, out=out)
+        time /= self.bandwidth * (m + 1)
+        time /= self.inner
+        time += compute
+        time /= m + 1
         limit = self.options.memory_limit_bytes
         if limit is not None:
             stashed = math.ceil((self.machines - (m + 1)) / (m + 1)) * (activations + parameters)
-            time = np.where(stashed > limit, INF, time)
+            time[stashed > limit] = INF
         return time
 
     def last_stage(
@@ -377,7 +411,7 @@ def solve_tables(
     inner = 1
     for index, (machines, bandwidth) in enumerate(levels):
         last = index == len(levels) - 1
-        level = _Level(view, machines, bandwidth, inner, options, last)
+        level = _Level(view, machines, bandwidth, inner, options)
         rows = 1 if last else count
         tables.append(_fill(level, compute, parameters, activations, rows))
         compute = tables[-1][machines - 1]
@@ -405,9 +439,10 @@ def _fill(
     view, machines = level.view, level.machines
     count = view.num_states
     options = level.options
-    table = np.full((machines, count, rows), INF)
+    table = np.empty((machines, count, rows))
+    table[level.max_m :] = INF
     for m in range(level.max_m):
-        table[m] = level.base(compute[:, :rows], parameters[:, :rows], activations[:, :rows], m)
+        level.base(compute[:, :rows], parameters[:, :rows], activations[:, :rows], m, out=table[m])
     pairs = level.pairs()
     pair_m = np.array([m for m, _ in pairs])
     pair_prev = np.array([m - replicas for m, replicas in pairs])
@@ -482,6 +517,7 @@ class _Flat:
     end: int
     devices: list[int]
     time: float | None  # None: the innermost level's stage, whose time is its compute
+    replicas: tuple[int, ...] = ()  # per level, innermost first
 
 
 class _Reconstruction:
@@ -499,17 +535,12 @@ class _Reconstruction:
         self.levels = levels
         self.options = options
         self.tables = tables
-        count = view.num_states
-        self.compute = []  # per level: T as a function (r, j) -> value
-        inner = 1
         self.level_terms = []
-        for index, (machines, bandwidth) in enumerate(levels):
-            self.level_terms.append(
-                _Level(view, machines, bandwidth, inner, options, index == len(levels) - 1)
-            )
+        inner = 1
+        for machines, bandwidth in levels:
+            self.level_terms.append(_Level(view, machines, bandwidth, inner, options))
             inner = machines
-        self.count = count
-        self.pred_sets = [set(int(k) for k in p) for p in view.predecessors]
+        self.count = view.num_states
 
     def _compute(self, index: int, r: int, j: int) -> float:
         if index == 0:
@@ -538,7 +569,8 @@ class _Reconstruction:
                 inner = self._expand(index - 1, start, end, self.levels[index - 1][0] - 1)
             for stage in inner:
                 devices = [(offset + u) * unit + d for u in range(replicas) for d in stage.devices]
-                flat.append(_Flat(stage.start, stage.end, devices, combine(stage.time)))
+                path = (*stage.replicas, replicas)
+                flat.append(_Flat(stage.start, stage.end, devices, combine(stage.time), path))
             offset += replicas
         return flat
 
@@ -554,7 +586,7 @@ class _Reconstruction:
         if m < level.max_m:
             base = float(level.base(np.array([compute]), parameters, activations, m)[0])
             if base == value:
-                return [(r, j, m + 1, self._base_combiner(level, float(parameters[0]), m, compute, value))]
+                return [(r, j, m + 1, self._base_combiner(level, float(parameters[0]), m, compute))]
         if self.options.use_fewer_machines and m > 0 and j > r and float(table[m - 1, j, r]) == value:
             return self._level_stages(index, r, j, m - 1)
         for k, replicas in self._split_candidates(index, r, j, m):
@@ -579,21 +611,21 @@ class _Reconstruction:
         raise AssertionError(f"no candidate reproduces table entry A[{r}][{j}][{m}] at level {index}")
 
     def _split_candidates(self, index: int, r: int, j: int, m: int) -> list[tuple[int, int]]:
+        """Split candidates (k, m') of entry A[r][j][m] in tie-break order: a split after a successor of
+        state r-1 first, then a last stage with some compute, then fewer replicas for it, then larger k."""
         if j <= r:
             return []
-        ks = [int(k) for k in self.view.predecessors[j] if k >= r]
-        genuine = [k for k in ks if r == 0 or (r - 1) in self.pred_sets[k]]
-        other = [k for k in ks if k not in set(genuine)]
-        replica_counts = [1] if self.options.straight else list(range(1, m + 1))
-        return [
-            (k, replicas)
-            for group in (genuine, other)
-            for k in reversed(group)
-            for replicas in replica_counts
-        ]
+        cum = self.view.cum_compute_s
+        candidates = []
+        for k in (int(k) for k in self.view.predecessors[j] if k >= r):
+            genuine = r == 0 or _precedes(self.view, r - 1, k)
+            idle = cum[j + 1] - cum[k + 1] <= 0
+            for replicas in [1] if self.options.straight else range(1, m + 1):
+                candidates.append(((not genuine, idle, replicas, -k), (k, replicas)))
+        return [candidate for _, candidate in sorted(candidates)]
 
     @staticmethod
-    def _base_combiner(level: _Level, parameters: float, m: int, compute: float, value: float) -> Any:
+    def _base_combiner(level: _Level, parameters: float, m: int, compute: float) -> Any:
         def combine(time: float | None) -> float:
             inner_time = compute if time is None else time
             sync = (4 * m * parameters) / (level.bandwidth * (m + 1)) / level.inner
@@ -641,6 +673,7 @@ class _Reconstruction:
                     end=stage.end,
                     layer_names=tuple(view.layer_names[i] for i in sorted(layers)),
                     replicas=len(stage.devices),
+                    replicas_per_level=stage.replicas,
                     devices=tuple(sorted(stage.devices)),
                     time_s=stage.time,
                     compute_s=view.compute_s(stage.start, stage.end),
@@ -648,3 +681,10 @@ class _Reconstruction:
                 )
             )
         return stages
+
+
+def _precedes(view: ChainView, before: int, after: int) -> bool:
+    """Whether state `before` is a predecessor of state `after` in the antichain DAG."""
+    predecessors = view.predecessors[after]
+    index = int(np.searchsorted(predecessors, before))
+    return index < len(predecessors) and int(predecessors[index]) == before

@@ -91,3 +91,69 @@ def reference_tables(
         tables.append(table)
         inner = machines
     return tables
+
+
+def check_entries(
+    view: ChainView,
+    levels: Sequence[tuple[int, float]],
+    tables: Sequence[object],
+    entries: Sequence[tuple[int, int, int, int]],
+    *,
+    memory_limit_bytes: float | None = None,
+    straight: bool = False,
+    use_fewer_machines: bool = False,
+    activation_compression_ratio: float | None = None,
+) -> None:
+    """Recompute table entries (level, r, j, m) with plain loops from the other entries of `tables`
+    (shaped [m, j, r], as planner.optimize.pipedream.solve_tables returns them) and raise AssertionError
+    on a mismatch. An entry is consistent when it equals the recurrence applied to the entries it reads;
+    checking a sample of a table too large for reference_tables is a spot check of the whole table."""
+    count = view.num_states
+    cum_c, cum_p, cum_a = view.cum_compute_s, view.cum_parameter_bytes, view.cum_activation_bytes
+    out = view.output_activation_bytes
+    preds = [set(int(k) for k in p) for p in view.predecessors]
+
+    def raw(cum: object, r: int, j: int) -> float:
+        return float(cum[j + 1] - cum[r])  # type: ignore[index]
+
+    def entry(level: int, m: int, j: int, r: int) -> float:
+        return float(tables[level][m, j, r])  # type: ignore[index]
+
+    def compute(level: int, r: int, j: int) -> float:
+        if j < r:
+            return INF
+        if level == 0:
+            return raw(cum_c, r, j)
+        return entry(level - 1, levels[level - 1][0] - 1, j, r)
+
+    for level, r, j, m in entries:
+        machines, bandwidth = levels[level]
+        inner = levels[level - 1][0] if level else 1
+        best = INF
+        parameters, activations = raw(cum_p, r, j), raw(cum_a, r, j)
+        stashed = math.ceil((machines - (m + 1)) / (m + 1)) * (activations + parameters)
+        fits = memory_limit_bytes is None or stashed <= memory_limit_bytes
+        if m < (1 if straight else machines) and j >= r and fits:
+            best = (compute(level, r, j) + (4 * m * parameters) / (bandwidth * (m + 1)) / inner) / (m + 1)
+        if m >= 1 and j > r:
+            if use_fewer_machines:
+                best = min(best, entry(level, m - 1, j, r))
+            for k in preds[j]:
+                if k < r:
+                    continue
+                for replicas in range(1, 2 if straight else m + 1):
+                    parameters = raw(cum_p, k + 1, j)
+                    stashed = (raw(cum_a, k + 1, j) + parameters) * math.ceil((machines - (m + 1)) / replicas)
+                    if memory_limit_bytes is not None and stashed > memory_limit_bytes:
+                        continue
+                    last = compute(level, k + 1, j)
+                    last = (last + (4 * (replicas - 1) * parameters) / (bandwidth * replicas)) / replicas
+                    time = max(entry(level, m - replicas, k, r), last)
+                    if activation_compression_ratio is not None:
+                        scale = bandwidth * replicas
+                        time = max(time, (2.0 * out[k]) / scale / activation_compression_ratio)
+                        if j < count - 1:
+                            time = max(time, (2.0 * out[j]) / scale / activation_compression_ratio)
+                    best = min(best, time)
+        got = entry(level, m, j, r)
+        assert got == best, f"level {level} entry A[{r}][{j}][{m}] is {got}, the recurrence gives {best}"
