@@ -28,6 +28,7 @@ COMMANDS = {
     "comm": "planner.cli.comm",
     "lr": "planner.cli.lr",
     "dp": "planner.cli.dp",
+    "calibrate": "planner.cli.calibrate",
 }
 
 app = typer.Typer(
