@@ -213,7 +213,9 @@ def test_tables_equal_the_plain_loop_transcription(
 ) -> None:
     # small row chunks and samples exercise the pruned, chunked path on small tables
     monkeypatch.setattr(pipedream, "ROW_CHUNK", chunk)
-    monkeypatch.setattr(pipedream, "SAMPLE_STEP", 2 if chunk < 10 else pipedream.SAMPLE_STEP)
+    if chunk < 10:
+        monkeypatch.setattr(pipedream, "SAMPLE_STEP", 2)
+        monkeypatch.setattr(pipedream, "SAMPLE_MIN", 4)
     view, _, levels, options = random_case(1000 + seed, max_states=30)
     fast = solve_tables(view, levels, PipeDreamOptions(**options))
     slow = reference_tables(view, levels, **options)

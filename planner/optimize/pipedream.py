@@ -37,13 +37,14 @@ at 4 × 4 on one core. Here the table is filled column by column (j ascending; a
 earlier columns) and each column for all rows at once. At the outermost level every (k, m, m') of a
 column is one array operation. Below it, for each m and each chunk of ROW_CHUNK rows the candidates form
 a block over (k, r): max(A[r][k][m-m'], last stage of k+1..j on m'), then min over k. Candidates before
-the chunk's first row are skipped (those entries are +inf); every SAMPLE_STEP-th candidate goes first to
-tighten the bound; then a candidate is evaluated only if its last-stage time is below the chunk's worst
-current value (a candidate is never below its last stage, so dropping the others is exact). The worst
-case is the same count, O(N · p · N · n^2) per level, now in array operations; on PipeDream's profiles at
-4 × 4 the whole run (load, chain view, solve, stages) takes about 0.07 s for ResNet-50 and 1.5-2.5 s for
-GNMT-16 (bench/bench_pipedream.py). The chosen split of each entry is recovered afterwards by
-re-evaluating the candidates of only the entries on the optimal path, with the same arithmetic.
+the chunk's first row are skipped (those entries are +inf); with more than SAMPLE_MIN candidates every
+SAMPLE_STEP-th goes first to tighten the bound; then a candidate is evaluated only if its last-stage
+time is below the chunk's worst current value (a candidate is never below its last stage, so dropping
+the others is exact). The worst case is the same count, O(N · p · N · n^2) per level, now in array
+operations; on PipeDream's profiles at 4 × 4 the whole run (load, chain view, solve, stages) takes about
+0.05 s for ResNet-50 and 1.2-2 s for GNMT-16 (bench/bench_pipedream.py). The chosen split of each
+entry is recovered afterwards by re-evaluating the candidates of only the entries on the optimal path,
+with the same arithmetic.
 
 Checks: planner.optimize.pipedream_reference transcribes the recurrence in plain loops (the tests compare
 whole tables bit for bit) and re-derives sampled entries of tables too large for it; the tests also
@@ -67,15 +68,17 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from planner.errors import InfeasibleError, SpecError
 from planner.optimize.chain_view import ChainView, build_chain_view
-from planner.spec.hardware import Cluster
-from planner.spec.profile import ModelProfile
 from planner.units import UnitError, parse_quantity
+
+if TYPE_CHECKING:
+    from planner.spec.hardware import Cluster
+    from planner.spec.profile import ModelProfile
 
 INF = math.inf
 
@@ -420,7 +423,8 @@ def solve_tables(
 
 
 ROW_CHUNK = 128  # rows filled together: candidates k < the chunk's first row are skipped (they are +inf)
-SAMPLE_STEP = 16  # every SAMPLE_STEP-th candidate is tried first, to tighten the pruning bound
+SAMPLE_MIN = 256  # with more candidates than this, every SAMPLE_STEP-th is tried first (a tighter bound)
+SAMPLE_STEP = 16
 
 
 def _fill(
@@ -493,7 +497,7 @@ def _relax(
 ) -> None:
     """head[r] = min(head[r], min over k, (prefix, stage) of max(prefix[k, low + r], stage[k]))."""
     high = low + len(head)
-    if len(ks) > 2 * SAMPLE_STEP:
+    if len(ks) > SAMPLE_MIN:
         sample = slice(None, None, SAMPLE_STEP)
         for prefix, stage in candidates:
             block = prefix[ks[sample], low:high]
