@@ -36,7 +36,7 @@ the nodes in down(j-1) minus down(i-1); PipeDream's recurrence also forms other 
 planner.optimize.pipedream), whose figures are the same differences.
 
 State counts on PipeDream's profiles: vgg16 40, alexnet 22 (chains of the non-Input nodes), resnet50
-240, gnmt 99, gnmt_large 255.
+240, gnmt 99, gnmt_large 1495 (README of the profiles: resnet50 240, gnmt 99).
 
 Complexity, with L layers, S states and E antichain-DAG edges (node sets are Python int bit masks of L
 bits, so a set operation costs O(L/64) words): preprocessing and the reachability masks O(L^2); each
