@@ -39,10 +39,12 @@ State counts on PipeDream's profiles: vgg16 40, alexnet 22 (chains of the non-In
 240, gnmt 99, gnmt_large 1495 (README of the profiles: resnet50 240, gnmt 99).
 
 Complexity, with L layers, S states and E antichain-DAG edges (node sets are Python int bit masks of L
-bits, so a set operation costs O(L/64) words): preprocessing and the reachability masks O(L^2); each
-state's expansion O(|X| · d) candidate steps of O(w · L/64) each (d the out-degree, w the antichain
-width); the topological order O(S + E); the transitive predecessors of every state O(E · S/64); the
-down-set sums O(S · L).
+bits, so a set operation costs O(L/64) words): preprocessing and the reachability masks O(L^2 / 64) word
+operations, plus O(L · b) for the augmenting predecessors (b branch points: a predecessor with a single
+consumer never augments); each state's expansion O(|X| · d) candidate steps of O(w · L/64) each (d the
+out-degree, w the antichain width); the topological order O(S + E); the transitive predecessors of every
+state O(E · S/64); the down-set sums one (S × L) matrix product. A 1,000-layer chain takes about 0.04 s,
+GNMT-16 (96 nodes, 1,495 states) about 0.09 s.
 """
 
 from __future__ import annotations
@@ -156,7 +158,7 @@ def build_chain_view(profile: ModelProfile, layer_time_s: Sequence[float] | None
     for s in range(len(order)):
         for t in chain_edges[s]:
             pred_masks[t] |= pred_masks[s] | (1 << s)
-    predecessors = tuple(np.array(_bits(mask), dtype=np.int64) for mask in pred_masks)
+    predecessors = tuple(np.flatnonzero(row).astype(np.int64) for row in _membership(pred_masks, len(order)))
 
     down_sets = tuple(graph.down_set(augmented) for augmented in chain_antichains)
     membership = _membership(down_sets, count)
@@ -197,11 +199,13 @@ class _Graph:
             for v in consumers[u]:
                 self.succ[u] |= self.succ[v] | (1 << v)
         out_masks = [sum(1 << v for v in consumers[u]) for u in range(count)]
-        # extra[a]: predecessors of a with an edge leaving a's down-set (augment_antichain, per node)
+        # extra[a]: predecessors of a with an edge leaving a's down-set (augment_antichain, per node). A
+        # predecessor with one consumer has it inside the down-set, so only branch points can qualify.
+        branches = sum(1 << u for u in range(count) if len(consumers[u]) > 1)
         self.extra = [0] * count
         for a in nodes:
             inside = self.pred[a] | (1 << a)
-            self.extra[a] = sum(1 << p for p in _bits(self.pred[a]) if out_masks[p] & ~inside)
+            self.extra[a] = sum(1 << p for p in _bits(self.pred[a] & branches) if out_masks[p] & ~inside)
 
     def augment(self, antichain: list[int]) -> list[int]:
         extra = 0
@@ -308,12 +312,12 @@ def _inputs(profile: ModelProfile, index: int, position: dict[str, int]) -> list
     return [position[name] for name in layer.inputs]
 
 
-def _membership(down_sets: tuple[int, ...], count: int) -> np.ndarray:
-    """Bool matrix (states × layers) of the down-set masks."""
+def _membership(masks: Sequence[int], count: int) -> np.ndarray:
+    """0/1 matrix (one row per mask, `count` columns) of bit masks."""
     width = (count + 7) // 8
-    raw = b"".join(mask.to_bytes(width, "little") for mask in down_sets)
+    raw = b"".join(mask.to_bytes(width, "little") for mask in masks)
     bits = np.unpackbits(
-        np.frombuffer(raw, dtype=np.uint8).reshape(len(down_sets), width), axis=1, bitorder="little"
+        np.frombuffer(raw, dtype=np.uint8).reshape(len(masks), width), axis=1, bitorder="little"
     )
     return bits[:, :count].astype(float)
 
