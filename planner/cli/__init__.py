@@ -27,6 +27,7 @@ COMMANDS = {
     "validate": "planner.cli.validate",
     "comm": "planner.cli.comm",
     "lr": "planner.cli.lr",
+    "llm-parallel": "planner.cli.llm_parallel",
     "dp": "planner.cli.dp",
     "calibrate": "planner.cli.calibrate",
 }

@@ -23,6 +23,7 @@ AREA_MODULES = (
     "planner.validate.evaluators.data_parallel",
     "planner.validate.evaluators.communication",
     "planner.validate.evaluators.speculative",
+    "planner.validate.evaluators.parallelism",
 )
 
 
