@@ -406,3 +406,67 @@ def _schedule_renderables(payload: dict[str, Any], timeline: Any, width: int | N
     if payload["svg_path"]:
         out.append(f"wrote {payload['svg_path']}")
     return out
+
+
+class CostModelName(str, Enum):
+    native = "native"
+    pipedream = "pipedream"
+
+
+@app.command("partition")
+def partition(
+    model: Annotated[
+        str, typer.Argument(help="measured profile (PipeDream graph.txt, profile YAML) or CNN architecture")
+    ],
+    cluster: Annotated[
+        str | None, typer.Option(help="catalog cluster name or a cluster YAML file (or give --levels)")
+    ] = None,
+    servers: Annotated[int | None, typer.Option(help="override the cluster's outermost count")] = None,
+    levels: Annotated[
+        str | None,
+        typer.Option(
+            help="count:bandwidth per level, innermost first, e.g. '4:10GB/s,4:1.25GB/s' "
+            "(PipeDream's -n/-b); for the native model: latency 0, efficiency 1"
+        ),
+    ] = None,
+    cost_model: Annotated[
+        CostModelName,
+        typer.Option(help="native (topology-aware, the default) or pipedream (its optimizer's exact terms)"),
+    ] = CostModelName.native,
+    straight: Annotated[
+        bool, typer.Option("--straight", help="no replication: one device per stage")
+    ] = False,
+    memory: Annotated[
+        str | None, typer.Option(help="memory limit per device, e.g. 16GB (turns the check on)")
+    ] = None,
+    activation_compression: Annotated[
+        float | None,
+        typer.Option(
+            help="divide activation transfer bytes by R (pipedream: transfers count only when given)"
+        ),
+    ] = None,
+    use_fewer_machines: Annotated[
+        bool, typer.Option("--use-fewer-machines", help="allow a plan that leaves devices idle")
+    ] = False,
+    batch: Annotated[
+        int | None, typer.Option(help="samples per minibatch for a CNN architecture (default 128)")
+    ] = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Split a model into pipeline stages (PipeDream's optimizer): stages, replicas, time, speedup."""
+    from planner.cli.pipeline_partition import build_payload, tables
+    from planner.render import emit
+
+    payload = build_payload(
+        model=model,
+        cluster=cluster,
+        servers=servers,
+        levels=levels,
+        cost_model=cost_model.value,
+        straight=straight,
+        memory=memory,
+        activation_compression=activation_compression,
+        use_fewer_machines=use_fewer_machines,
+        batch=batch,
+    )
+    emit(payload, fmt, tables)

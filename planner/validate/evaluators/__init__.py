@@ -20,6 +20,7 @@ AREA_MODULES = (
     "planner.validate.evaluators.federated",
     "planner.validate.evaluators.pipeline",
     "planner.validate.evaluators.pipeline_optimizer",
+    "planner.validate.evaluators.pipeline_native",
     "planner.validate.evaluators.data_parallel",
     "planner.validate.evaluators.communication",
     "planner.validate.evaluators.speculative",

@@ -1,0 +1,355 @@
+"""`planner pipeline partition`: resolve the inputs, run a cost model's optimizer, build and render the plan.
+
+Kept apart from planner/cli/pipeline.py (the typer command) so that the command module stays small; like
+every CLI module it imports only the standard library at module level.
+
+Inputs. MODEL is a measured profile (PipeDream graph.txt or a per-minibatch profile YAML: its times are
+partitioned as measured, per its own minibatch), a per-minibatch FLOP profile, or a CNN architecture
+(derived at --batch samples, default DEFAULT_CNN_BATCH, timed by the roofline of the cluster's device:
+planner.cost.compute.layer_times). The cluster is a catalog cluster (or file), or --levels: count and
+bandwidth per level, innermost first (PipeDream's -n/-b). For the native model --levels builds a
+cluster with the catalog-free defaults (latency 0, efficiency 1, no device, so a CNN architecture
+needs --cluster); the pipedream model reads only counts and nominal bandwidths from a --cluster.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+DEFAULT_CNN_BATCH = 128  # samples per minibatch for a CNN architecture: PipeDream's vgg16/resnet50 profiles
+COST_MODELS = ("native", "pipedream")
+NAMES_SHOWN = 1  # layer names shown at each end of a stage in the table
+
+
+def _bad(option: str, expected: str, got: object = None, show_got: bool = True) -> Exception:
+    from planner.errors import SpecError
+
+    return SpecError(option, option.lstrip("-"), expected, got, show_got=show_got)
+
+
+def build_payload(
+    *,
+    model: str,
+    cluster: str | None,
+    servers: int | None,
+    levels: str | None,
+    cost_model: str,
+    straight: bool,
+    memory: str | None,
+    activation_compression: float | None,
+    use_fewer_machines: bool,
+    batch: int | None,
+) -> dict[str, Any]:
+    """Check the options, partition, and return the payload every output format renders."""
+    from planner.spec.catalog import find
+
+    if cost_model not in COST_MODELS:
+        raise _bad("--cost-model", f"one of {', '.join(COST_MODELS)}", cost_model)
+    if (cluster is None) == (levels is None):
+        raise _bad(
+            "--cluster",
+            "exactly one of --cluster NAME|FILE or --levels 'count:bandwidth,...' (innermost first)",
+            show_got=False,
+        )
+    if servers is not None and (levels is not None or servers < 1):
+        raise _bad("--servers", "a whole number >= 1, with --cluster (not --levels)", servers)
+    if batch is not None and batch < 1:
+        raise _bad("--batch", "a whole number >= 1", batch)
+    if activation_compression is not None and not (
+        math.isfinite(activation_compression) and activation_compression > 0
+    ):
+        raise _bad(
+            "--activation-compression",
+            "a ratio > 0 (activation bytes are divided by it)",
+            activation_compression,
+        )
+    memory_bytes = _memory(memory)
+    parsed_levels = None
+    machine = None
+    if levels is not None:
+        from planner.optimize.pipedream import parse_levels
+
+        parsed_levels = parse_levels(levels)
+    else:
+        assert cluster is not None
+        machine = find("hardware", cluster, ("cluster",))
+        if servers is not None:
+            machine = machine.with_top_count(servers)
+
+    spec = find("models", model)
+    if spec.spec not in ("profile", "cnn"):
+        raise _bad(
+            "MODEL",
+            f"a layer profile or a CNN architecture; '{model}' is an {spec.spec} config",
+            show_got=False,
+        )
+    profile, times, used_batch = _profile_and_times(spec, machine, batch)
+
+    if cost_model == "native":
+        result = _native(
+            profile,
+            times,
+            machine,
+            parsed_levels,
+            straight,
+            memory_bytes,
+            activation_compression,
+            use_fewer_machines,
+        )
+    else:
+        result = _pipedream(
+            profile,
+            times,
+            machine,
+            parsed_levels,
+            straight,
+            memory_bytes,
+            activation_compression,
+            use_fewer_machines,
+        )
+    payload = _payload(result, cost_model)
+    payload.update(
+        model=profile.name,
+        cluster=machine.name if machine is not None else None,
+        levels=[
+            {"count": count, "bandwidth_bytes_per_s": bandwidth}
+            for count, bandwidth in (parsed_levels or _cluster_levels(machine))
+        ],
+        batch=used_batch,
+        times_from="measured" if times is None else "roofline",
+        options={
+            "straight": straight,
+            "use_fewer_machines": use_fewer_machines,
+            "memory_limit_bytes": memory_bytes,
+            "activation_compression_ratio": activation_compression,
+        },
+    )
+    return payload
+
+
+def _memory(memory: str | None) -> float | None:
+    from planner.units import UnitError, parse_quantity
+
+    if memory is None:
+        return None
+    try:
+        value = parse_quantity(memory, "memory")
+    except UnitError as exc:
+        raise _bad("--memory", str(exc), show_got=False) from None
+    if value < 0:
+        raise _bad("--memory", "a memory size >= 0, e.g. 16GB", memory)
+    return value
+
+
+def _cluster_levels(machine: Any) -> list[tuple[int, float]]:
+    from planner.optimize.pipedream import levels_from_cluster
+
+    return levels_from_cluster(machine)
+
+
+def _profile_and_times(spec: Any, machine: Any, batch: int | None) -> tuple[Any, Any, int | None]:
+    """(profile, per-layer (forward, backward) seconds or None for measured times, samples per minibatch)."""
+    if (
+        spec.spec == "profile"
+        and spec.per == "minibatch"
+        and all(layer.forward_time is not None or layer.is_input for layer in spec.layers)
+    ):
+        if batch is not None and batch != spec.batch_size:
+            raise _bad(
+                "--batch",
+                "only for a CNN architecture or FLOP profile: a measured profile is partitioned at its own "
+                f"minibatch ({spec.batch_size or 'not stated'})",
+                batch,
+            )
+        return spec, None, spec.batch_size
+    if machine is None:
+        raise _bad(
+            "--levels",
+            "--cluster for a model timed from FLOP (the roofline needs the cluster's device)",
+            show_got=False,
+        )
+    from planner.cost.compute import layer_arrays, layer_times
+
+    if spec.spec == "cnn":
+        from planner.cost.layers import derive_profile
+
+        samples = batch if batch is not None else DEFAULT_CNN_BATCH
+        profile = derive_profile(spec, samples)
+    else:
+        if spec.per != "minibatch" or spec.batch_size is None:
+            raise _bad(
+                "MODEL",
+                "a per-minibatch profile with its batch_size, or a CNN architecture (per-sample profiles "
+                "are not partitioned)",
+                show_got=False,
+            )
+        if batch is not None and batch != spec.batch_size:
+            raise _bad("--batch", f"the profile's own minibatch, {spec.batch_size}", batch)
+        profile, samples = spec, spec.batch_size
+    try:
+        times = layer_times(layer_arrays(profile), machine.device, profile.dtype, samples)
+    except ValueError as exc:
+        raise _bad("--cluster", str(exc), show_got=False) from None
+    return profile, (times.forward, times.backward), samples
+
+
+def _native(
+    profile: Any,
+    times: Any,
+    machine: Any,
+    levels: list[tuple[int, float]] | None,
+    straight: bool,
+    memory: float | None,
+    compression: float | None,
+    fewer: bool,
+) -> Any:
+    from planner.optimize.pipeline_native import chain_costs, cluster_from_levels, partition_native
+
+    costs = chain_costs(profile) if times is None else chain_costs(profile, *times)
+    target = machine if machine is not None else cluster_from_levels(levels or [])
+    return partition_native(
+        costs,
+        target,
+        memory_limit_bytes=memory,
+        straight=straight,
+        use_fewer_machines=fewer,
+        activation_compression_ratio=1.0 if compression is None else compression,
+    )
+
+
+def _pipedream(
+    profile: Any,
+    times: Any,
+    machine: Any,
+    levels: list[tuple[int, float]] | None,
+    straight: bool,
+    memory: float | None,
+    compression: float | None,
+    fewer: bool,
+) -> Any:
+    from planner.optimize.chain_view import build_chain_view
+    from planner.optimize.pipedream import levels_from_cluster, partition_pipedream
+
+    view = build_chain_view(profile, None if times is None else times[0] + times[1])
+    return partition_pipedream(
+        view,
+        levels if levels is not None else levels_from_cluster(machine),
+        memory_limit_bytes=memory,
+        straight=straight,
+        use_fewer_machines=fewer,
+        activation_compression_ratio=compression,
+    )
+
+
+def _payload(result: Any, cost_model: str) -> dict[str, Any]:
+    """The plan with the keys both cost models share; each stage's own figures as its model gives them."""
+    single = result.single_device_time_s if cost_model == "native" else result.single_stage_time_s
+    speedup_single = single / result.pipeline_time_s if result.pipeline_time_s > 0 else math.inf
+    return {
+        "cost_model": cost_model,
+        "config": result.config,
+        "pipeline_time_s": result.pipeline_time_s,
+        "data_parallel_time_s": result.data_parallel_time_s,
+        "single_device_time_s": single,
+        "speedup_over_dp": result.speedup_over_dp,
+        "speedup_over_single_device": speedup_single,
+        "num_devices": result.num_devices,
+        "devices_used": result.devices_used,
+        "num_states": result.num_states,
+        "stages": [stage.to_dict() for stage in result.stages],
+    }
+
+
+# ------------------------------------------------------------------------------------------- rendering
+
+
+def _time(value: float | None) -> str:
+    from planner.units import format_quantity
+
+    return "-" if value is None else format_quantity(value, "time")
+
+
+def _bytes(value: float | None) -> str:
+    from planner.units import format_quantity
+
+    return "-" if value is None else format_quantity(value, "memory")
+
+
+def _names(names: list[str]) -> str:
+    if len(names) <= 2 * NAMES_SHOWN:
+        return ", ".join(names)
+    return f"{', '.join(names[:NAMES_SHOWN])} … {', '.join(names[-NAMES_SHOWN:])} ({len(names)})"
+
+
+def _devices(devices: list[int]) -> str:
+    if devices == list(range(devices[0], devices[-1] + 1)):
+        return str(devices[0]) if len(devices) == 1 else f"{devices[0]}-{devices[-1]}"
+    return ",".join(str(d) for d in devices)
+
+
+def tables(payload: dict[str, Any]) -> list[Any]:
+    """Rich renderables of a partition payload: the stages, then the summary."""
+    from planner.render import make_table
+
+    native = payload["cost_model"] == "native"
+    where = payload["cluster"] or "levels " + ", ".join(
+        f"{lv['count']} × {lv['bandwidth_bytes_per_s'] / 1e9:g} GB/s" for lv in payload["levels"]
+    )
+    title = (
+        f"{payload['model']} on {where} ({payload['num_devices']} devices), "
+        f"{payload['cost_model']} cost model"
+    )
+    if native:
+        columns = [
+            "stage",
+            "states",
+            "layers",
+            "replicas",
+            "devices",
+            "compute",
+            "sync",
+            "transfer in",
+            "time",
+            "memory/device",
+        ]
+    else:
+        columns = ["stage", "states", "layers", "replicas", "devices", "compute", "time"]
+    rows = []
+    for k, stage in enumerate(payload["stages"]):
+        start, end = stage["layers"]
+        row = [
+            str(k),
+            f"[{start}, {end})",
+            _names(stage["layer_names"]),
+            str(stage["replicas"]),
+            _devices(stage["devices"]),
+            _time(stage["compute_s"]),
+        ]
+        if native:
+            sync = _time(stage["sync_s"]) + (
+                f" ({stage['sync_algorithm']})" if stage["sync_algorithm"] else ""
+            )
+            transfer = _time(stage["transfer_in_s"]) if k else "-"
+            row += [sync, transfer, _time(stage["time_s"]), _bytes(stage["memory_bytes"])]
+        else:
+            row.append(_time(stage["time_s"]))
+        rows.append(row)
+    right = ["replicas", "compute", "sync", "transfer in", "time", "memory/device"]
+    stage_table = make_table(title, columns, rows, right=right, keep=["states", "devices"])
+    summary = [
+        ("configuration", payload["config"]),
+        ("time per minibatch (pipeline)", _time(payload["pipeline_time_s"])),
+        (f"data parallel on {payload['num_devices']} devices", _time(payload["data_parallel_time_s"])),
+        ("one device", _time(payload["single_device_time_s"])),
+        ("speedup over data parallelism", f"{payload['speedup_over_dp']:.3f}×"),
+        ("speedup over one device", f"{payload['speedup_over_single_device']:.3f}×"),
+        ("devices used", f"{payload['devices_used']} of {payload['num_devices']}"),
+    ]
+    notes = (
+        "time = (forward + max(backward, sync)) / replicas per minibatch; the pipeline time is the largest "
+        "stage or transfer term (PipeDream's asynchronous 1F1B steady state)"
+        if native
+        else "PipeDream's optimizer cost terms (msr-fiddle/pipedream optimizer_graph_hierarchical.py)"
+    )
+    return [stage_table, make_table(None, ["quantity", "value"], summary), notes]
