@@ -33,9 +33,15 @@ def command(
     dtype: Annotated[str, typer.Option(help="bf16 / fp16 (mixed precision) or fp32")] = "bf16",
     optimizer: Annotated[str, typer.Option(help="adam or sgd (with momentum)")] = "adam",
     top: Annotated[int, typer.Option(help="how many plans to list")] = 10,
-    tensor_parallel: Annotated[int | None, typer.Option("--tensor-parallel", "-t", help="t")] = None,
-    pipeline_parallel: Annotated[int | None, typer.Option("--pipeline-parallel", "-p", help="p")] = None,
-    data_parallel: Annotated[int | None, typer.Option("--data-parallel", "-d", help="d")] = None,
+    tensor_parallel: Annotated[
+        int | None, typer.Option("--tensor-parallel", "-t", help="tensor-parallel degree t")
+    ] = None,
+    pipeline_parallel: Annotated[
+        int | None, typer.Option("--pipeline-parallel", "-p", help="pipeline stages p")
+    ] = None,
+    data_parallel: Annotated[
+        int | None, typer.Option("--data-parallel", "-d", help="data-parallel replicas d")
+    ] = None,
     microbatch: Annotated[int | None, typer.Option("--microbatch", "-b", help="micro-batch size b")] = None,
     interleave: Annotated[int | None, typer.Option(help="model chunks per device v (interleaving)")] = None,
     recompute: Annotated[
