@@ -100,6 +100,20 @@ def first_sentence(text: str, limit: int = 80) -> str:
     return head if len(head) <= limit else head[: limit - 1] + "…"
 
 
+def fmt_time(value: float | None) -> str:
+    """A duration in a readable unit ('2.3 ms'), or '-' when unknown or not finite."""
+    from planner.units import format_quantity
+
+    return "-" if value is None or not math.isfinite(value) else format_quantity(value, "time")
+
+
+def fmt_bytes(value: float | None) -> str:
+    """A size in IEC units ('16 GiB'), or '-' when unknown or not finite."""
+    from planner.units import format_quantity
+
+    return "-" if value is None or not math.isfinite(value) else format_quantity(value, "memory")
+
+
 def fmt_count(value: float | None) -> str:
     """A count with thousands separators, or '-' when unknown."""
     return "-" if value is None else f"{value:,.0f}"

@@ -13,8 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-from planner.cli.common import FormatOption
-from planner.render import OutputFormat
+from planner.cli.common import FormatOption, bad_option, load_cluster
+from planner.render import OutputFormat, fmt_si, fmt_time
 
 
 def command(
@@ -67,21 +67,15 @@ def command(
     emit(payload, fmt, _tables)
 
 
-def _bad(option: str, expected: str, got: object = None, show_got: bool = True) -> Exception:
-    from planner.errors import SpecError
-
-    return SpecError(option, option.lstrip("-"), expected, got, show_got=show_got)
-
-
 def _message(size: str | None, model: str | None, dtype: str) -> tuple[float, dict[str, Any], Any]:
     """(bytes, description, GradientTensors for DGC) of the message each device contributes."""
     from planner.cost.compression import GradientTensors, gradient_tensors
     from planner.spec.profile import DTYPE_BYTES
 
     if (size is None) == (model is None):
-        raise _bad("--size", "give exactly one of --size and --model", show_got=False)
+        raise bad_option("--size", "give exactly one of --size and --model", show_got=False)
     if dtype not in DTYPE_BYTES:
-        raise _bad("--dtype", f"expected one of {', '.join(DTYPE_BYTES)}", dtype)
+        raise bad_option("--dtype", f"expected one of {', '.join(DTYPE_BYTES)}", dtype)
     value_bytes = DTYPE_BYTES[dtype]
     if size is not None:
         from planner.units import UnitError, parse_quantity
@@ -89,11 +83,11 @@ def _message(size: str | None, model: str | None, dtype: str) -> tuple[float, di
         try:
             g = parse_quantity(size, "memory")
         except UnitError as exc:
-            raise _bad(
+            raise bad_option(
                 "--size", f"expected a size such as 100MB or 97.5 MiB ({exc})", show_got=False
             ) from None
         if not g > 0:
-            raise _bad("--size", "expected a size > 0 bytes", size)
+            raise bad_option("--size", "expected a size > 0 bytes", size)
         elements = max(round(g / value_bytes), 1)
         tensors = GradientTensors(
             (elements,), 0, f"one tensor of {elements:,} {dtype} values, all sparsified"
@@ -141,35 +135,34 @@ def build_payload(
     """Check the options, cost every requested algorithm, and return the payload (best first)."""
     from planner.cost.collectives import ALGORITHMS, allreduce_on_cluster, layout
     from planner.cost.compression import ENCODINGS, compare_on_cluster, compress
-    from planner.spec.catalog import find
     from planner.spec.profile import DTYPE_BYTES
 
     if algorithm != "all" and algorithm not in ALGORITHMS:
-        raise _bad("--algorithm", f"expected one of {', '.join(ALGORITHMS)} or all", algorithm)
+        raise bad_option("--algorithm", f"expected one of {', '.join(ALGORITHMS)} or all", algorithm)
     if ps_shards < 1:
-        raise _bad("--ps-shards", "expected an integer >= 1", ps_shards)
+        raise bad_option("--ps-shards", "expected an integer >= 1", ps_shards)
     if ps_backups < 0:
-        raise _bad("--ps-backups", "expected an integer >= 0", ps_backups)
+        raise bad_option("--ps-backups", "expected an integer >= 0", ps_backups)
     if compress_density is not None and not 0 < compress_density <= 1:
-        raise _bad("--compress-density", "expected a fraction in (0, 1], e.g. 0.001", compress_density)
+        raise bad_option("--compress-density", "expected a fraction in (0, 1], e.g. 0.001", compress_density)
     if compress_encoding not in ENCODINGS:
-        raise _bad("--compress-encoding", f"expected one of {', '.join(ENCODINGS)}", compress_encoding)
-    spec = find("hardware", cluster, ("cluster",))
-    if servers is not None:
-        if servers < 1:
-            raise _bad("--servers", "expected an integer >= 1", servers)
-        spec = spec.with_top_count(servers)
+        raise bad_option("--compress-encoding", f"expected one of {', '.join(ENCODINGS)}", compress_encoding)
+    spec = load_cluster(cluster, servers)
     total = spec.total_devices
     if devices is not None and not 1 <= devices <= total:
-        raise _bad(
+        raise bad_option(
             "--devices", f"expected an integer from 1 to {total} (the devices of {spec.name})", devices
         )
     n = total if devices is None else devices
     g, message, tensors = _message(size, model, dtype)
     if not ps_dedicated and algorithm in ("ps-sharded", "all") and ps_shards > n:
-        raise _bad("--ps-shards", f"expected at most {n} (co-located shards need one device each)", ps_shards)
+        raise bad_option(
+            "--ps-shards", f"expected at most {n} (co-located shards need one device each)", ps_shards
+        )
     if not ps_dedicated and algorithm in ("ps", "ps-sharded", "all") and ps_backups > n - 1:
-        raise _bad("--ps-backups", f"expected at most {n - 1} (each backup needs another device)", ps_backups)
+        raise bad_option(
+            "--ps-backups", f"expected at most {n - 1} (each backup needs another device)", ps_backups
+        )
 
     names = ALGORITHMS if algorithm == "all" else (algorithm,)
     results = [
@@ -228,18 +221,6 @@ def build_payload(
     return payload
 
 
-def _bytes(value: float | None) -> str:
-    from planner.render import fmt_si
-
-    return fmt_si(value, "B")
-
-
-def _time(value: float | None) -> str:
-    from planner.units import format_quantity
-
-    return "-" if value is None else format_quantity(value, "time")
-
-
 def _tables(payload: dict[str, Any]) -> list[Any]:
     from planner.render import fmt_count, make_table
     from planner.units import format_quantity
@@ -252,19 +233,19 @@ def _tables(payload: dict[str, Any]) -> list[Any]:
     )
     shape = " × ".join(f"{lv['count']} {lv['name']}" for lv in reversed(c["levels"]))
     title = (
-        f"All-reduce of {what}: {_bytes(m['bytes'])} ({format_quantity(m['bytes'], 'memory')}) per device "
-        f"on {c['name']} ({shape}; {c['devices']} devices), best first"
+        f"All-reduce of {what}: {fmt_si(m['bytes'], 'B')} ({format_quantity(m['bytes'], 'memory')}) "
+        f"per device on {c['name']} ({shape}; {c['devices']} devices), best first"
     )
     rows = [
         (
             rank,
             r["algorithm"],
-            _time(r["time_s"]),
+            fmt_time(r["time_s"]),
             f"{r['times_lower_bound']:.2f}×",
-            _bytes(r["bytes_sent_per_device"]),
-            _bytes(r["total_traffic_bytes"]),
+            fmt_si(r["bytes_sent_per_device"], "B"),
+            fmt_si(r["total_traffic_bytes"], "B"),
             r["busiest_link"],
-            _bytes(r["busiest_link_bytes"]),
+            fmt_si(r["busiest_link_bytes"], "B"),
             r["steps"],
         )
         for rank, r in enumerate(payload["results"], start=1)
@@ -292,7 +273,7 @@ def _tables(payload: dict[str, Any]) -> list[Any]:
     )
     out: list[Any] = [
         table,
-        f"lower bound {_time(payload['lower_bound_s'])}; links (sustained, per direction): {links}",
+        f"lower bound {fmt_time(payload['lower_bound_s'])}; links (sustained, per direction): {links}",
         "notes:",
         *(f"  {r['algorithm']}: {r['notes']}" for r in payload["results"]),
     ]
@@ -304,13 +285,13 @@ def _tables(payload: dict[str, Any]) -> list[Any]:
         rows = [
             (
                 "message per worker",
-                f"{_bytes(dgc['message_bytes'])} ({format_quantity(dgc['message_bytes'], 'memory')})",
+                f"{fmt_si(dgc['message_bytes'], 'B')} ({format_quantity(dgc['message_bytes'], 'memory')})",
             ),
-            ("  sparse part", _bytes(dgc["sparse_bytes"])),
-            ("  dense 1-D part", _bytes(dgc["dense_part_bytes"])),
+            ("  sparse part", fmt_si(dgc["sparse_bytes"], "B")),
+            ("  dense 1-D part", fmt_si(dgc["dense_part_bytes"], "B")),
             ("compression ratio", f"{dgc['compression_ratio']:.1f}×"),
-            ("dense ring all-reduce", _time(dgc["dense_ring_time_s"])),
-            ("DGC all-gather", _time(dgc["dgc_time_s"])),
+            ("dense ring all-reduce", fmt_time(dgc["dense_ring_time_s"])),
+            ("DGC all-gather", fmt_time(dgc["dgc_time_s"])),
             ("speedup vs dense ring", f"{dgc['speedup']:.2f}×"),
             (
                 "break-even bandwidth",
@@ -327,7 +308,7 @@ def _tables(payload: dict[str, Any]) -> list[Any]:
             7,
             (
                 "vs best dense",
-                f"{dgc['speedup_vs_best']:.2f}× ({payload['best']}: {_time(dgc['best_time_s'])})",
+                f"{dgc['speedup_vs_best']:.2f}× ({payload['best']}: {fmt_time(dgc['best_time_s'])})",
             ),
         )
         out.append(f"Deep Gradient Compression: density {dgc['density']:g}, {dgc['encoding']} positions")

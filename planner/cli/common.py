@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from planner.render import OutputFormat
 
+if TYPE_CHECKING:
+    from planner.spec.hardware import Cluster
+
 FormatOption = Annotated[
     OutputFormat,
     typer.Option("--format", "-f", help="table for people; json or yaml (stable keys) for machines."),
 ]
+
+
+def bad_option(option: str, expected: str, got: object = None, show_got: bool = True) -> Exception:
+    """A SpecError (exit 2) for a command-line option: names the option and what was expected."""
+    from planner.errors import SpecError
+
+    return SpecError(option, option.lstrip("-"), expected, got, show_got=show_got)
+
+
+def load_cluster(name_or_path: str, servers: int | None = None) -> Cluster:
+    """A catalog cluster or cluster file, with the outermost count replaced by `--servers` if given."""
+    from planner.spec.catalog import find
+
+    cluster = find("hardware", name_or_path, ("cluster",))
+    if servers is None:
+        return cluster
+    if servers < 1:
+        raise bad_option("--servers", "expected an integer >= 1", servers)
+    return cluster.with_top_count(servers)

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from planner.cli.common import FormatOption
-from planner.render import OutputFormat
+from planner.cli.common import FormatOption, bad_option, load_cluster
+from planner.render import OutputFormat, fmt_bytes, fmt_time
 
 DEFAULT_CNN_BATCH = 32  # per device, as Goyal et al. 2017 (n = 32 images per GPU)
 
@@ -71,12 +71,6 @@ def command(
     emit(payload, fmt, lambda p: _tables(p, plot))
 
 
-def _bad(option: str, expected: str, got: object = None, show_got: bool = True) -> Exception:
-    from planner.errors import SpecError
-
-    return SpecError(option, option.lstrip("-"), expected, got, show_got=show_got)
-
-
 def build_payload(
     *,
     model: str,
@@ -103,12 +97,12 @@ def build_payload(
     from planner.units import UnitError, parse_quantity
 
     if dtype not in TRAINING_DTYPES:
-        raise _bad("--dtype", f"one of {', '.join(TRAINING_DTYPES)}", dtype)
+        raise bad_option("--dtype", f"one of {', '.join(TRAINING_DTYPES)}", dtype)
     if optimizer not in OPTIMIZERS:
-        raise _bad("--optimizer", f"one of {', '.join(OPTIMIZERS)}", optimizer)
+        raise bad_option("--optimizer", f"one of {', '.join(OPTIMIZERS)}", optimizer)
     algorithms = dp.all_algorithms()
     if algorithm != "best" and algorithm not in algorithms:
-        raise _bad("--algorithm", f"one of {', '.join(algorithms)} or best", algorithm)
+        raise bad_option("--algorithm", f"one of {', '.join(algorithms)} or best", algorithm)
     for option, value in (
         ("--servers", servers),
         ("--devices", devices),
@@ -117,15 +111,15 @@ def build_payload(
         ("--epoch-samples", epoch_samples),
     ):
         if value is not None and value < 1:
-            raise _bad(option, "a whole number >= 1", value)
+            raise bad_option(option, "a whole number >= 1", value)
     if epochs is not None and not epochs > 0:
-        raise _bad("--epochs", "a number > 0", epochs)
+        raise bad_option("--epochs", "a number > 0", epochs)
     try:
         bucket_bytes = parse_quantity(bucket, "memory")
     except UnitError as exc:
-        raise _bad("--bucket", str(exc), show_got=False) from None
+        raise bad_option("--bucket", str(exc), show_got=False) from None
     if not bucket_bytes > 0:
-        raise _bad("--bucket", "a size > 0, e.g. 25MiB", bucket)
+        raise bad_option("--bucket", "a size > 0, e.g. 25MiB", bucket)
 
     spec = find("models", model)
     if spec.spec not in ("profile", "cnn"):
@@ -135,18 +129,16 @@ def build_payload(
             f"a CNN architecture or a layer profile; '{model}' is an {spec.spec} config",
             show_got=False,
         )
-    machine = find("hardware", cluster, ("cluster",))
-    if servers is not None:
-        machine = machine.with_top_count(servers)
+    machine = load_cluster(cluster, servers)
     n = machine.total_devices if devices is None else devices
     if n > machine.total_devices:
-        raise _bad("--devices", f"at most the cluster's {machine.total_devices} devices", n)
+        raise bad_option("--devices", f"at most the cluster's {machine.total_devices} devices", n)
 
     if spec.spec == "cnn":
         from planner.cost.layers import derive_profile
 
         if profile_batch is not None:
-            raise _bad(
+            raise bad_option(
                 "--profile-batch",
                 "only for a measured profile; a CNN architecture is per sample",
                 show_got=False,
@@ -158,7 +150,7 @@ def build_payload(
         stated = profile.batch_size if profile.per == "minibatch" else 1
         if stated is None and profile_batch is None:
             if batch is None or global_batch:
-                raise _bad(
+                raise bad_option(
                     "--profile-batch",
                     f"the samples per minibatch of '{profile.name}', which the profile does not state "
                     "(or give the per-device --batch, taken to be the profile's minibatch)",
@@ -166,14 +158,14 @@ def build_payload(
                 )
             profile_batch = batch
         if stated is not None and profile_batch is not None and stated != profile_batch:
-            raise _bad("--profile-batch", f"the profile's own minibatch, {stated}", profile_batch)
+            raise bad_option("--profile-batch", f"the profile's own minibatch, {stated}", profile_batch)
         default_batch = stated if stated is not None else profile_batch
     arrays = layer_arrays(profile, None if spec.spec == "cnn" else profile_batch)
     measured_on = None
     if arrays.measured and profile.measured_on:
         measured_on = find("hardware", profile.measured_on, ("device",))
     if arrays.measured and dtype != profile.dtype:
-        raise _bad(
+        raise bad_option(
             "--dtype",
             f"{profile.dtype}, the dtype the profile's times were measured in "
             "(mixed precision needs a FLOP-derived profile, e.g. a CNN architecture)",
@@ -182,7 +174,7 @@ def build_payload(
     try:
         sustained_compute(machine.device, dtype)
     except ValueError as exc:
-        raise _bad("--dtype", str(exc), show_got=False) from None
+        raise bad_option("--dtype", str(exc), show_got=False) from None
 
     per = batch if batch is not None else default_batch
     setup = dp.Setup(
@@ -197,7 +189,7 @@ def build_payload(
     )
     candidates = algorithms if algorithm == "best" else (algorithm,)
     if global_batch and per < n:
-        raise _bad("--batch", f"a global batch of at least one sample per device ({n})", per)
+        raise bad_option("--batch", f"a global batch of at least one sample per device ({n})", per)
     try:
         result = dp.plan(setup, n, per, candidates, dp.default_collective, strong_scaling=global_batch)
     except ValueError as exc:  # no candidate algorithm applies to this cluster
@@ -246,21 +238,9 @@ def _payload(
     }
 
 
-def _time(value: float | None) -> str:
-    from planner.units import format_quantity
-
-    return "-" if value is None else format_quantity(value, "time")
-
-
 def _duration(value: float) -> str:
     """Seconds, with hours beside them past an hour."""
-    return _time(value) if value < 3600 else f"{value / 3600:.4g} h ({value:,.0f} s)"
-
-
-def _size(value: float | None) -> str:
-    from planner.units import format_quantity
-
-    return "-" if value is None else format_quantity(value, "memory")
+    return fmt_time(value) if value < 3600 else f"{value / 3600:.4g} h ({value:,.0f} s)"
 
 
 def _usd(value: float | None) -> str:
@@ -281,17 +261,17 @@ def _tables(payload: dict[str, Any], plot: bool) -> list[Any]:
         f"{'overlap' if inputs['overlap'] else 'no overlap'}, work from {inputs['work']}"
     )
     rows = [
-        ("forward", _time(main["forward_s"])),
-        ("backward", _time(main["backward_s"])),
-        ("gradient all-reduce (total)", _time(main["sync_total_s"])),
-        ("gradient all-reduce (exposed)", _time(main["sync_exposed_s"])),
-        ("weight update", _time(main["update_s"])),
-        ("iteration", _time(main["iteration_s"])),
+        ("forward", fmt_time(main["forward_s"])),
+        ("backward", fmt_time(main["backward_s"])),
+        ("gradient all-reduce (total)", fmt_time(main["sync_total_s"])),
+        ("gradient all-reduce (exposed)", fmt_time(main["sync_exposed_s"])),
+        ("weight update", fmt_time(main["update_s"])),
+        ("iteration", fmt_time(main["iteration_s"])),
         ("throughput", f"{main['throughput_samples_per_s']:,.1f} samples/s"),
         ("speedup vs 1 device", f"{main['speedup']:.3f}x"),
         ("scaling efficiency", f"{main['scaling_efficiency'] * 100:.1f}%"),
         ("algorithm", main["algorithm"]),
-        ("gradient", f"{_size(main['gradient_bytes'])} in {main['buckets']} bucket(s)"),
+        ("gradient", f"{fmt_bytes(main['gradient_bytes'])} in {main['buckets']} bucket(s)"),
         ("epoch", f"{_duration(main['epoch_s'])} ({main['iterations_per_epoch']:,} iterations)"),
         ("cost per iteration", _usd(main["cost_per_iteration_usd"])),
         ("cost per epoch", _usd(main["cost_per_epoch_usd"])),
@@ -307,16 +287,16 @@ def _tables(payload: dict[str, Any], plot: bool) -> list[Any]:
     out.append(
         make_table(
             f"Memory per device ({'fits' if main['fits'] else 'DOES NOT FIT'} in "
-            f"{_size(memory['device_memory_bytes'])})",
+            f"{fmt_bytes(memory['device_memory_bytes'])})",
             ["weights", "gradients", "master weights", "optimizer state", "activations", "total"],
             [
                 (
-                    _size(memory["weights_bytes"]),
-                    _size(memory["gradients_bytes"]),
-                    _size(memory["master_weights_bytes"]),
-                    _size(memory["optimizer_state_bytes"]),
-                    _size(memory["activations_bytes"]),
-                    _size(memory["total_bytes"]),
+                    fmt_bytes(memory["weights_bytes"]),
+                    fmt_bytes(memory["gradients_bytes"]),
+                    fmt_bytes(memory["master_weights_bytes"]),
+                    fmt_bytes(memory["optimizer_state_bytes"]),
+                    fmt_bytes(memory["activations_bytes"]),
+                    fmt_bytes(memory["total_bytes"]),
                 )
             ],
             right=["weights", "gradients", "master weights", "optimizer state", "activations", "total"],
@@ -332,12 +312,12 @@ def _tables(payload: dict[str, Any], plot: bool) -> list[Any]:
             algo_rows.append(
                 (
                     opt["algorithm"] + (" *" if opt["algorithm"] == main["algorithm"] else ""),
-                    _time(opt["iteration_s"]),
-                    _time(opt["sync_total_s"]),
-                    _time(opt["sync_exposed_s"]),
-                    _time(opt.get("gradient_allreduce_s")),
+                    fmt_time(opt["iteration_s"]),
+                    fmt_time(opt["sync_total_s"]),
+                    fmt_time(opt["sync_exposed_s"]),
+                    fmt_time(opt.get("gradient_allreduce_s")),
                     "-" if ratio is None else f"{ratio:.2f}x",
-                    _size(opt.get("bytes_sent_per_device")),
+                    fmt_bytes(opt.get("bytes_sent_per_device")),
                     opt.get("busiest_link", ""),
                 )
             )
@@ -376,11 +356,11 @@ def _tables(payload: dict[str, Any], plot: bool) -> list[Any]:
                 r["servers"],
                 r["batch_per_device"],
                 r["global_batch"],
-                _time(r["iteration_s"]),
+                fmt_time(r["iteration_s"]),
                 f"{r['throughput_samples_per_s']:,.1f}",
                 f"{r['speedup']:.3f}",
                 f"{r['scaling_efficiency'] * 100:.1f}%",
-                _time(r["sync_exposed_s"]),
+                fmt_time(r["sync_exposed_s"]),
                 r["algorithm"],
                 "yes" if r["fits"] else "no",
                 _usd(r["cost_per_epoch_usd"]),

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from planner.cli.common import FormatOption
-from planner.render import OutputFormat
+from planner.render import OutputFormat, fmt_bytes, fmt_time
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -120,18 +120,6 @@ def _power(option: str, text: str | None) -> float | None:
     if value < 0:
         raise SpecError(option, option.lstrip("-"), "expected a power >= 0 W", text)
     return value
-
-
-def _time(value: float | None) -> str:
-    from planner.units import format_quantity
-
-    return "-" if value is None else format_quantity(value, "time")
-
-
-def _size(value: float | None) -> str:
-    from planner.units import format_quantity
-
-    return "-" if value is None else format_quantity(value, "memory")
 
 
 # --- adcnn ---------------------------------------------------------------------------------------------
@@ -244,8 +232,8 @@ def _adcnn_tables(p: dict[str, Any]) -> list[Any]:
                 c["shapes"],
                 c["count"],
                 f"{c['share']:.4f}",
-                _size(c["input_bytes"]),
-                _size(c["output_bytes"]),
+                fmt_bytes(c["input_bytes"]),
+                fmt_bytes(c["output_bytes"]),
             )
             for i, c in enumerate(classes)
         ],
@@ -271,10 +259,10 @@ def _adcnn_tables(p: dict[str, Any]) -> list[Any]:
                 *([] if one else [b["device"]]),
                 b["tiles"],
                 " + ".join(f"{n}×#{k + 1}" for k, n in enumerate(b["tiles_by_class"]) if n) or "-",
-                _time(b["compute_s"]),
-                _time(b["scatter_end_s"]),
-                _time(b["compute_end_s"]),
-                _time(b["return_end_s"]),
+                fmt_time(b["compute_s"]),
+                fmt_time(b["scatter_end_s"]),
+                fmt_time(b["compute_end_s"]),
+                fmt_time(b["return_end_s"]),
             )
             for b in p["boards"]
         ],
@@ -286,20 +274,20 @@ def _adcnn_tables(p: dict[str, Any]) -> list[Any]:
     rows = [
         (
             f"ADCNN, {s['name']} ({s['status']}, gap {gap})",
-            _time(p["latency_s"]),
+            fmt_time(p["latency_s"]),
             "1.00x",
-            f"tiles {_time(p['tile_phase_s'])} + Central {_time(p['central']['time_s'])}; solved in "
-            f"{_time(s['solve_s'])}",
+            f"tiles {fmt_time(p['tile_phase_s'])} + Central {fmt_time(p['central']['time_s'])}; solved in "
+            f"{fmt_time(s['solve_s'])}",
         ),
         (
             "ADCNN, greedy (speed-proportional)",
-            _time(p["greedy"]["latency_s"]),
+            fmt_time(p["greedy"]["latency_s"]),
             f"{p['greedy']['latency_s'] / p['latency_s']:.2f}x",
             f"{p['greedy']['excess_over_solution_pct']:.2f}% slower than the {s['name']} plan",
         ),
         (
             f"one device ({p['single_device']['device']})",
-            _time(p["single_device"]["time_s"]),
+            fmt_time(p["single_device"]["time_s"]),
             f"{p['single_device']['speedup']:.2f}x",
             "the whole model on one board"
             + ("" if p["single_device"]["fits_in_memory"] else "; it does not fit in the board's memory"),
@@ -310,10 +298,10 @@ def _adcnn_tables(p: dict[str, Any]) -> list[Any]:
         rows.append(
             (
                 f"remote cloud ({c['cluster']})",
-                _time(c["total_s"]),
+                fmt_time(c["total_s"]),
                 f"{c['speedup']:.2f}x",
-                f"upload {_size(c['upload_bytes'])} in {_time(c['upload_s'])}, "
-                f"compute {_time(c['compute_s'])}, download {_time(c['download_s'])}",
+                f"upload {fmt_bytes(c['upload_bytes'])} in {fmt_time(c['upload_s'])}, "
+                f"compute {fmt_time(c['compute_s'])}, download {fmt_time(c['download_s'])}",
             )
         )
     latency = make_table(
@@ -329,17 +317,17 @@ def _adcnn_tables(p: dict[str, Any]) -> list[Any]:
         [
             (
                 x["scheme"],
-                _time(x["compute_s"]),
-                _size(x["bytes_on_medium"]),
+                fmt_time(x["compute_s"]),
+                fmt_bytes(x["bytes_on_medium"]),
                 fmt_count(x["messages"]),
-                _time(x["comm_s"]),
-                _time(x["total_s"]),
+                fmt_time(x["comm_s"]),
+                fmt_time(x["total_s"]),
             )
             for x in p["schemes"]
         ],
         right=["compute", "bytes on link", "messages", "communication", "total"],
     )
-    scan = ", ".join(f"{c['layer']} {_time(c['greedy_latency_s'])}" for c in p["cut_scan"])
+    scan = ", ".join(f"{c['layer']} {fmt_time(c['greedy_latency_s'])}" for c in p["cut_scan"])
     return [tiles, assign, latency, schemes, f"cuts scored with the greedy assignment: {scan}"]
 
 
@@ -460,10 +448,10 @@ def _split_tables(p: dict[str, Any]) -> list[Any]:
         row = [
             f"{r['uplink_bytes_per_s'] * 8 / 1e6:.4g} Mbit/s",
             r["best_split"],
-            _size(r["crossing_bytes"]),
-            _time(r["latency_s"]),
-            _time(r["cloud_only_latency_s"]),
-            _time(r["mobile_only_latency_s"]),
+            fmt_bytes(r["crossing_bytes"]),
+            fmt_time(r["latency_s"]),
+            fmt_time(r["cloud_only_latency_s"]),
+            fmt_time(r["mobile_only_latency_s"]),
         ]
         if energy:
             row += [
@@ -586,20 +574,20 @@ def _exit_tables(p: dict[str, Any]) -> list[Any]:
             (
                 e["exit"],
                 f"{e['fraction']:.3g}",
-                _time(e["stage_s"]),
-                _time(e["branch_s"]),
-                _time(e["transfer_s"]),
-                _time(e["latency_s"]),
-                _size(e["bytes_sent"]),
+                fmt_time(e["stage_s"]),
+                fmt_time(e["branch_s"]),
+                fmt_time(e["transfer_s"]),
+                fmt_time(e["latency_s"]),
+                fmt_bytes(e["bytes_sent"]),
             )
             for e in p["exits"]
         ],
         right=["fraction", "stage", "branch", "transfer", "latency if leaving here", "bytes sent"],
     )
     summary = (
-        f"expected latency {_time(p['expected_latency_s'])} and {_size(p['expected_bytes'])} sent "
+        f"expected latency {fmt_time(p['expected_latency_s'])} and {fmt_bytes(p['expected_bytes'])} sent "
         "per sample; "
-        f"without exits {_time(p['no_exit_latency_s'])} and {_size(p['no_exit_bytes'])} "
+        f"without exits {fmt_time(p['no_exit_latency_s'])} and {fmt_bytes(p['no_exit_bytes'])} "
         f"({p['no_exit_latency_s'] / p['expected_latency_s']:.2f}x)"
     )
     return [table, summary]
@@ -654,11 +642,11 @@ def _modnn_tables(p: dict[str, Any]) -> list[Any]:
             [
                 (
                     r["workers"],
-                    _time(r["single_device_s"]),
-                    _time(r["compute_s"]),
-                    _time(r["delivery_s"]),
-                    _size(r["delivered_bytes"]),
-                    _time(r["total_s"]),
+                    fmt_time(r["single_device_s"]),
+                    fmt_time(r["compute_s"]),
+                    fmt_time(r["delivery_s"]),
+                    fmt_bytes(r["delivered_bytes"]),
+                    fmt_time(r["total_s"]),
                     f"{r['speedup']:.2f}x",
                 )
                 for r in p["results"]
@@ -737,12 +725,12 @@ def _transformer_tables(p: dict[str, Any]) -> list[Any]:
                 (
                     s["scheme"],
                     fmt_si(s["flops_per_device"], "FLOP"),
-                    _size(s["weight_bytes_per_device"]),
-                    _size(s["comm_bytes_per_device"]),
-                    _time(s["compute_s"]),
-                    _time(s["comm_s"]),
-                    _time(s["layer_s"]),
-                    _time(s["model_s"]),
+                    fmt_bytes(s["weight_bytes_per_device"]),
+                    fmt_bytes(s["comm_bytes_per_device"]),
+                    fmt_time(s["compute_s"]),
+                    fmt_time(s["comm_s"]),
+                    fmt_time(s["layer_s"]),
+                    fmt_time(s["model_s"]),
                 )
                 for s in p["schemes"]
             ],

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from planner.cli.common import FormatOption
+from planner.cli.common import FormatOption, bad_option
 from planner.render import OutputFormat
 
 app = typer.Typer(no_args_is_help=True)
@@ -110,9 +110,9 @@ def round_command(
     from planner.render import emit
 
     if trials < 2:
-        raise _bad("--trials", "expected >= 2", trials)
+        raise bad_option("--trials", "expected >= 2", trials)
     if bins < 1:
-        raise _bad("--bins", "expected >= 1", bins)
+        raise bad_option("--bins", "expected >= 1", bins)
     fleet_spec = _fleet(fleet)
     settings = RoundSettings(
         clients_per_round=_clients(fleet_spec, clients_per_round, fraction),
@@ -168,7 +168,7 @@ def select_command(
     from planner.render import emit
 
     if not time_limit > 0:
-        raise _bad("--time-limit", "expected > 0 seconds", time_limit)
+        raise bad_option("--time-limit", "expected > 0 seconds", time_limit)
     fleet_spec = _fleet(fleet)
     settings = RoundSettings(
         clients_per_round=_clients(fleet_spec, clients_per_round, fraction),
@@ -285,12 +285,6 @@ def noniid_command(
 # Inputs.
 
 
-def _bad(option: str, expected: str, got: object = None, show_got: bool = True) -> Exception:
-    from planner.errors import SpecError
-
-    return SpecError(option, option.lstrip("-"), expected, got, show_got=show_got)
-
-
 def _settled(build: Any) -> dict[str, Any]:
     """Run a plan; a setting it cannot use becomes a one-line error naming the option (exit 2)."""
     from planner.cost.federated_plan import SettingError
@@ -298,13 +292,13 @@ def _settled(build: Any) -> dict[str, Any]:
     try:
         return build()
     except SettingError as exc:
-        raise _bad(f"--{exc.setting}", str(exc), show_got=False) from None
+        raise bad_option(f"--{exc.setting}", str(exc), show_got=False) from None
 
 
 def _clients(fleet: Any, m: int | None, fraction: float | None) -> int:
     """m from -m, or from -C as max(floor(C·K), 1) (McMahan et al. 2017), else the default."""
     if m is not None and fraction is not None:
-        raise _bad("--fraction", "give -m or -C, not both", show_got=False)
+        raise bad_option("--fraction", "give -m or -C, not both", show_got=False)
     if fraction is None:
         return DEFAULT_CLIENTS if m is None else m
     from planner.cost.federated import clients_per_round
@@ -312,7 +306,7 @@ def _clients(fleet: Any, m: int | None, fraction: float | None) -> int:
     try:
         return clients_per_round(fraction, fleet.total_clients)
     except ValueError as exc:
-        raise _bad("--fraction", str(exc), show_got=False) from None
+        raise bad_option("--fraction", str(exc), show_got=False) from None
 
 
 def _fleet(name: str) -> Any:
@@ -335,16 +329,16 @@ def _time(option: str, text: str | None) -> float | None:
     try:
         value = parse_quantity(text, "time")
     except UnitError as exc:
-        raise _bad(option, str(exc), show_got=False) from None
+        raise bad_option(option, str(exc), show_got=False) from None
     if not value > 0:
-        raise _bad(option, "expected a time > 0", text)
+        raise bad_option(option, "expected a time > 0", text)
     return value
 
 
 def _sample_bytes(text: str | None, spec: Any) -> float:
     if text is None:
         if spec is None or spec.spec != "cnn":
-            raise _bad(
+            raise bad_option(
                 "--sample-bytes",
                 "give the bytes per sample (or a CNN --model to derive them)",
                 show_got=False,
@@ -357,9 +351,9 @@ def _sample_bytes(text: str | None, spec: Any) -> float:
     try:
         value = parse_quantity(text, "memory")
     except UnitError as exc:
-        raise _bad("--sample-bytes", str(exc), show_got=False) from None
+        raise bad_option("--sample-bytes", str(exc), show_got=False) from None
     if not value > 0:
-        raise _bad("--sample-bytes", "expected a size > 0", text)
+        raise bad_option("--sample-bytes", "expected a size > 0", text)
     return value
 
 
