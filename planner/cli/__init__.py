@@ -24,11 +24,12 @@ SUBAPPS = {
 }
 # name -> module defining `command` (a function), registered as `planner NAME`
 COMMANDS = {
+    "plan": "planner.cli.plan",
     "validate": "planner.cli.validate",
     "comm": "planner.cli.comm",
+    "dp": "planner.cli.dp",
     "lr": "planner.cli.lr",
     "llm-parallel": "planner.cli.llm_parallel",
-    "dp": "planner.cli.dp",
     "calibrate": "planner.cli.calibrate",
 }
 

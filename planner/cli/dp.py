@@ -7,6 +7,7 @@ A PipeDream graph.txt does not state its minibatch: give --profile-batch, or --b
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -90,28 +91,14 @@ def build_payload(
 ) -> dict[str, Any]:
     """Resolve the inputs, plan, and return the payload that every output format renders."""
     from planner.cost import data_parallel as dp
-    from planner.cost.compute import TRAINING_DTYPES, layer_arrays, sustained_compute
-    from planner.cost.memory import OPTIMIZERS
     from planner.errors import SpecError
-    from planner.spec.catalog import find
     from planner.units import UnitError, parse_quantity
 
-    if dtype not in TRAINING_DTYPES:
-        raise bad_option("--dtype", f"one of {', '.join(TRAINING_DTYPES)}", dtype)
-    if optimizer not in OPTIMIZERS:
-        raise bad_option("--optimizer", f"one of {', '.join(OPTIMIZERS)}", optimizer)
     algorithms = dp.all_algorithms()
     if algorithm != "best" and algorithm not in algorithms:
         raise bad_option("--algorithm", f"one of {', '.join(algorithms)} or best", algorithm)
-    for option, value in (
-        ("--servers", servers),
-        ("--devices", devices),
-        ("--batch", batch),
-        ("--profile-batch", profile_batch),
-        ("--epoch-samples", epoch_samples),
-    ):
-        if value is not None and value < 1:
-            raise bad_option(option, "a whole number >= 1", value)
+    if epoch_samples < 1:
+        raise bad_option("--epoch-samples", "a whole number >= 1", epoch_samples)
     if epochs is not None and not epochs > 0:
         raise bad_option("--epochs", "a number > 0", epochs)
     try:
@@ -121,6 +108,79 @@ def build_payload(
     if not bucket_bytes > 0:
         raise bad_option("--bucket", "a size > 0, e.g. 25MiB", bucket)
 
+    resolved = resolve_training(
+        model=model,
+        cluster=cluster,
+        servers=servers,
+        devices=devices,
+        batch=batch,
+        profile_batch=profile_batch,
+        dtype=dtype,
+        optimizer=optimizer,
+        global_batch=global_batch,
+        overlap=overlap,
+        bucket_bytes=bucket_bytes,
+        epoch_samples=epoch_samples,
+    )
+    setup, n, per = resolved.setup, resolved.devices, resolved.batch
+    profile_batch = resolved.profile_batch
+    candidates = algorithms if algorithm == "best" else (algorithm,)
+    if global_batch and per < n:
+        raise bad_option("--batch", f"a global batch of at least one sample per device ({n})", per)
+    try:
+        result = dp.plan(setup, n, per, candidates, dp.default_collective, strong_scaling=global_batch)
+    except ValueError as exc:  # no candidate algorithm applies to this cluster
+        raise SpecError("--algorithm", "algorithm", str(exc), show_got=False) from None
+    return _payload(result, model=model, algorithm=algorithm, epochs=epochs, profile_batch=profile_batch)
+
+
+@dataclass(frozen=True)
+class ResolvedTraining:
+    """A training question resolved from the command line: the model as a profile at the per-device
+    batch, the data-parallel setup (per-layer arrays, cluster, dtype, optimizer), devices and batch."""
+
+    profile: Any
+    setup: Any
+    devices: int
+    batch: int
+    profile_batch: int | None  # the samples a measured profile's minibatch covers, as resolved
+
+
+def resolve_training(
+    *,
+    model: str,
+    cluster: str,
+    servers: int | None,
+    devices: int | None,
+    batch: int | None,
+    profile_batch: int | None,
+    dtype: str,
+    optimizer: str,
+    global_batch: bool = False,
+    overlap: bool = True,
+    bucket_bytes: float = 25 * 2**20,
+    epoch_samples: int = 1_281_167,
+) -> ResolvedTraining:
+    """Resolve MODEL, --cluster/--servers/--devices, --batch/--profile-batch and --dtype into a setup
+    (shared by `planner dp` and `planner plan`); bad combinations are SpecErrors naming the option."""
+    from planner.cost import data_parallel as dp
+    from planner.cost.compute import TRAINING_DTYPES, layer_arrays, sustained_compute
+    from planner.cost.memory import OPTIMIZERS
+    from planner.errors import SpecError
+    from planner.spec.catalog import find
+
+    if dtype not in TRAINING_DTYPES:
+        raise bad_option("--dtype", f"one of {', '.join(TRAINING_DTYPES)}", dtype)
+    if optimizer not in OPTIMIZERS:
+        raise bad_option("--optimizer", f"one of {', '.join(OPTIMIZERS)}", optimizer)
+    for option, value in (
+        ("--servers", servers),
+        ("--devices", devices),
+        ("--batch", batch),
+        ("--profile-batch", profile_batch),
+    ):
+        if value is not None and value < 1:
+            raise bad_option(option, "a whole number >= 1", value)
     spec = find("models", model)
     if spec.spec not in ("profile", "cnn"):
         raise SpecError(
@@ -177,6 +237,7 @@ def build_payload(
         raise bad_option("--dtype", str(exc), show_got=False) from None
 
     per = batch if batch is not None else default_batch
+    profile_at_batch = derive_profile(spec, per) if spec.spec == "cnn" else profile
     setup = dp.Setup(
         arrays=arrays,
         cluster=machine,
@@ -187,14 +248,7 @@ def build_payload(
         measured_on=measured_on,
         epoch_samples=epoch_samples,
     )
-    candidates = algorithms if algorithm == "best" else (algorithm,)
-    if global_batch and per < n:
-        raise bad_option("--batch", f"a global batch of at least one sample per device ({n})", per)
-    try:
-        result = dp.plan(setup, n, per, candidates, dp.default_collective, strong_scaling=global_batch)
-    except ValueError as exc:  # no candidate algorithm applies to this cluster
-        raise SpecError("--algorithm", "algorithm", str(exc), show_got=False) from None
-    return _payload(result, model=model, algorithm=algorithm, epochs=epochs, profile_batch=profile_batch)
+    return ResolvedTraining(profile_at_batch, setup, n, per, profile_batch)
 
 
 def _payload(
