@@ -11,20 +11,16 @@ import pytest
 
 from planner.cost.collectives import allreduce_on_cluster
 from planner.cost.pipeline import stage_memory
-from planner.errors import InfeasibleError, SpecError
-from planner.optimize.pipeline_native import (
+from planner.cost.stage_costs import (
     SYNC_ALGORITHMS,
-    NativeOptions,
-    NativePlanner,
     Topology,
-    chain_costs,
     cluster_from_levels,
-    config_string,
     in_flight,
-    partition_native,
-    plain_chain,
     stage_memory_bytes,
 )
+from planner.errors import InfeasibleError, SpecError
+from planner.optimize.chain_costs import chain_costs, plain_chain
+from planner.optimize.pipeline_native import NativeOptions, NativePlanner, config_string, partition_native
 from planner.spec.hardware import Cluster, Level, Link
 from planner.spec.profile import Layer, ModelProfile
 
@@ -346,3 +342,39 @@ def test_vgg16_on_cluster_a_is_15_1(shared_dir) -> None:
     assert result.config == "15-1"
     assert result.pipeline_time_s < result.data_parallel_time_s
     assert sorted(n for s in result.stages for n in s.layer_names) == sorted(x.name for x in profile.layers)
+
+
+def test_bottleneck_search_finds_the_dynamic_programs_optimum() -> None:
+    """partition_bottleneck (idle devices allowed) equals the DP with use_fewer_machines, bit for bit."""
+    from planner.optimize.pipeline_bottleneck import partition_bottleneck
+
+    three = Cluster(
+        spec="cluster",
+        name="three",
+        device="(none)",
+        levels=(
+            Level("gpu", 2, Link(bandwidth=5e10, latency=2e-6, efficiency=0.8, name="a")),
+            Level("server", 2, Link(bandwidth=2e9, latency=2e-5, efficiency=0.9, name="b")),
+            Level("rack", 3, Link(bandwidth=3e8, latency=1e-4, efficiency=0.9, name="c")),
+        ),
+    )
+    for seed in range(30):
+        rng = np.random.default_rng(300 + seed)
+        layers = int(rng.integers(1, 25))
+        cluster = (
+            three if seed % 6 == 0 else two_level(int(rng.integers(1, 5)), int(rng.integers(1, 5)), rng=rng)
+        )
+        kwargs = {"straight": seed % 5 == 1, "activation_compression_ratio": [1.0, 0.5, 6.0][seed % 3]}
+        costs = random_chain(rng, layers)
+        expected = partition_native(costs, cluster, use_fewer_machines=True, **kwargs)
+        found, stats = partition_bottleneck(costs, cluster, **kwargs)
+        assert found.pipeline_time_s == expected.pipeline_time_s, seed
+        assert found.devices_used <= cluster.total_devices and stats.checks >= 1
+        assert all(s.start < s.end for s in found.stages)
+
+
+def test_bottleneck_search_refuses_a_branchy_chain() -> None:
+    from planner.optimize.pipeline_bottleneck import partition_bottleneck
+
+    with pytest.raises(SpecError, match="plain chain"):
+        partition_bottleneck(chain_costs(branchy_profile()), two_level(2, 2))

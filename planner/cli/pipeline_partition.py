@@ -204,7 +204,9 @@ def _native(
     compression: float | None,
     fewer: bool,
 ) -> Any:
-    from planner.optimize.pipeline_native import chain_costs, cluster_from_levels, partition_native
+    from planner.cost.stage_costs import cluster_from_levels
+    from planner.optimize.chain_costs import chain_costs
+    from planner.optimize.pipeline_native import partition_native
 
     costs = chain_costs(profile) if times is None else chain_costs(profile, *times)
     target = machine if machine is not None else cluster_from_levels(levels or [])

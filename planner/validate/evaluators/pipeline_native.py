@@ -18,7 +18,7 @@ SETUP = ("model", "cluster", "servers")
 
 @cache
 def _costs(model: str, data_dir: Any) -> Any:
-    from planner.optimize.pipeline_native import chain_costs
+    from planner.optimize.chain_costs import chain_costs
 
     spec = _model(model, Context(data_dir))
     if spec.spec != "profile":

@@ -1,0 +1,131 @@
+"""Benchmark: the native stage partitioner on PipeDream's profiles, and the stretch goal.
+
+1. Each profile in ../shared/profiles/pipedream at 4 × 4 (pipedream-cluster-a) and 2 × 8
+   (pipedream-cluster-b): building the chain costs (two chain views: forward and backward prefix
+   sums) and the exact dynamic program (planner.optimize.pipeline_native), best of --runs, with the
+   plan it finds.
+2. The stretch goal: a 1,000-layer chain (seeded random layers) on 128 servers × 8 GPUs (pipedream-cluster-b's
+   links), solved exactly by the bottleneck search (planner.optimize.pipeline_bottleneck; idle devices
+   allowed), with the work the dynamic program would need for the same instance. --cross-check also solves
+   a mid-size instance both ways and checks that the optima are equal.
+
+Run (repository root): PYTHONPATH=. python bench/bench_pipeline_native.py [--data ../shared] [--runs 3]
+    [--layers 1000] [--servers 128] [--cross-check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from planner.optimize.chain_costs import chain_costs, plain_chain
+from planner.optimize.pipeline_bottleneck import partition_bottleneck
+from planner.optimize.pipeline_native import partition_native
+from planner.spec.catalog import find
+from planner.spec.pipedream_graph import load_graph
+
+MODELS = ("vgg16", "alexnet", "gnmt", "resnet50", "gnmt_large")
+SETTINGS = (("4x4", "pipedream-cluster-a", 4), ("2x8", "pipedream-cluster-b", 2))
+
+
+def best_of(runs: int, work):
+    times, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = work()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def profiles(data: Path, runs: int) -> None:
+    print("profile      states  pairs    build   setting  solve    config           speedup/DP")
+    for model in MODELS:
+        path = data / "profiles" / "pipedream" / f"{model}.graph.txt"
+        if not path.exists():
+            print(f"{model:12s} (missing {path})")
+            continue
+        profile = load_graph(path, path.name)
+        build, costs = best_of(runs, lambda profile=profile: chain_costs(profile))
+        for label, name, servers in SETTINGS:
+            cluster = find("hardware", name, ("cluster",)).with_top_count(servers)
+            solve, result = best_of(runs, lambda c=cluster, k=costs: partition_native(k, c))
+            print(
+                f"{model:12s} {costs.num_states:6d} {len(costs.pair_start):7d} {build:7.3f} s  {label:7s} "
+                f"{solve:6.3f} s  {result.config:16s} {result.speedup_over_dp:.3f}"
+            )
+
+
+def synthetic_chain(layers: int, seed: int = 0):
+    """Layers shaped like a large model's: 0.5-5 ms forward, backward 2x, 0-200 MB of weights on 70% of
+    the layers, 1-20 MB of activations (per minibatch)."""
+    rng = np.random.default_rng(seed)
+    forward = rng.uniform(0.5e-3, 5e-3, layers)
+    backward = 2 * forward * rng.uniform(0.8, 1.2, layers)
+    parameters = rng.uniform(0, 200e6, layers) * (rng.random(layers) > 0.3)
+    activations = rng.uniform(1e6, 20e6, layers)
+    return plain_chain(forward, backward, parameters, activations)
+
+
+def stretch(layers: int, servers: int) -> None:
+    costs = synthetic_chain(layers)
+    cluster = find("hardware", "pipedream-cluster-b", ("cluster",)).with_top_count(servers)
+    devices = cluster.total_devices
+    start = time.perf_counter()
+    result, stats = partition_bottleneck(costs, cluster)
+    elapsed = time.perf_counter() - start
+    pairs = layers * (layers + 1) // 2
+    print(
+        f"\nstretch: {layers}-layer chain on {servers} servers x {cluster.devices_per_server} GPUs "
+        f"({devices})"
+    )
+    print(
+        f"  bottleneck search (exact, idle devices allowed): {elapsed:.2f} s = {stats.coefficient_s:.2f} s "
+        f"costing {stats.patterns} block patterns + {stats.search_s:.2f} s for {stats.checks} "
+        "feasibility checks"
+    )
+    print(
+        f"  optimum {result.pipeline_time_s * 1e3:.4f} ms per minibatch, {len(result.stages)} stages on "
+        f"{result.devices_used} devices, speedup over DP {result.speedup_over_dp:.2f}"
+    )
+    print(
+        f"  the dynamic program would evaluate {pairs * devices * (devices + 1) // 2:.3g} (stage, replicas, "
+        f"offset) candidates: O(N^2 n^2)"
+    )
+
+
+def cross_check(layers: int, servers: int) -> None:
+    costs = synthetic_chain(layers, seed=1)
+    cluster = find("hardware", "pipedream-cluster-b", ("cluster",)).with_top_count(servers)
+    dp_s, dp = best_of(1, lambda: partition_native(costs, cluster, use_fewer_machines=True))
+    search_s, (found, stats) = best_of(1, lambda: partition_bottleneck(costs, cluster))
+    same = "equal" if dp.pipeline_time_s == found.pipeline_time_s else "DIFFERENT"
+    print(
+        f"\ncross-check {layers} layers on {cluster.total_devices} GPUs: DP {dp_s:.2f} s, bottleneck search "
+        f"{search_s:.2f} s ({stats.checks} checks); optima {same}: {dp.pipeline_time_s!r} vs "
+        f"{found.pipeline_time_s!r}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--layers", type=int, default=1000)
+    parser.add_argument("--servers", type=int, default=128)
+    parser.add_argument("--cross-check", action="store_true")
+    parser.add_argument("--skip-profiles", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_profiles:
+        profiles(args.data, args.runs)
+    stretch(args.layers, args.servers)
+    if args.cross_check:
+        cross_check(120, 8)
+
+
+if __name__ == "__main__":
+    main()
