@@ -86,28 +86,13 @@ def build_payload(
         )
     profile, times, used_batch = _profile_and_times(spec, machine, batch)
 
-    if cost_model == "native":
-        result = _native(
-            profile,
-            times,
-            machine,
-            parsed_levels,
-            straight,
-            memory_bytes,
-            activation_compression,
-            use_fewer_machines,
-        )
-    else:
-        result = _pipedream(
-            profile,
-            times,
-            machine,
-            parsed_levels,
-            straight,
-            memory_bytes,
-            activation_compression,
-            use_fewer_machines,
-        )
+    options = {
+        "memory_limit_bytes": memory_bytes,
+        "straight": straight,
+        "use_fewer_machines": use_fewer_machines,
+        "activation_compression_ratio": activation_compression,
+    }
+    result = _partition(cost_model, profile, times, machine, parsed_levels, options)
     payload = _payload(result, cost_model)
     payload.update(
         model=profile.name,
@@ -118,12 +103,7 @@ def build_payload(
         ],
         batch=used_batch,
         times_from="measured" if times is None else "roofline",
-        options={
-            "straight": straight,
-            "use_fewer_machines": use_fewer_machines,
-            "memory_limit_bytes": memory_bytes,
-            "activation_compression_ratio": activation_compression,
-        },
+        options=options,
     )
     return payload
 
@@ -194,54 +174,32 @@ def _profile_and_times(spec: Any, machine: Any, batch: int | None) -> tuple[Any,
     return profile, (times.forward, times.backward), samples
 
 
-def _native(
+def _partition(
+    cost_model: str,
     profile: Any,
     times: Any,
     machine: Any,
     levels: list[tuple[int, float]] | None,
-    straight: bool,
-    memory: float | None,
-    compression: float | None,
-    fewer: bool,
+    options: dict[str, Any],
 ) -> Any:
+    """Run the cost model's optimizer; `options`: memory_limit_bytes, straight, use_fewer_machines and
+    activation_compression_ratio (None: absent)."""
+    if cost_model == "pipedream":
+        from planner.optimize.chain_view import build_chain_view
+        from planner.optimize.pipedream import levels_from_cluster, partition_pipedream
+
+        view = build_chain_view(profile, None if times is None else times[0] + times[1])
+        return partition_pipedream(
+            view, levels if levels is not None else levels_from_cluster(machine), **options
+        )
     from planner.cost.stage_costs import cluster_from_levels
     from planner.optimize.chain_costs import chain_costs
     from planner.optimize.pipeline_native import partition_native
 
     costs = chain_costs(profile) if times is None else chain_costs(profile, *times)
     target = machine if machine is not None else cluster_from_levels(levels or [])
-    return partition_native(
-        costs,
-        target,
-        memory_limit_bytes=memory,
-        straight=straight,
-        use_fewer_machines=fewer,
-        activation_compression_ratio=1.0 if compression is None else compression,
-    )
-
-
-def _pipedream(
-    profile: Any,
-    times: Any,
-    machine: Any,
-    levels: list[tuple[int, float]] | None,
-    straight: bool,
-    memory: float | None,
-    compression: float | None,
-    fewer: bool,
-) -> Any:
-    from planner.optimize.chain_view import build_chain_view
-    from planner.optimize.pipedream import levels_from_cluster, partition_pipedream
-
-    view = build_chain_view(profile, None if times is None else times[0] + times[1])
-    return partition_pipedream(
-        view,
-        levels if levels is not None else levels_from_cluster(machine),
-        memory_limit_bytes=memory,
-        straight=straight,
-        use_fewer_machines=fewer,
-        activation_compression_ratio=compression,
-    )
+    ratio = options["activation_compression_ratio"]
+    return partition_native(costs, target, **{**options, "activation_compression_ratio": ratio or 1.0})
 
 
 def _payload(result: Any, cost_model: str) -> dict[str, Any]:
