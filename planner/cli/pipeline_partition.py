@@ -1,7 +1,8 @@
 """`planner pipeline partition`: resolve the inputs, run a cost model's optimizer, build and render the plan.
 
 Kept apart from planner/cli/pipeline.py (the typer command) so that the command module stays small; like
-every CLI module it imports only the standard library at module level.
+every CLI module it imports only the standard library and
+planner.cli.common at module level.
 
 Inputs. MODEL is a measured profile (PipeDream graph.txt or a per-minibatch profile YAML: its times are
 partitioned as measured, per its own minibatch), a per-minibatch FLOP profile, or a CNN architecture
@@ -17,15 +18,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from planner.cli.common import bad_option
+
 DEFAULT_CNN_BATCH = 128  # samples per minibatch for a CNN architecture: PipeDream's vgg16/resnet50 profiles
 COST_MODELS = ("native", "pipedream")
 NAMES_SHOWN = 1  # layer names shown at each end of a stage in the table
-
-
-def _bad(option: str, expected: str, got: object = None, show_got: bool = True) -> Exception:
-    from planner.errors import SpecError
-
-    return SpecError(option, option.lstrip("-"), expected, got, show_got=show_got)
 
 
 def build_payload(
@@ -42,24 +39,25 @@ def build_payload(
     batch: int | None,
 ) -> dict[str, Any]:
     """Check the options, partition, and return the payload every output format renders."""
+    from planner.cli.common import load_cluster
     from planner.spec.catalog import find
 
     if cost_model not in COST_MODELS:
-        raise _bad("--cost-model", f"one of {', '.join(COST_MODELS)}", cost_model)
+        raise bad_option("--cost-model", f"one of {', '.join(COST_MODELS)}", cost_model)
     if (cluster is None) == (levels is None):
-        raise _bad(
+        raise bad_option(
             "--cluster",
             "exactly one of --cluster NAME|FILE or --levels 'count:bandwidth,...' (innermost first)",
             show_got=False,
         )
     if servers is not None and (levels is not None or servers < 1):
-        raise _bad("--servers", "a whole number >= 1, with --cluster (not --levels)", servers)
+        raise bad_option("--servers", "a whole number >= 1, with --cluster (not --levels)", servers)
     if batch is not None and batch < 1:
-        raise _bad("--batch", "a whole number >= 1", batch)
+        raise bad_option("--batch", "a whole number >= 1", batch)
     if activation_compression is not None and not (
         math.isfinite(activation_compression) and activation_compression > 0
     ):
-        raise _bad(
+        raise bad_option(
             "--activation-compression",
             "a ratio > 0 (activation bytes are divided by it)",
             activation_compression,
@@ -73,13 +71,11 @@ def build_payload(
         parsed_levels = parse_levels(levels)
     else:
         assert cluster is not None
-        machine = find("hardware", cluster, ("cluster",))
-        if servers is not None:
-            machine = machine.with_top_count(servers)
+        machine = load_cluster(cluster, servers)
 
     spec = find("models", model)
     if spec.spec not in ("profile", "cnn"):
-        raise _bad(
+        raise bad_option(
             "MODEL",
             f"a layer profile or a CNN architecture; '{model}' is an {spec.spec} config",
             show_got=False,
@@ -116,9 +112,9 @@ def _memory(memory: str | None) -> float | None:
     try:
         value = parse_quantity(memory, "memory")
     except UnitError as exc:
-        raise _bad("--memory", str(exc), show_got=False) from None
+        raise bad_option("--memory", str(exc), show_got=False) from None
     if value < 0:
-        raise _bad("--memory", "a memory size >= 0, e.g. 16GB", memory)
+        raise bad_option("--memory", "a memory size >= 0, e.g. 16GB", memory)
     return value
 
 
@@ -136,7 +132,7 @@ def _profile_and_times(spec: Any, machine: Any, batch: int | None) -> tuple[Any,
         and all(layer.forward_time is not None or layer.is_input for layer in spec.layers)
     ):
         if batch is not None and batch != spec.batch_size:
-            raise _bad(
+            raise bad_option(
                 "--batch",
                 "only for a CNN architecture or FLOP profile: a measured profile is partitioned at its own "
                 f"minibatch ({spec.batch_size or 'not stated'})",
@@ -144,7 +140,7 @@ def _profile_and_times(spec: Any, machine: Any, batch: int | None) -> tuple[Any,
             )
         return spec, None, spec.batch_size
     if machine is None:
-        raise _bad(
+        raise bad_option(
             "--levels",
             "--cluster for a model timed from FLOP (the roofline needs the cluster's device)",
             show_got=False,
@@ -158,19 +154,19 @@ def _profile_and_times(spec: Any, machine: Any, batch: int | None) -> tuple[Any,
         profile = derive_profile(spec, samples)
     else:
         if spec.per != "minibatch" or spec.batch_size is None:
-            raise _bad(
+            raise bad_option(
                 "MODEL",
                 "a per-minibatch profile with its batch_size, or a CNN architecture (per-sample profiles "
                 "are not partitioned)",
                 show_got=False,
             )
         if batch is not None and batch != spec.batch_size:
-            raise _bad("--batch", f"the profile's own minibatch, {spec.batch_size}", batch)
+            raise bad_option("--batch", f"the profile's own minibatch, {spec.batch_size}", batch)
         profile, samples = spec, spec.batch_size
     try:
         times = layer_times(layer_arrays(profile), machine.device, profile.dtype, samples)
     except ValueError as exc:
-        raise _bad("--cluster", str(exc), show_got=False) from None
+        raise bad_option("--cluster", str(exc), show_got=False) from None
     return profile, (times.forward, times.backward), samples
 
 
@@ -224,18 +220,6 @@ def _payload(result: Any, cost_model: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- rendering
 
 
-def _time(value: float | None) -> str:
-    from planner.units import format_quantity
-
-    return "-" if value is None else format_quantity(value, "time")
-
-
-def _bytes(value: float | None) -> str:
-    from planner.units import format_quantity
-
-    return "-" if value is None else format_quantity(value, "memory")
-
-
 def _names(names: list[str]) -> str:
     if len(names) <= 2 * NAMES_SHOWN:
         return ", ".join(names)
@@ -250,7 +234,7 @@ def _devices(devices: list[int]) -> str:
 
 def tables(payload: dict[str, Any]) -> list[Any]:
     """Rich renderables of a partition payload: the stages, then the summary."""
-    from planner.render import make_table
+    from planner.render import fmt_bytes, fmt_time, make_table
 
     native = payload["cost_model"] == "native"
     where = payload["cluster"] or "levels " + ", ".join(
@@ -284,24 +268,24 @@ def tables(payload: dict[str, Any]) -> list[Any]:
             _names(stage["layer_names"]),
             str(stage["replicas"]),
             _devices(stage["devices"]),
-            _time(stage["compute_s"]),
+            fmt_time(stage["compute_s"]),
         ]
         if native:
-            sync = _time(stage["sync_s"]) + (
+            sync = fmt_time(stage["sync_s"]) + (
                 f" ({stage['sync_algorithm']})" if stage["sync_algorithm"] else ""
             )
-            transfer = _time(stage["transfer_in_s"]) if k else "-"
-            row += [sync, transfer, _time(stage["time_s"]), _bytes(stage["memory_bytes"])]
+            transfer = fmt_time(stage["transfer_in_s"]) if k else "-"
+            row += [sync, transfer, fmt_time(stage["time_s"]), fmt_bytes(stage["memory_bytes"])]
         else:
-            row.append(_time(stage["time_s"]))
+            row.append(fmt_time(stage["time_s"]))
         rows.append(row)
     right = ["replicas", "compute", "sync", "transfer in", "time", "memory/device"]
     stage_table = make_table(title, columns, rows, right=right, keep=["states", "devices"])
     summary = [
         ("configuration", payload["config"]),
-        ("time per minibatch (pipeline)", _time(payload["pipeline_time_s"])),
-        (f"data parallel on {payload['num_devices']} devices", _time(payload["data_parallel_time_s"])),
-        ("one device", _time(payload["single_device_time_s"])),
+        ("time per minibatch (pipeline)", fmt_time(payload["pipeline_time_s"])),
+        (f"data parallel on {payload['num_devices']} devices", fmt_time(payload["data_parallel_time_s"])),
+        ("one device", fmt_time(payload["single_device_time_s"])),
         ("speedup over data parallelism", f"{payload['speedup_over_dp']:.3f}×"),
         ("speedup over one device", f"{payload['speedup_over_single_device']:.3f}×"),
         ("devices used", f"{payload['devices_used']} of {payload['num_devices']}"),
