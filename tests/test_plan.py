@@ -23,7 +23,7 @@ def test_default_plan_compares_every_family_and_recommends_a_feasible_winner(run
     families = {s["family"] for s in payload["strategies"]}
     assert {"data-parallel", "pipeline", "gpipe", "1f1b"} <= families
     names = [s["name"] for s in payload["strategies"] if s["family"] == "data-parallel"]
-    assert {"data parallel, ps", "data parallel, ring", "data parallel, hierarchical"} <= set(names)
+    assert {"DP ps", "DP ring", "DP hierarchical"} <= set(names)
     throughputs = [s["throughput_samples_per_s"] for s in payload["strategies"] if s["fits"]]
     assert throughputs == sorted(throughputs, reverse=True)
     winner = payload["strategies"][0]
@@ -38,7 +38,7 @@ def test_default_plan_compares_every_family_and_recommends_a_feasible_winner(run
 def test_parameter_server_is_slowest_data_parallel(run_cli) -> None:
     payload = _json(run_cli)
     dp = {s["name"]: s["iteration_s"] for s in payload["strategies"] if s["family"] == "data-parallel"}
-    assert dp["data parallel, ps"] == max(dp.values())
+    assert dp["DP ps"] == max(dp.values())
 
 
 def test_latency_objective_ranks_by_iteration_time(run_cli) -> None:

@@ -256,28 +256,13 @@ def _tables(payload: dict[str, Any], explain: bool) -> list[Any]:
         "iteration",
         "samples/s",
         "speedup",
-        "efficiency",
-        "memory/device",
-        "$ per 1M samples",
+        "eff.",
+        "mem/device",
+        "$/1M samples",
         "fits",
     ]
-    out: list[Any] = [
-        make_table(
-            title,
-            cols,
-            rows,
-            right=[
-                "#",
-                "devices",
-                "iteration",
-                "samples/s",
-                "speedup",
-                "efficiency",
-                "memory/device",
-                "$ per 1M samples",
-            ],
-        )
-    ]
+    numbers = ["#", "devices", "iteration", "samples/s", "speedup", "eff.", "mem/device", "$/1M samples"]
+    out: list[Any] = [make_table(title, cols, rows, right=numbers, keep=["strategy", "config"])]
     out.append(Text(f"recommendation: {payload['recommendation']}", style="bold"))
     for note in payload["not_evaluated"]:
         out.append(Text(f"not evaluated: {note}"))

@@ -155,7 +155,7 @@ def data_parallel_strategies(setup: dp.Setup, devices: int, batch: int) -> tuple
         it = result.iteration
         rows.append(
             Strategy(
-                name=f"data parallel, {algorithm}",
+                name=f"DP {algorithm}",
                 family="data-parallel",
                 config=str(devices),
                 devices=devices,
@@ -204,7 +204,7 @@ def pipeline_strategy(
 def _pipeline_row(result: NativeResult, cluster: Cluster, batch: int, single_throughput: float) -> Strategy:
     used = result.devices_used
     return Strategy(
-        name="pipeline (PipeDream, replicated stages)",
+        name="PipeDream pipeline",
         family="pipeline",
         config=result.config,
         devices=used,
@@ -262,7 +262,7 @@ def synchronous_pipeline_strategies(
                 _sync_stage_memory(setup, chain, stages, i, m, schedule, micro / batch) for i in range(k)
             )
             row = Strategy(
-                name="GPipe" if schedule == "gpipe" else "1F1B (PipeDream-flush)",
+                name="GPipe" if schedule == "gpipe" else "1F1B",
                 family=schedule,
                 config=f"{k} stages, M={m}",
                 devices=k,
