@@ -37,6 +37,15 @@ def test_error_pct_is_signed_and_relative() -> None:
     assert math.isinf(error_pct(1, 0))
 
 
+def test_published_bounds_pass_on_their_side_only() -> None:
+    from planner.validate.runner import within
+
+    assert within(390.0, 25.0, "at_least") and within(-20.0, 25.0, "at_least")
+    assert not within(-30.0, 25.0, "at_least")
+    assert within(-90.0, 5.0, "at_most") and not within(10.0, 5.0, "at_most")
+    assert within(-4.0, 5.0, "value") and not within(6.0, 5.0, "value")
+
+
 def test_validate_passes_and_reports_json(run_cli, shared_dir: Path) -> None:
     result = run_cli("validate", "--data", str(shared_dir), "--format", "json")
     assert result.exit_code == 0, result.stdout + result.stderr

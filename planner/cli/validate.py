@@ -56,7 +56,7 @@ def _tables(payload: dict[str, Any]) -> list[Any]:
         (
             c["name"],
             num(c["predicted"]),
-            num(c["published"]),
+            {"at_least": "≥ ", "at_most": "≤ "}.get(c["comparison"], "") + num(c["published"]),
             "-" if c["error_pct"] is None else f"{c['error_pct']:+.2f}%",
             f"{c['tolerance_pct']:g}%",
             f"[{colours[c['status']]}]{c['status']}[/]",

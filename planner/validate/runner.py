@@ -28,6 +28,7 @@ class CaseResult:
     tolerance_pct: float
     status: str
     reason: str
+    comparison: str = "value"
 
 
 def default_data_dir() -> Path | None:
@@ -49,9 +50,20 @@ def error_pct(predicted: float, published: float) -> float:
     return (predicted - published) / abs(published) * 100.0
 
 
+def within(err_pct: float, limit_pct: float, comparison: str) -> bool:
+    """Whether a signed % error meets the case: |error| <= limit for a value; for a published bound,
+    any error on the bound's side, and at most `limit` short of it."""
+    if comparison == "at_least":
+        return err_pct >= -limit_pct
+    if comparison == "at_most":
+        return err_pct <= limit_pct
+    return abs(err_pct) <= limit_pct
+
+
 def run_case(item: LoadedCase, data_dir: Path | None) -> CaseResult:
     case = item.case
     base = dict(
+        comparison=case.comparison,
         name=case.name,
         kind=case.kind,
         source=case.source,
@@ -106,12 +118,16 @@ def run_case(item: LoadedCase, data_dir: Path | None) -> CaseResult:
     limit = (
         case.tolerance_pct if case.tolerance_pct > 0 or case.kind != "exact" else EXACT_REL_TOLERANCE * 100
     )
-    if abs(err) <= limit:
+    if within(err, limit, case.comparison):
         status, reason = "pass", ""
     elif case.known_deviation:
         status, reason = "known-deviation", case.known_deviation
     else:
-        status, reason = "fail", f"|error| {abs(err):.3g}% exceeds the tolerance {case.tolerance_pct:g}%"
+        bounds = {"at_least": "below the published lower bound", "at_most": "above the published upper bound"}
+        status = "fail"
+        reason = bounds.get(
+            case.comparison, f"|error| {abs(err):.3g}% exceeds the tolerance {case.tolerance_pct:g}%"
+        )
     return CaseResult(**base, predicted=predicted, error_pct=err, status=status, reason=reason)
 
 
@@ -125,8 +141,13 @@ def run(data_dir: Path | None, only: str | None = None) -> list[CaseResult]:
 
 
 def summarize(results: list[CaseResult]) -> dict[str, object]:
-    """Counts per status and the median / maximum |error| of the published cases that ran."""
-    errors = [abs(r.error_pct) for r in results if r.kind == "published" and r.error_pct is not None]
+    """Counts per status and the median / maximum |error| of the published cases that ran (a case that
+    checks a published bound has no error to average)."""
+    errors = [
+        abs(r.error_pct)
+        for r in results
+        if r.kind == "published" and r.comparison == "value" and r.error_pct is not None
+    ]
     return {
         "counts": {status: sum(r.status == status for r in results) for status in STATUSES},
         "published_abs_error_pct": {
