@@ -31,6 +31,7 @@ COMMANDS = {
     "lr": "planner.cli.lr",
     "llm-parallel": "planner.cli.llm_parallel",
     "calibrate": "planner.cli.calibrate",
+    "schema": "planner.cli.schema",
 }
 
 app = typer.Typer(
