@@ -21,6 +21,7 @@ SUBAPPS = {
     "fl": "planner.cli.fl",
     "pipeline": "planner.cli.pipeline",
     "specdec": "planner.cli.specdec",
+    "export": "planner.cli.export",
 }
 # name -> module defining `command` (a function), registered as `planner NAME`
 COMMANDS = {
