@@ -57,6 +57,8 @@ def test_sensitivity_covers_every_figure(run_cli) -> None:
     payload = _json(run_cli, "alexnet", "--servers", "2", "--sensitivity")
     factors = [row["factor"] for row in payload["sensitivity"]]
     assert factors == sensitivity_factors(find("hardware", "pipedream-cluster-a"))
+    assert payload["most_sensitive"] in factors
+    assert isinstance(payload["ranking_flips"], list)
     row = next(r for r in payload["sensitivity"] if r["factor"] == "peak_compute")
     assert row["plus_winner_change_pct"] < 0 < row["minus_winner_change_pct"]  # faster device, faster plan
 

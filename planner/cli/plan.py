@@ -151,8 +151,17 @@ def build_payload(
         "winner": None if comparison.winner is None else comparison.winner.name,
     }
     if sensitivity:
-        payload["sensitivity"] = plan.sensitivity(
-            resolved.setup, resolved.profile, resolved.batch, comparison
+        rows = plan.sensitivity(resolved.setup, resolved.profile, resolved.batch, comparison)
+        payload["sensitivity"] = rows
+        payload["most_sensitive"] = max(
+            rows,
+            key=lambda r: max(
+                abs(r["minus_winner_change_pct"] or 0.0), abs(r["plus_winner_change_pct"] or 0.0)
+            ),
+            default={"factor": None},
+        )["factor"]
+        payload["ranking_flips"] = sorted(
+            {f"{r['factor']} {sign}" for r in rows for sign in ("minus", "plus") if r[f"{sign}_new_winner"]}
         )
     return payload
 
@@ -295,6 +304,17 @@ def _tables(payload: dict[str, Any], explain: bool) -> list[Any]:
                 ["figure", "-20%", "winner then", "+20%", "winner then"],
                 srows,
                 right=["-20%", "+20%"],
+            )
+        )
+        flips = payload["ranking_flips"]
+        out.append(
+            Text(
+                f"most sensitive: {payload['most_sensitive']}; "
+                + (
+                    f"the winner changes with: {', '.join(flips)}"
+                    if flips
+                    else "the winner holds at ±20% on every figure"
+                )
             )
         )
     return out
