@@ -1,7 +1,9 @@
 """Rendering of result payloads: rich tables for people, JSON/YAML with stable keys for machines.
 
 A payload is a plain dict (str keys; values: str, int, float, bool, None, lists, dicts). JSON and YAML
-carry the same content with sorted keys and `schema_version`, so the same inputs give identical bytes.
+carry the same content with sorted keys and `schema_version`, so the same inputs give identical bytes:
+floats are written by repr (shortest round trip), and wall-clock measurements (VOLATILE_KEYS, e.g. how
+long a solver ran) are shown in tables but left out of JSON/YAML.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from enum import Enum
 from typing import Any
 
 SCHEMA_VERSION = 1
+# Keys whose values are wall-clock measurements, not functions of the inputs: left out of JSON/YAML.
+VOLATILE_KEYS = frozenset({"solve_s"})
 
 
 class OutputFormat(str, Enum):
@@ -24,7 +28,7 @@ class OutputFormat(str, Enum):
 def _clean(value: Any) -> Any:
     """Plain JSON-compatible values; non-finite floats become None (JSON has no NaN)."""
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): _clean(v) for k, v in value.items() if k not in VOLATILE_KEYS}
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):

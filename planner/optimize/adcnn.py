@@ -35,6 +35,12 @@ the first m boards (a dominance argument, see _formulate), so it solves, for eac
 first m boards all used, which has no binaries and a tight LP; LP bounds order and prune the m's.
 Otherwise one ILP over all boards. Both start from the best greedy assignment over prefixes.
 
+Ties: in the decomposition a prefix's assignment replaces the incumbent only when strictly faster, so
+among equally fast ones the first found is kept (the greedy seed, then the prefixes m in order of LP
+bound, equal bounds by smaller m); the single ILP keeps the solver's answer unless it is slower than the
+seed. Which of several optima CBC or HiGHS returns is the solver's, the same for the same model (both
+solvers are deterministic). A time-limited answer (status time-limit) may differ between machines.
+
 Units: seconds.
 """
 

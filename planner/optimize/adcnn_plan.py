@@ -8,7 +8,8 @@ quantised) and the Central node runs layers (cut, end]. Latency = the tile phase
 
 Cut choice when none is given: every clean cut after a layer that reduces the map (pooling, strided
 conv) or after the last spatial layer is scored with ADCNN's greedy assignment; the three best are
-solved exactly and the fastest wins (a heuristic over cuts, exact within each).
+solved exactly and the fastest wins (a heuristic over cuts, exact within each). Ties: equal greedy
+scores by the earlier cut; equal exact latencies keep the better-scored cut (the first solved).
 
 Board order: the boards are served fastest first (by their time for the largest tile), a stable sort.
 A board's transfers run at the slower of its link and the Central node's, with the larger latency.

@@ -21,6 +21,10 @@ in well under a second (bench/bench_client_selection.py). Size: K + J binaries, 
 `solve_by_thresholds` is an exact O(K² log K) cross-check: for each candidate makespan τ_j it takes the
 best clients among those no slower than τ_j. Baselines: `fastest` (the m clients with the smallest t_k)
 and `random` (m clients uniformly at random: expected terms, the latency by order statistics).
+
+Ties: among selections of equal objective the ILP returns CBC's optimum, the same for the same problem
+(the model is built in client order and CBC is deterministic); `fastest` takes the lower client index
+on equal round times (a stable sort); the reported clients are listed in ascending index order.
 """
 
 from __future__ import annotations

@@ -28,6 +28,11 @@ check at τ also returns the smallest term above τ among the tests it made on r
 value at which anything reached can change), so every τ below it is infeasible too. When the bracket's
 lower end is feasible it is the optimum. Each check is exact; floating-point terms are the same
 expressions as in the dynamic program (planner.optimize.pipeline_native.sync_time / stage_time).
+
+Ties: the time is the dynamic program's optimum; the plan is the one the last feasible check
+reconstructs (the fewest devices at every reached state, the lowest residue at the end, arrays scanned
+in a fixed order: no hashing, no randomness), a function of the inputs. Among equally fast plans it may
+differ from pipeline_native's choice (fewest stages).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 What it optimises: the expected speedup over plain decoding, E[tokens](alpha, gamma) / (gamma c + v(gamma))
 (Leviathan et al. 2023, Thm 3.8, with the verification cost v of gamma + 1 tokens in target steps; v = 1
 in the paper). Search space: the integers 0..max_gamma (0 = do not speculate); exhaustive, O(max_gamma).
+Ties: the smallest gamma among equal speedups (numpy's argmax returns the first maximum).
 For a target and a draft model on hardware, c and v come from the decode roofline (planner.cost.decode)
 unless a measured c is given. PEARL's parallel variant (planner.cost.pearl) is tabulated beside it.
 """

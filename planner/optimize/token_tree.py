@@ -15,6 +15,11 @@ A[k-1, i-1]; the rows of A are:
 Expected tokens per target step F(T) = sum over nodes v of f(v), f(v) = prod of A over the path to v and
 f(root) = 1 (Sequoia Sec. 3.2; the root stands for the token the target adds itself). For a chain with
 P = (alpha) this is Leviathan et al.'s Eq. 1. Dimensionless (tokens).
+
+Ties: Sequoia's DP gives the new child subtree the fewest nodes among equal values (argmax takes the
+first) and adds a child only when F grows by more than 1e-12 (fewest children); the hardware-aware
+search takes the lowest height, then the smallest size; Medusa's greedy takes, among equal products,
+the node pushed first (a counter in the heap key).
 """
 
 from __future__ import annotations
