@@ -7,9 +7,16 @@ from __future__ import annotations
 
 
 class PlannerError(Exception):
-    """Base of every error that the CLI reports as one line, without a traceback."""
+    """Base of every error that the CLI reports as one line, without a traceback.
+
+    The message is kept to one line: a line break, tab or other control character that user input
+    brings into it (a file name, a catalog name) is written as its escape (`\\n`).
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(one_line(message))
 
 
 class SpecError(PlannerError):
@@ -44,3 +51,10 @@ class InfeasibleError(PlannerError):
 def _short(value: object, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def one_line(text: str) -> str:
+    """`text` with every character that is not printable (line breaks included) escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

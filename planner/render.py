@@ -31,6 +31,8 @@ def _clean(value: Any) -> Any:
         return {str(k): _clean(v) for k, v in value.items() if k not in VOLATILE_KEYS}
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):  # a numpy scalar: its Python value
+        return _clean(value.item())
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, Enum):

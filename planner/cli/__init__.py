@@ -52,14 +52,44 @@ for _name, _module in COMMANDS.items():
 
 
 def main() -> None:
-    """Entry point: run the app; user errors print one line to stderr and exit with their code."""
+    """Entry point: run the app; user errors print one line to stderr and exit with their code.
+
+    Command-line mistakes (an unknown option, a value click cannot convert) are one line too: the app
+    runs with standalone_mode=False, so click raises them here instead of drawing a usage box.
+    """
+    usage_error, click_error = _click_errors()
     try:
-        app(prog_name="planner")
+        code = app(prog_name="planner", standalone_mode=False)
     except PlannerError as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(exc.exit_code)
+    except usage_error as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `planner` or `planner AREA` alone: help printed
+            sys.exit(exc.exit_code)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        sys.stderr.write(f"error: {_one_line(exc.format_message())}{hint}\n")
+        sys.exit(exc.exit_code)
+    except click_error as exc:
+        sys.stderr.write(f"error: {_one_line(exc.format_message())}\n")
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.stderr.write("error: aborted\n")
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(0)
+    if isinstance(code, int) and not isinstance(code, bool) and code:  # typer.Exit(code) from a command
+        sys.exit(code)
+
+
+def _click_errors() -> tuple[type[Exception], type[Exception]]:
+    """click's UsageError and ClickException, found through typer.BadParameter (typer may vendor click)."""
+    bases = {cls.__name__: cls for cls in typer.BadParameter.__mro__}
+    return bases["UsageError"], bases["ClickException"]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -60,7 +60,6 @@ def _cnn(name: str, input_dtype: str | None) -> Any:
     from planner.cost.edge_model import from_architecture
     from planner.errors import SpecError
     from planner.spec.catalog import find
-    from planner.spec.profile import DTYPE_BYTES
 
     spec = find("models", name)
     if spec.spec != "cnn":
@@ -70,11 +69,19 @@ def _cnn(name: str, input_dtype: str | None) -> Any:
             f"expected a CNN architecture (spatial tiles need shapes); '{name}' is a {spec.spec} spec",
             show_got=False,
         )
+    return from_architecture(spec, _input_dtype(input_dtype))
+
+
+def _input_dtype(input_dtype: str | None) -> str | None:
+    """--input-dtype, checked against the dtypes the planner knows."""
+    from planner.errors import SpecError
+    from planner.spec.profile import DTYPE_BYTES
+
     if input_dtype is not None and input_dtype not in DTYPE_BYTES:
         raise SpecError(
             "--input-dtype", "input-dtype", f"expected one of {', '.join(DTYPE_BYTES)}", input_dtype
         )
-    return from_architecture(spec, input_dtype)
+    return input_dtype
 
 
 def _cluster(option: str, name: str) -> Any:
@@ -378,7 +385,7 @@ def split(
     link = wan_link(remote)
     with _bad_input("MODEL"):
         if spec.spec == "cnn":
-            edge = from_architecture(spec, input_dtype)
+            edge = from_architecture(spec, _input_dtype(input_dtype))
         else:
             where = measured_on or spec.measured_on
             origin = _device("--measured-on", where) if where else None

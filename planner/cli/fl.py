@@ -98,7 +98,7 @@ def round_command(
         int, typer.Option(help="R: rounds to train (your input; accuracy is not modelled)")
     ] = 100,
     trials: Annotated[int, typer.Option(help="Monte Carlo trials where no closed form applies")] = 4000,
-    seed: Annotated[int, typer.Option(help="seed of the Monte Carlo")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="seed of the Monte Carlo")] = 0,
     histogram: Annotated[
         bool, typer.Option("--histogram", help="a terminal histogram of client round times")
     ] = False,
@@ -234,7 +234,7 @@ def noniid_command(
         str | None, typer.Option(help="a `spec: partition` YAML of per-client label counts instead")
     ] = None,
     seed: Annotated[
-        int | None, typer.Option(help="draw each client's classes at random (default: round-robin)")
+        int | None, typer.Option(min=0, help="draw each client's classes at random (default: round-robin)")
     ] = None,
     shared_fraction: Annotated[
         float, typer.Option(help="beta: globally shared data / all clients' data")

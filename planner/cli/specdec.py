@@ -487,7 +487,7 @@ def simulate_command(
     significance: Annotated[
         float, typer.Option("--significance", help="test level (a correct sampler fails this often)")
     ] = 0.001,
-    seed: Annotated[int, typer.Option("--seed", help="random seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="random seed")] = 0,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Run the real lossless samplers and test them: output law = target, mean tokens = closed form.

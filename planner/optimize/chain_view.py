@@ -22,7 +22,9 @@ Construction, for a profile's DAG (layers and their `inputs`):
    reachable from v, and keeps the maximal nodes of the result. A breadth-first search from the first
    antichain gives the antichain DAG (each antichain a state, an edge per such step). PipeDream lists
    the extra nodes of an augmented set in Python set order (hash order, different between runs); here
-   they come in layer order, so the construction is deterministic.
+   they come in layer order, so the construction is deterministic. A layer that no state's down-set
+   reaches (one that only a second source of G leads to) would be in no stage: that is a SpecError
+   here (PipeDream drops such a layer silently).
 3. The chain: a depth-first topological order of the antichain DAG from the first state (children in
    discovery order, reverse post-order). States are numbered by their position in it.
 4. Figures of a state s (units: seconds, bytes): C(s), P(s), A(s) are the sums of compute time
@@ -161,6 +163,17 @@ def build_chain_view(profile: ModelProfile, layer_time_s: Sequence[float] | None
     predecessors = tuple(np.flatnonzero(row).astype(np.int64) for row in _membership(pred_masks, len(order)))
 
     down_sets = tuple(graph.down_set(augmented) for augmented in chain_antichains)
+    stranded = [profile.layers[i].name for i in nodes if not (down_sets[-1] >> i) & 1]
+    if stranded:  # the stages cover the last state's down-set: these layers would be in no stage
+        raise SpecError(
+            f"profile {profile.name}",
+            "layers",
+            f"expected every layer to be reached from the first source '{profile.layers[start].name}' "
+            f"(PipeDream's chain view grows from one source); not reached: {', '.join(stranded[:5])}"
+            f"{' ...' if len(stranded) > 5 else ''} (a branch of its own from the data source: no stage "
+            "would hold it)",
+            show_got=False,
+        )
     membership = _membership(down_sets, count)
     parameters = np.array([profile.layer_parameter_bytes(layer) for layer in profile.layers], dtype=float)
     activations = np.array([layer.output_bytes for layer in profile.layers], dtype=float)

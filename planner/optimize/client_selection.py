@@ -156,8 +156,13 @@ def solve_ilp(problem: SelectionProblem, time_limit_s: float = 60.0) -> Selectio
         lp.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s))
     elapsed = time.perf_counter() - start
     status = pulp.LpStatus[lp.status].lower()
-    if status != "optimal":
-        raise RuntimeError(f"the selection ILP ended '{status}' (time limit {time_limit_s:g} s)")
+    if status != "optimal":  # e.g. no incumbent within the user's time limit: no answer to give
+        from planner.errors import InfeasibleError
+
+        raise InfeasibleError(
+            f"the selection ILP ended '{status}' within the time limit of {time_limit_s:g} s; "
+            "allow more time (--time-limit)"
+        )
     chosen = [k for k in range(count) if (x[k].value() or 0.0) > 0.5]
     return evaluate(problem, chosen, "ilp", status=status, solve_s=elapsed)
 

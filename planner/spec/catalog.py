@@ -139,7 +139,12 @@ def _catalog_device(name: str, doc: Document, path: tuple[str | int, ...] = ("de
 
 
 def _looks_like_path(text: str) -> bool:
-    return "/" in text or text.endswith((".yaml", ".yml", ".txt", ".json")) or Path(text).exists()
+    if "/" in text or text.endswith((".yaml", ".yml", ".txt", ".json")):
+        return True
+    try:
+        return Path(text).exists()
+    except (OSError, ValueError):  # a name the file system cannot hold (too long, NUL): not a file
+        return False
 
 
 def find(area: str, name_or_path: str, allowed: tuple[str, ...] | None = None) -> Any:

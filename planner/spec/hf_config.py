@@ -105,7 +105,7 @@ def _load_json(path: Path, source: str, yaml_error: SpecError) -> Document:
         return Document(source, json.loads(read_text(path, source)))
     except json.JSONDecodeError as exc:
         raise SpecError(source, "", f"expected JSON ({exc.msg})", line=exc.lineno, show_got=False) from None
-    except SpecError:
+    except (SpecError, RecursionError):  # unreadable, or nested past Python's limit: YAML's reason stands
         raise yaml_error from None
 
 

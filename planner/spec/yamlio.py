@@ -76,11 +76,39 @@ def load_yaml(path: Path, source: str | None = None) -> Document:
     return parse_yaml(read_text(path, source), source)
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose composer refuses nesting deeper than MAX_DEPTH before Python's recursion limit
+    does (PyYAML composes nested collections recursively)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH + 1:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"expected nesting at most {MAX_DEPTH} levels deep",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
 def parse_yaml(text: str, source: str) -> Document:
     """Parse one YAML document from text; syntax errors become SpecErrors with the line."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = _Loader(text)  # the reader checks the characters here
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, source) from None
     try:
         node = loader.get_single_node()
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, source) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -95,6 +123,19 @@ def parse_yaml(text: str, source: str) -> Document:
     builder = _Builder(source, loader)
     data = builder.build(node, ())
     return Document(source, data, builder.lines)
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str, source: str) -> SpecError:
+    """A character YAML does not allow (e.g. NUL), located by its line."""
+    line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
+    char = exc.character
+    what = f"#x{char:04x}" if isinstance(char, int) else repr(char)
+    return SpecError(
+        source, "", f"invalid YAML: character {what} is not allowed ({exc.reason})", line=line, show_got=False
+    )
+
+
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 
 class _Builder:
@@ -118,11 +159,16 @@ class _Builder:
             return self.build_mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        if node.tag == _TIMESTAMP_TAG:  # a date stays the text written (specs hold dates as strings)
+            return node.value
         try:
             return self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             reason = getattr(exc, "problem", None) or str(exc)
             raise self.fail(node, path, f"expected a plain YAML value ({reason})") from None
+        except (ValueError, TypeError) as exc:  # an explicit tag on a value it does not fit (!!int abc)
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise self.fail(node, path, f"expected a value that fits its tag {tag} ({exc})") from None
 
     def build_mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
         try:

@@ -1,0 +1,157 @@
+"""Every crash the fuzzers found, as a fixed input: each once crashed with a traceback (or broke another
+invariant) and now exits 0, 1 or 2 with one line on error. Each test names the fix."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .harness import check, sandbox
+
+DEVICE = """\
+spec: device
+name: d
+kind: gpu
+peak_compute: {fp32: 10 TFLOPS}
+memory: 16 GiB
+memory_bandwidth: 500 GB/s
+"""
+
+
+def run(argv: list[str], files: dict[str, str | bytes] | None = None, outputs: tuple[str, ...] = ()):
+    with sandbox() as box:
+        for name, content in (files or {}).items():
+            box.write(name, content)
+        return check(box, argv, outputs=outputs)
+
+
+def test_a_nul_character_is_a_located_yaml_error() -> None:
+    # yamlio: PyYAML's reader rejected it in the loader's constructor, outside the error handling
+    out = run(["hardware", "show", "d.yaml"], {"d.yaml": DEVICE.replace("name: d", "name: d\x00")})
+    assert out.exit_code == 2 and "d.yaml:2" in out.stderr and "#x0000" in out.stderr
+
+
+@pytest.mark.parametrize("nest", ["[", "{a: "])
+def test_nesting_past_the_limit_is_refused_before_python_recursion_runs_out(nest: str) -> None:
+    # yamlio: PyYAML composes recursively; 5,000 levels raised RecursionError (now refused at 65)
+    close = "]" if nest == "[" else "}"
+    text = f"{DEVICE}deep: {nest * 5000}1{close * 5000}\n"
+    out = run(["hardware", "show", "d.yaml"], {"d.yaml": text})
+    assert out.exit_code == 2 and "nesting at most 64 levels deep" in out.stderr
+
+
+def test_deeply_nested_json_config_is_refused() -> None:
+    # hf_config: the JSON fallback hit RecursionError after YAML had refused the depth
+    text = "[" * 100_000 + "]" * 100_000
+    out = run(
+        ["llm-parallel", "hf/config.json", "--cluster", "dgx-a100", "--global-batch", "16"],
+        {"hf/config.json": text},
+    )
+    assert out.exit_code == 2 and "nesting" in out.stderr
+
+
+@pytest.mark.parametrize("date", ["!!timestamp foo", "2001-13-45", "2026-01-01"])
+def test_dates_stay_text(date: str) -> None:
+    # yamlio: an explicit !!timestamp with a bad value raised AttributeError inside PyYAML, and an
+    # implicit date out of range a ValueError; dates are kept as the text written (Price.date is text)
+    text = f"{DEVICE}price: {{usd_per_hour: 1, date: {date}, source: x}}\n"
+    out = run(["hardware", "show", "d.yaml", "-f", "json"], {"d.yaml": text})
+    assert out.exit_code == 0, out.stderr
+
+
+@pytest.mark.parametrize("tagged", ["!!int abc", "!!float x", "!!python/object:os.system 1"])
+def test_a_tag_that_does_not_fit_its_value_is_a_spec_error(tagged: str) -> None:
+    # yamlio: int('abc') under an explicit !!int raised ValueError from the constructor
+    out = run(
+        ["hardware", "show", "d.yaml"], {"d.yaml": DEVICE.replace("memory: 16 GiB", f"memory: {tagged}")}
+    )
+    assert out.exit_code == 2 and "field 'memory'" in out.stderr
+
+
+def test_user_text_with_line_breaks_stays_on_one_line() -> None:
+    # errors: a catalog name with a newline split the error over two lines
+    out = run(["comm", "--cluster", "a\nb\u2028c", "--size", "1MB"])
+    assert out.exit_code == 2 and "no cluster named 'a\\nb\\u2028c'" in out.stderr
+
+
+def test_a_name_too_long_for_the_file_system_is_looked_up_in_the_catalog() -> None:
+    # catalog: Path.exists() raised OSError (file name too long) on a long catalog name
+    out = run(["comm", "--cluster", "x" * 3000, "--size", "1MB"])
+    assert out.exit_code == 2 and "no cluster named" in out.stderr
+
+
+def test_edge_split_checks_input_dtype() -> None:
+    # cli/edge: split passed --input-dtype unchecked to the cost model (KeyError)
+    out = run(["edge", "split", "alexnet", "--input-dtype", "fleet.yaml"])
+    assert out.exit_code == 2 and "--input-dtype" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["specdec", "simulate", "--seed", "-1"],
+        ["fl", "round", "--fleet", "mixed-edge", "--model", "alexnet", "--seed", "-1"],
+        ["fl", "noniid", "--fleet", "mixed-edge", "--sample-bytes", "3KiB", "--seed", "-1"],
+    ],
+)
+def test_negative_seeds_are_refused_by_the_option(argv: list[str]) -> None:
+    # cli/specdec, cli/fl: numpy's SeedSequence raised ValueError (fl noniid blamed another option)
+    out = run(argv)
+    assert out.exit_code == 2 and "'--seed'" in out.stderr
+
+
+def test_a_selection_ilp_without_an_answer_in_time_is_infeasible() -> None:
+    # client_selection: a 'not solved' status within --time-limit raised RuntimeError
+    out = run(["fl", "select", "--fleet", "mixed-edge", "--model", "alexnet", "--time-limit", "0.001"])
+    assert out.exit_code in (0, 1)
+    if out.exit_code == 1:
+        assert "--time-limit" in out.stderr
+
+
+def test_numpy_numbers_serialise_as_yaml() -> None:
+    # render: yaml.safe_dump cannot represent numpy scalars (edge modnn's payload had np.float64)
+    import yaml
+
+    out = run(["edge", "modnn", "alexnet", "--format", "yaml"])
+    assert out.exit_code == 0 and yaml.safe_load(out.stdout)["model"] == "alexnet"
+
+
+def test_pipedream_cost_model_refuses_layers_no_stage_would_hold() -> None:
+    # chain_view: a layer that only a second source leads to was left out of every stage (both cost
+    # models partition the chain view): the partition silently dropped it, the export raised ValueError
+    values = "forward_compute_time=1, backward_compute_time=2, activation_size=4, parameter_size=8"
+    graph = "\n".join(
+        [
+            f"node1 -- Input0 -- {values}",
+            f"node2 -- Conv2d -- {values}",
+            f"node3 -- ReLU -- {values}",
+            f"node4 -- Linear -- {values}",
+            "\tnode1 -- node2",
+            "\tnode2 -- node3",
+            "\tnode1 -- node4",
+        ]
+    )
+    partition = ["pipeline", "partition", "m.graph.txt", "--cluster", "pipedream-cluster-a"]
+    export = ["export", "pipeline", "m.graph.txt", "--to", "pipedream", "--cluster", "pipedream-cluster-a"]
+    for argv in (partition, [*partition, "--cost-model", "pipedream"], export):
+        out = run(argv, {"m.graph.txt": graph + "\n"})
+        assert out.exit_code == 2 and "not reached: node4" in out.stderr
+    joined = graph.replace("\tnode1 -- node4", "\tnode3 -- node4") + "\n"  # node4 now follows node3
+    stages = json.loads(run([*partition, "-f", "json"], {"m.graph.txt": joined}).stdout)["stages"]
+    held = sorted(name for stage in stages for name in stage["layer_names"])
+    assert held == ["node1", "node2", "node3", "node4"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["comm", "--cluster", "pipedream-cluster-a", "--bogus"], "No such option: --bogus"),
+        (["comm", "--cluster", "pipedream-cluster-a", "--servers", "abc"], "'--servers'"),
+        (["hardware", "show"], "Missing argument"),
+    ],
+)
+def test_command_line_mistakes_are_one_line(argv: list[str], expected: str) -> None:
+    # cli: click drew a usage box of several lines; now one line with a pointer to --help
+    out = run(argv)
+    assert out.exit_code == 2 and expected in out.stderr and "--help" in out.stderr
