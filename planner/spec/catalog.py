@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import SpecError
+from planner.spec.profile import has_work
 from planner.spec.schema import build
 from planner.spec.yamlio import Document, load_yaml
 
@@ -126,6 +127,8 @@ def build_spec(doc: Document, allowed: tuple[str, ...] | None = None) -> Any:
         spec = dataclasses.replace(spec, device=_catalog_device(spec.device, doc))
     if kind == "fleet":
         spec = spec.resolve_devices(lambda name, path: _catalog_device(name, doc, path))
+    if kind == "profile" and not has_work(spec):
+        raise doc.error(("layers",), "expected some work: every layer but the inputs takes 0 s and 0 FLOP")
     return spec
 
 

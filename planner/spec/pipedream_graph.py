@@ -42,7 +42,7 @@ The profile: `spec: profile`, name from the file name (`vgg16.graph.txt` -> vgg1
 Every malformed input is a SpecError naming the file, the 1-based line and the node or field: a line that
 is neither a node nor an edge, a node without key=values, missing, unknown or repeated keys, a value that is
 not a finite non-negative number, a repeated node id, an edge naming an undefined node, a repeated edge, a
-cycle, and an empty file.
+cycle, an empty file, and a file whose nodes (Inputs aside) all take 0 ms.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from planner.errors import SpecError
-from planner.spec.profile import Layer, ModelProfile
+from planner.spec.profile import Layer, ModelProfile, has_work
 from planner.spec.yamlio import read_text
 
 SEPARATOR = " -- "
@@ -134,7 +134,7 @@ def parse_graph(text: str, source: str, name: str) -> ModelProfile:
     order = _topological_order(nodes, edges, inputs, source)
     layers = tuple(_layer(nodes[node_id], inputs[node_id]) for node_id in order)
     try:
-        return ModelProfile(
+        profile = ModelProfile(
             spec="profile",
             name=name,
             per="minibatch",
@@ -149,6 +149,11 @@ def parse_graph(text: str, source: str, name: str) -> ModelProfile:
         )
     except ValueError as exc:  # not expected: the checks above cover ModelProfile's own
         raise SpecError(source, "", str(exc), show_got=False) from None
+    if not has_work(profile):
+        raise SpecError(
+            source, "", "expected some work: every node but the Inputs takes 0 ms", show_got=False
+        )
+    return profile
 
 
 def _parse_edge(line: str, source: str, number: int) -> _Edge:

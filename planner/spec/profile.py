@@ -146,3 +146,10 @@ def profile_totals(profile: ModelProfile) -> ProfileTotals:
 def samples_per_figure(profile: ModelProfile) -> int | None:
     """Samples a profile's figures cover: 1 per sample, the batch size per minibatch (None if unknown)."""
     return 1 if profile.per == "sample" else profile.batch_size
+
+
+def has_work(profile: ModelProfile) -> bool:
+    """Whether some layer besides the inputs takes time or FLOPs: a profile without any gives every
+    planner nothing to plan (times and throughputs would divide by zero), so the loaders refuse it."""
+    work = ("forward_time", "backward_time", "forward_flops", "backward_flops")
+    return any(getattr(layer, w) for layer in profile.layers if not layer.is_input for w in work)

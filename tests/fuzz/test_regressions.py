@@ -155,3 +155,35 @@ def test_command_line_mistakes_are_one_line(argv: list[str], expected: str) -> N
     # cli: click drew a usage box of several lines; now one line with a pointer to --help
     out = run(argv)
     assert out.exit_code == 2 and expected in out.stderr and "--help" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["dp", "m.graph.txt", "--cluster", "pipedream-cluster-a", "--profile-batch", "32"],
+        ["plan", "m.graph.txt", "--cluster", "pipedream-cluster-a", "--profile-batch", "32"],
+        [
+            "pipeline",
+            "partition",
+            "m.graph.txt",
+            "--cluster",
+            "pipedream-cluster-a",
+            "--cost-model",
+            "pipedream",
+        ],
+        ["dp", "p.yaml", "--cluster", "pipedream-cluster-a"],
+    ],
+)
+def test_a_profile_without_work_is_refused_when_it_loads(argv: list[str]) -> None:
+    # pipedream_graph, catalog: a profile whose layers (inputs aside) all take 0 s made dp, plan and
+    # PipeDream's speed-ups divide by zero
+    values = "backward_compute_time=0, activation_size=4, parameter_size=0"
+    graph = (
+        f"node1 -- Input0 -- forward_compute_time=5, {values}\n"
+        f"node2 -- Linear -- forward_compute_time=0, {values}\n\tnode1 -- node2\n"
+    )
+    profile = (
+        "spec: profile\nname: p\nper: minibatch\nbatch_size: 8\nlayers:\n  - {name: a, forward_time: 0 s}\n"
+    )
+    out = run(argv, {"m.graph.txt": graph, "p.yaml": profile})
+    assert out.exit_code == 2 and "expected some work" in out.stderr
