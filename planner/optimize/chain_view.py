@@ -58,6 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.errors import SpecError
+from planner.optimize.limits import check_chain_layers
 from planner.spec.profile import ModelProfile
 
 INPUT_PREFIX = "Input"
@@ -118,6 +119,7 @@ def build_chain_view(profile: ModelProfile, layer_time_s: Sequence[float] | None
     profile's measured forward + backward time (a layer without a measured time is a SpecError).
     """
     count = len(profile.layers)
+    check_chain_layers(count)  # O(count^2) memory below: refuse a huge profile at once
     times = _layer_times(profile, layer_time_s)
     position = {layer.name: i for i, layer in enumerate(profile.layers)}
     inputs = [_inputs(profile, i, position) for i in range(count)]

@@ -74,6 +74,7 @@ import numpy as np
 
 from planner.errors import InfeasibleError, SpecError
 from planner.optimize.chain_view import ChainView, build_chain_view
+from planner.optimize.limits import check_pipedream
 from planner.units import UnitError, parse_quantity
 
 if TYPE_CHECKING:
@@ -278,6 +279,7 @@ def partition_pipedream(
     checked = check_levels(levels)
     options = _options(memory_limit_bytes, straight, use_fewer_machines, activation_compression_ratio)
     view = profile if isinstance(profile, ChainView) else build_chain_view(profile)
+    check_pipedream(view.num_states, checked, options.straight)
     tables = solve_tables(view, checked, options)
     count = view.num_states
     best = float(tables[-1][checked[-1][0] - 1, count - 1, 0])

@@ -85,6 +85,7 @@ from numpy.typing import NDArray
 from planner.cost.stage_costs import Topology, in_flight, stage_memory_bytes, stage_time, sync_time
 from planner.errors import InfeasibleError, SpecError
 from planner.optimize.chain_costs import ChainCosts, chain_costs
+from planner.optimize.limits import check_native
 from planner.spec.hardware import Cluster
 from planner.spec.profile import DTYPE_BYTES, ModelProfile
 
@@ -347,8 +348,10 @@ class NativePlanner:
         return self.topology.transfer_time(activation, offset, self.options.activation_compression_ratio)
 
     def optimum(self) -> NativeResult:
-        """The optimal partition (InfeasibleError when none fits)."""
+        """The optimal partition (InfeasibleError when none fits, or when the search exceeds the limits)."""
         options, devices = self.options, self.topology.total
+        per_total = options.memory_limit_bytes is not None and options.use_fewer_machines
+        check_native(self.costs.num_states, len(self.costs.pair_start), devices, options.straight, per_total)
         best_time, best_total, table = INF, 0, None
         if options.memory_limit_bytes is not None and options.use_fewer_machines:
             for total in range(1, devices + 1):  # the in-flight counts depend on the devices used

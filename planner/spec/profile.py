@@ -7,6 +7,7 @@ Layers form a chain unless `inputs` names other producers (a DAG, e.g. ResNet's 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from planner.spec.schema import FieldValueError, spec_field
@@ -100,8 +101,12 @@ class ModelProfile:
         layer = self.layers[index]
         if layer.inputs is None:
             return [] if index == 0 or layer.is_input else [index - 1]
-        position = {other.name: i for i, other in enumerate(self.layers)}
-        return [position[name] for name in layer.inputs]
+        return [self._positions[name] for name in layer.inputs]
+
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        """Layer index by name, built once (a lookup per call made a whole profile's walk O(layers²))."""
+        return {other.name: i for i, other in enumerate(self.layers)}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,105 @@
+"""Size limits of the exact stage-partitioning searches: a huge input is refused at once, with the reason
+and what to do instead, rather than running for hours or exhausting memory.
+
+Before a search starts its cost is estimated from its complexity, in its own work unit, and compared
+with a limit set at about a minute of work and about a gigabyte on one core of the reference machine
+(a 2-core x86-64 VM, numpy 2; rates measured with bench/bench_resource_bounds.py and the probes noted):
+
+======================================  ========================================  =========  ==========
+search                                  estimate (n states or layers, N devices)  rate       limit
+======================================  ========================================  =========  ==========
+chain view and stage ranges             n layers: O(n^2) ranges and bit matrix    --         4,000
+  (planner.optimize.chain_view)         (10,000 layers: 50 M ranges, 2.8 GB)                 layers
+native DP (pipeline_native)             steps S = sum over totals of (d, r)       20-30 ns   2e9
+                                        pairs; work S · (Q + 1,250), Q ranges     per unit
+native DP table                         (n + 1)(N + 1) entries                    --         5e7
+PipeDream DP, levels below the top      n^3 · sum of m^2 (m: the level's count)   ~0.1 ns    6e11
+PipeDream DP, outermost level           n^2 · m(m-1)/2; one column's block        ~6 ns      1e10;
+                                        n · m(m-1)/2 floats                                  2e7 floats
+======================================  ========================================  =========  ==========
+
+Each (d, r) step of the native DP also costs a fixed ~25 µs of Python and all-reduce set-up, counted as
+1,250 candidates. The worst accepted input of each search takes about a minute; a refused one takes no
+time. Refusals are InfeasibleError (exit 1: no answer within the planner's limits), whose message names
+the limit, the size given and what to do: use fewer devices, merge consecutive layers into blocks, or plan
+data parallelism with `planner dp` (and collectives with `planner comm`), which take any number of layers
+and devices (their cost is linear in the layers and in the levels). `planner plan` reports a refused
+pipeline beside the strategies that remain.
+"""
+
+from __future__ import annotations
+
+from planner.errors import InfeasibleError
+
+MAX_CHAIN_LAYERS = 4_000
+MAX_NATIVE_WORK = 2e9
+NATIVE_STEP_WORK = 1_250
+MAX_NATIVE_TABLE = 5e7
+MAX_PIPEDREAM_INNER_WORK = 6e11
+MAX_PIPEDREAM_OUTER_WORK = 1e10
+MAX_PIPEDREAM_BLOCK = 2e7
+
+_LARGE = "`planner dp` plans data parallelism for any number of layers and devices"
+
+
+def check_chain_layers(layers: int) -> None:
+    """Refuse a profile too long for the chain view (its stage ranges take O(layers^2) memory)."""
+    if layers > MAX_CHAIN_LAYERS:
+        raise InfeasibleError(
+            f"a profile of {layers:,} layers is too long to partition into pipeline stages (limit "
+            f"{MAX_CHAIN_LAYERS:,} layers: the stage ranges take O(layers²) memory); merge consecutive "
+            f"layers into at most {MAX_CHAIN_LAYERS:,} blocks, or use {_LARGE}"
+        )
+
+
+def native_steps(devices: int, straight: bool, per_total: bool) -> int:
+    """(d, r) steps of the native DP on `devices`: sum over d of the replica counts (1 for a straight
+    pipeline, d otherwise), summed again over every total when `per_total` (a memory limit with
+    use_fewer_machines solves the program once per total)."""
+    n = devices
+    if not per_total:
+        return n if straight else n * (n + 1) // 2
+    return n * (n + 1) // 2 if straight else n * (n + 1) * (n + 2) // 6
+
+
+def check_native(states: int, ranges: int, devices: int, straight: bool, per_total: bool) -> None:
+    """Refuse a native DP whose estimated work or table exceeds the limits (see the module doc)."""
+    steps = native_steps(devices, straight, per_total)
+    work = steps * (ranges + NATIVE_STEP_WORK)
+    table = (states + 1) * (devices + 1)
+    if work > MAX_NATIVE_WORK or table > MAX_NATIVE_TABLE:
+        what = (
+            f"would evaluate about {work:.2g} candidate stages (limit {MAX_NATIVE_WORK:.0e}, about a minute)"
+            if work > MAX_NATIVE_WORK
+            else f"needs a table of {table:.2g} entries (limit {MAX_NATIVE_TABLE:.0e})"
+        )
+        extra = " with a memory limit and fewer machines allowed" if per_total else ""
+        raise InfeasibleError(
+            f"the exact native partition of {states:,} states on {devices:,} devices{extra} {what}; "
+            f"use fewer devices (--servers) or merge consecutive layers into fewer blocks, or {_LARGE}"
+        )
+
+
+def check_pipedream(states: int, levels: list[tuple[int, float]], straight: bool) -> None:
+    """Refuse a PipeDream DP whose estimated work or largest block exceeds the limits."""
+    *inner, (top, _) = levels
+    pairs = [count - 1 if straight else count * (count - 1) // 2 for count, _ in levels]
+    inner_work = states**3 * sum(count if straight else count * count for count, _ in inner)
+    outer_work = states**2 * pairs[-1]
+    block = states * pairs[-1]
+    problems = []
+    if inner_work > MAX_PIPEDREAM_INNER_WORK:
+        problems.append(
+            f"about {inner_work:.2g} steps below the top level (limit {MAX_PIPEDREAM_INNER_WORK:.0e})"
+        )
+    if outer_work > MAX_PIPEDREAM_OUTER_WORK:
+        problems.append(f"about {outer_work:.2g} at the top level (limit {MAX_PIPEDREAM_OUTER_WORK:.0e})")
+    if block > MAX_PIPEDREAM_BLOCK:
+        problems.append(f"blocks of {block:.2g} values (limit {MAX_PIPEDREAM_BLOCK:.0e})")
+    if problems:
+        counts = " x ".join(f"{count:,}" for count, _ in levels)
+        raise InfeasibleError(
+            f"PipeDream's search for {states:,} states on levels {counts} (top: {top:,}) needs "
+            f"{'; '.join(problems)}: more than about a minute; use fewer devices or merge consecutive "
+            f"layers into fewer blocks, or {_LARGE}"
+        )
