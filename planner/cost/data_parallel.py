@@ -536,6 +536,8 @@ def _reason(chosen: DPResult, outcomes: dict[str, DPResult | str]) -> str:
     )
     it = chosen.iteration
     hidden = it.sync_total_s - it.sync_exposed_s
+    if abs(hidden) <= 1e-9 * it.sync_total_s:  # rounding of total - exposed, not time hidden
+        hidden = 0.0
     head = (
         f"{chosen.algorithm}: the lowest iteration time, {chosen.iteration_s * 1e3:.4g} ms; its all-reduces "
         f"take {it.sync_total_s * 1e3:.4g} ms, {hidden * 1e3:.4g} ms of it hidden behind the backward pass"

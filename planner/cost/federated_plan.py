@@ -146,12 +146,12 @@ def fleet_times(
     fleet: Fleet, model: Model, settings: RoundSettings, concurrent: int, measured_on: Device | None = None
 ) -> FleetTimes:
     """Every client's download, training and upload time when `concurrent` clients download at once."""
-    if settings.epochs <= 0:
-        raise SettingError("epochs", f"expected > 0, got {settings.epochs}")
+    if not 0 < settings.epochs < math.inf:  # NaN fails this too
+        raise SettingError("epochs", f"expected a finite number > 0, got {settings.epochs}")
     if settings.batch < 1:
         raise SettingError("batch-size", f"expected >= 1, got {settings.batch}")
-    if settings.prox_mu < 0:
-        raise SettingError("prox-mu", f"expected >= 0, got {settings.prox_mu}")
+    if not 0 <= settings.prox_mu < math.inf:
+        raise SettingError("prox-mu", f"expected a finite number >= 0, got {settings.prox_mu}")
     if settings.optimizer not in ("sgd", "adam"):
         raise SettingError("optimizer", f"expected sgd or adam, got '{settings.optimizer}'")
     work = fl.Workload(
@@ -227,8 +227,8 @@ def plan_round(fleet: Fleet, model: Model, settings: RoundSettings) -> dict[str,
     m = settings.clients_per_round
     if not 1 <= m <= total:
         raise SettingError("clients-per-round", f"expected 1..{total} (the fleet's clients), got {m}")
-    if settings.over_select < 0:
-        raise SettingError("over-select", f"expected >= 0, got {settings.over_select}")
+    if not 0 <= settings.over_select < math.inf:
+        raise SettingError("over-select", f"expected a finite number >= 0, got {settings.over_select}")
     if settings.partial_work and settings.deadline_s is None:
         raise SettingError("partial-work", "needs --deadline: without one every client finishes its epochs")
     if settings.partial_work and settings.over_select > 0:
@@ -365,8 +365,8 @@ def plan_selection(
             "min-clients",
             f"need 1 <= min-clients ({low}) <= clients-per-round ({m}) <= max-clients ({high}) <= {total}",
         )
-    if min(weights) < 0:
-        raise SettingError("w-utility", "the weights must be >= 0")
+    if not all(0 <= w < math.inf for w in weights):
+        raise SettingError("w-utility", "the weights must be finite and >= 0")
     ft = fleet_times(fleet, model, settings, high)
     per_client_bytes = np.full(total, model.download_bytes + model.upload_bytes)
     problem = cs.SelectionProblem(

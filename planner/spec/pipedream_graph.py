@@ -41,8 +41,9 @@ The profile: `spec: profile`, name from the file name (`vgg16.graph.txt` -> vgg1
 
 Every malformed input is a SpecError naming the file, the 1-based line and the node or field: a line that
 is neither a node nor an edge, a node without key=values, missing, unknown or repeated keys, a value that is
-not a finite non-negative number, a repeated node id, an edge naming an undefined node, a repeated edge, a
-cycle, an empty file, and a file whose nodes (Inputs aside) all take 0 ms.
+not a finite non-negative number (or above 1e15: a typo, whose sums would overflow), a repeated node id,
+an edge naming an undefined node, a repeated edge, a cycle, an empty file, and a file whose nodes (Inputs
+aside) all take 0 ms.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from planner.spec.yamlio import read_text
 SEPARATOR = " -- "
 KEYS = ("forward_compute_time", "backward_compute_time", "activation_size", "parameter_size")
 BYTES_PER_PARAMETER = 4  # PipeDream profiles fp32 models
+MAX_VALUE = 1e15  # the largest time (ms) or size (bytes) a node may give
 
 _NODE_ID = re.compile(r"\S+")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -229,6 +231,8 @@ def _parse_number(value: str, field: str, source: str, number: int) -> float:
     parsed = float(value)
     if not math.isfinite(parsed) or parsed < 0:
         raise SpecError(source, field, "expected a finite non-negative number", value, number)
+    if parsed > MAX_VALUE:  # 31,700 years in ms, a petabyte in bytes: a typo, and sums would overflow
+        raise SpecError(source, field, f"expected a number at most {MAX_VALUE:.0e}", value, number)
     return parsed + 0.0  # -0.0 -> 0.0
 
 

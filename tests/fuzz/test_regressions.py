@@ -187,3 +187,47 @@ def test_a_profile_without_work_is_refused_when_it_loads(argv: list[str]) -> Non
     )
     out = run(argv, {"m.graph.txt": graph, "p.yaml": profile})
     assert out.exit_code == 2 and "expected some work" in out.stderr
+
+
+def test_graph_sizes_beyond_a_petabyte_are_refused() -> None:
+    # pipedream_graph: parameter_size=1e308 became a parameter count too large for int64 (OverflowError)
+    values = "backward_compute_time=1, activation_size=4"
+    graph = (
+        f"node1 -- Input0 -- forward_compute_time=5, {values}, parameter_size=0\n"
+        f"node2 -- Linear -- forward_compute_time=5, {values}, parameter_size=1e308\n\tnode1 -- node2\n"
+    )
+    out = run(
+        ["dp", "m.graph.txt", "--cluster", "pipedream-cluster-a", "--profile-batch", "32"],
+        {"m.graph.txt": graph},
+    )
+    assert out.exit_code == 2 and "m.graph.txt:2" in out.stderr and "at most 1e+15" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["fl", "heterofl"], ["--epochs", "nan"]),
+        (["fl", "round"], ["--epochs", "inf"]),
+        (["fl", "round"], ["--prox-mu", "nan"]),
+        (["fl", "round"], ["--over-select", "nan"]),
+        (["fl", "select"], ["--w-latency", "nan"]),
+    ],
+)
+def test_federated_settings_refuse_nan_and_infinity(command: list[str], option: list[str]) -> None:
+    # federated_plan: `epochs <= 0` let NaN through to a ValueError deeper down (a traceback)
+    out = run([*command, "--fleet", "mixed-edge", "--model", "alexnet", *option])
+    assert out.exit_code == 2 and "finite" in out.stderr
+
+
+def test_time_hidden_behind_the_backward_pass_is_not_rounding_noise() -> None:
+    # data_parallel: total - exposed all-reduce time printed as '1.388e-14 ms of it hidden' (this profile)
+    keys = "forward_compute_time={}, backward_compute_time={}, activation_size={}, parameter_size={}"
+    layers = [(0.0, 0.0, 602112, 0), (12.5, 26.0, 12845056, 7168), (3.25, 4.5, 12845056, 0)]
+    layers += [(9.0, 17.75, 6422528, 2359808), (1.5, 3.0, 16384, 16777216), (0.25, 0.5, 4000, 4000)]
+    graph = [
+        f"node{i + 1} -- {'Input0' if i == 0 else 'op'} -- {keys.format(*v)}" for i, v in enumerate(layers)
+    ]
+    graph += [f"\tnode{i} -- node{i + 1}" for i in range(1, 6)] + ["\tnode2 -- node4"]
+    argv = ["dp", "m.graph.txt", "--cluster", "pipedream-cluster-a", "--profile-batch", "32", "-f", "json"]
+    reason = json.loads(run(argv, {"m.graph.txt": "\n".join(graph) + "\n"}).stdout)["plan"]["reason"]
+    assert ", 0 ms of it hidden" in reason
