@@ -9,7 +9,9 @@ What it compares, all in one cost model per term (the same per-layer times, link
 * synchronous pipelines over K devices without replication, GPipe (Huang et al. 2019) and 1F1B /
   PipeDream-flush (Narayanan et al. 2021): stages from the native straight partition (min-max stage
   time, an exact balance), global batch K·b in M micro-batches; per-layer times at the micro-batch size
-  (so small micro-batches pay for their memory-bound layers); the best M among K·2^i. A boundary's
+  (so small micro-batches pay for their memory-bound layers); the best M among K·2^i up to
+  max(K, MAX_MICROBATCHES) (the schedule is simulated event by event, O(K·M); beyond 1,024 micro-batches
+  the bubble of K <= 64 stages is under 6 % and a huge batch would take minutes). A boundary's
   transfer per micro-batch and direction is the per-minibatch transfer scaled by the micro-batch's
   share (its latency too: a small overestimate).
 
@@ -38,6 +40,7 @@ from planner.spec.hardware import Cluster
 from planner.spec.profile import DTYPE_BYTES, ModelProfile
 
 Objective = Literal["throughput", "latency"]
+MAX_MICROBATCHES = 1024  # the largest M the synchronous pipelines try (see the module doc)
 
 
 @dataclass(frozen=True)
@@ -247,7 +250,7 @@ def synchronous_pipeline_strategies(
     global_batch = k * batch
     best: dict[str, Strategy] = {}
     m = k
-    while m <= global_batch:
+    while m <= min(global_batch, max(k, MAX_MICROBATCHES)):
         micro = global_batch / m
         chain = _chain(setup, profile, micro)
         f = [chain.forward_s(a, b) for a, b in stages]

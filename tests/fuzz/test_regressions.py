@@ -231,3 +231,15 @@ def test_time_hidden_behind_the_backward_pass_is_not_rounding_noise() -> None:
     argv = ["dp", "m.graph.txt", "--cluster", "pipedream-cluster-a", "--profile-batch", "32", "-f", "json"]
     reason = json.loads(run(argv, {"m.graph.txt": "\n".join(graph) + "\n"}).stdout)["plan"]["reason"]
     assert ", 0 ms of it hidden" in reason
+
+
+def test_a_huge_batch_does_not_make_plan_simulate_millions_of_micro_batches() -> None:
+    # optimize/plan: GPipe and 1F1B tried M = K·2^i up to the global batch, each schedule simulated
+    # event by event: --batch 100000 took 60 s and 1.7 GB, --batch 1e30 never ended (now M <= 1,024)
+    for batch in ("100000", "1" + "0" * 30):
+        out = run(["plan", "alexnet", "--cluster", "pipedream-cluster-a", "--batch", batch, "-f", "json"])
+        assert out.exit_code == 0
+        configs = [
+            s["config"] for s in json.loads(out.stdout)["strategies"] if s["family"] in ("gpipe", "1f1b")
+        ]
+        assert configs and all(int(c.split("M=")[1]) <= 1024 for c in configs)
