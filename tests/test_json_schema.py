@@ -43,6 +43,12 @@ def _validator(kind: str) -> Any:
     return jsonschema.Draft202012Validator(json_schema(kind))
 
 
+def _draft7(kind: str) -> Any:
+    """The same schema read by a draft-07 validator, as editors limited to draft-07 read it (VS Code's
+    YAML extension): the generator emits only keywords both drafts read alike."""
+    return jsonschema.Draft7Validator(json_schema(kind))
+
+
 def _catalog_files() -> list[Path]:
     files = [
         p for area in ("hardware", "models", "fleets") for p in sorted(catalog_dir(area).rglob("*.yaml"))
@@ -73,6 +79,7 @@ def test_schema_is_valid_draft_2020_12(kind: str) -> None:
     schema = json_schema(kind)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft7Validator.check_schema(schema)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -100,6 +107,7 @@ def test_every_catalog_and_case_file_validates() -> None:
         errors = [e.message for e in _validator(data["spec"]).iter_errors(data)]
         assert not errors, (path, errors[:3])
         assert any_kind.is_valid(data), path
+        assert _draft7(data["spec"]).is_valid(data), path
     assert {"device", "cluster", "cnn", "llm", "fleet", "validation"} <= kinds
     assert len(files) > 40
 
@@ -199,6 +207,7 @@ def test_malformed_documents_fail_the_schema_and_the_loader(name: str) -> None:
     doc = make()
     assert not _validator(kind).is_valid(doc), name
     assert not _validator("any").is_valid(doc), name
+    assert not _draft7(kind).is_valid(doc), name
     with pytest.raises(SpecError):
         _load(kind, doc)
 

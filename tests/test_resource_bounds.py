@@ -151,3 +151,15 @@ def test_limit_messages_name_the_size_and_the_limit() -> None:
         limits.check_native(4_000, 4_000, 20_000, straight=True, per_total=False)
     with pytest.raises(InfeasibleError, match="below the top level"):
         limits.check_pipedream(4_000, [(4, 1e10), (1, 1e9)], straight=False)
+
+
+def test_yaml_node_limit_is_enforced_while_composing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # refused by the composer (bounded memory), before the builder that also expands aliases
+    from planner.errors import SpecError
+    from planner.spec import yamlio
+
+    monkeypatch.setattr(yamlio, "MAX_NODES", 100)
+    with pytest.raises(SpecError, match="expected at most 100 values") as refused:
+        yamlio.parse_yaml("x: [" + "1, " * 1_000 + "1]\n", "flat.yaml")
+    assert "aliases" not in str(refused.value)
+    yamlio.parse_yaml("x: [" + "1, " * 50 + "1]\n", "flat.yaml")

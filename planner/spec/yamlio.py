@@ -78,15 +78,23 @@ def load_yaml(path: Path, source: str | None = None) -> Document:
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader whose composer refuses nesting deeper than MAX_DEPTH before Python's recursion limit
-    does (PyYAML composes nested collections recursively)."""
+    does (PyYAML composes nested collections recursively), and more than MAX_NODES nodes while it
+    composes them (a 64 MiB file of one-character items would otherwise take minutes and gigabytes
+    before the count in _Builder)."""
 
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.depth = 0
+        self.nodes = 0
 
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
         self.depth += 1
+        self.nodes += 1
         try:
+            if self.nodes > MAX_NODES:
+                raise yaml.composer.ComposerError(
+                    None, None, f"expected at most {MAX_NODES} values", self.peek_event().start_mark
+                )
             if self.depth > MAX_DEPTH + 1:
                 raise yaml.composer.ComposerError(
                     None,
