@@ -4,7 +4,8 @@ allowed), and a change of time unit (times × k, bandwidths ÷ k, latencies × k
 
 Already covered elsewhere (not repeated): exact vs brute force (test_pipeline_native, test_pipedream_
 optimizer), more bandwidth never slower, never worse than data parallelism or a straight pipeline,
-0 <= bubble < 1 (test_pipeline_cost)."""
+0 <= bubble < 1 for the closed forms (test_pipeline_cost); the simulated schedules get it here, with
+the makespan bounded below by the busiest device and by one micro-batch's path, and monotone in each op."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from planner.gantt import simulate
 from planner.optimize.chain_costs import plain_chain
 from planner.optimize.chain_view import build_chain_view
 from planner.optimize.pipedream import partition_pipedream
@@ -101,3 +103,38 @@ def test_pipedream_time_unit_scales_every_time(profile, levels, k: float, ratio:
     )
     assert scaled.pipeline_time_s == pytest.approx(base.pipeline_time_s * k, rel=REL)
     assert scaled.data_parallel_time_s == pytest.approx(base.data_parallel_time_s * k, rel=REL)
+
+
+@st.composite
+def schedules(draw: st.DrawFn) -> tuple[str, int, int, int, list[float], list[float], list[float]]:
+    """(schedule, K, M, v, forward per virtual stage, backward per virtual stage, transfers)."""
+    schedule = draw(st.sampled_from(["gpipe", "1f1b", "interleaved"]))
+    k = draw(st.integers(1, 4))
+    v = draw(st.integers(1, 3)) if schedule == "interleaved" else 1
+    m = k * draw(st.integers(1, 3)) if schedule == "interleaved" else draw(st.integers(1, 8))
+    n = k * v
+    forward = draw(st.lists(st.floats(1e-3, 1.0), min_size=n, max_size=n))
+    backward = [
+        f * r
+        for f, r in zip(forward, draw(st.lists(st.floats(0.5, 3.0), min_size=n, max_size=n)), strict=True)
+    ]
+    transfer = draw(st.lists(st.floats(0.0, 0.2), min_size=max(n - 1, 1), max_size=max(n - 1, 1)))
+    return schedule, k, m, v, forward, backward, transfer
+
+
+@FAST
+@given(case=schedules(), slower=st.floats(1.0, 3.0), which=st.integers(0, 11))
+def test_a_simulated_schedule_is_bounded_and_never_ends_sooner_with_a_slower_stage(
+    case, slower: float, which: int
+) -> None:  # type: ignore[no-untyped-def]
+    schedule, k, m, v, forward, backward, transfer = case
+    timeline = simulate(schedule, k, m, forward, backward, v, transfer)
+    busy = [timeline.busy(d) for d in range(k)]
+    # the busiest device, and one micro-batch's path through every stage and back, bound the makespan
+    path = sum(forward) + sum(backward) + 2 * sum(transfer[: k * v - 1])
+    assert timeline.makespan >= max(max(busy), path) * (1 - REL)
+    assert 0 <= timeline.bubble_fraction < 1
+    # a fixed-order schedule is a longest path: a longer op never shortens it
+    stage = which % (k * v)
+    longer = [t * slower if i == stage else t for i, t in enumerate(forward)]
+    assert simulate(schedule, k, m, longer, backward, v, transfer).makespan >= timeline.makespan * (1 - REL)
