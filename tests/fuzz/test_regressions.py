@@ -243,3 +243,15 @@ def test_a_huge_batch_does_not_make_plan_simulate_millions_of_micro_batches() ->
             s["config"] for s in json.loads(out.stdout)["strategies"] if s["family"] in ("gpipe", "1f1b")
         ]
         assert configs and all(int(c.split("M=")[1]) <= 1024 for c in configs)
+
+
+def test_validate_data_too_long_for_the_file_system_is_not_a_folder() -> None:
+    # cli/validate: Path.is_dir() raised OSError (file name too long) on --data
+    out = run(["validate", "--only", "gpt2-parameters", "--data", "x" * 3000])
+    assert out.exit_code == 2 and "--data" in out.stderr
+
+
+def test_specdec_speedup_needs_at_least_one_draft() -> None:
+    # cli/specdec: --gamma 0 passed the option (min 0) and broke the acceptance-rate and PEARL columns
+    out = run(["specdec", "speedup", "--alpha", "0.8", "--c", "0.05", "--gamma", "0"])
+    assert out.exit_code == 2 and "'--gamma'" in out.stderr
