@@ -75,14 +75,17 @@ def default_name() -> str:
 def _check_output(output: Path, force: bool) -> None:
     from planner.errors import SpecError
 
-    if output.is_dir():
-        raise SpecError("--output", "output", "a file path, not a directory", str(output))
-    if not output.parent.is_dir():
-        raise SpecError("--output", "output", "a path in an existing directory", str(output))
-    if output.exists() and not force:
-        raise SpecError(
-            "--output", "output", "a path that does not exist yet (--force overwrites)", str(output)
-        )
+    try:
+        if output.is_dir():
+            raise SpecError("--output", "output", "a file path, not a directory", str(output))
+        if not output.parent.is_dir():
+            raise SpecError("--output", "output", "a path in an existing directory", str(output))
+        if output.exists() and not force:
+            raise SpecError(
+                "--output", "output", "a path that does not exist yet (--force overwrites)", str(output)
+            )
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise SpecError("--output", "output", f"a usable file path ({exc.strerror})", str(output)) from None
 
 
 def _write(output: Path, text: str, force: bool) -> None:
@@ -101,6 +104,8 @@ def _write(output: Path, text: str, force: bool) -> None:
             raise SpecError(
                 "--output", "output", "a path that does not exist yet (--force overwrites)", str(output)
             ) from None
+        except OSError as exc:
+            raise SpecError("--output", "output", f"a writable path ({exc.strerror})", str(output)) from None
         return
     fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
     try:

@@ -284,11 +284,14 @@ def schedule_chart(
         fwd = [_parse_time("--forward", forward or "1ms")]
         bwd = [_parse_time("--backward", backward or "2ms")]
     if svg is not None:
-        if not svg.parent.is_dir():
-            raise SpecError("--svg", "svg", f"folder {svg.parent} does not exist", show_got=False)
-        if svg.exists() and not (force and svg.is_file()):
-            why = "is not a file" if force else "exists; pass --force to replace it"
-            raise SpecError("--svg", "svg", f"{svg} {why}", show_got=False)
+        try:
+            if not svg.parent.is_dir():
+                raise SpecError("--svg", "svg", f"folder {svg.parent} does not exist", show_got=False)
+            if svg.exists() and not (force and svg.is_file()):
+                why = "is not a file" if force else "exists; pass --force to replace it"
+                raise SpecError("--svg", "svg", f"{svg} {why}", show_got=False)
+        except OSError as exc:  # e.g. a name too long for the file system
+            raise SpecError("--svg", "svg", f"a usable file path ({exc.strerror})", str(svg)) from None
 
     timeline = simulate(schedule.value, stages, microbatches, fwd, bwd, chunks=v)
     payload = schedule_payload(timeline, fwd, bwd)

@@ -24,9 +24,10 @@ def command(
 
     from planner.errors import SpecError
     from planner.render import emit
+    from planner.spec.yamlio import is_dir
     from planner.validate.runner import default_data_dir, run, summarize
 
-    if data is not None and not _is_dir(data):
+    if data is not None and not is_dir(data):
         raise SpecError(
             "--data", "data", f"expected an existing folder, and {data} is not one", show_got=False
         )
@@ -80,10 +81,3 @@ def _tables(payload: dict[str, Any]) -> list[Any]:
         else ""
     )
     return [table, counts + tail]
-
-
-def _is_dir(path: Path) -> bool:
-    try:
-        return path.is_dir()
-    except (OSError, ValueError):  # a name the file system cannot hold (too long, NUL)
-        return False

@@ -37,7 +37,7 @@ from typing import Any
 from planner.errors import SpecError
 from planner.spec.llm import LLMConfig
 from planner.spec.schema import FieldValueError
-from planner.spec.yamlio import Document, load_yaml
+from planner.spec.yamlio import Document, is_dir, load_yaml
 
 LLAMA_TYPES = ("llama", "mistral")
 MODEL_TYPES = (*LLAMA_TYPES, "gpt2", "t5")
@@ -255,10 +255,10 @@ def load_llm(name_or_path: str, option: str = "MODEL") -> LLMConfig:
     """An LLM by catalog name, LLM YAML file or Hugging Face config.json; SpecError otherwise."""
     if is_hf_config_path(name_or_path):
         path = Path(name_or_path)
-        if path.is_dir():
+        if is_dir(path):
             path = path / "config.json"
         return load_hf_config(path)
-    if Path(name_or_path).is_dir() and (Path(name_or_path) / "config.json").is_file():
+    if is_dir(Path(name_or_path)) and (Path(name_or_path) / "config.json").is_file():
         return load_hf_config(Path(name_or_path) / "config.json")
     from planner.spec.catalog import find
 

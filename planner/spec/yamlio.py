@@ -51,6 +51,14 @@ def dotted(path: PathKey) -> str:
     return text
 
 
+def is_dir(path: Path) -> bool:
+    """Whether `path` is a folder; False for a name the file system cannot hold (too long, NUL)."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def read_text(path: Path, source: str | None = None) -> str:
     """Read a spec file as UTF-8 text; any failure is a SpecError naming the file."""
     source = source or str(path)

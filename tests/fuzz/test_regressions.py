@@ -255,3 +255,24 @@ def test_specdec_speedup_needs_at_least_one_draft() -> None:
     # cli/specdec: --gamma 0 passed the option (min 0) and broke the acceptance-rate and PEARL columns
     out = run(["specdec", "speedup", "--alpha", "0.8", "--c", "0.05", "--gamma", "0"])
     assert out.exit_code == 2 and "'--gamma'" in out.stderr
+
+
+LONG = "x" * 3000
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["llm-parallel", LONG, "--cluster", "dgx-a100", "--global-batch", "16"],
+        ["export", "llm", LONG, "--cluster", "dgx-a100", "--global-batch", "16", "--to", "megatron"],
+        ["pipeline", "schedule", "-k", "2", "-m", "2", "--svg", LONG],
+        ["export", "dp", "alexnet", "--cluster", "pipedream-cluster-a", "-o", LONG],
+        ["schema", "device", "-o", LONG],
+        ["calibrate", "--quick", "-o", LONG],
+    ],
+)
+def test_names_too_long_for_the_file_system_are_bad_input(argv: list[str]) -> None:
+    # yamlio.is_dir, cli/calibrate (shared by export and schema), cli/pipeline: is_dir()/exists() raised
+    # OSError (file name too long) on model names and --output/--svg paths
+    out = run(argv)
+    assert out.exit_code == 2
