@@ -17,6 +17,7 @@ from planner.errors import SpecError
 
 MAX_DEPTH = 64
 MAX_NODES = 1_000_000
+MAX_ALIAS_NODES = 100_000  # values repeated through aliases: an alias bomb is refused in well under a second
 MAX_BYTES = 64 * 2**20
 
 PathKey = tuple[str | int, ...]
@@ -152,6 +153,7 @@ def _reader_error(exc: yaml.reader.ReaderError, text: str, source: str) -> SpecE
 
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class _Builder:
@@ -160,14 +162,29 @@ class _Builder:
         self.loader = loader
         self.lines: dict[PathKey, int] = {}
         self.nodes = 0
+        self.seen: set[int] = set()  # nodes built once: meeting one again means an alias repeats it
+        self.repeating = 0  # how deep inside a repeated node the build is
+        self.repeated = 0  # values built inside repeated nodes
 
     def fail(self, node: yaml.Node, path: PathKey, expected: str) -> SpecError:
         return SpecError(self.source, dotted(path), expected, line=node.start_mark.line + 1, show_got=False)
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
+        again = id(node) in self.seen
+        self.seen.add(id(node))
+        self.repeating += again
+        try:
+            return self._build(node, path)
+        finally:
+            self.repeating -= again
+
+    def _build(self, node: yaml.Node, path: PathKey) -> Any:
         self.nodes += 1
+        self.repeated += self.repeating > 0
         if self.nodes > MAX_NODES:
             raise self.fail(node, path, f"expected at most {MAX_NODES} values (aliases included)")
+        if self.repeated > MAX_ALIAS_NODES:
+            raise self.fail(node, path, f"expected at most {MAX_ALIAS_NODES} values repeated through aliases")
         if len(path) > MAX_DEPTH:
             raise self.fail(node, path, f"expected nesting at most {MAX_DEPTH} levels deep")
         self.lines.setdefault(path, node.start_mark.line + 1)
@@ -187,21 +204,26 @@ class _Builder:
             raise self.fail(node, path, f"expected a value that fits its tag {tag} ({exc})") from None
 
     def build_mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
+        written = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
         try:
-            self.loader.flatten_mapping(node)  # resolves `<<` merge keys
+            self.loader.flatten_mapping(node)  # resolves `<<` merge keys: merged pairs first, then written
         except yaml.YAMLError as exc:
             raise self.fail(
                 node, path, f"expected a valid merge key ({getattr(exc, 'problem', exc)})"
             ) from None
+        merged = len(node.value) - written
         result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
+        explicit: set[str] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             if not isinstance(key_node, yaml.ScalarNode):
                 raise self.fail(key_node, path, "expected keys to be plain strings")
             key = self.build(key_node, path)
             if not isinstance(key, str):
                 raise self.fail(key_node, path, f"expected keys to be strings, got {key!r}")
-            if key in result:
+            if key in explicit:  # a key written twice; a written key may override a merged one (YAML)
                 raise self.fail(key_node, (*path, key), "expected each key once, found a duplicate key")
+            if index >= merged:
+                explicit.add(key)
             self.lines[(*path, key)] = key_node.start_mark.line + 1
             result[key] = self.build(value_node, (*path, key))
         return result

@@ -29,6 +29,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -163,6 +164,7 @@ def invoke(box: Sandbox, argv: Sequence[str], deadline_s: float = DEADLINE_S) ->
     ):
         warnings.simplefilter("always")
         sys.argv = ["planner", *argv]
+        started = time.perf_counter()
         try:
             with _deadline(deadline_s):
                 main()
@@ -176,6 +178,12 @@ def invoke(box: Sandbox, argv: Sequence[str], deadline_s: float = DEADLINE_S) ->
             raise AssertionError(
                 f"uncaught {type(exc).__name__}: {exc}\n{describe(argv, box)}\n{traceback.format_exc()}"
             ) from None
+    elapsed = time.perf_counter() - started
+    if os.environ.get("PLANNER_FUZZ_TIMES"):  # a log of slow inputs, to keep the sample fast
+        with open(os.environ["PLANNER_FUZZ_TIMES"], "a", encoding="utf-8") as log:
+            log.write(f"{elapsed:.3f}\t{' '.join(_quote(a) for a in argv)}\n")
+            if elapsed > 2.0:
+                log.write(describe(argv, box, limit=1500) + "\n")
     notes = [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in caught]
     return Outcome(tuple(argv), code, out.getvalue(), err.getvalue(), notes)
 

@@ -276,3 +276,20 @@ def test_names_too_long_for_the_file_system_are_bad_input(argv: list[str]) -> No
     # OSError (file name too long) on model names and --output/--svg paths
     out = run(argv)
     assert out.exit_code == 2
+
+
+def test_an_alias_bomb_is_refused_at_once_and_small_anchors_still_work() -> None:
+    # yamlio: a 9^6 alias bomb was expanded value by value up to the 1,000,000-value limit (6 s per file);
+    # values repeated through aliases now have their own budget (100,000). And a key written beside a
+    # merge key overrides the merged one, as YAML says (it was refused as a duplicate)
+    bomb = ['l0: &l0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    bomb += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 7)]
+    out = run(["hardware", "show", "d.yaml"], {"d.yaml": DEVICE + "\n".join(bomb) + "\n"})
+    assert out.exit_code == 2 and "repeated through aliases" in out.stderr
+    cluster = (
+        "spec: cluster\nname: c\ndevice: v100-sxm2-16gb\nlevels:\n"
+        "  - {name: gpu, count: 2, link: &fast {bandwidth: 10 GB/s, latency: 5 us}}\n"
+        "  - {name: server, count: 2, link: {<<: *fast, bandwidth: 1 GB/s}}\n"
+    )
+    out = run(["hardware", "show", "c.yaml", "-f", "json"], {"c.yaml": cluster})
+    assert out.exit_code == 0, out.stderr
