@@ -31,6 +31,14 @@ def load_cluster(name_or_path: str, servers: int | None = None) -> Cluster:
     cluster = find("hardware", name_or_path, ("cluster",))
     if servers is None:
         return cluster
+    return with_servers(cluster, servers)
+
+
+def with_servers(cluster: Cluster, servers: int) -> Cluster:
+    """The cluster with `--servers` outermost units; a count it cannot take is a one-line error."""
     if servers < 1:
         raise bad_option("--servers", "expected an integer >= 1", servers)
-    return cluster.with_top_count(servers)
+    try:
+        return cluster.with_top_count(servers)
+    except ValueError as exc:  # e.g. more devices than a cluster may hold
+        raise bad_option("--servers", str(exc), show_got=False) from None

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from planner.cli.common import FormatOption
+from planner.cli.common import FormatOption, with_servers
 from planner.render import OutputFormat
 
 app = typer.Typer(no_args_is_help=True)
@@ -39,7 +39,7 @@ def show_hardware(
             raise SpecError(
                 "--servers", "servers", f"applies to a cluster, and '{name}' is a device", show_got=False
             )
-        spec = spec.with_top_count(servers)
+        spec = with_servers(spec, servers)
     emit(detail(spec), fmt, _detail_tables)
 
 

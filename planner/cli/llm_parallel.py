@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from planner.cli.common import FormatOption
+from planner.cli.common import FormatOption, with_servers
 from planner.render import OutputFormat
 
 RECOMPUTE_CHOICES = ("none", "selective", "full")
@@ -172,7 +172,7 @@ def build_payload(
         raise _bad("MODEL", f"a decoder-only LLM; '{llm.name}' is an encoder-decoder model", show_got=False)
     machine = find("hardware", cluster, ("cluster",))
     if servers is not None:
-        machine = machine.with_top_count(servers)
+        machine = with_servers(machine, servers)
     length = llm.max_sequence_length if seq_len is None else seq_len
     if length > llm.max_sequence_length:
         raise _bad("--seq-len", f"at most {llm.name}'s context of {llm.max_sequence_length} tokens", length)

@@ -12,6 +12,10 @@ from typing import Literal
 from planner.spec.schema import FieldValueError, spec_field
 
 DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
+# The most devices a cluster may hold: ten times the largest training clusters built. Collectives and the
+# data-parallel sweep cost O(devices) time and memory (1,000,000 devices: `planner dp` about 5 s, 90 MB;
+# 4e9 from a typo in --servers took over 24 GB).
+MAX_DEVICES = 1_000_000
 DeviceKind = Literal["gpu", "tpu", "cpu", "cpu-board", "accelerator"]
 
 
@@ -133,6 +137,11 @@ class Cluster:
         names = [level.name for level in self.levels]
         if len(set(names)) != len(names):
             raise FieldValueError("levels", f"level names must be distinct, got {names}")
+        if self.total_devices > MAX_DEVICES:
+            raise FieldValueError(
+                "levels",
+                f"at most {MAX_DEVICES:,} devices in all, got {self.total_devices:,} (the counts' product)",
+            )
 
     @property
     def total_devices(self) -> int:

@@ -293,3 +293,24 @@ def test_an_alias_bomb_is_refused_at_once_and_small_anchors_still_work() -> None
     )
     out = run(["hardware", "show", "c.yaml", "-f", "json"], {"c.yaml": cluster})
     assert out.exit_code == 0, out.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["comm", "--cluster", "pipedream-cluster-a", "--size", "100MB", "--servers", "1000000000"],
+        ["dp", "alexnet", "--cluster", "pipedream-cluster-a", "--servers", "1000000000"],
+        ["hardware", "show", "pipedream-cluster-a", "--servers", "1000000000"],
+        ["llm-parallel", "gpt2", "--cluster", "dgx-a100", "--global-batch", "16", "--servers", "1000000000"],
+        ["hardware", "show", "c.yaml"],
+    ],
+)
+def test_a_cluster_of_more_than_a_million_devices_is_refused(argv: list[str]) -> None:
+    # spec/hardware, cli/common: --servers 1e9 made comm and dp allocate arrays of 4e9 devices (24 GB)
+    cluster = (
+        "spec: cluster\nname: c\ndevice: v100-sxm2-16gb\nlevels:\n"
+        "  - {name: gpu, count: 8, link: {bandwidth: 10 GB/s}}\n"
+        "  - {name: server, count: 200000, link: {bandwidth: 1 GB/s}}\n"
+    )
+    out = run(argv, {"c.yaml": cluster})
+    assert out.exit_code == 2 and "at most 1,000,000 devices" in out.stderr
