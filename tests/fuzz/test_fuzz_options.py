@@ -280,7 +280,7 @@ def _validate_failed(outcome: Any) -> bool:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_changed_command_lines(mode: str) -> None:
-    @fuzz_settings(mode, 60, 100, sample=60)
+    @fuzz_settings(mode, 71, 100, sample=60)
     @given(line=command_lines())
     def run(line: tuple[str, list[str]]) -> None:
         _, argv = line

@@ -314,3 +314,14 @@ def test_a_cluster_of_more_than_a_million_devices_is_refused(argv: list[str]) ->
     )
     out = run(argv, {"c.yaml": cluster})
     assert out.exit_code == 2 and "at most 1,000,000 devices" in out.stderr
+
+
+def test_client_selection_refuses_a_fleet_too_big_for_the_ilp() -> None:
+    # client_selection: a 1,000,000-client fleet built a PuLP model for over 2 minutes and 6 GB before CBC
+    # (and --time-limit) started; fleets allow 10,000,000 clients per class
+    fleet = (
+        "spec: fleet\nname: big\nclasses:\n  - name: pi\n    count: 1000000\n    device: raspberry-pi-4b\n"
+        "    uplink: {bandwidth: 20 Mbps}\n    downlink: {bandwidth: 50 Mbps}\n    samples: 100\n"
+    )
+    out = run(["fl", "select", "--fleet", "big.yaml", "--model", "alexnet"], {"big.yaml": fleet})
+    assert out.exit_code == 1 and "at most 5,000 clients" in out.stderr
