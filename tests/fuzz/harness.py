@@ -3,8 +3,9 @@ invariants every input must keep.
 
 Invariants (issue 10): the exit code is 0, 1 or 2; an error is one line `error: ...` on stderr; no
 traceback; no hang (each input runs under a wall-clock deadline, SIGALRM); no NaN or infinity in a
-successful machine-readable answer; and no file appears in the working directory, $HOME or $TMPDIR
-except the `--output` / `--svg` targets the input names.
+successful machine-readable answer; no numeric RuntimeWarning; no file appears in the working
+directory, $HOME or $TMPDIR except the `--output` / `--svg` targets the input names, and no input file
+is modified.
 
 Budget: the default suite runs a small seeded sample (`SAMPLE` examples per target, derandomised, no
 example database). The tests marked `fuzz` (deselected by default) are the big run: PLANNER_FUZZ_EXAMPLES
@@ -101,6 +102,10 @@ class Sandbox:
 
     def files(self) -> set[str]:
         return {str(p.relative_to(self.root)) for p in self.root.rglob("*") if not p.is_dir()}
+
+    def contents(self) -> dict[str, bytes]:
+        """Every file's bytes (the inputs are small), to check that no input is modified."""
+        return {name: (self.root / name).read_bytes() for name in self.files()}
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -232,7 +237,8 @@ def _check(
     result_is_error: Callable[[Outcome], bool] | None = None,
 ) -> Outcome:
     """Run one input and assert every invariant; `outputs` are the files the input asks to be written."""
-    before = box.files()
+    inputs = box.contents()
+    before = set(inputs)
     outcome = invoke(box, argv, deadline_s)
     where = describe(argv, box)
     text = outcome.stdout + outcome.stderr
@@ -254,12 +260,21 @@ def _check(
     created = sorted((box.files() - before) - allowed)
     if created:
         problems.append(f"files written that the input did not ask for: {created}")
+    changed = sorted(
+        name for name, data in inputs.items() if name not in allowed and _read(box.root / name) != data
+    )
+    if changed:
+        problems.append(f"input files modified or removed: {changed}")
     if problems:
         raise AssertionError(
             f"{'; '.join(problems)}\n{where}\n--- exit {outcome.exit_code}\n--- stderr\n"
             f"{outcome.stderr[-2000:]}\n--- stdout\n{outcome.stdout[-1500:]}"
         )
     return outcome
+
+
+def _read(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
 
 
 def _machine_format(argv: Sequence[str]) -> str:
