@@ -18,6 +18,8 @@ import typer
 from planner.cli.common import FormatOption, with_servers
 from planner.render import OutputFormat
 
+MAX_WHOLE = 2**31 - 1  # the largest count option the search takes (it computes in int64)
+
 RECOMPUTE_CHOICES = ("none", "selective", "full")
 
 
@@ -143,6 +145,8 @@ def build_payload(
     for option, value in whole.items():
         if value is not None and value < 1:
             raise _bad(option, "a whole number >= 1", value)
+        if value is not None and value > MAX_WHOLE:  # the search works in int64 arrays
+            raise _bad(option, f"a whole number at most {MAX_WHOLE:,}", value)
     if dtype not in TRAINING_DTYPES:
         raise _bad("--dtype", f"one of {', '.join(TRAINING_DTYPES)}", dtype)
     if optimizer not in OPTIMIZERS:

@@ -259,8 +259,8 @@ def schedule_chart(
 
     _check_positive("--stages", stages)
     _check_positive("--microbatches", microbatches)
-    if width is not None and width < 10:
-        raise SpecError("--width", "width", "expected at least 10 columns", width)
+    if width is not None and not 10 <= width <= 10_000:
+        raise SpecError("--width", "width", "expected 10 to 10,000 columns", width)
     v = _check_chunks(schedule, chunks, stages, microbatches)
     if 2 * stages * microbatches * v > MAX_SIMULATED_OPS:
         raise SpecError(

@@ -65,7 +65,7 @@ def speedup_command(
     alpha: AlphaOption,
     c: Annotated[float, typer.Option("--c", help="draft step time / target step time (measured or derived)")],
     gamma: Annotated[
-        int | None, typer.Option("--gamma", min=1, help="one draft length instead of a table")
+        int | None, typer.Option("--gamma", min=1, max=256, help="one draft length instead of a table")
     ] = None,
     max_gamma: MaxGammaOption = 16,
     c_hat: Annotated[

@@ -325,3 +325,42 @@ def test_client_selection_refuses_a_fleet_too_big_for_the_ilp() -> None:
     )
     out = run(["fl", "select", "--fleet", "big.yaml", "--model", "alexnet"], {"big.yaml": fleet})
     assert out.exit_code == 1 and "at most 5,000 clients" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "expected"),
+    [
+        (
+            ["llm-parallel", "gpt2", "--cluster", "dgx-a100", "--global-batch", "1" + "0" * 30],
+            2,
+            "at most 2,147,483,647",
+        ),
+        (
+            ["plan", "gpt2", "--cluster", "dgx-a100", "--global-batch", "1" + "0" * 30],
+            2,
+            "at most 2,147,483,647",
+        ),
+        (
+            [
+                "llm-parallel",
+                "gpt2",
+                "--cluster",
+                "dgx-a100",
+                "--global-batch",
+                "16",
+                "--max-interleave",
+                "10" * 6,
+            ],
+            1,
+            "candidates",
+        ),
+        (["specdec", "speedup", "--alpha", "0.8", "--c", "0.05", "--gamma", "2147483648"], 2, "'--gamma'"),
+        (["pipeline", "schedule", "-k", "4", "-m", "4", "--width", "9223372036854775808"], 2, "--width"),
+    ],
+)
+def test_huge_counts_are_refused_before_they_are_allocated(argv: list[str], code: int, expected: str) -> None:
+    # cli/llm_parallel, optimize/parallelism, cli/specdec, cli/pipeline: --global-batch 1e30 overflowed
+    # int64 (OverflowError), --max-interleave 1e12 and --gamma 1e12 allocated terabytes (MemoryError),
+    # --gamma 2^31 hung, --width 2^63 overflowed the chart
+    out = run(argv)
+    assert out.exit_code == code and expected in out.stderr
