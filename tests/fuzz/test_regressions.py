@@ -349,7 +349,7 @@ def test_client_selection_refuses_a_fleet_too_big_for_the_ilp() -> None:
                 "--global-batch",
                 "16",
                 "--max-interleave",
-                "10" * 6,
+                "1000000000",
             ],
             1,
             "candidates",
