@@ -173,9 +173,11 @@ def optimal_tree_table(acceptance: npt.ArrayLike, size: int, depth: int | None =
     """
     if size < 1:
         raise ValueError(f"size must be >= 1, got {size}")
-    max_depth = size - 1 if depth is None else depth
-    if max_depth < 0:
+    if depth is not None and depth < 0:
         raise ValueError(f"depth must be >= 0, got {depth}")
+    # a tree of `size` nodes is at most size - 1 high: a larger bound is the same bound (and the layers
+    # below would only repeat; --depth 1e9 ran a billion of them)
+    max_depth = size - 1 if depth is None else min(depth, size - 1)
     a = np.asarray(acceptance, dtype=float)
     positional = a.ndim == 1
     matrix = acceptance_matrix(a, max(max_depth, 1))

@@ -364,3 +364,11 @@ def test_huge_counts_are_refused_before_they_are_allocated(argv: list[str], code
     # --gamma 2^31 hung, --width 2^63 overflowed the chart
     out = run(argv)
     assert out.exit_code == code and expected in out.stderr
+
+
+def test_a_tree_depth_bound_beyond_the_size_is_the_size() -> None:
+    # token_tree: --depth 1e9 ran a billion DP layers (a tree of n nodes is at most n - 1 high)
+    base = ["specdec", "tree", "--acceptance", "0.5,0.2,0.1", "--size", "16", "-f", "json"]
+    huge, exact = run([*base, "--depth", "1000000000"]), run([*base, "--depth", "15"])
+    assert huge.exit_code == 0
+    assert json.loads(huge.stdout)["expected_tokens"] == json.loads(exact.stdout)["expected_tokens"]
