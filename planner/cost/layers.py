@@ -79,6 +79,8 @@ _STEMS = {
     "repeat": "repeat",
 }
 
+MAX_LAYER_SIZE = 10**15  # parameters, MACs or output values of one layer for one sample
+
 
 @dataclass(frozen=True)
 class LayerCost:
@@ -319,6 +321,12 @@ class _Deriver:
             cost = compute(source)
         except ValueError as exc:
             raise FieldValueError(path, f"layer '{name}' (input {_fmt(source)}): {exc}") from None
+        if max(cost.parameters, cost.macs, elements(cost.output_shape)) > MAX_LAYER_SIZE:
+            raise FieldValueError(  # a typo in a shape: its sizes would overflow int64 sums downstream
+                path,
+                f"layer '{name}' (input {_fmt(source)}): expected at most {MAX_LAYER_SIZE:.0e} parameters, "
+                "MACs and output values per sample",
+            )
         self.layers.append(
             DerivedLayer(
                 name,

@@ -372,3 +372,13 @@ def test_a_tree_depth_bound_beyond_the_size_is_the_size() -> None:
     huge, exact = run([*base, "--depth", "1000000000"]), run([*base, "--depth", "15"])
     assert huge.exit_code == 0
     assert json.loads(huge.stdout)["expected_tokens"] == json.loads(exact.stdout)["expected_tokens"]
+
+
+def test_a_cnn_layer_beyond_1e15_values_is_refused_where_it_is_written() -> None:
+    # cost/layers: input_shape [2^70, 32, 32] loaded, then overflowed int64 in the layer arrays
+    cnn = (
+        "spec: cnn\nname: big\ninput_shape: [1180591620717411303424, 32, 32]\n"
+        "layers:\n  - conv: {out: 16, kernel: 3, padding: 1}\n  - flatten: {}\n  - fc: {out: 10}\n"
+    )
+    out = run(["edge", "adcnn", "cnn.yaml", "--solver", "greedy", "--cloud", "none"], {"cnn.yaml": cnn})
+    assert out.exit_code == 2 and "cnn.yaml:" in out.stderr and "at most 1e+15" in out.stderr
