@@ -523,6 +523,14 @@ def candidate_grid(
     if pipeline is not None:
         keep &= p_all == pipeline
     t_pairs, p_pairs = t_all[keep], p_all[keep]
+    b_count = 1 if microbatch is not None else max_microbatch
+    v_count = 1 if interleave is not None else max_interleave
+    shape = (t_pairs.size, b_count, v_count, len(recompute), len(zero))
+    if math.prod(shape) > MAX_CANDIDATES:  # checked before any array of that size is made
+        raise InfeasibleError(
+            f"the search would evaluate {math.prod(shape):,} candidates (limit {MAX_CANDIDATES:,}, about "
+            "6 s and 0.7 GB): lower --max-microbatch or --max-interleave, or pin a degree (-t, -p, -b)"
+        )
     b_values = np.arange(1, max_microbatch + 1, dtype=np.int64)
     v_values = np.arange(1, max_interleave + 1, dtype=np.int64)
     if microbatch is not None:
@@ -531,12 +539,6 @@ def candidate_grid(
         v_values = np.array([interleave], dtype=np.int64)
     r_values = np.array([RECOMPUTE.index(r) for r in recompute], dtype=np.int64)
     z_values = np.array(zero, dtype=np.int64)
-    shape = (t_pairs.size, b_values.size, v_values.size, r_values.size, z_values.size)
-    if math.prod(shape) > MAX_CANDIDATES:
-        raise InfeasibleError(
-            f"the search would evaluate {math.prod(shape):,} candidates (limit {MAX_CANDIDATES:,}, about "
-            "6 s and 0.7 GB): lower --max-microbatch or --max-interleave, or pin a degree (-t, -p, -b)"
-        )
     pair, bi, vi, ri, zi = (axis.ravel() for axis in np.indices(shape, dtype=np.int64))
     t, p = t_pairs[pair], p_pairs[pair]
     return Grid(t, p, devices // (t * p), b_values[bi], v_values[vi], r_values[ri], z_values[zi])
