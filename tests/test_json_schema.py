@@ -247,7 +247,7 @@ def test_required_defaults_and_bounds_come_from_the_spec_fields() -> None:
     assert device["additionalProperties"] is False
     efficiency = device["properties"]["compute_efficiency"]
     assert efficiency["default"] == 1.0
-    assert efficiency["anyOf"][0] == {"type": "number", "exclusiveMinimum": 0, "maximum": 1}
+    assert efficiency["anyOf"][0] == {"type": "number", "minimum": 1e-6, "maximum": 1}  # limits.FRACTION
     assert "description" not in {
         k for k, v in device["properties"].items() if "default" in v and v["default"] == ""
     }

@@ -16,9 +16,10 @@ from typing import Annotated, Any
 import typer
 
 from planner.cli.common import FormatOption, with_servers
+from planner.limits import MAX_COUNT_OPTION
 from planner.render import OutputFormat
 
-MAX_WHOLE = 2**31 - 1  # the largest count option the search takes (it computes in int64)
+MAX_WHOLE = MAX_COUNT_OPTION  # the largest count option the search takes (planner/limits.py)
 
 RECOMPUTE_CHOICES = ("none", "selective", "full")
 

@@ -13,11 +13,10 @@ from typing import Annotated, Any
 import typer
 
 from planner.cli.common import FormatOption
+from planner.limits import MAX_CHART_WIDTH, MAX_SIMULATED_OPS, MIN_CHART_WIDTH
 from planner.render import OutputFormat
 
 app = typer.Typer(no_args_is_help=True)
-
-MAX_SIMULATED_OPS = 200_000  # the chart is a picture: 2·K·M·v ops at most
 
 
 class ScheduleName(str, Enum):
@@ -259,8 +258,10 @@ def schedule_chart(
 
     _check_positive("--stages", stages)
     _check_positive("--microbatches", microbatches)
-    if width is not None and not 10 <= width <= 10_000:
-        raise SpecError("--width", "width", "expected 10 to 10,000 columns", width)
+    if width is not None and not MIN_CHART_WIDTH <= width <= MAX_CHART_WIDTH:
+        raise SpecError(
+            "--width", "width", f"expected {MIN_CHART_WIDTH} to {MAX_CHART_WIDTH:,} columns", width
+        )
     v = _check_chunks(schedule, chunks, stages, microbatches)
     if 2 * stages * microbatches * v > MAX_SIMULATED_OPS:
         raise SpecError(

@@ -13,6 +13,15 @@ import typer
 
 from planner.cli import specdec_tables as tables
 from planner.cli.common import FormatOption
+from planner.limits import (
+    COST_RATIO,
+    MAX_GAMMA,
+    MAX_SIMULATE_GAMMA,
+    MAX_SIMULATE_TREE,
+    MAX_SIMULATE_TRIALS,
+    MAX_SIMULATE_VOCAB,
+    MAX_TREE_SIZE,
+)
 from planner.render import OutputFormat
 
 app = typer.Typer(no_args_is_help=True)
@@ -20,7 +29,9 @@ app = typer.Typer(no_args_is_help=True)
 AlphaOption = Annotated[
     float, typer.Option("--alpha", help="acceptance rate alpha = E[sum min(p, q)], in [0, 1)")
 ]
-MaxGammaOption = Annotated[int, typer.Option("--max-gamma", min=1, max=256, help="largest gamma to tabulate")]
+MaxGammaOption = Annotated[
+    int, typer.Option("--max-gamma", min=1, max=MAX_GAMMA, help="largest gamma to tabulate")
+]
 PlotOption = Annotated[
     bool, typer.Option("--plot", help="a terminal plot of speedup vs gamma for a few alphas")
 ]
@@ -39,9 +50,12 @@ def _alpha(value: float) -> float:
 def _c(value: float, option: str = "--c") -> float:
     from planner.errors import SpecError
 
-    if not value >= 0.0 or value == float("inf"):
+    if value not in COST_RATIO:  # a cost ratio beyond 1e6 overflows the speed-up's terms
         raise SpecError(
-            option, option.lstrip("-"), "expected a finite number >= 0 (draft step / target step)", value
+            option,
+            option.lstrip("-"),
+            f"expected a number {COST_RATIO.text()} (draft step / target step)",
+            value,
         )
     return value
 
@@ -65,7 +79,7 @@ def speedup_command(
     alpha: AlphaOption,
     c: Annotated[float, typer.Option("--c", help="draft step time / target step time (measured or derived)")],
     gamma: Annotated[
-        int | None, typer.Option("--gamma", min=1, max=256, help="one draft length instead of a table")
+        int | None, typer.Option("--gamma", min=1, max=MAX_GAMMA, help="one draft length instead of a table")
     ] = None,
     max_gamma: MaxGammaOption = 16,
     c_hat: Annotated[
@@ -335,7 +349,7 @@ def tree_command(
         ),
     ] = None,
     size: Annotated[
-        int, typer.Option("--size", min=1, max=1024, help="nodes in the tree, root included")
+        int, typer.Option("--size", min=1, max=MAX_TREE_SIZE, help="nodes in the tree, root included")
     ] = 64,
     depth: Annotated[int | None, typer.Option("--depth", min=0, help="largest depth (draft steps)")] = None,
     c: Annotated[
@@ -467,8 +481,12 @@ def _tree_payload(
 
 @app.command("simulate")
 def simulate_command(
-    gamma: Annotated[int, typer.Option("--gamma", min=0, max=32, help="draft tokens per step (chain)")] = 4,
-    vocab: Annotated[int, typer.Option("--vocab", min=2, max=64, help="vocabulary of the random models")] = 6,
+    gamma: Annotated[
+        int, typer.Option("--gamma", min=0, max=MAX_SIMULATE_GAMMA, help="draft tokens per step (chain)")
+    ] = 4,
+    vocab: Annotated[
+        int, typer.Option("--vocab", min=2, max=MAX_SIMULATE_VOCAB, help="vocabulary of the random models")
+    ] = 6,
     p: Annotated[
         str | None, typer.Option("--p", help="target distribution, e.g. 0.5,0.3,0.2 (default random)")
     ] = None,
@@ -476,10 +494,13 @@ def simulate_command(
         str | None, typer.Option("--q", help="draft distribution over the same tokens (default random)")
     ] = None,
     tree_size: Annotated[
-        int, typer.Option("--tree-size", min=0, max=64, help="also check a SpecInfer tree of this size")
+        int,
+        typer.Option(
+            "--tree-size", min=0, max=MAX_SIMULATE_TREE, help="also check a SpecInfer tree of this size"
+        ),
     ] = 8,
     trials: Annotated[
-        int, typer.Option("--trials", min=100, max=2_000_000, help="Monte Carlo trials per check")
+        int, typer.Option("--trials", min=100, max=MAX_SIMULATE_TRIALS, help="Monte Carlo trials per check")
     ] = 20000,
     length: Annotated[
         int, typer.Option("--length", min=1, max=4, help="tokens whose joint law is tested")

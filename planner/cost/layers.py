@@ -32,6 +32,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from planner.limits import MAX_LAYER_SIZE
 from planner.spec.architecture import (
     LAYER_KINDS,
     AdaptiveAvgPool,
@@ -78,8 +79,6 @@ _STEMS = {
     "basic": "basic",
     "repeat": "repeat",
 }
-
-MAX_LAYER_SIZE = 10**15  # parameters, MACs or output values of one layer for one sample
 
 
 @dataclass(frozen=True)

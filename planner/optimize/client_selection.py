@@ -37,12 +37,10 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.cost.federated import expected_max
+from planner.limits import MAX_ILP_CLIENTS
 
 FloatArray = npt.NDArray[np.float64]
 BYTES_PER_UNIT = 1e9  # the bytes term is counted in gigabytes
-# The largest fleet the ILP takes: 5,000 clients solve in about 10 s (bench/bench_client_selection.py);
-# building the model for 1,000,000 took over 2 minutes and 6 GB before CBC (and its time limit) started.
-MAX_ILP_CLIENTS = 5_000
 
 
 @dataclass(frozen=True)

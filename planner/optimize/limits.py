@@ -30,14 +30,15 @@ pipeline beside the strategies that remain.
 from __future__ import annotations
 
 from planner.errors import InfeasibleError
-
-MAX_CHAIN_LAYERS = 4_000
-MAX_NATIVE_WORK = 2e9
-NATIVE_STEP_WORK = 1_250
-MAX_NATIVE_TABLE = 5e7
-MAX_PIPEDREAM_INNER_WORK = 6e11
-MAX_PIPEDREAM_OUTER_WORK = 1e10
-MAX_PIPEDREAM_BLOCK = 2e7
+from planner.limits import (  # the values, beside every other bound of the planner
+    MAX_CHAIN_LAYERS,
+    MAX_NATIVE_TABLE,
+    MAX_NATIVE_WORK,
+    MAX_PIPEDREAM_BLOCK,
+    MAX_PIPEDREAM_INNER_WORK,
+    MAX_PIPEDREAM_OUTER_WORK,
+    NATIVE_STEP_WORK,
+)
 
 _LARGE = "`planner dp` plans data parallelism for any number of layers and devices"
 

@@ -53,6 +53,7 @@ from planner.cost.llm_memory import ZERO_STAGES, model_state_bytes, stage_parame
 from planner.cost.memory import OPTIMIZERS, update_bytes_per_parameter
 from planner.cost.pipeline import bubble_overhead, in_flight_microbatches
 from planner.errors import InfeasibleError
+from planner.limits import MAX_LLM_CANDIDATES
 from planner.spec.hardware import Cluster
 from planner.spec.llm import LLMConfig
 from planner.spec.profile import DTYPE_BYTES
@@ -72,7 +73,7 @@ DETAILS: dict[str, str] = {
     "memory": "memory",
 }
 DEFAULT_MAX_MICROBATCH = 16
-MAX_CANDIDATES = 2_000_000  # candidate_grid refuses more (4.8 M took 14 s and 1.7 GB on 2 cores)
+MAX_CANDIDATES = MAX_LLM_CANDIDATES  # candidate_grid refuses more (planner/limits.py)
 DEFAULT_MAX_INTERLEAVE = 8
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]

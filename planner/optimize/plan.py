@@ -35,12 +35,12 @@ from planner.cost.memory import training_memory
 from planner.cost.pipeline import gpipe_time
 from planner.errors import InfeasibleError
 from planner.gantt import simulate
+from planner.limits import MAX_MICROBATCHES
 from planner.optimize.pipeline_native import ChainCosts, NativeResult, chain_costs, partition_native
 from planner.spec.hardware import Cluster
 from planner.spec.profile import DTYPE_BYTES, ModelProfile
 
 Objective = Literal["throughput", "latency"]
-MAX_MICROBATCHES = 1024  # the largest M the synchronous pipelines try (see the module doc)
 
 
 @dataclass(frozen=True)

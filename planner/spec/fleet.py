@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from planner.limits import COMPUTE, FRACTION, MAX_CLIENT_SAMPLES, MAX_FLEET_CLIENTS
 from planner.spec.hardware import Device, Link
 from planner.spec.schema import FieldValueError, spec_field
 
@@ -53,22 +54,23 @@ class ClientClass:
     """`count` clients alike: one device, one pair of links, the same data size and availability."""
 
     name: str = spec_field("class name, unique in the fleet, e.g. phone-flagship")
-    count: int = spec_field("number of clients of this class", minimum=1, maximum=10_000_000)
+    count: int = spec_field("number of clients of this class", minimum=1, maximum=MAX_FLEET_CLIENTS)
     device: Device | str = spec_field("a catalog device name or an inline device mapping")
     uplink: Link = spec_field("client → server link (bandwidth per direction, latency, efficiency)")
     downlink: Link = spec_field("server → client link")
-    samples: int = spec_field("training samples each client holds (n_k)", minimum=1)
+    samples: int = spec_field(
+        "training samples each client holds (n_k)", minimum=1, maximum=MAX_CLIENT_SAMPLES
+    )
     availability: float = spec_field(
-        "probability a selected client completes the round, 1 − dropout probability (0, 1]",
+        "probability a selected client completes the round, 1 − dropout probability [1e-6, 1]",
         default=1.0,
-        exclusive_minimum=0,
-        maximum=1,
+        limit=FRACTION,
     )
     compute: float | None = spec_field(
         "measured sustained training speed, e.g. 20 GFLOPS (replaces the device's roofline for forward "
         "and backward)",
         unit="compute",
-        exclusive_minimum=0,
+        limit=COMPUTE,
         default=None,
     )
     vary: Variation | None = spec_field("lognormal spread of speed, bandwidth and samples", default=None)
@@ -114,6 +116,11 @@ class Fleet:
                 raise FieldValueError(
                     ("classes", index, "name"), f"class names must be unique; '{name}' repeats"
                 )
+        if self.total_clients > MAX_FLEET_CLIENTS:  # every client is a row of the per-client arrays
+            raise FieldValueError(
+                "classes",
+                f"at most {MAX_FLEET_CLIENTS:,} clients in all, got {self.total_clients:,} (the counts' sum)",
+            )
 
     @property
     def total_clients(self) -> int:
@@ -164,7 +171,8 @@ def members(fleet: Fleet) -> Members:
         speed.append(_lognormal(rng, vary.compute_sigma, c.count))
         bandwidth.append(_lognormal(rng, vary.bandwidth_sigma, c.count))
         drawn = np.rint(c.samples * _lognormal(rng, vary.samples_sigma, c.count))
-        samples.append(np.maximum(drawn, 1).astype(np.int64))
+        # clipped below int64's end before the cast (numpy would wrap a larger float around)
+        samples.append(np.clip(drawn, 1, 2.0**62).astype(np.int64))
         availability.append(np.full(c.count, c.availability))
     return Members(
         class_index=np.concatenate(index),

@@ -5,27 +5,50 @@ All quantities are SI: FLOP/s, bytes, bytes/s, seconds, watts.
 
 from __future__ import annotations
 
+import datetime
 import math
+import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from planner.limits import (
+    BANDWIDTH,
+    COMPUTE,
+    FRACTION,
+    LATENCY,
+    MAX_DEVICES,
+    MEMORY,
+    POWER,
+    PRICE,
+)
 from planner.spec.schema import FieldValueError, spec_field
 
 DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
-# The most devices a cluster may hold: ten times the largest training clusters built. Collectives and the
-# data-parallel sweep cost O(devices) time and memory (1,000,000 devices: `planner dp` about 5 s, 90 MB;
-# 4e9 from a typo in --servers took over 24 GB).
-MAX_DEVICES = 1_000_000
 DeviceKind = Literal["gpu", "tpu", "cpu", "cpu-board", "accelerator"]
+
+
+def _is_date(text: str) -> bool:
+    """Whether `text` is a real calendar date written YYYY-MM-DD (2026-13-45 is not)."""
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        return False
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
 class Price:
     """A public list price per hour, with the date it was read and where."""
 
-    usd_per_hour: float = spec_field("list price in US dollars per hour", exclusive_minimum=0)
+    usd_per_hour: float = spec_field("list price in US dollars per hour", limit=PRICE)
     date: str = spec_field("when the price was read (YYYY-MM-DD)")
     source: str = spec_field("where the price was read (provider page, region, on-demand)")
+
+    def __post_init__(self) -> None:
+        if not _is_date(self.date):
+            raise FieldValueError("date", f"expected a calendar date YYYY-MM-DD, got '{self.date}'")
 
 
 @dataclass(frozen=True)
@@ -43,31 +66,23 @@ class Device:
     peak_compute: dict[str, float] = spec_field(
         "dense peak per dtype (tensor cores where the dtype uses them), e.g. fp32: 15.7 TFLOPS",
         unit="compute",
-        exclusive_minimum=0,
+        limit=COMPUTE,
         min_items=1,
         key_choices=DTYPES,
     )
-    memory: float = spec_field("memory physically present, e.g. 16 GiB", unit="memory", exclusive_minimum=0)
+    memory: float = spec_field("memory physically present, e.g. 16 GiB", unit="memory", limit=MEMORY)
     memory_bandwidth: float = spec_field(
-        "peak memory bandwidth, e.g. 900 GB/s", unit="bandwidth", exclusive_minimum=0
+        "peak memory bandwidth, e.g. 900 GB/s", unit="bandwidth", limit=BANDWIDTH
     )
     description: str = spec_field("a human description", default="")
     aliases: tuple[str, ...] = spec_field("other catalog names for this device", default=())
-    power: float | None = spec_field(
-        "board power (TDP), e.g. 300 W", unit="power", exclusive_minimum=0, default=None
-    )
+    power: float | None = spec_field("board power (TDP), e.g. 300 W", unit="power", limit=POWER, default=None)
     price: Price | None = spec_field("optional on-demand list price for one device", default=None)
     compute_efficiency: float = spec_field(
-        "fraction of peak_compute a large dense matmul sustains (0, 1]",
-        default=1.0,
-        exclusive_minimum=0,
-        maximum=1,
+        "fraction of peak_compute a large dense matmul sustains [1e-6, 1]", default=1.0, limit=FRACTION
     )
     memory_efficiency: float = spec_field(
-        "fraction of memory_bandwidth a large streaming copy sustains (0, 1]",
-        default=1.0,
-        exclusive_minimum=0,
-        maximum=1,
+        "fraction of memory_bandwidth a large streaming copy sustains [1e-6, 1]", default=1.0, limit=FRACTION
     )
     source: str = spec_field("where the figures come from", default="")
 
@@ -93,11 +108,13 @@ class Link:
     """
 
     bandwidth: float = spec_field(
-        "bandwidth per direction per device, e.g. 10 Gbps", unit="bandwidth", exclusive_minimum=0
+        "bandwidth per direction per device, e.g. 10 Gbps", unit="bandwidth", limit=BANDWIDTH
     )
-    latency: float = spec_field("per-message latency (alpha), e.g. 5 us", unit="time", minimum=0, default=0.0)
+    latency: float = spec_field(
+        "per-message latency (alpha), e.g. 5 us", unit="time", limit=LATENCY, default=0.0
+    )
     efficiency: float = spec_field(
-        "fraction of bandwidth transfers sustain (0, 1]", default=1.0, exclusive_minimum=0, maximum=1
+        "fraction of bandwidth transfers sustain [1e-6, 1]", default=1.0, limit=FRACTION
     )
     shared: bool = spec_field("a shared medium: transfers on this level serialise", default=False)
     name: str = spec_field("what the link is, e.g. NVLink 2.0, 10 GbE", default="")

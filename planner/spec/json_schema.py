@@ -13,7 +13,8 @@ a file, so the two cannot disagree on structure:
   follows, reads an exponent without a sign as a string; the loader accepts it);
 * a field with a `unit` is a string: a number, optional blanks, then one of the unit spellings
   planner.units.accepted_units(kind) lists (the `pattern`; the description lists them too); a
-  field whose minimum is 0 admits no minus sign, and one that must be > 0 needs a non-zero digit;
+  field whose minimum is 0 admits no minus sign, and one that must be > 0 (or >= a positive minimum)
+  needs a non-zero digit;
 * bounds (`minimum`, `exclusiveMinimum`, `maximum`, `minItems`, the keys a dict accepts) come from the
   field's metadata;
 * a CNN layer (`planner.spec.architecture.CNNLayer`) is a one-key mapping: `oneOf` its layer types.
@@ -236,7 +237,8 @@ def _unit_schema(meta: typing.Mapping[str, Any]) -> dict[str, Any]:
     low, low_open = meta.get("minimum"), meta.get("exclusive_minimum")
     non_negative = (low is not None and low >= 0) or (low_open is not None and low_open >= 0)
     sign = "[+]?" if non_negative else "[+-]?"
-    lead = _NONZERO if low_open is not None and low_open >= 0 else ""
+    positive = (low_open is not None and low_open >= 0) or (low is not None and low > 0)
+    lead = _NONZERO if positive else ""
     alternatives = "|".join(re.escape(u) for u in units)
     return {"type": "string", "pattern": f"^\\s*{lead}{sign}{_NUMBER}\\s*(?:{alternatives})\\s*$"}
 

@@ -4,6 +4,11 @@ A spec is a frozen dataclass whose fields carry `spec_field(...)` metadata: a on
 unit kind (parsed with planner.units into SI), bounds and choices. `build(cls, doc, path)` turns a YAML
 mapping into the dataclass, rejecting unknown keys, wrong types, NaN/inf, out-of-range values and missing
 fields with one SpecError that names the file, the line and the field.
+
+Bounds (planner/limits.py holds them with their reasons): a quantity field takes the range a `limit`
+gives, else its kind's widest range (limits.CEILINGS), so that every figure derived from a spec stays
+finite; every whole number fits int64 before any arithmetic uses it. An out-of-range quantity is reported
+as it was written ("got '-50 us'"), with the bounds in its unit.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import types
 import typing
 from typing import Any, Literal, TypeVar, Union
 
+from planner import limits
 from planner.spec.yamlio import Document, PathKey
 from planner.units import UnitError, parse_quantity
 
@@ -42,12 +48,22 @@ def spec_field(
     maximum: float | None = None,
     min_items: int = 0,
     key_choices: tuple[str, ...] | None = None,
+    limit: limits.Range | None = None,
 ) -> Any:
     """A dataclass field with the metadata `build` and the schema generator read.
 
     `unit` names a planner.units kind: the YAML value must be a string with a unit, stored in SI.
+    `limit` (a planner.limits range) sets the bounds, else a quantity's maximum is its kind's ceiling.
     `key_choices` restricts the keys of a dict field. Mutable defaults are given as tuples.
     """
+    if limit is not None:
+        if limit.low_open:
+            exclusive_minimum = limit.low
+        else:
+            minimum = limit.low
+        maximum = limit.high
+    elif unit is not None and maximum is None:
+        maximum = limits.CEILINGS[unit].high
     meta = {
         "doc": doc,
         "unit": unit,
@@ -56,6 +72,7 @@ def spec_field(
         "maximum": maximum,
         "min_items": min_items,
         "key_choices": key_choices,
+        "whole": limit is not None and limit.whole,
     }
     if default is _REQUIRED:
         return dataclasses.field(metadata=meta)
@@ -144,7 +161,7 @@ def convert(tp: Any, meta: typing.Mapping[str, Any], value: Any, doc: Document, 
     if dataclasses.is_dataclass(tp):
         return build(tp, doc, path, value)
     if meta.get("unit"):
-        return _check_number(_quantity(value, meta["unit"], doc, path), meta, doc, path)
+        return _check_number(_quantity(value, meta["unit"], doc, path), meta, doc, path, written=value)
     if tp is bool:
         if not isinstance(value, bool):
             raise doc.error(path, "expected true or false", value)
@@ -152,7 +169,10 @@ def convert(tp: Any, meta: typing.Mapping[str, Any], value: Any, doc: Document, 
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise doc.error(path, "expected a whole number", value)
-        return _check_number(value, meta, doc, path)
+        _check_number(value, meta, doc, path)
+        if abs(value) > limits.MAX_INT:  # numpy would wrap it around (int64) in the first sum
+            raise doc.error(path, f"expected a whole number of at most {limits.MAX_INT:,} (int64)", value)
+        return value
     if tp is float:
         if isinstance(value, str) and _FLOAT_LITERAL.fullmatch(value.strip()):
             value = float(value)  # YAML 1.1 reads 1.5e9 (no sign in the exponent) as a string
@@ -177,17 +197,28 @@ def _check_str(value: Any, doc: Document, path: PathKey) -> str:
     return value
 
 
-def _check_number(value: float, meta: typing.Mapping[str, Any], doc: Document, path: PathKey) -> Any:
+def _check_number(
+    value: float, meta: typing.Mapping[str, Any], doc: Document, path: PathKey, written: Any = None
+) -> Any:
+    """`value` within the field's bounds; a quantity's bounds are shown in its unit and the value as
+    `written` (not as the float it parsed to: '-50 us', not -4.9999999999999996e-05)."""
+    kind = meta.get("unit")
+    got = value if written is None else written
     if isinstance(value, float) and not math.isfinite(value):
-        raise doc.error(path, "expected a finite number", value)
+        raise doc.error(path, "expected a finite number", got)
     low, low_open, high = meta.get("minimum"), meta.get("exclusive_minimum"), meta.get("maximum")
     if low_open is not None and not value > low_open:
-        raise doc.error(path, f"expected a value > {low_open:g}", value)
+        raise doc.error(path, f"expected a value > {_show(low_open, kind)}", got)
     if low is not None and value < low:
-        raise doc.error(path, f"expected a value >= {low:g}", value)
+        raise doc.error(path, f"expected a value >= {_show(low, kind)}", got)
     if high is not None and value > high:
-        raise doc.error(path, f"expected a value <= {high:g}", value)
-    return value
+        raise doc.error(path, f"expected a value <= {_show(high, kind)}", got)
+    # memory is whole bytes: '1.7 GiB' is 1825361100.8 B, kept as 1825361101 B
+    return float(round(value)) if meta.get("whole") else value
+
+
+def _show(bound: float, kind: str | None) -> str:
+    return f"{bound:g}" if kind is None else limits.show(bound, kind)
 
 
 def _describe(tp: Any) -> str:

@@ -15,10 +15,11 @@ import yaml
 
 from planner.errors import SpecError
 
-MAX_DEPTH = 64
-MAX_NODES = 1_000_000
-MAX_ALIAS_NODES = 100_000  # values repeated through aliases: an alias bomb is refused in well under a second
-MAX_BYTES = 64 * 2**20
+# the bounds and their reasons: planner/limits.py
+from planner.limits import MAX_YAML_ALIAS_NODES as MAX_ALIAS_NODES
+from planner.limits import MAX_YAML_BYTES as MAX_BYTES
+from planner.limits import MAX_YAML_DEPTH as MAX_DEPTH
+from planner.limits import MAX_YAML_NODES as MAX_NODES
 
 PathKey = tuple[str | int, ...]
 

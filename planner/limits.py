@@ -1,0 +1,220 @@
+"""Every bound the planner puts on what it is given, in one place, each with its value and its reason.
+
+Three kinds of reason. *Machine*: a count bounds how much work or memory one answer takes; the worst
+accepted input answers within a few seconds and about 500 MB on the reference machine (a 2-core x86-64
+VM, numpy 2), and a larger one is refused before anything is allocated. *int64*: numpy computes counts
+in 64-bit integers (at most 9.2e18); a count that could pass that in arithmetic is refused first, since
+numpy wraps around silently. *Physics*: a quantity outside what any real device, link or run could have
+is a typo (a unit slip, a missing exponent sign); bounding it also keeps every derived figure (a
+time = bytes / bandwidth, a speed-up = time / time) finite, so no answer holds inf or nan.
+
+Counts (a larger one is refused, the message naming the bound):
+
+==========================  ===========  ==================================================================
+bound                       value        reason
+==========================  ===========  ==================================================================
+MAX_DEVICES                 1,000,000    devices in a cluster: 10x the largest training clusters built;
+                                         collectives and the data-parallel sweep cost O(devices) (1 M:
+                                         `planner dp` about 5 s, 90 MB; 4e9 from a --servers typo: 24 GB)
+MAX_FLEET_CLIENTS           1,000,000    clients in a fleet: each is a row of per-client arrays (1 M:
+                                         `fl round` 0.7 s, 165 MB; 10 M: 2.7 s, 1.1 GB)
+MAX_CLIENT_SAMPLES          1e9          samples one client holds: more than most whole data sets; with a
+                                         lognormal spread (sigma <= 3) the drawn counts stay far within
+                                         int64 (and are clipped there)
+MAX_TRIALS                  1,000,000    Monte Carlo trials of `fl round` (1 M: 20 s on 1,000 clients)
+MAX_MONTE_CARLO_DRAWS       5e7          trials x fleet clients: each trial draws a key per client (1e8
+                                         draws took 8 s on 1,000 clients; 4e9 on 1 M clients, 92 s)
+MAX_HISTOGRAM_BINS          1,000        bins of the terminal histogram, one line each (1e8 bins took 3.8
+                                         GB in 15 s)
+MAX_ROUNDS                  1e9          federated rounds R (a multiplier of times and bytes: finite)
+MAX_ADCNN_BOARDS            64           ADCNN Conv nodes: the ILP has boards x tile classes integers; 64
+                                         boards end within the ILP's time limit in 120 MB, 1,024 took 2 GB
+                                         (and 1,000,000 never ended; the greedy rule is O(boards) Python)
+MAX_ILP_CLIENTS             5,000        clients of the selection ILP: about 10 s (1 M: 6 GB before CBC)
+MAX_LLM_CANDIDATES          2,000,000    (t, p, d, micro-batch, interleave) plans `llm-parallel` costs
+                                         (4.8 M took 14 s and 1.7 GB)
+MAX_COUNT_OPTION            2^31 - 1     any whole-number option of the LLM search: products of two stay
+                                         exact in int64
+MAX_MICROBATCHES            1,024        micro-batches the synchronous pipelines try in `planner plan`
+MAX_SIMULATED_OPS           200,000      ops (2 K M v) of a pipeline schedule drawn: the chart is a
+                                         picture; wider is unreadable and slow
+MAX_GAMMA                   256          draft length of the speculative-decoding tables (Thm 3.8's optimum
+                                         is below 30 for any alpha < 0.99)
+MIN_CHART_WIDTH, MAX_CHART_  10, 10,000   columns of a terminal schedule chart (a picture)
+WIDTH
+MAX_TREE_SIZE               1,024        nodes of a token tree (Sequoia's DP is O(size^2 depth))
+MAX_SIMULATE_GAMMA          32           `specdec simulate`: the real samplers on small random models,
+MAX_SIMULATE_VOCAB          64           vectorised over the trials (trials x length x (gamma + 1)
+MAX_SIMULATE_TREE           64           tokens, or tree nodes, per array): a test, not a workload
+MAX_SIMULATE_TRIALS         2,000,000
+MAX_LAYER_SIZE              1e15         parameters, MACs or output values of one CNN layer per sample:
+                                         their products with a batch stay within int64
+MAX_GRAPH_VALUE             1e15         a time (ms) or size (bytes) one graph.txt node gives (enforced by
+                                         planner.spec.pipedream_graph)
+MAX_INT                     2^63 - 1     any whole number in a YAML spec (int64, before any arithmetic)
+MAX_YAML_BYTES              64 MiB       an input file (the largest catalog file is under 100 KB)
+MAX_YAML_DEPTH              64           nesting of YAML (PyYAML composes recursively)
+MAX_YAML_NODES              1,000,000    values in one YAML file (about 1 s)
+MAX_YAML_ALIAS_NODES        100,000      values repeated through aliases (an alias bomb: well under 1 s)
+==========================  ===========  ==================================================================
+
+The exact stage-partitioning searches are bounded by their estimated work (MAX_CHAIN_LAYERS 4,000
+layers, MAX_NATIVE_WORK 2e9, MAX_NATIVE_TABLE 5e7, MAX_PIPEDREAM_INNER_WORK 6e11,
+MAX_PIPEDREAM_OUTER_WORK 1e10, MAX_PIPEDREAM_BLOCK 2e7): planner.optimize.limits explains each estimate
+and holds the checks; the values live here.
+
+Physical quantities and ratios (the range accepted, both ends included unless marked "(0"):
+
+==========================  ==================  ===========================================================
+range                       accepted            reason
+==========================  ==================  ===========================================================
+BANDWIDTH                   1 B/s .. 1 PB/s     a link or memory: below 1 B/s no model moves in a human
+                                                time; 1 PB/s is 100x the fastest HBM (8 TB/s)
+COMPUTE                     1 FLOP/s .. 1e19    a device's peak: 1e19 FLOP/s (10 EFLOP/s) is 5,000x an
+                                                H100's fp8 peak
+MEMORY                      1 B .. 2^60 B       memory a device holds, rounded to whole bytes; 1 EiB at
+                                                most (a million 1 TiB devices)
+SIZE                        0 .. 2^60 B         any byte count (activations, parameters, messages,
+                                                buckets): what memory can hold
+FLOP_COUNT                  0 .. 1e27 FLOP      work of a layer or step: 10x the largest training run
+DURATION                    0 .. 1e7 s          a measured time or a deadline: 1e7 s is four months
+LATENCY                     0 .. 1 h            a link's per-message latency (a satellite hop is 0.6 s)
+POWER                       1 mW .. 1 MW        one device's power draw
+PRICE                       (0 .. 1e6 USD/h     one instance's hourly price
+FRACTION                    1e-6 .. 1           efficiencies, availability, sparsified densities and
+                                                compression ratios: below a millionth is a typo, and it
+                                                keeps 1 / fraction <= 1e6
+RATIO                       1e-6 .. 1e6         a ratio that divides or multiplies a size or time
+                                                (activation compression R)
+COST_RATIO                  0 .. 1e6            draft / target cost ratios c and c_hat of speculative
+                                                decoding (c > 1 already means no gain)
+EPOCHS                      1e-6 .. 1e6         local or total epochs (a multiplier of training time)
+==========================  ==================  ===========================================================
+
+A YAML quantity field takes its kind's range unless the field narrows it (planner.spec.schema reads
+CEILINGS for a field with no maximum of its own); command-line options are checked against the same
+ranges. Refusals are bad input (exit 2), except the search limits (exit 1, no answer within the planner's
+limits).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from planner.units import format_quantity
+
+
+def show(value: float, kind: str) -> str:
+    """A bound of planner.units kind `kind` in its unit, for a message."""
+    if kind == "bandwidth" and value >= 1e15:
+        return f"{value / 1e15:g} PB/s"  # format_quantity's largest bandwidth unit is TB/s
+    return format_quantity(value, kind)
+
+
+# --- counts ------------------------------------------------------------------------------------------------
+MAX_DEVICES = 1_000_000
+MAX_FLEET_CLIENTS = 1_000_000
+MAX_CLIENT_SAMPLES = 10**9
+MAX_TRIALS = 1_000_000
+MAX_MONTE_CARLO_DRAWS = 5e7
+MAX_HISTOGRAM_BINS = 1_000
+MAX_ROUNDS = 10**9
+MAX_ADCNN_BOARDS = 64
+MAX_ILP_CLIENTS = 5_000
+MAX_LLM_CANDIDATES = 2_000_000
+MAX_COUNT_OPTION = 2**31 - 1
+MAX_MICROBATCHES = 1024
+MAX_SIMULATED_OPS = 200_000
+MAX_GAMMA = 256
+MIN_CHART_WIDTH = 10
+MAX_CHART_WIDTH = 10_000
+MAX_TREE_SIZE = 1024
+MAX_SIMULATE_GAMMA = 32
+MAX_SIMULATE_VOCAB = 64
+MAX_SIMULATE_TREE = 64
+MAX_SIMULATE_TRIALS = 2_000_000
+MAX_LAYER_SIZE = 10**15
+MAX_GRAPH_VALUE = 1e15
+MAX_INT = 2**63 - 1
+MAX_YAML_BYTES = 64 * 2**20
+MAX_YAML_DEPTH = 64
+MAX_YAML_NODES = 1_000_000
+MAX_YAML_ALIAS_NODES = 100_000
+
+# --- the exact partitioning searches (planner.optimize.limits: the estimates and the checks) ------------
+MAX_CHAIN_LAYERS = 4_000
+MAX_NATIVE_WORK = 2e9
+NATIVE_STEP_WORK = 1_250
+MAX_NATIVE_TABLE = 5e7
+MAX_PIPEDREAM_INNER_WORK = 6e11
+MAX_PIPEDREAM_OUTER_WORK = 1e10
+MAX_PIPEDREAM_BLOCK = 2e7
+
+
+@dataclass(frozen=True)
+class Range:
+    """An accepted range [low, high] (low excluded when `low_open`) of a quantity of planner.units kind
+    `kind` (None: a plain number); `whole`: stored as a whole number (memory: rounded to bytes)."""
+
+    low: float
+    high: float
+    kind: str | None = None
+    low_open: bool = False
+    whole: bool = False
+
+    def __contains__(self, value: object) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if not math.isfinite(value) or value > self.high:
+            return False
+        return value > self.low if self.low_open else value >= self.low
+
+    def show(self, value: float) -> str:
+        """`value` with this range's unit ("1 PB/s"), or as a plain number."""
+        return f"{value:g}" if self.kind is None else show(value, self.kind)
+
+    def text(self) -> str:
+        """'from 1 B/s to 1 PB/s', '> 0 and <= 1e+06', for an error message."""
+        low = f"> {self.show(self.low)}" if self.low_open else f"from {self.show(self.low)}"
+        to = " and <= " if self.low_open else " to "
+        return f"{low}{to}{self.show(self.high)}"
+
+
+BANDWIDTH = Range(1.0, 1e15, "bandwidth")
+COMPUTE = Range(1.0, 1e19, "compute")
+MEMORY = Range(1.0, float(2**60), "memory", whole=True)
+SIZE = Range(0.0, float(2**60), "memory")
+FLOP_COUNT = Range(0.0, 1e27, "flops")
+DURATION = Range(0.0, 1e7, "time")
+LATENCY = Range(0.0, 3600.0, "time")
+POWER = Range(1e-3, 1e6, "power")
+PRICE = Range(0.0, 1e6, low_open=True)
+FRACTION = Range(1e-6, 1.0)
+RATIO = Range(1e-6, 1e6)
+COST_RATIO = Range(0.0, 1e6)
+EPOCHS = Range(1e-6, 1e6)
+
+# The widest range of each planner.units kind: a YAML quantity field without a maximum of its own gets it.
+CEILINGS: dict[str, Range] = {
+    "bandwidth": BANDWIDTH,
+    "compute": COMPUTE,
+    "memory": SIZE,
+    "flops": FLOP_COUNT,
+    "time": DURATION,
+    "power": POWER,
+}
+
+
+def count_problem(value: int, high: float, what: str) -> str | None:
+    """None when 1 <= `value` <= `high`, else what was expected, naming the bound (for an error)."""
+    if value < 1:
+        return f"expected {what} >= 1"
+    if value > high:
+        return f"expected at most {high:,.0f} {what} (the planner's bound: planner/limits.py)"
+    return None
+
+
+def range_problem(value: float, bound: Range, what: str) -> str | None:
+    """None when `value` is in `bound`, else 'expected <what> from .. to ..' (for an error)."""
+    return None if value in bound else f"expected {what} {bound.text()}"
