@@ -89,6 +89,8 @@ RATIO                       1e-6 .. 1e6         a ratio that divides or multipli
 COST_RATIO                  0 .. 1e6            draft / target cost ratios c and c_hat of speculative
                                                 decoding (c > 1 already means no gain)
 EPOCHS                      1e-6 .. 1e6         local or total epochs (a multiplier of training time)
+OVER_SELECT                 0 .. 1e6            extra fraction of clients selected (the count is at most
+                                                the fleet anyway; (1 + x) m stays finite)
 ==========================  ==================  ===========================================================
 
 A YAML quantity field takes its kind's range unless the field narrows it (planner.spec.schema reads
@@ -194,6 +196,7 @@ FRACTION = Range(1e-6, 1.0)
 RATIO = Range(1e-6, 1e6)
 COST_RATIO = Range(0.0, 1e6)
 EPOCHS = Range(1e-6, 1e6)
+OVER_SELECT = Range(0.0, 1e6)
 
 # The widest range of each planner.units kind: a YAML quantity field without a maximum of its own gets it.
 CEILINGS: dict[str, Range] = {

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from planner.cli.common import FormatOption, bad_option, load_cluster
+from planner.limits import FRACTION, MAX_DEVICES, SIZE
 from planner.render import OutputFormat, fmt_si, fmt_time
 
 
@@ -86,8 +87,8 @@ def _message(size: str | None, model: str | None, dtype: str) -> tuple[float, di
             raise bad_option(
                 "--size", f"expected a size such as 100MB or 97.5 MiB ({exc})", show_got=False
             ) from None
-        if not g > 0:
-            raise bad_option("--size", "expected a size > 0 bytes", size)
+        if not 0 < g <= SIZE.high:
+            raise bad_option("--size", f"expected a size > 0 B and <= {SIZE.show(SIZE.high)}", size)
         elements = max(round(g / value_bytes), 1)
         tensors = GradientTensors(
             (elements,), 0, f"one tensor of {elements:,} {dtype} values, all sparsified"
@@ -139,12 +140,14 @@ def build_payload(
 
     if algorithm != "all" and algorithm not in ALGORITHMS:
         raise bad_option("--algorithm", f"expected one of {', '.join(ALGORITHMS)} or all", algorithm)
-    if ps_shards < 1:
-        raise bad_option("--ps-shards", "expected an integer >= 1", ps_shards)
-    if ps_backups < 0:
-        raise bad_option("--ps-backups", "expected an integer >= 0", ps_backups)
-    if compress_density is not None and not 0 < compress_density <= 1:
-        raise bad_option("--compress-density", "expected a fraction in (0, 1], e.g. 0.001", compress_density)
+    if not 1 <= ps_shards <= MAX_DEVICES:  # dedicated shards are devices too
+        raise bad_option("--ps-shards", f"expected an integer from 1 to {MAX_DEVICES:,}", ps_shards)
+    if not 0 <= ps_backups < MAX_DEVICES:
+        raise bad_option("--ps-backups", f"expected an integer from 0 to {MAX_DEVICES - 1:,}", ps_backups)
+    if compress_density is not None and compress_density not in FRACTION:
+        raise bad_option(
+            "--compress-density", f"expected a fraction {FRACTION.text()}, e.g. 0.001", compress_density
+        )
     if compress_encoding not in ENCODINGS:
         raise bad_option("--compress-encoding", f"expected one of {', '.join(ENCODINGS)}", compress_encoding)
     spec = load_cluster(cluster, servers)

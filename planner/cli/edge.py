@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from planner.cli.common import FormatOption
+from planner.limits import BANDWIDTH, FRACTION, POWER
 from planner.render import OutputFormat, fmt_bytes, fmt_time
 
 app = typer.Typer(no_args_is_help=True)
@@ -109,8 +110,10 @@ def _bandwidth(option: str, text: str) -> float:
         value = parse_quantity(text, "bandwidth")
     except UnitError as exc:
         raise SpecError(option, option.lstrip("-"), str(exc), show_got=False) from None
-    if value <= 0:
-        raise SpecError(option, option.lstrip("-"), "expected a bandwidth > 0, e.g. 10Mbps", text)
+    if value not in BANDWIDTH:
+        raise SpecError(
+            option, option.lstrip("-"), f"expected a bandwidth {BANDWIDTH.text()}, e.g. 10Mbps", text
+        )
     return value
 
 
@@ -124,8 +127,10 @@ def _power(option: str, text: str | None) -> float | None:
         value = parse_quantity(text, "power")
     except UnitError as exc:
         raise SpecError(option, option.lstrip("-"), str(exc), show_got=False) from None
-    if value < 0:
-        raise SpecError(option, option.lstrip("-"), "expected a power >= 0 W", text)
+    if not 0 <= value <= POWER.high:
+        raise SpecError(
+            option, option.lstrip("-"), f"expected a power from 0 W to {POWER.show(POWER.high)}", text
+        )
     return value
 
 
@@ -162,13 +167,13 @@ def adcnn(
     """Assign ADCNN's spatial tiles to boards (exact ILP) and compare with one device and the cloud."""
     from planner.cost.edge_tiles import parse_grid
     from planner.errors import SpecError
-    from planner.optimize.adcnn_plan import Board, cluster_boards, plan_adcnn
+    from planner.optimize.adcnn_plan import Board, check_boards, cluster_boards, plan_adcnn
     from planner.render import emit
 
     with _bad_input("--tiles"):
         rows, cols = parse_grid(tiles)
-    if not 0 < compression <= 1:
-        raise SpecError("--compression", "compression", "expected a ratio in (0, 1]", compression)
+    if compression not in FRACTION:
+        raise SpecError("--compression", "compression", f"expected a ratio {FRACTION.text()}", compression)
     if time_limit <= 0:
         raise SpecError("--time-limit", "time-limit", "expected seconds > 0", time_limit)
     if not 0 <= gap < 1:
@@ -183,6 +188,8 @@ def adcnn(
             name, _, count = item.strip().partition(":")
             if not count.isdigit() or int(count) < 1:
                 raise SpecError("--boards", "boards", "expected DEVICE:COUNT,... with counts >= 1", boards)
+            with _bad_input("--boards"):
+                check_boards(len(conv) + int(count))  # before a Board is made for each
             device = _device("--boards", name)
             conv += [Board(f"{device.name}#{i + 1}", device, central.link) for i in range(int(count))]
     remote = None if cloud == "none" else _cluster("--cloud", cloud)

@@ -19,6 +19,7 @@ import math
 from typing import Any
 
 from planner.cli.common import bad_option
+from planner.limits import RATIO, SIZE
 
 DEFAULT_CNN_BATCH = 128  # samples per minibatch for a CNN architecture: PipeDream's vgg16/resnet50 profiles
 COST_MODELS = ("native", "pipedream")
@@ -54,12 +55,10 @@ def build_payload(
         raise bad_option("--servers", "a whole number >= 1, with --cluster (not --levels)", servers)
     if batch is not None and batch < 1:
         raise bad_option("--batch", "a whole number >= 1", batch)
-    if activation_compression is not None and not (
-        math.isfinite(activation_compression) and activation_compression > 0
-    ):
-        raise bad_option(
+    if activation_compression is not None and activation_compression not in RATIO:
+        raise bad_option(  # 1e-300 multiplied the activation bytes past a float
             "--activation-compression",
-            "a ratio > 0 (activation bytes are divided by it)",
+            f"a ratio {RATIO.text()} (activation bytes are divided by it)",
             activation_compression,
         )
     memory_bytes = _memory(memory)
@@ -113,8 +112,8 @@ def _memory(memory: str | None) -> float | None:
         value = parse_quantity(memory, "memory")
     except UnitError as exc:
         raise bad_option("--memory", str(exc), show_got=False) from None
-    if value < 0:
-        raise bad_option("--memory", "a memory size >= 0, e.g. 16GB", memory)
+    if value not in SIZE:
+        raise bad_option("--memory", f"a memory size {SIZE.text()}, e.g. 16GB", memory)
     return value
 
 

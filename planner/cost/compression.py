@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from planner.cost.collectives import ring_allgather_time, ring_allreduce_time, ring_link
+from planner.limits import FRACTION
 from planner.spec.hardware import Cluster
 
 ENCODINGS: tuple[str, ...] = ("delta16", "coo32", "coo64", "bitmap")
@@ -152,8 +153,8 @@ def compress(
     tensors: GradientTensors, density: float, value_bytes: float = 4.0, encoding: str = "delta16"
 ) -> CompressedGradient:
     """DGC message of a model's gradient at `density` with `value_bytes`-byte values."""
-    if not 0 < density <= 1:
-        raise ValueError(f"density must be in (0, 1], got {density}")
+    if density not in FRACTION:  # below 1e-6 the escape words' q / (1 - q) overflowed
+        raise ValueError(f"density must be {FRACTION.text()}, got {density}")
     sparse = float(
         np.sum(sparse_bytes(np.asarray(tensors.sparse, dtype=np.float64), density, value_bytes, encoding))
     )

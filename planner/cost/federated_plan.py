@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from planner import limits
 from planner.cost import federated as fl
 from planner.cost.compute import LayerArrays, layer_arrays
 from planner.spec.fleet import Fleet, Members, members
@@ -75,7 +76,7 @@ def load_model(
     """Layer vectors of a CNN architecture (derived) or a layer profile, the global model's bytes (the
     download) and the update's (the upload): dense, or DGC-sparsified at `density` (Lin et al. 2018:
     planner.cost.compression, whose local accumulation sends every element eventually)."""
-    from planner.cost.compression import compress, gradient_tensors
+    from planner.cost.compression import ENCODINGS, compress, gradient_tensors
     from planner.cost.layers import derive_profile
 
     if spec.spec == "llm":
@@ -84,6 +85,8 @@ def load_model(
         )
     if dtype not in ("fp32", "fp16", "bf16"):
         raise SettingError("dtype", f"expected fp32, fp16 or bf16, got '{dtype}'")
+    if encoding not in ENCODINGS:  # checked with or without a density: a typo is not silently unused
+        raise SettingError("upload-encoding", f"expected one of {', '.join(ENCODINGS)}, got '{encoding}'")
     profile = derive_profile(spec, 1) if spec.spec == "cnn" else spec
     try:
         arrays = layer_arrays(profile)
@@ -92,8 +95,10 @@ def load_model(
     size = float(arrays.parameters.sum()) * DTYPE_BYTES[dtype]
     upload, note = size, "dense model update"
     if density is not None:
-        if not 0 < density <= 1:
-            raise SettingError("upload-density", f"expected a fraction in (0, 1], got {density}")
+        if density not in limits.FRACTION:  # 1e-300 made the message "infx smaller"
+            raise SettingError(
+                "upload-density", f"expected a fraction {limits.FRACTION.text()}, got {density}"
+            )
         try:
             message = compress(gradient_tensors(spec), density, DTYPE_BYTES[dtype], encoding)
         except ValueError as exc:
@@ -146,10 +151,11 @@ def fleet_times(
     fleet: Fleet, model: Model, settings: RoundSettings, concurrent: int, measured_on: Device | None = None
 ) -> FleetTimes:
     """Every client's download, training and upload time when `concurrent` clients download at once."""
-    if not 0 < settings.epochs < math.inf:  # NaN fails this too
-        raise SettingError("epochs", f"expected a finite number > 0, got {settings.epochs}")
-    if settings.batch < 1:
-        raise SettingError("batch-size", f"expected >= 1, got {settings.batch}")
+    if settings.epochs not in limits.EPOCHS:  # NaN fails this too; 1e300 overflowed the times
+        raise SettingError("epochs", f"expected a number {limits.EPOCHS.text()}, got {settings.epochs}")
+    problem = limits.count_problem(settings.batch, limits.MAX_COUNT_OPTION, "samples per batch")
+    if problem:
+        raise SettingError("batch-size", f"{problem}, got {settings.batch}")
     if not 0 <= settings.prox_mu < math.inf:
         raise SettingError("prox-mu", f"expected a finite number >= 0, got {settings.prox_mu}")
     if settings.optimizer not in ("sgd", "adam"):
@@ -221,22 +227,48 @@ def _fleet_dict(fleet: Fleet) -> dict[str, Any]:
     }
 
 
+def _check_counts(settings: RoundSettings) -> None:
+    """The round's count settings within planner.limits, before any array is made."""
+    counts = [
+        ("rounds", settings.rounds, limits.MAX_ROUNDS, "rounds"),
+        ("trials", settings.trials, limits.MAX_TRIALS, "trials"),
+        ("bins", settings.histogram_bins or 1, limits.MAX_HISTOGRAM_BINS, "histogram bins"),
+    ]
+    for setting, value, high, what in counts:
+        problem = limits.count_problem(value, high, what)
+        if problem:
+            raise SettingError(setting, f"{problem}, got {value}")
+
+
+def _check_draws(trials: int, clients: int) -> None:
+    """The Monte Carlo draws one key per client per trial: their number within planner.limits."""
+    if trials * clients > limits.MAX_MONTE_CARLO_DRAWS:
+        most = max(2, int(limits.MAX_MONTE_CARLO_DRAWS // clients))
+        raise SettingError(
+            "trials",
+            f"expected at most {most:,} Monte Carlo trials on a fleet of {clients:,} clients (trials x "
+            f"clients at most {limits.MAX_MONTE_CARLO_DRAWS:.0e}, the planner's bound: planner/limits.py), "
+            f"got {trials:,}",
+        )
+
+
 def plan_round(fleet: Fleet, model: Model, settings: RoundSettings) -> dict[str, Any]:
     """Expected time and bytes of one synchronous round and of R rounds (planner.cost.federated)."""
     total = fleet.total_clients
     m = settings.clients_per_round
     if not 1 <= m <= total:
         raise SettingError("clients-per-round", f"expected 1..{total} (the fleet's clients), got {m}")
-    if not 0 <= settings.over_select < math.inf:
-        raise SettingError("over-select", f"expected a finite number >= 0, got {settings.over_select}")
+    if settings.over_select not in limits.OVER_SELECT:
+        raise SettingError(
+            "over-select", f"expected a number {limits.OVER_SELECT.text()}, got {settings.over_select}"
+        )
     if settings.partial_work and settings.deadline_s is None:
         raise SettingError("partial-work", "needs --deadline: without one every client finishes its epochs")
     if settings.partial_work and settings.over_select > 0:
         raise SettingError("partial-work", "keeps every selected client: drop --over-select")
     if not 0 <= settings.relevant <= 1:
         raise SettingError("relevant-fraction", f"expected a fraction in [0, 1], got {settings.relevant}")
-    if settings.rounds < 1:
-        raise SettingError("rounds", f"expected >= 1, got {settings.rounds}")
+    _check_counts(settings)
     selected = settings.selected(total)
     ft = fleet_times(fleet, model, settings, selected)
     times = ft.times
@@ -247,6 +279,7 @@ def plan_round(fleet: Fleet, model: Model, settings: RoundSettings) -> dict[str,
     if uniform and settings.relevant == 1.0:
         expectation = fl.expected_round(times.total_s, selected, m, float(availability[0]), deadline, arrival)
     else:
+        _check_draws(settings.trials, total)
         expectation = fl.monte_carlo_round(
             times.total_s,
             selected,

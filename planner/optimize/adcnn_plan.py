@@ -24,6 +24,7 @@ import numpy as np
 from planner.cost import edge_tiles
 from planner.cost.edge_baselines import CloudOffload, cloud_offload, fits, single_device_s
 from planner.cost.edge_model import EdgeModel, model_time
+from planner.limits import MAX_ADCNN_BOARDS
 from planner.optimize.adcnn import AssignmentProblem, Solution, evaluate, greedy, solve
 from planner.spec.hardware import Cluster, Device, Link
 
@@ -35,6 +36,15 @@ class Board:
     name: str
     device: Device
     link: Link
+
+
+def check_boards(count: int) -> None:
+    """Refuse more Conv nodes than limits.MAX_ADCNN_BOARDS, before a Board is made for each."""
+    if count > MAX_ADCNN_BOARDS:
+        raise ValueError(
+            f"expected at most {MAX_ADCNN_BOARDS} Conv nodes (the planner's bound for ADCNN's assignment: "
+            f"planner/limits.py), got {count:,}"
+        )
 
 
 def cluster_boards(cluster: Cluster, conv_nodes: int | None = None) -> tuple[Board, list[Board]]:
@@ -49,6 +59,7 @@ def cluster_boards(cluster: Cluster, conv_nodes: int | None = None) -> tuple[Boa
         raise ValueError(
             f"{cluster.name} has {total} devices: 1 Central node and 1 to {total - 1} Conv nodes, not {nodes}"
         )
+    check_boards(nodes)
     link = cluster.levels[-1].link
     central = Board("central", device, link)
     return central, [Board(f"conv{i + 1}", device, link) for i in range(nodes)]

@@ -73,6 +73,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from planner.errors import InfeasibleError, SpecError
+from planner.limits import BANDWIDTH, MAX_DEVICES
 from planner.optimize.chain_view import ChainView, build_chain_view
 from planner.optimize.limits import check_pipedream
 from planner.units import UnitError, parse_quantity
@@ -235,7 +236,8 @@ def parse_levels(text: str, option: str = "--levels") -> list[tuple[int, float]]
 
 
 def check_levels(levels: Sequence[tuple[int, float]], source: str = "levels") -> list[tuple[int, float]]:
-    """Levels as a list of (count >= 1, bandwidth > 0) pairs; anything else is a SpecError."""
+    """Levels as a list of (count >= 1, bandwidth in limits.BANDWIDTH) pairs, MAX_DEVICES devices at most
+    in all (what a cluster file may hold); anything else is a SpecError."""
     checked = []
     if len(levels) == 0:
         raise SpecError(source, "levels", "expected at least one level (count, bandwidth)", list(levels))
@@ -255,7 +257,19 @@ def check_levels(levels: Sequence[tuple[int, float]], source: str = "levels") ->
             raise SpecError(
                 source, f"levels[{index}].bandwidth", "expected a finite bandwidth > 0 (bytes/s)", bandwidth
             )
+        if bandwidth not in BANDWIDTH:  # 1e-300 B/s gave a 300-digit time
+            raise SpecError(
+                source, f"levels[{index}].bandwidth", f"expected a bandwidth {BANDWIDTH.text()}", bandwidth
+            )
         checked.append((int(count), float(bandwidth)))
+    devices = math.prod(count for count, _ in checked)
+    if devices > MAX_DEVICES:  # the native model builds a cluster of them
+        raise SpecError(
+            source,
+            "levels",
+            f"expected at most {MAX_DEVICES:,} devices in all (the counts' product)",
+            devices,
+        )
     return checked
 
 
