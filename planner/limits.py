@@ -40,8 +40,8 @@ MAX_SIMULATED_OPS           200,000      ops (2 K M v) of a pipeline schedule dr
                                          picture; wider is unreadable and slow
 MAX_GAMMA                   256          draft length of the speculative-decoding tables (Thm 3.8's optimum
                                          is below 30 for any alpha < 0.99)
-MIN_CHART_WIDTH, MAX_CHART_  10, 10,000   columns of a terminal schedule chart (a picture)
-WIDTH
+MIN_CHART_WIDTH             10           columns of a terminal schedule chart: a picture, narrower is
+MAX_CHART_WIDTH             10,000       no chart and wider no terminal
 MAX_TREE_SIZE               1,024        nodes of a token tree (Sequoia's DP is O(size^2 depth))
 MAX_SIMULATE_GAMMA          32           `specdec simulate`: the real samplers on small random models,
 MAX_SIMULATE_VOCAB          64           vectorised over the trials (trials x length x (gamma + 1)
@@ -56,12 +56,16 @@ MAX_YAML_BYTES              64 MiB       an input file (the largest catalog file
 MAX_YAML_DEPTH              64           nesting of YAML (PyYAML composes recursively)
 MAX_YAML_NODES              1,000,000    values in one YAML file (about 1 s)
 MAX_YAML_ALIAS_NODES        100,000      values repeated through aliases (an alias bomb: well under 1 s)
+MAX_CHAIN_LAYERS            4,000        layers of an exact stage partition (O(layers^2) stage ranges)
+MAX_NATIVE_WORK             2e9          the native DP's estimated candidate stages (about a minute)
+NATIVE_STEP_WORK            1,250        the fixed cost of one native DP step, in candidate stages
+MAX_NATIVE_TABLE            5e7          entries of the native DP's table
+MAX_PIPEDREAM_INNER_WORK    6e11         PipeDream's DP below the top level (about a minute)
+MAX_PIPEDREAM_OUTER_WORK    1e10         PipeDream's DP at the top level (about a minute)
+MAX_PIPEDREAM_BLOCK         2e7          floats of one column block of PipeDream's top level
 ==========================  ===========  ==================================================================
 
-The exact stage-partitioning searches are bounded by their estimated work (MAX_CHAIN_LAYERS 4,000
-layers, MAX_NATIVE_WORK 2e9, MAX_NATIVE_TABLE 5e7, MAX_PIPEDREAM_INNER_WORK 6e11,
-MAX_PIPEDREAM_OUTER_WORK 1e10, MAX_PIPEDREAM_BLOCK 2e7): planner.optimize.limits explains each estimate
-and holds the checks; the values live here.
+planner.optimize.limits explains how each search's work is estimated, and holds those checks.
 
 Physical quantities and ratios (the range accepted, both ends included unless marked "(0"):
 
