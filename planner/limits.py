@@ -95,6 +95,8 @@ COST_RATIO                  0 .. 1e6            draft / target cost ratios c and
 EPOCHS                      1e-6 .. 1e6         local or total epochs (a multiplier of training time)
 OVER_SELECT                 0 .. 1e6            extra fraction of clients selected (the count is at most
                                                 the fleet anyway; (1 + x) m stays finite)
+WEIGHT                      0 .. 1e6            a weight or coefficient (FedProx mu, the selection
+                                                objective's weights): 1e308 left the ILP no feasible point
 ==========================  ==================  ===========================================================
 
 A YAML quantity field takes its kind's range unless the field narrows it (planner.spec.schema reads
@@ -201,6 +203,7 @@ RATIO = Range(1e-6, 1e6)
 COST_RATIO = Range(0.0, 1e6)
 EPOCHS = Range(1e-6, 1e6)
 OVER_SELECT = Range(0.0, 1e6)
+WEIGHT = Range(0.0, 1e6)
 
 # The widest range of each planner.units kind: a YAML quantity field without a maximum of its own gets it.
 CEILINGS: dict[str, Range] = {

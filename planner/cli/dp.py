@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from planner.cli.common import FormatOption, bad_option, load_cluster
+from planner.limits import EPOCHS
 from planner.render import OutputFormat, fmt_bytes, fmt_time
 
 DEFAULT_CNN_BATCH = 32  # per device, as Goyal et al. 2017 (n = 32 images per GPU)
@@ -99,8 +100,8 @@ def build_payload(
         raise bad_option("--algorithm", f"one of {', '.join(algorithms)} or best", algorithm)
     if epoch_samples < 1:
         raise bad_option("--epoch-samples", "a whole number >= 1", epoch_samples)
-    if epochs is not None and not epochs > 0:
-        raise bad_option("--epochs", "a number > 0", epochs)
+    if epochs is not None and epochs not in EPOCHS:
+        raise bad_option("--epochs", f"a number {EPOCHS.text()}", epochs)
     try:
         bucket_bytes = parse_quantity(bucket, "memory")
     except UnitError as exc:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from planner.cli.common import FormatOption, bad_option
+from planner.limits import DURATION, SIZE
 from planner.render import OutputFormat
 
 app = typer.Typer(no_args_is_help=True)
@@ -330,8 +331,8 @@ def _time(option: str, text: str | None) -> float | None:
         value = parse_quantity(text, "time")
     except UnitError as exc:
         raise bad_option(option, str(exc), show_got=False) from None
-    if not value > 0:
-        raise bad_option(option, "expected a time > 0", text)
+    if not 0 < value <= DURATION.high:
+        raise bad_option(option, f"expected a time > 0 s and <= {DURATION.show(DURATION.high)}", text)
     return value
 
 
@@ -352,8 +353,8 @@ def _sample_bytes(text: str | None, spec: Any) -> float:
         value = parse_quantity(text, "memory")
     except UnitError as exc:
         raise bad_option("--sample-bytes", str(exc), show_got=False) from None
-    if not value > 0:
-        raise bad_option("--sample-bytes", "expected a size > 0", text)
+    if not 0 < value <= SIZE.high:
+        raise bad_option("--sample-bytes", f"expected a size > 0 B and <= {SIZE.show(SIZE.high)}", text)
     return value
 
 

@@ -156,8 +156,8 @@ def fleet_times(
     problem = limits.count_problem(settings.batch, limits.MAX_COUNT_OPTION, "samples per batch")
     if problem:
         raise SettingError("batch-size", f"{problem}, got {settings.batch}")
-    if not 0 <= settings.prox_mu < math.inf:
-        raise SettingError("prox-mu", f"expected a finite number >= 0, got {settings.prox_mu}")
+    if settings.prox_mu not in limits.WEIGHT:
+        raise SettingError("prox-mu", f"expected a number {limits.WEIGHT.text()}, got {settings.prox_mu}")
     if settings.optimizer not in ("sgd", "adam"):
         raise SettingError("optimizer", f"expected sgd or adam, got '{settings.optimizer}'")
     work = fl.Workload(
@@ -398,8 +398,9 @@ def plan_selection(
             "min-clients",
             f"need 1 <= min-clients ({low}) <= clients-per-round ({m}) <= max-clients ({high}) <= {total}",
         )
-    if not all(0 <= w < math.inf for w in weights):
-        raise SettingError("w-utility", "the weights must be finite and >= 0")
+    for setting, weight in zip(("w-utility", "w-latency", "w-bytes"), weights, strict=True):
+        if weight not in limits.WEIGHT:  # 1e308 left the ILP no feasible point within its tolerances
+            raise SettingError(setting, f"expected a weight {limits.WEIGHT.text()}, got {weight}")
     ft = fleet_times(fleet, model, settings, high)
     per_client_bytes = np.full(total, model.download_bytes + model.upload_bytes)
     problem = cs.SelectionProblem(

@@ -226,6 +226,21 @@ def test_physical_quantities_out_of_range_are_refused_at_load(
             ["comm", "--cluster", "dgx-1", "--model", "resnet18", "--compress-density", "1e-300"],
             "--compress-density: field 'compress-density': expected a fraction from 1e-06 to 1",
         ),
+        # printed as given, with a time to train of 2e302 s
+        (
+            ["dp", "resnet18", "--cluster", "dgx-1", "--epochs", "1e300"],
+            "--epochs: field 'epochs': a number from 1e-06 to 1e+06",
+        ),
+        (
+            [*ROUND, "--deadline", "1e300s"],
+            "--deadline: field 'deadline': expected a time > 0 s and <= 10000000 s",
+        ),
+        ([*ROUND, "--prox-mu", "1e308"], "--prox-mu: field 'prox-mu': expected a number from 0 to 1e+06"),
+        # the selection ILP found no feasible point (exit 1) with a weight of 1e308
+        (
+            ["fl", "select", "--fleet", "mixed-edge", "--model", "resnet18", "--w-latency", "1e308"],
+            "--w-latency: field 'w-latency': expected a weight from 0 to 1e+06",
+        ),
         # accepted, and unused, unless --upload-density was given
         ([*ROUND, "--upload-encoding", "foo"], "--upload-encoding: field 'upload-encoding': expected one of"),
         ([*ROUND, "--over-select", "1e308"], "--over-select: field 'over-select': expected a number from 0"),
