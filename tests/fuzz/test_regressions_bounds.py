@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from .harness import check, sandbox
+from .test_regressions import DEVICE, run
 
 GRAPH = "\n".join(
     [
@@ -25,14 +25,6 @@ GRAPH = "\n".join(
         "",
     ]
 )
-DEVICE = """\
-spec: device
-name: d
-kind: gpu
-peak_compute: {fp32: 10 TFLOPS}
-memory: 16 GiB
-memory_bandwidth: 500 GB/s
-"""
 CLUSTER = """\
 spec: cluster
 name: c
@@ -41,13 +33,6 @@ levels:
   - {name: gpu, count: 4, link: {bandwidth: 10 GB/s}}
 """
 ROUND = ["fl", "round", "--fleet", "mixed-edge", "--model", "resnet18"]
-
-
-def run(argv: list[str], files: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    with sandbox() as box:
-        for name, content in (files or {}).items():
-            box.write(name, content)
-        return check(box, argv)
 
 
 def _fleet(**class_fields: object) -> str:
