@@ -172,7 +172,7 @@ BAD_OPTIONS = [
     (("round", *COMMON, "-C", "0.1", "-m", "5"), "--fraction"),
     (("round", *COMMON, "-C", "1.5"), "--fraction"),
     (("select", *COMMON, "-m", "10", "--min-clients", "20"), "--min-clients"),
-    (("select", *COMMON, "--w-latency", "-1"), "--w-utility"),
+    (("select", *COMMON, "--w-latency", "-1"), "--w-latency"),  # the weight at fault (was: --w-utility)
     (("heterofl", *COMMON, "--ratio", "1.5"), "--ratio"),
     (("heterofl", *COMMON, "--memory-fraction", "0"), "--memory-fraction"),
     (("noniid", "--fleet", "mixed-edge"), "--sample-bytes"),
