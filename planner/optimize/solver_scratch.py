@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,11 @@ from typing import Any
 def scratch_folder(label: str) -> Iterator[Path]:
     """A new folder private to this run (mode 0700, under $TMPDIR), removed with its files on exit."""
     folder = tempfile.mkdtemp(prefix=f"planner-{label}-")
+    before = set(_children())
     try:
         yield Path(folder)
     except BaseException:
-        _kill_children_using(folder)
+        _kill_children_using(folder, set(_children()) - before)
         raise
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -38,19 +40,29 @@ def use_folder(solver: Any, folder: Path) -> Any:
     return solver
 
 
-def _kill_children_using(folder: str) -> None:
-    """SIGKILL (and reap) this process's children whose command line names `folder`: the solver that an
-    interrupt left running. Linux only (/proc); elsewhere nothing is done."""
-    for pid in _children():
+def _kill_children_using(folder: str, pids: set[int]) -> None:
+    """SIGKILL (and reap) those of `pids`, children started in the block, whose command line names
+    `folder`: the solver that an interrupt left running. Linux only (/proc); elsewhere nothing is done."""
+    for pid in pids:
+        if os.fsencode(folder) in _command_line(pid):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+
+
+def _command_line(pid: int) -> bytes:
+    """The child's command line; empty for a moment right after exec (the kernel has not set it up yet,
+    though Popen has returned), hence the short wait."""
+    for _ in range(50):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
                 cmdline = handle.read()
         except OSError:
-            continue
-        if os.fsencode(folder) in cmdline:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
+            return b""
+        if cmdline:
+            return cmdline
+        time.sleep(0.01)
+    return b""
 
 
 def _children() -> list[int]:
