@@ -81,10 +81,10 @@ def build_payload(
         raise bad("--warmup-epochs", f"a number in [0, --epochs = {epochs}]", warmup_epochs)
     if not (math.isfinite(decay) and 0 < decay <= 1):
         raise bad("--decay", "a factor in (0, 1]", decay)
-    try:
-        steps = tuple(int(part) for part in milestones.split(",") if part.strip())
-    except ValueError:
-        raise bad("--milestones", "comma-separated whole epochs, e.g. 30,60,80", milestones) from None
+    parts = [part.strip() for part in milestones.split(",") if part.strip()]
+    if not all(part.isascii() and part.isdigit() for part in parts):  # ASCII digits: see planner.units
+        raise bad("--milestones", "comma-separated whole epochs, e.g. 30,60,80", milestones)
+    steps = tuple(int(part) for part in parts)
     if list(steps) != sorted(set(steps)) or any(not warmup_epochs <= m < epochs for m in steps):
         raise bad("--milestones", f"increasing epochs in [--warmup-epochs, --epochs = {epochs})", milestones)
     schedule = LRSchedule(
