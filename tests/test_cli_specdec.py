@@ -156,3 +156,10 @@ def test_tree_with_the_roofline_verification_cost_shrinks_under_load(run_cli) ->
     assert len(heavy["verify_cost"]["t"]) == 128 and heavy["verify_cost"]["t"][-1] > 1.5
     result = run_cli(*base, "--target", "llama-2-7b")
     assert result.exit_code == 2 and "together" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["0.5,٠.2", "0.5,nan", "1_0", "0.5,inf"])
+def test_number_lists_take_plain_ascii_numbers_only(run_cli, value: str) -> None:
+    # issue 13: float() took other scripts' digits, nan and 1_000 (the rule in planner.units)
+    result = run_cli("specdec", "tree", "--acceptance", value, "--size", "8")
+    assert result.exit_code == 2 and "--acceptance" in result.stderr
