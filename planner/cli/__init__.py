@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from planner.errors import PlannerError
+from planner.errors import PlannerError, SettingError
 
 # name -> module defining `app` (a typer.Typer), registered as `planner NAME ...`
 SUBAPPS = {
@@ -68,6 +68,8 @@ def main() -> None:
         with _signals_as_exit():
             code = app(prog_name="planner", standalone_mode=False)
     except PlannerError as exc:
+        if isinstance(exc, SettingError):  # the API names a setting; the user typed its option
+            exc = exc.for_option(option_for(exc.setting))
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(exc.exit_code)
     except usage_error as exc:
@@ -112,6 +114,11 @@ def _signals_as_exit() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def option_for(setting: str) -> str:
+    """The command-line option of an API setting: every command names its options after the settings."""
+    return "--" + setting.replace("_", "-")
 
 
 def _click_errors() -> tuple[type[Exception], type[Exception]]:
