@@ -36,10 +36,24 @@ class SpecError(PlannerError):
         self.expected = expected
         self.got = got
         self.line = line
+        self.show_got = show_got
         where = f"{source}:{line}" if line is not None else source
         what = f"field '{field}': " if field else ""
         tail = f", got {_short(got)}" if show_got else ""
         super().__init__(f"{where}: {what}{expected}{tail}")
+
+
+class SettingError(SpecError):
+    """Bad value of a setting of the Python API (a field of an options dataclass): names the setting.
+    The CLI names the option that sets it instead (`base_batch` -> `--base-batch`, `for_option`)."""
+
+    def __init__(self, setting: str, expected: str, got: object = None, show_got: bool = True) -> None:
+        self.setting = setting
+        super().__init__("options", setting, expected, got, show_got=show_got)
+
+    def for_option(self, option: str) -> SpecError:
+        """The same error told about a command-line option."""
+        return SpecError(option, option.lstrip("-"), self.expected, self.got, show_got=self.show_got)
 
 
 class InfeasibleError(PlannerError):

@@ -28,6 +28,11 @@ Parsing is deliberately strict, because a silent factor of 8 (bit vs byte), 1.07
   count, ``GFLOP/s`` (or ``GFLOPS``) for a rate. One MAC is 2 FLOP.
 * A number without a unit is an error, as are NaN, infinities, booleans and empty strings.
   Negative values parse; range checks are the caller's job.
+* Digits are ASCII ``0``-``9`` only, here and in every number the tool reads (YAML fields, graph.txt,
+  option values such as ``--levels``, ``--tiles``, ``--boards``): Python's ``int``/``float`` and a regex
+  ``\\d`` also take other scripts' digits (``'٤'``, full-width ``'４'``), which YAML does not, so every
+  parser matches ``[0-9]`` (or checks ``str.isascii()``; ``parse_number`` reads a plain number) and one
+  rule holds everywhere.
 
 Formatting picks a readable unit and rounds to a number of significant digits: bandwidth in SI bytes
 (``B/s`` .. ``TB/s``), compute in ``FLOP/s`` .. ``EFLOP/s``, flops in ``FLOP`` .. ``EFLOP``, memory in
@@ -42,7 +47,7 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["KINDS", "UnitError", "accepted_units", "format_quantity", "parse_quantity"]
+__all__ = ["KINDS", "UnitError", "accepted_units", "format_quantity", "parse_number", "parse_quantity"]
 
 
 class UnitError(ValueError):
@@ -132,7 +137,8 @@ _EXAMPLES = {
     "power": "700 W",
 }
 
-_NUMBER = re.compile(r"([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*(.*)", re.DOTALL)
+_DECIMAL = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"  # ASCII digits only (see above)
+_NUMBER = re.compile(rf"({_DECIMAL})\s*(.*)", re.DOTALL)
 _NONFINITE = re.compile(r"[+-]?(?:nan|inf|infinity)\b", re.IGNORECASE)
 # Only needed to explain an error: compiled on first use (re caches), not at import.
 _AMBIGUOUS_FLOPS = r"(?i:([kmgtpe]?)flops)"
@@ -260,6 +266,14 @@ def parse_quantity(value: str | int | float, kind: str) -> float:
     if not math.isfinite(result):
         raise _fail(value, kind, "not a finite number (out of range)", list_units=False)
     return result
+
+
+def parse_number(text: str) -> float:
+    """A plain decimal number without a unit (``"0.4"``, ``"1e-3"``), in ASCII digits; ValueError for
+    anything else (other scripts' digits, ``nan``, ``inf``, ``1_000``, which ``float()`` would take)."""
+    if not re.fullmatch(_DECIMAL, text.strip()):
+        raise ValueError(f"expected a number written in ASCII digits, got {_short(text)}")
+    return float(text)
 
 
 def _format_number(x: float, digits: int) -> str:

@@ -36,22 +36,58 @@ def _fake(name_cpu: str = "Test CPU") -> Calibration:
     )
 
 
-def test_matmul_and_copy_rates_are_plausible() -> None:
+class _Clock:
+    """A stand-in for time.perf_counter that advances `step` seconds per call: the measured rates are
+    then exact functions of the FLOP and byte counts, whatever the machine is doing."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_matmul_counts_two_n_cubed_flop_per_repetition(monkeypatch: pytest.MonkeyPatch) -> None:
+    # no timing threshold (issue 13): the rate is checked against a controlled clock; the machine's real
+    # rates are a benchmark (bench/bench_calibrate.py)
+    monkeypatch.setattr("planner.calibrate.time.perf_counter", _Clock(0.5))
     ticks: list[int] = []
     for dtype in ("fp32", "fp64"):
-        assert measure_matmul(128, dtype, 2, tick=lambda: ticks.append(1)) > 1e8
+        assert measure_matmul(64, dtype, 2, tick=lambda: ticks.append(1)) == pytest.approx(2 * 64**3 / 0.5)
     assert len(ticks) == 4
-    assert 1e8 < measure_copy(4 * 2**20, 2, threads=2) < 1e13
     with pytest.raises(ValueError, match="dtype"):
         measure_matmul(16, "fp16", 1)
+
+
+def test_matmul_stops_after_its_time_budget_but_ticks_every_planned_repetition(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("planner.calibrate.time.perf_counter", _Clock(10.0))
+    ticks: list[int] = []
+    assert measure_matmul(16, "fp32", 5, max_seconds=1.0, tick=lambda: ticks.append(1)) > 0
+    assert len(ticks) == 5
+
+
+def test_copy_counts_bytes_read_and_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("planner.calibrate.time.perf_counter", _Clock(0.25))
+    ticks: list[int] = []
+    rate = measure_copy(4 * 2**20, 3, threads=2, tick=lambda: ticks.append(1))
+    assert rate == pytest.approx(2 * 4 * 2**20 / 0.25)
+    assert len(ticks) == 3
+
+
+def test_real_rates_are_positive_and_finite() -> None:
+    for rate in (measure_matmul(32, "fp32", 1), measure_copy(2**16, 1)):
+        assert 0 < rate < float("inf")
 
 
 def test_loopback_terminates_and_closes_its_sockets() -> None:
     fds = len(os.listdir("/proc/self/fd")) if Path("/proc/self/fd").is_dir() else None
     ticks: list[int] = []
     result = measure_loopback(50, 2**20, 2, timeout=10.0, tick=lambda: ticks.append(1))
-    assert result.bandwidth > 1e6
-    assert 0 < result.latency < 0.1
+    assert 0 < result.bandwidth < float("inf")
+    assert 0 < result.latency < float("inf")
     assert len(ticks) == 1 + 2 == steps(Settings(1, 1, 1, 8, 1, 1, 1, 1, 2))["loopback"]
     if fds is not None:
         assert len(os.listdir("/proc/self/fd")) == fds

@@ -84,8 +84,9 @@ def test_models_bad_input(run_cli, args: list[str], needle: str) -> None:
 
 
 def test_tensor_parallel_needs_a_server(run_cli) -> None:
-    result = run_cli("specdec", "models", "--target", "llama-2-13b", "--draft", "llama-2-7b",
-                     "--device", "tpu-v3", "--tp", "2", "--alpha", "0.8")  # fmt: skip (no catalog cluster)
+    # tpu-v3 is a device without a catalog cluster: tensor parallelism needs --cluster
+    argv = ["specdec", "models", "--target", "llama-2-13b", "--draft", "llama-2-7b", "--device", "tpu-v3"]
+    result = run_cli(*argv, "--tp", "2", "--alpha", "0.8")
     assert result.exit_code == 2 and "--cluster" in result.stderr
 
 
@@ -155,3 +156,10 @@ def test_tree_with_the_roofline_verification_cost_shrinks_under_load(run_cli) ->
     assert len(heavy["verify_cost"]["t"]) == 128 and heavy["verify_cost"]["t"][-1] > 1.5
     result = run_cli(*base, "--target", "llama-2-7b")
     assert result.exit_code == 2 and "together" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["0.5,٠.2", "0.5,nan", "1_0", "0.5,inf"])
+def test_number_lists_take_plain_ascii_numbers_only(run_cli, value: str) -> None:
+    # issue 13: float() took other scripts' digits, nan and 1_000 (the rule in planner.units)
+    result = run_cli("specdec", "tree", "--acceptance", value, "--size", "8")
+    assert result.exit_code == 2 and "--acceptance" in result.stderr

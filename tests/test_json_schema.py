@@ -121,7 +121,13 @@ PROFILE = {
     "layers": [
         {"name": "input", "is_input": True, "output_bytes": "1 MiB"},
         {"name": "fc1", "forward_time": "2 ms", "backward_time": "4 ms", "parameters": 100},
-        {"name": "fc2", "forward_flops": "1.5 GFLOP", "inputs": ["fc1"], "output_bytes": "0.5 MB"},
+        {
+            "name": "fc2",
+            "forward_flops": "1.5 GFLOP",
+            "forward_time": "1 ms",
+            "inputs": ["fc1"],
+            "output_bytes": "0.5 MB",
+        },
     ],
 }
 PARTITION = {"spec": "partition", "counts": [[3, 0], [1, 2]], "classes": ["cat", "dog"]}

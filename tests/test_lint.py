@@ -19,3 +19,13 @@ def test_ruff_check_is_clean() -> None:
         [ruff, "check", "planner", "tests", "bench"], cwd=REPO, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ruff_format_is_clean() -> None:
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (pip install -e '.[test]' installs it)")
+    done = subprocess.run(
+        [ruff, "format", "--check", "planner", "tests", "bench"], cwd=REPO, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

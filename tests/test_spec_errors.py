@@ -57,6 +57,8 @@ layers:
   - name: fc
     forward_flops: 2 GFLOP
     backward_flops: 4 GFLOP
+    forward_time: 0.5 ms
+    backward_time: 1 ms
     parameters: 1000
     output_bytes: 4 KiB
 """

@@ -6,12 +6,17 @@ Modules listed in SUBAPPS must import only typer and the standard library at mod
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
 
 import typer
 
-from planner.errors import PlannerError
+from planner.errors import PlannerError, SettingError
 
 # name -> module defining `app` (a typer.Typer), registered as `planner NAME ...`
 SUBAPPS = {
@@ -55,12 +60,16 @@ def main() -> None:
     """Entry point: run the app; user errors print one line to stderr and exit with their code.
 
     Command-line mistakes (an unknown option, a value click cannot convert) are one line too: the app
-    runs with standalone_mode=False, so click raises them here instead of drawing a usage box.
+    runs with standalone_mode=False, so click raises them here instead of drawing a usage box. SIGTERM
+    and SIGHUP end the run as SystemExit(128 + signal), so `finally` blocks remove temporary files.
     """
     usage_error, click_error = _click_errors()
     try:
-        code = app(prog_name="planner", standalone_mode=False)
+        with _signals_as_exit():
+            code = app(prog_name="planner", standalone_mode=False)
     except PlannerError as exc:
+        if isinstance(exc, SettingError):  # the API names a setting; the user typed its option
+            exc = exc.for_option(option_for(exc.setting))
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(exc.exit_code)
     except usage_error as exc:
@@ -83,6 +92,33 @@ def main() -> None:
         sys.exit(0)
     if isinstance(code, int) and not isinstance(code, bool) and code:  # typer.Exit(code) from a command
         sys.exit(code)
+
+
+@contextlib.contextmanager
+def _signals_as_exit() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise SystemExit(128 + signal); a second one is ignored so
+    that the clean-up the first started completes. The previous handlers come back after the block."""
+
+    def leave(signum: int, frame: object) -> None:
+        for number in previous:
+            signal.signal(number, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
+
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():  # handlers can only be set there
+        for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if number is not None:
+                previous[number] = signal.signal(number, leave)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def option_for(setting: str) -> str:
+    """The command-line option of an API setting: every command names its options after the settings."""
+    return "--" + setting.replace("_", "-")
 
 
 def _click_errors() -> tuple[type[Exception], type[Exception]]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from planner.cli.common import FormatOption
+from planner.cli.common import FormatOption, force_help
 from planner.render import OutputFormat
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="write the YAML here (default: stdout)")
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="overwrite --output if it exists")] = False,
+    force: Annotated[bool, typer.Option("--force", help=force_help("--output"))] = False,
     quick: Annotated[bool, typer.Option("--quick", help="small sizes: fast, cache-bound, noisy")] = False,
     spec: Annotated[
         SpecKind, typer.Option("--spec", help="cluster (device + loopback link) or device alone")
@@ -47,9 +47,10 @@ def command(
     hardware YAML (a cluster by default, --spec device for the device alone) that the other commands
     accept."""
     from planner.calibrate import Settings
+    from planner.fileout import check_target, write_text
 
     if output is not None:
-        _check_output(output, force)
+        check_target(output, setting="--output", force=force)
     spec_name = name if name is not None else default_name()
     if not spec_name.strip():
         from planner.errors import SpecError
@@ -59,7 +60,7 @@ def command(
     result = _measure(settings, progress=fmt is OutputFormat.table)
     text = spec_yaml(result, spec.value, spec_name)
     if output is not None:
-        _write(output, text, force)
+        write_text(output, text, setting="--output", force=force)
     _report(result, spec.value, text, output, fmt)
 
 
@@ -70,51 +71,6 @@ def default_name() -> str:
 
     host = re.sub(r"[^a-z0-9.-]+", "-", socket.gethostname().lower()).strip("-.") or "localhost"
     return f"calibrated-{host}"
-
-
-def _check_output(output: Path, force: bool) -> None:
-    from planner.errors import SpecError
-
-    try:
-        if output.is_dir():
-            raise SpecError("--output", "output", "a file path, not a directory", str(output))
-        if not output.parent.is_dir():
-            raise SpecError("--output", "output", "a path in an existing directory", str(output))
-        if output.exists() and not force:
-            raise SpecError(
-                "--output", "output", "a path that does not exist yet (--force overwrites)", str(output)
-            )
-    except OSError as exc:  # e.g. a name too long for the file system
-        raise SpecError("--output", "output", f"a usable file path ({exc.strerror})", str(output)) from None
-
-
-def _write(output: Path, text: str, force: bool) -> None:
-    """Write `text` to `output`: exclusively (never over a file that appeared meanwhile) unless `force`,
-    then atomically through a temporary file in the same directory."""
-    import os
-    import tempfile
-
-    from planner.errors import SpecError
-
-    if not force:
-        try:
-            with output.open("x", encoding="utf-8") as handle:
-                handle.write(text)
-        except FileExistsError:
-            raise SpecError(
-                "--output", "output", "a path that does not exist yet (--force overwrites)", str(output)
-            ) from None
-        except OSError as exc:
-            raise SpecError("--output", "output", f"a writable path ({exc.strerror})", str(output)) from None
-        return
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _measure(settings: Any, progress: bool) -> Calibration:

@@ -17,6 +17,11 @@ FormatOption = Annotated[
 ]
 
 
+def force_help(option: str) -> str:
+    """The help of a --force that lets `option` replace a file (planner.fileout does the writing)."""
+    return f"let {option} replace an existing file; a symbolic link is itself replaced, not written through"
+
+
 def bad_option(option: str, expected: str, got: object = None, show_got: bool = True) -> Exception:
     """A SpecError (exit 2) for a command-line option: names the option and what was expected."""
     from planner.errors import SpecError

@@ -186,7 +186,7 @@ def adcnn(
         conv = []
         for item in boards.split(","):
             name, _, count = item.strip().partition(":")
-            if not count.isdigit() or int(count) < 1:
+            if not (count.isascii() and count.isdigit()) or int(count) < 1:
                 raise SpecError("--boards", "boards", "expected DEVICE:COUNT,... with counts >= 1", boards)
             with _bad_input("--boards"):
                 check_boards(len(conv) + int(count))  # before a Board is made for each
@@ -514,6 +514,7 @@ def exits(
     from planner.cost.edge_baselines import cloud_device, wan_link
     from planner.errors import SpecError
     from planner.render import emit
+    from planner.units import parse_number
 
     edge = _cnn(model, input_dtype)
     mobile = _device("--device", device)
@@ -521,7 +522,7 @@ def exits(
     for item in exit_point:
         layer, _, fraction = item.partition(":")
         try:
-            points.append((layer, float(fraction)))
+            points.append((layer, parse_number(fraction)))
         except ValueError:
             raise SpecError("--exit", "exit", "expected LAYER:FRACTION, e.g. pool3:0.4", item) from None
     n_classes = classes if classes is not None else int(edge.shapes_out[-1][0])  # type: ignore[index]

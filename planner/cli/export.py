@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
-from planner.cli.common import FormatOption, bad_option
+from planner.cli.common import FormatOption, bad_option, force_help
 from planner.render import OutputFormat
 
 app = typer.Typer(
@@ -39,7 +39,7 @@ LLM_TARGETS = ("megatron", "deepspeed")
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="write to this file instead of stdout")
 ]
-ForceOption = Annotated[bool, typer.Option("--force", help="overwrite --output if it exists")]
+ForceOption = Annotated[bool, typer.Option("--force", help=force_help("--output"))]
 ClusterOption = Annotated[str, typer.Option("--cluster", help="catalog cluster name or a cluster YAML file")]
 ServersOption = Annotated[int | None, typer.Option(help="override the cluster's outermost count")]
 
@@ -55,12 +55,12 @@ def _deliver(
 ) -> None:
     """The artifact (table format) or the whole payload (json/yaml) to stdout or --output; the summary
     and notes to stderr in table format."""
-    from planner.cli.calibrate import _write
+    from planner.fileout import write_text
     from planner.render import dumps
 
     text = payload["artifact"] if fmt is OutputFormat.table else dumps(payload, fmt)
     if output is not None:
-        _write(output, text, force)
+        write_text(output, text, setting="--output", force=force)
     else:
         sys.stdout.write(text)
     if fmt is OutputFormat.table:
@@ -79,9 +79,9 @@ def _deliver(
 
 def _check_output(output: Path | None, force: bool) -> None:
     if output is not None:
-        from planner.cli.calibrate import _check_output as check
+        from planner.fileout import check_target
 
-        check(output, force)
+        check_target(output, setting="--output", force=force)
 
 
 # ------------------------------------------------------------------------------------------ pipeline

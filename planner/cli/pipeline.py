@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from planner.cli.common import FormatOption
+from planner.cli.common import FormatOption, force_help
 from planner.limits import MAX_CHART_WIDTH, MAX_SIMULATED_OPS, MIN_CHART_WIDTH
 from planner.render import OutputFormat
 
@@ -245,7 +245,7 @@ def schedule_chart(
         ),
     ] = None,
     svg: Annotated[Path | None, typer.Option(help="also write the chart to this SVG file")] = None,
-    force: Annotated[bool, typer.Option("--force", help="let --svg replace an existing file")] = False,
+    force: Annotated[bool, typer.Option("--force", help=force_help("--svg"))] = False,
     width: Annotated[
         int | None, typer.Option(help="columns of the terminal chart (default: the terminal's width)")
     ] = None,
@@ -253,6 +253,7 @@ def schedule_chart(
 ) -> None:
     """Draw a pipeline schedule: forward, backward and idle per device over time (terminal, SVG)."""
     from planner.errors import SpecError
+    from planner.fileout import check_target, write_text
     from planner.gantt import simulate, to_svg
     from planner.render import emit
 
@@ -285,21 +286,13 @@ def schedule_chart(
         fwd = [_parse_time("--forward", forward or "1ms")]
         bwd = [_parse_time("--backward", backward or "2ms")]
     if svg is not None:
-        try:
-            if not svg.parent.is_dir():
-                raise SpecError("--svg", "svg", f"folder {svg.parent} does not exist", show_got=False)
-            if svg.exists() and not (force and svg.is_file()):
-                why = "is not a file" if force else "exists; pass --force to replace it"
-                raise SpecError("--svg", "svg", f"{svg} {why}", show_got=False)
-        except OSError as exc:  # e.g. a name too long for the file system
-            raise SpecError("--svg", "svg", f"a usable file path ({exc.strerror})", str(svg)) from None
+        check_target(svg, setting="--svg", force=force)
 
     timeline = simulate(schedule.value, stages, microbatches, fwd, bwd, chunks=v)
     payload = schedule_payload(timeline, fwd, bwd)
     if svg is not None:
         title = f"{schedule.value}: K = {stages}, M = {microbatches}" + (f", v = {v}" if v > 1 else "")
-        with svg.open("w" if force else "x", encoding="utf-8") as handle:
-            handle.write(to_svg(timeline, title=title))
+        write_text(svg, to_svg(timeline, title=title), setting="--svg", force=force)
         payload["svg_path"] = str(svg)
     emit(payload, fmt, lambda p: _schedule_renderables(p, timeline, width))
 

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from planner.cli.common import force_help
+
 # Kept here (not imported from planner.spec.json_schema) so `planner --help` stays fast; a test checks
 # that it equals json_schema.KINDS.
 KIND_NAMES = ("device", "cluster", "profile", "cnn", "llm", "fleet", "partition", "validation", "any")
@@ -20,23 +22,23 @@ def command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="write the schema here (default: stdout)")
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="overwrite --output if it exists")] = False,
+    force: Annotated[bool, typer.Option("--force", help=force_help("--output"))] = False,
 ) -> None:
     """Print the JSON Schema (draft 2020-12) of a YAML spec format, generated from the spec definitions
     (`any`: every kind, chosen by the file's `spec` key); the package ships them in planner/spec/schemas/."""
     import sys
 
-    from planner.cli.calibrate import _check_output, _write
     from planner.errors import SpecError
+    from planner.fileout import check_target, write_text
     from planner.spec.json_schema import KINDS, dumps_schema, json_schema
 
     if kind not in KINDS:
         raise SpecError("planner schema", "KIND", f"expected one of: {', '.join(KINDS)}", kind)
     if output is not None:
-        _check_output(output, force)
+        check_target(output, setting="--output", force=force)
     text = dumps_schema(json_schema(kind))
     if output is None:
         sys.stdout.write(text)
         return
-    _write(output, text, force)
+    write_text(output, text, setting="--output", force=force)
     sys.stderr.write(f"wrote the {kind} schema to {output}\n")

@@ -62,9 +62,10 @@ def _c(value: float, option: str = "--c") -> float:
 
 def _floats(text: str, option: str) -> list[float]:
     from planner.errors import SpecError
+    from planner.units import parse_number
 
     try:
-        values = [float(part) for part in text.split(",") if part.strip()]
+        values = [parse_number(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise SpecError(
             option, option.lstrip("-"), "expected comma-separated numbers, e.g. 0.8,0.1", text

@@ -122,7 +122,8 @@ def layer_arrays(profile: ModelProfile, samples: int | None = None) -> LayerArra
 
     Work comes from measured times when every computing layer has a forward time, else from FLOP
     (a layer without backward FLOP gets none; derived CNN profiles carry backward = 2 × forward for conv
-    and fc). Raises ValueError when neither is complete or the minibatch size is unknown.
+    and fc); ModelProfile ensures one of the two is complete. Raises ValueError when the minibatch
+    size is unknown.
     """
     stated = samples_per_figure(profile)
     if stated is not None and samples is not None and stated != samples:
@@ -148,10 +149,7 @@ def layer_arrays(profile: ModelProfile, samples: int | None = None) -> LayerArra
         return np.array(values, dtype=float) / per
 
     forward_time, forward_flops = complete("forward_time"), complete("forward_flops")
-    if forward_time is None and forward_flops is None:
-        raise ValueError(
-            f"profile '{profile.name}' gives neither a forward time nor forward FLOP for every layer"
-        )
+    assert forward_time is not None or forward_flops is not None  # ModelProfile refuses a mix of the two
     measured = forward_time is not None
     output = np.array([layer.output_bytes for layer in layers], dtype=float) / per
     inputs = np.array([sum(output[j] for j in profile.predecessors(i)) for i in range(len(layers))])

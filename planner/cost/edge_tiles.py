@@ -41,9 +41,9 @@ import numpy as np
 from planner.cost.edge_model import EdgeModel, FloatArray, layer_times
 from planner.spec.hardware import Device
 
-_KERNEL = re.compile(r"kernel_size=(\d+)")
-_STRIDE = re.compile(r"stride=(\d+)")
-_DILATION = re.compile(r"dilation=(\d+)")
+_KERNEL = re.compile(r"kernel_size=([0-9]+)")  # ASCII digits: see planner.units
+_STRIDE = re.compile(r"stride=([0-9]+)")
+_DILATION = re.compile(r"dilation=([0-9]+)")
 
 
 def split_sizes(total: int, parts: int) -> tuple[int, ...]:
@@ -91,7 +91,7 @@ class TileGrid:
 
 def parse_grid(text: str) -> tuple[int, int]:
     """'4x4' -> (4, 4); ValueError says what is expected."""
-    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
+    match = re.fullmatch(r"\s*([0-9]+)\s*[xX×]\s*([0-9]+)\s*", text)
     if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
         raise ValueError(f"expected ROWSxCOLS with whole numbers >= 1, e.g. 4x4, got '{text}'")
     return int(match.group(1)), int(match.group(2))

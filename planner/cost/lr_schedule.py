@@ -22,9 +22,11 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # numpy is imported where it is used: the API's options import this module
+    import numpy as np
+    import numpy.typing as npt
 
 IMAGENET_TRAIN_SAMPLES = 1_281_167  # ILSVRC-2012 training images (Russakovsky et al., IJCV 2015)
 DEFAULT_MILESTONES = (30, 60, 80)  # Goyal et al. 2017, Sec. 5.1
@@ -132,6 +134,8 @@ class LRSchedule:
 
     def lr_at(self, iteration: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """The rate of each 0-based iteration (vectorised)."""
+        import numpy as np
+
         t = np.asarray(iteration, dtype=float)
         if np.any(t < 0):
             raise ValueError("iterations must be >= 0")
@@ -165,4 +169,6 @@ class LRSchedule:
 
     def per_epoch(self) -> list[float]:
         """The rate at the first iteration of each epoch 0 .. epochs-1."""
+        import numpy as np
+
         return [float(v) for v in self.lr_at(np.arange(self.epochs) * self.iterations_per_epoch)]

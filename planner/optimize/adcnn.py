@@ -47,15 +47,15 @@ Units: seconds.
 from __future__ import annotations
 
 import heapq
-import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from planner.optimize.solver_scratch import scratch_folder, use_folder
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -459,22 +459,19 @@ def _solve_cbc(
                     prob += expr <= hi, f"r{index}_hi"
         for x, value in zip(xs, start or [], strict=False):
             x.setInitialValue(value)
-        handle, log = tempfile.mkstemp(suffix=".log")
-        os.close(handle)
-        try:
+        with scratch_folder("adcnn") as folder:
+            log = folder / "cbc.log"
             options = {
                 "msg": False,
                 "timeLimit": time_limit,
                 "gapRel": gap,
                 "warmStart": True,
-                "logPath": log,
+                "logPath": str(log),
             }
             coin = pulp.COIN_CMD(**options)
-            prob.solve(coin if coin.available() else pulp.PULP_CBC_CMD(**options))
-            with open(log, encoding="utf-8", errors="replace") as handle_log:
-                text = handle_log.read()
-        finally:
-            os.unlink(log)
+            solver = coin if coin.available() else pulp.PULP_CBC_CMD(**options)
+            prob.solve(use_folder(solver, folder))
+            text = log.read_text(encoding="utf-8", errors="replace")
         values = [x.value() for x in xs]
         objective = pulp.value(prob.objective)
     if any(v is None for v in values) or objective is None:

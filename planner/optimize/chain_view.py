@@ -58,7 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.errors import SpecError
-from planner.optimize.limits import check_chain_layers
+from planner.optimize.limits import check_chain_layers, check_chain_states
 from planner.spec.profile import ModelProfile
 
 INPUT_PREFIX = "Input"
@@ -162,7 +162,7 @@ def build_chain_view(profile: ModelProfile, layer_time_s: Sequence[float] | None
     for s in range(len(order)):
         for t in chain_edges[s]:
             pred_masks[t] |= pred_masks[s] | (1 << s)
-    predecessors = tuple(np.flatnonzero(row).astype(np.int64) for row in _membership(pred_masks, len(order)))
+    predecessors = tuple(_indices(mask, len(order)) for mask in pred_masks)  # row by row: no S x S matrix
 
     down_sets = tuple(graph.down_set(augmented) for augmented in chain_antichains)
     stranded = [profile.layers[i].name for i in nodes if not (down_sets[-1] >> i) & 1]
@@ -264,6 +264,7 @@ class _Graph:
                 target = state_of.get(target_key)
                 if target is None:
                     target = state_of[target_key] = len(augmented)
+                    check_chain_states(target + 1)
                     augmented.append(self.augment(following))
                     edges.append([])
                 edges[source].append(target)
@@ -335,6 +336,12 @@ def _membership(masks: Sequence[int], count: int) -> np.ndarray:
         np.frombuffer(raw, dtype=np.uint8).reshape(len(masks), width), axis=1, bitorder="little"
     )
     return bits[:, :count].astype(float)
+
+
+def _indices(mask: int, count: int) -> np.ndarray:
+    """Indices (int64, ascending) of the set bits of `mask` below `count`."""
+    raw = np.frombuffer(mask.to_bytes((count + 7) // 8, "little"), dtype=np.uint8)
+    return np.flatnonzero(np.unpackbits(raw, bitorder="little")[:count]).astype(np.int64)
 
 
 def _mask(items: list[int]) -> int:

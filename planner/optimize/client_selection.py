@@ -38,6 +38,7 @@ import numpy.typing as npt
 
 from planner.cost.federated import expected_max
 from planner.limits import MAX_ILP_CLIENTS
+from planner.optimize.solver_scratch import scratch_folder, use_folder
 
 FloatArray = npt.NDArray[np.float64]
 BYTES_PER_UNIT = 1e9  # the bytes term is counted in gigabytes
@@ -162,7 +163,8 @@ def solve_ilp(problem: SelectionProblem, time_limit_s: float = 60.0) -> Selectio
     start = time.perf_counter()
     with warnings.catch_warnings():  # PuLP 3 announces PULP_CBC_CMD's removal in 4.0; it is the bundled CBC
         warnings.simplefilter("ignore", DeprecationWarning)
-        lp.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s))
+        with scratch_folder("selection") as folder:
+            lp.solve(use_folder(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s), folder))
     elapsed = time.perf_counter() - start
     status = pulp.LpStatus[lp.status].lower()
     if status != "optimal":  # e.g. no incumbent within the user's time limit: no answer to give

@@ -10,6 +10,8 @@ search                                  estimate (n states or layers, N devices)
 ======================================  ========================================  =========  ==========
 chain view and stage ranges             n layers: O(n^2) ranges and bit matrix    --         4,000
   (planner.optimize.chain_view)         (10,000 layers: 50 M ranges, 2.8 GB)                 layers
+chain view's antichain states           S states: about S^2/2 predecessor         --         8,000
+                                        indices (int64) and S x n down-set floats            states
 native DP (pipeline_native)             steps S = sum over totals of (d, r)       20-30 ns   2e9
                                         pairs; work S · (Q + 1,250), Q ranges     per unit
 native DP table                         (n + 1)(N + 1) entries                    --         5e7
@@ -19,7 +21,11 @@ PipeDream DP, outermost level           n^2 · m(m-1)/2; one column's block     
 ======================================  ========================================  =========  ==========
 
 Each (d, r) step of the native DP also costs a fixed ~25 µs of Python and all-reduce set-up, counted as
-1,250 candidates. The worst accepted input of each search takes about a minute; a refused one takes no
+1,250 candidates. Parallel branches multiply the antichain states (a block of w branches of l layers
+has about (l+1)^w), so a small graph can have millions: 4 blocks of 8 branches of 3 layers (101 layers)
+took 13 GB before the states were counted as they are found (8,000 states: about 260 MB of predecessor
+indices, and as much again for the down-sets of 4,000 layers).
+The worst accepted input of each search takes about a minute; a refused one takes no
 time. Refusals are InfeasibleError (exit 1: no answer within the planner's limits), whose message names
 the limit, the size given and what to do: use fewer devices, merge consecutive layers into blocks, or plan
 data parallelism with `planner dp` (and collectives with `planner comm`), which take any number of layers
@@ -32,6 +38,7 @@ from __future__ import annotations
 from planner.errors import InfeasibleError
 from planner.limits import (  # the values, beside every other bound of the planner
     MAX_CHAIN_LAYERS,
+    MAX_CHAIN_STATES,
     MAX_NATIVE_TABLE,
     MAX_NATIVE_WORK,
     MAX_PIPEDREAM_BLOCK,
@@ -50,6 +57,17 @@ def check_chain_layers(layers: int) -> None:
             f"a profile of {layers:,} layers is too long to partition into pipeline stages (limit "
             f"{MAX_CHAIN_LAYERS:,} layers: the stage ranges take O(layers²) memory); merge consecutive "
             f"layers into at most {MAX_CHAIN_LAYERS:,} blocks, or use {_LARGE}"
+        )
+
+
+def check_chain_states(states: int) -> None:
+    """Refuse a graph whose chain view has more antichain states than the limit (checked while the
+    breadth-first search finds them, so the refusal comes before the memory is spent)."""
+    if states > MAX_CHAIN_STATES:
+        raise InfeasibleError(
+            f"the graph has more than {MAX_CHAIN_STATES:,} antichain states to partition into pipeline "
+            "stages (parallel branches multiply them: w branches of l layers give about (l+1)^w); merge "
+            f"each block of parallel branches into one layer, or use {_LARGE}"
         )
 
 

@@ -212,7 +212,7 @@ def levels_from_cluster(cluster: Cluster) -> list[tuple[int, float]]:
     return [(level.count, level.link.bandwidth) for level in cluster.levels]
 
 
-_LEVEL_ITEM = re.compile(r"\s*(\d+)\s*:\s*(.+?)\s*")
+_LEVEL_ITEM = re.compile(r"\s*([0-9]+)\s*:\s*(.+?)\s*")  # ASCII digits: see planner.units
 
 
 def parse_levels(text: str, option: str = "--levels") -> list[tuple[int, float]]:

@@ -285,10 +285,12 @@ def _class_doc(cls: type) -> str:
 
 def write_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
     """Write every kind's schema into `directory` (the refresh the shipped files need after a spec change)."""
+    from planner.fileout import write_text
+
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for kind in KINDS:
         path = directory / schema_filename(kind)
-        path.write_text(dumps_schema(json_schema(kind)), encoding="utf-8")
+        write_text(path, dumps_schema(json_schema(kind)), setting=str(directory), force=True)
         written.append(path)
     return written

@@ -65,7 +65,7 @@ BYTES_PER_PARAMETER = 4  # PipeDream profiles fp32 models
 MAX_VALUE = 1e15  # the largest time (ms) or size (bytes) a node may give
 
 _NODE_ID = re.compile(r"\S+")
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # ASCII digits: see units
 _STAGE = re.compile(r"stage_id=(.*)")
 _NODE_FORMAT = "nodeN -- <description> -- " + ", ".join(f"{key}=<number>" for key in KEYS)
 _LINE_FORMAT = f"a node line '{_NODE_FORMAT}' or an edge line '<tab>nodeA -- nodeB'"
@@ -213,7 +213,7 @@ def _parse_node(line: str, source: str, number: int, position: int) -> _Node:
 
 def _check_stage(segment: str, node_id: str, source: str, number: int) -> None:
     value = segment[len("stage_id=") :].strip()
-    if not re.fullmatch(r"\d{1,9}", value):
+    if not re.fullmatch(r"[0-9]{1,9}", value):
         raise SpecError(source, f"{node_id}.stage_id", "expected a non-negative integer", value, number)
 
 

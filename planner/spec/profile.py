@@ -89,6 +89,45 @@ class ModelProfile:
                         f"layer '{layer.name}' takes input from '{producer}', which is not an earlier layer",
                     )
             seen.add(layer.name)
+        self._check_one_kind_of_work()
+
+    def _check_one_kind_of_work(self) -> None:
+        """Refuse a profile whose layers cannot all be costed the same way.
+
+        A measured time is seconds on the device and dtype it was measured on; FLOP become seconds through
+        a roofline of the target device. The two scale differently (a measured fp32 time says nothing of
+        fp16 tensor cores), so a sum of both has no sound meaning: a profile is costed from times when
+        every computing layer gives forward_time, else from FLOP, which every computing layer must then
+        give. A backward figure only in the kind not used would be dropped silently: refused too.
+        """
+        computing = [(i, layer) for i, layer in enumerate(self.layers) if not layer.is_input]
+        timeless = next(((i, layer) for i, layer in computing if layer.forward_time is None), None)
+        flopless = next(((i, layer) for i, layer in computing if layer.forward_flops is None), None)
+        if timeless is not None and flopless is not None:  # two layers (a layer gives one or both)
+            later, earlier = sorted([timeless, flopless], key=lambda item: item[0], reverse=True)
+            index, layer = later
+            other_index, other = earlier
+            gives, lacks = "forward_time", "forward_flops"
+            if later is timeless:
+                gives, lacks = lacks, gives
+            raise FieldValueError(
+                ("layers", index, lacks),
+                f"layer '{layer.name}' gives {gives} but no {lacks}, while layers[{other_index}] "
+                f"'{other.name}' gives {lacks} but no {gives}: a profile is costed from measured times or "
+                "from FLOP, not both; give every computing layer forward_time, or every one forward_flops",
+            )
+        used, unused = ("time", "flops") if timeless is None else ("flops", "time")
+        for index, layer in computing:
+            if (
+                getattr(layer, f"backward_{used}") is None
+                and getattr(layer, f"backward_{unused}") is not None
+            ):
+                raise FieldValueError(
+                    ("layers", index, f"backward_{unused}"),
+                    f"layer '{layer.name}' gives backward_{unused} but no backward_{used}, and the profile "
+                    f"is costed from {'measured times' if used == 'time' else 'FLOP'} (every computing "
+                    f"layer gives forward_{used}): give backward_{used}",
+                )
 
     def layer_parameter_bytes(self, layer: Layer) -> float:
         """Bytes of a layer's parameters, from the explicit size or the count × dtype size."""

@@ -26,7 +26,7 @@ from planner.spec.yamlio import Document, PathKey
 from planner.units import UnitError, parse_quantity
 
 T = TypeVar("T")
-_FLOAT_LITERAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+_FLOAT_LITERAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+")  # ASCII digits: see units
 _REQUIRED = dataclasses.MISSING
 
 

@@ -7,6 +7,9 @@ path maps to its 1-based line.
 
 from __future__ import annotations
 
+import codecs
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,22 +65,57 @@ def is_dir(path: Path) -> bool:
 
 
 def read_text(path: Path, source: str | None = None) -> str:
-    """Read a spec file as UTF-8 text; any failure is a SpecError naming the file."""
+    """Read an input file as UTF-8 text (a leading byte-order mark dropped); any failure is a SpecError
+    naming the file.
+
+    Only a regular file is read: a device (/dev/zero never ends), a FIFO (opening it blocks until a writer
+    comes) or a socket is refused from its stat, before it is opened. At most MAX_BYTES + 1 bytes are read,
+    whatever the size the file system reports (0 for /proc files, and a file may grow while it is read).
+    """
     source = source or str(path)
     try:
-        if path.is_dir():
-            raise SpecError(source, "", "expected a file, got a directory", show_got=False)
-        if path.stat().st_size > MAX_BYTES:
-            raise SpecError(source, "", f"expected a file under {MAX_BYTES // 2**20} MiB", show_got=False)
-        return path.read_text(encoding="utf-8")
+        _check_regular(os.stat(path).st_mode, source)
+        # O_NONBLOCK: should the name be swapped for a FIFO after the stat, opening it does not block and
+        # the fstat below refuses it
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+        with open(fd, "rb") as handle:
+            _check_regular(os.fstat(fd).st_mode, source)
+            data = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise SpecError(source, "", "file not found", show_got=False) from None
+    except OSError as exc:
+        raise SpecError(source, "", f"cannot read the file ({exc.strerror})", show_got=False) from None
+    except ValueError:  # a name the file system cannot hold (NUL)
+        raise SpecError(source, "", "file not found", show_got=False) from None
+    if len(data) > MAX_BYTES:
+        raise SpecError(source, "", f"expected a file under {MAX_BYTES // 2**20} MiB", show_got=False)
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise SpecError(
+            source, "", "expected UTF-8 text, got UTF-16 (a UTF-16 byte-order mark)", show_got=False
+        )
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError(
             source, "", f"expected UTF-8 text ({exc.reason} at byte {exc.start})", show_got=False
         ) from None
-    except OSError as exc:
-        raise SpecError(source, "", f"cannot read the file ({exc.strerror})", show_got=False) from None
+    return text.removeprefix("\ufeff")  # editors on Windows write a UTF-8 BOM; it is no content
+
+
+_FILE_TYPES = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _check_regular(mode: int, source: str) -> None:
+    """Refuse anything but a regular file, naming what it is."""
+    if not stat.S_ISREG(mode):
+        what = _FILE_TYPES.get(stat.S_IFMT(mode), "not a regular file")
+        raise SpecError(source, "", f"expected a regular file, got {what}", show_got=False)
 
 
 def load_yaml(path: Path, source: str | None = None) -> Document:

@@ -100,12 +100,32 @@ class Sandbox:
             path.write_bytes(content.encode("utf-8", "surrogatepass"))
         return name
 
+    def special(self, name: str, kind: str) -> str:
+        """Put a non-regular file at `name`: a FIFO, a socket, a symlink to /dev/zero or /dev/urandom, a
+        dangling symlink or a folder (what a user may pass where a file is expected)."""
+        path = self.cwd / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "fifo":
+            os.mkfifo(path)
+        elif kind == "socket":
+            import socket
+
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.bind(str(path))
+        elif kind == "folder":
+            path.mkdir()
+        else:
+            path.symlink_to({"zero": "/dev/zero", "urandom": "/dev/urandom"}.get(kind, "nowhere/none"))
+        return name
+
     def files(self) -> set[str]:
-        return {str(p.relative_to(self.root)) for p in self.root.rglob("*") if not p.is_dir()}
+        """Every entry but folders: regular files, links and special files alike."""
+        return {str(p.relative_to(self.root)) for p in self.root.rglob("*") if not _is_folder(p)}
 
     def contents(self) -> dict[str, bytes]:
-        """Every file's bytes (the inputs are small), to check that no input is modified."""
-        return {name: (self.root / name).read_bytes() for name in self.files()}
+        """Every file's bytes (the inputs are small), to check that no input is modified; a link or a
+        special file stands for what it is (never read: a FIFO would block, /dev/zero never ends)."""
+        return {name: _read(self.root / name) or b"" for name in self.files()}
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -197,8 +217,8 @@ def describe(argv: Sequence[str], box: Sandbox, limit: int = 3000) -> str:
     """The command and the input files, for a failure message that reproduces the input."""
     lines = [f"planner {' '.join(_quote(a) for a in argv)}"]
     for path in sorted(box.cwd.rglob("*")):
-        if path.is_file():
-            data = path.read_bytes()
+        if not _is_folder(path):
+            data = _read(path) or b""
             text = data[:limit].decode("utf-8", "backslashreplace")
             more = f"\n... ({len(data)} bytes in all)" if len(data) > limit else ""
             lines.append(f"--- {path.relative_to(box.cwd)}\n{text}{more}")
@@ -253,6 +273,8 @@ def _check(
             problems.append(f"expected one line 'error: ...' on stderr, got {len(lines)} line(s)")
     if outcome.exit_code == 0 and _has_nonfinite(argv, outcome.stdout):
         problems.append("NaN or infinity in a successful machine-readable answer")
+    if outcome.exit_code == 0 and _prints_nonfinite(argv, inputs, outcome.stdout):
+        problems.append("inf, nan or a number of 40 digits printed (not given in the input)")
     runtime = [w for w in outcome.warnings if w.startswith("RuntimeWarning")]
     if runtime:
         problems.append(f"numeric warnings: {runtime[:3]}")
@@ -273,8 +295,36 @@ def _check(
     return outcome
 
 
+def _is_folder(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
 def _read(path: Path) -> bytes | None:
-    return path.read_bytes() if path.is_file() else None
+    """A regular file's bytes; a link its target, a special file its type; None where nothing is."""
+    import stat
+
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISLNK(mode):
+        return b"link -> " + os.readlink(path).encode()
+    if not stat.S_ISREG(mode):
+        return f"special {stat.S_IFMT(mode):o}".encode()
+    return path.read_bytes()
+
+
+_PRINTED_NONFINITE = re.compile(r"(?<![\w.])[-+]?(?:inf|nan|infinity)(?![\w])|\d{40}", re.IGNORECASE)
+
+
+def _prints_nonfinite(argv: Sequence[str], inputs: dict[str, bytes], stdout: str) -> bool:
+    """Whether a table shows inf, nan or a 40-digit number that the input did not bring (a name or a
+    value the user wrote is echoed back as written)."""
+    found = {m.group(0).lower().lstrip("+-") for m in _PRINTED_NONFINITE.finditer(stdout)}
+    if not found:
+        return False
+    given = " ".join(argv).lower() + b" ".join(inputs.values()).decode("utf-8", "replace").lower()
+    return any(token not in given for token in found)
 
 
 def _machine_format(argv: Sequence[str]) -> str:

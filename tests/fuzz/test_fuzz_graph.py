@@ -1,7 +1,9 @@
 """Fuzz PipeDream graph.txt profiles through the commands that read them: a random valid DAG (chains,
 branches, multi-output nodes, Input sources, stage ids, node lines out of order) with one mutation:
 a field missing or repeated, a negative, NaN, infinite, huge or tiny number, a malformed list, a cycle,
-a self-loop, a dangling or repeated edge, a repeated node, a broken separator, unicode, CRLF."""
+a self-loop, a dangling or repeated edge, a repeated node, a broken separator, unicode, CRLF. Some graphs are
+wide: blocks of parallel branches joined again (ResNet-, Inception-like), now and then past the chain view's
+antichain-state limit (w branches of l layers give about (l+1)^w states), which must be refused at once."""
 
 from __future__ import annotations
 
@@ -74,6 +76,7 @@ BAD_NUMBERS = st.sampled_from(
         "1e308",
         "123456789" * 40,
         "١",
+        *("1e-300", "5e-324", "1e15", "1e16", "1e30", "9223372036854775807", "9223372036854775808"),
     )
 )
 
@@ -84,23 +87,57 @@ GRAPH_OPS = (
 )
 
 
-@st.composite
-def graphs(draw: st.DrawFn) -> tuple[list[str], list[str]]:
-    """(node lines, edge lines) of a valid DAG; node lines may come out of topological order."""
-    n = draw(st.integers(1, 12))
-    nodes = []
-    for i in range(1, n + 1):
-        description = "Input0" if i == 1 else draw(st.sampled_from(DESCRIPTIONS))
-        values = {key: draw(NUMBERS) for key in KEYS}
-        if draw(st.integers(0, 5)) == 0:
-            values["activation_size"] = f"[{'; '.join(draw(st.lists(NUMBERS, min_size=1, max_size=3)))}]"
-        tail = f" -- stage_id={draw(st.integers(0, 3))}" if draw(st.booleans()) else ""
-        body = ", ".join(f"{key}={values[key]}" for key in KEYS)
-        nodes.append(f"node{i} -- {description} -- {body}{tail}")
+def _node_line(draw: st.DrawFn, i: int) -> str:
+    description = "Input0" if i == 1 else draw(st.sampled_from(DESCRIPTIONS))
+    values = {key: draw(NUMBERS) for key in KEYS}
+    if draw(st.integers(0, 5)) == 0:
+        values["activation_size"] = f"[{'; '.join(draw(st.lists(NUMBERS, min_size=1, max_size=3)))}]"
+    tail = f" -- stage_id={draw(st.integers(0, 3))}" if draw(st.booleans()) else ""
+    body = ", ".join(f"{key}={values[key]}" for key in KEYS)
+    return f"node{i} -- {description} -- {body}{tail}"
+
+
+def _random_edges(draw: st.DrawFn, n: int) -> list[str]:
+    """Each node after the first fed by one to three earlier nodes."""
     edges = []
     for j in range(2, n + 1):
         sources = draw(st.sets(st.integers(1, j - 1), min_size=1, max_size=min(3, j - 1)))
         edges.extend(f"\tnode{i} -- node{j}" for i in sorted(sources))
+    return edges
+
+
+def _wide_edges(draw: st.DrawFn) -> tuple[int, list[str]]:
+    """(nodes, edges) of a stem and blocks of parallel branches, each block joined by one node; rarely
+    past the antichain-state limit (8 branches of 3 layers: about 4^8 states per block)."""
+    huge = draw(st.integers(0, 19)) == 0
+    width = 8 if huge else draw(st.integers(2, 5))
+    length = 3 if huge else draw(st.integers(1, 3 if width <= 3 else 2))
+    edges, last, join = ["\tnode1 -- node2"], 2, 2
+    for _ in range(2 if huge else draw(st.integers(1, 3))):
+        ends = []
+        for _ in range(width):
+            previous = join
+            for _ in range(length):
+                last += 1
+                edges.append(f"\tnode{previous} -- node{last}")
+                previous = last
+            ends.append(previous)
+        last += 1
+        edges += [f"\tnode{end} -- node{last}" for end in ends]
+        join = last
+    return last, edges
+
+
+@st.composite
+def graphs(draw: st.DrawFn) -> tuple[list[str], list[str]]:
+    """(node lines, edge lines) of a valid DAG, random or wide; node lines may come out of topological
+    order."""
+    if draw(st.integers(0, 3)) == 0:
+        n, edges = _wide_edges(draw)
+    else:
+        n = draw(st.integers(1, 12))
+        edges = _random_edges(draw, n)
+    nodes = [_node_line(draw, i) for i in range(1, n + 1)]
     if draw(st.booleans()):
         nodes = draw(st.permutations(nodes))
     return nodes, edges
