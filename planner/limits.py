@@ -92,8 +92,10 @@ FRACTION                    1e-6 .. 1           efficiencies, availability, spar
                                                 keeps 1 / fraction <= 1e6
 RATIO                       1e-6 .. 1e6         a ratio that divides or multiplies a size or time
                                                 (activation compression R)
-COST_RATIO                  0 .. 1e6            draft / target cost ratios c and c_hat of speculative
-                                                decoding (c > 1 already means no gain)
+COST_RATIO                  0, 1e-6 .. 1e6      draft / target cost ratios c and c_hat of speculative
+                                                decoding: 0 (a free draft) or a real ratio (c > 1 already
+                                                means no gain; PEARL's window 1/c of c = 1e-300 was a
+                                                300-digit number)
 EPOCHS                      1e-6 .. 1e6         local or total epochs (a multiplier of training time)
 OVER_SELECT                 0 .. 1e6            extra fraction of clients selected (the count is at most
                                                 the fleet anyway; (1 + x) m stays finite)
@@ -165,21 +167,23 @@ MAX_PIPEDREAM_BLOCK = 2e7
 
 @dataclass(frozen=True)
 class Range:
-    """An accepted range [low, high] (low excluded when `low_open`) of a quantity of planner.units kind
-    `kind` (None: a plain number); `whole`: stored as a whole number (memory: rounded to bytes)."""
+    """An accepted range [low, high] (low excluded when `low_open`; 0 accepted too when `or_zero`) of a
+    quantity of planner.units kind `kind` (None: a plain number); `whole`: stored as a whole number
+    (memory: rounded to bytes)."""
 
     low: float
     high: float
     kind: str | None = None
     low_open: bool = False
     whole: bool = False
+    or_zero: bool = False
 
     def __contains__(self, value: object) -> bool:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return False
         if not math.isfinite(value) or value > self.high:
             return False
-        return value > self.low if self.low_open else value >= self.low
+        return (self.or_zero and value == 0) or (value > self.low if self.low_open else value >= self.low)
 
     def show(self, value: float) -> str:
         """`value` with this range's unit ("1 PB/s"), or as a plain number."""
@@ -189,7 +193,8 @@ class Range:
         """'from 1 B/s to 1 PB/s', '> 0 and <= 1e+06', for an error message."""
         low = f"> {self.show(self.low)}" if self.low_open else f"from {self.show(self.low)}"
         to = " and <= " if self.low_open else " to "
-        return f"{low}{to}{self.show(self.high)}"
+        zero = f"{self.show(0.0)}, or " if self.or_zero else ""
+        return f"{zero}{low}{to}{self.show(self.high)}"
 
 
 BANDWIDTH = Range(1.0, 1e15, "bandwidth")
@@ -203,7 +208,7 @@ POWER = Range(1e-3, 1e6, "power")
 PRICE = Range(0.0, 1e6, low_open=True)
 FRACTION = Range(1e-6, 1.0)
 RATIO = Range(1e-6, 1e6)
-COST_RATIO = Range(0.0, 1e6)
+COST_RATIO = Range(1e-6, 1e6, or_zero=True)
 EPOCHS = Range(1e-6, 1e6)
 OVER_SELECT = Range(0.0, 1e6)
 WEIGHT = Range(0.0, 1e6)

@@ -40,7 +40,7 @@ def test_the_other_modules_read_their_bounds_from_the_table() -> None:
         (limits.MEMORY, [1.0, 2.0**60], [0.5, 2.0**60 * 1.01]),
         (limits.FRACTION, [1e-6, 0.5, 1.0], [0.0, 1e-7, 1.0000001]),
         (limits.PRICE, [1e-300, 1e6], [0.0, -1.0, 1e7]),
-        (limits.COST_RATIO, [0.0, 1e6], [-1e-9, 1e308]),
+        (limits.COST_RATIO, [0.0, 1e-6, 1e6], [-1e-9, 1e-300, 1e308]),
         (limits.LATENCY, [0.0, 3600.0], [-5e-5, 3601.0]),
     ],
 )
@@ -57,6 +57,7 @@ def test_ranges_read_in_their_units() -> None:
     assert limits.COMPUTE.text() == "from 1 FLOP/s to 10 EFLOP/s"
     assert limits.MEMORY.text() == "from 1 B to 1024 PiB"
     assert limits.PRICE.text() == "> 0 and <= 1e+06"
+    assert limits.COST_RATIO.text() == "0, or from 1e-06 to 1e+06"
 
 
 def test_count_problem_names_the_bound() -> None:

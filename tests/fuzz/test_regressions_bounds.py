@@ -198,7 +198,12 @@ def test_physical_quantities_out_of_range_are_refused_at_load(
         # Thm 3.11's cost overflowed: an inf in the table
         (
             ["specdec", "speedup", "--alpha", "0.8", "--c", "0.1", "--c-hat", "1e308"],
-            "--c-hat: field 'c-hat': expected a number from 0 to 1e+06",
+            "--c-hat: field 'c-hat': expected a number 0, or from 1e-06 to 1e+06",
+        ),
+        # PEARL's window 1/c printed as a 300-digit number
+        (
+            ["specdec", "speedup", "--alpha", "0.999999", "--c", "1e-300"],
+            "--c: field 'c': expected a number 0, or from 1e-06 to 1e+06",
         ),
         # local epochs 1e300: times of 1e301 s and an overflow in the variance
         ([*ROUND, "-E", "1e300"], "--epochs: field 'epochs': expected a number from 1e-06 to 1e+06"),

@@ -120,7 +120,7 @@ COMMANDS: list[list[str]] = [
 PLAIN: list[list[str]] = [
     ["specdec", "speedup", "--alpha", "0.99", "--c", "1e6", "--c-hat", "0"],
     ["specdec", "speedup", "--alpha", "0", "--c", "0", "--c-hat", "1e6"],
-    ["specdec", "speedup", "--alpha", "0.999999", "--c", "1e-300", "--c-hat", "1e6"],
+    ["specdec", "speedup", "--alpha", "0.999999", "--c", "1e-6", "--c-hat", "1e6"],
     ["pipeline", "partition", "m.graph.txt", "--levels", "2:1 B/s,2:1000 TB/s"],
     ["pipeline", "partition", "m.graph.txt", "--levels", "2:1000 TB/s", "--cost-model", "pipedream"],
 ]
