@@ -177,9 +177,14 @@ NUMBERS = (
     *("0", "-0", "1", "-1", "1e400", "-1e400", "1e-400", "1e308", "1e-308", "5e-324", "nan"),
     *("NaN", "inf", "-inf", "Infinity", "1_000", "0x10", "1,5", "1.", ".5", "1e", "--1", "+2"),
     *("1/2", "½", "١٢٣", "1e3", "123456789012345678901234567890"),
+    # huge and tiny but finite (issue 13: 1e-300 B/s, 1e30 TFLOPS and 0.5 B loaded, then divided by zero
+    # or printed inf), int64 edges
+    *("1e-300", "1e300", "1e-30", "1e30", "0.5", "1e15", "9223372036854775807", "9223372036854775808"),
 )
 SPECIAL_VALUES: tuple[Any, ...] = (
     *(None, True, False, 0, -1, 1, 2**31, 2**63, 2**64 + 1, 10**40, -(10**40), 0.5, 1.0000000001),
+    # counts a machine cannot work through in seconds, int64 edges, huge and tiny finite floats
+    *(100_000, 1_000_000, 10**9, 10**18, 10**21, 2**63 - 1, -(2**63), 1e-300, 1e300, 1e-30, 1e30),
     *(0.0, -0.0, 1e-320, 5e-324, 1e308, 1.7976931348623157e308, math.nan, math.inf, -math.inf),
     *("", " ", "0", "nan", ".nan", ".inf", "1e3", "yes", "no", "~", "null", "\x00", "a\nb", "\t", "x" * 5000),
     *("ä", "漢字", "🙂", "\u202e", "fp32", "fp64", "int8", "v100-sxm2-16gb", "pipedream-cluster-a", "gpt2"),

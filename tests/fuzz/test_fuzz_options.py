@@ -66,8 +66,9 @@ BASE: dict[str, tuple[str, ...]] = {
     "export llm": ("gpt2", "--cluster", "dgx-a100", "--global-batch", "16", "--to", "megatron"),
     "schema": ("device",),
 }
-# options whose value asks for work the user bounds: fuzzed with invalid values only, never huge ones
+# options whose value asks for work the user bounds: invalid values, and huge ones the bounds refuse
 WORK_BOUNDS = {"--time-limit", "--trials", "--epochs", "--rounds", "--per-epoch"}
+HUGE_WORK = ("1e9", "1000000000", "1e300", "9223372036854775807", "99999999999999999999")
 # options that name a file to write: fuzzed with paths inside the sandbox only
 OUTPUTS = {"--output", "-o", "--svg"}
 OUTPUT_PATHS = ("out.txt", "out.svg", "exists.txt", "sub/out.json", "missing/dir/out.yaml", ".", "", "work")
@@ -79,11 +80,13 @@ CATALOG_NAMES = (
 FILES = (
     "cluster.yaml", "device.yaml", "cnn.yaml", "llm.yaml", "fleet.yaml", "empty.yaml", "binary.yaml",
     "folder", "folder/", "missing.yaml", "m.graph.txt", "hf/config.json", "hf", "exists.txt", "/dev/null",
-    "partition.yaml",
+    "partition.yaml", "/dev/zero", "/dev/urandom", "fifo", "zero.yaml", "dangling.yaml",
 )  # fmt: skip
 INTS = st.one_of(
     st.integers(-3, 70),
-    st.sampled_from((0, -1, 2**31, 2**63, 10**9, 10**12, 10**30)).map(str),
+    st.sampled_from(
+        (0, -1, 2**31, 2**63, 2**63 - 1, -(2**63), 2**64, 10**5, 10**6, 10**9, 10**12, 10**30)
+    ).map(str),
     st.sampled_from(("1e3", "0x10", "", " 4", "4.0", "1.5", "abc", "٣", "+3", "-0", "nan", "1_000")),
 ).map(str)
 FLOATS = st.one_of(
@@ -92,6 +95,7 @@ FLOATS = st.one_of(
         (
             *("nan", "inf", "-inf", "-0", "0", "1", "1e-320", "5e-324", "1e308", "1e400", "-1e400"),
             *("0.999999", "1.0000001", "1e-9", "abc", "", "1,5", "½", "10%"),
+            *("1e-300", "1e300", "-1e-300", "2.2250738585072014e-308", "1.7976931348623157e308", "1e30"),
         )
     ),
 )
@@ -191,7 +195,7 @@ def value_for(param: Any) -> st.SearchStrategy[str]:
         return st.sampled_from(OUTPUT_PATHS)
     kind = param.bare_type()
     if name in WORK_BOUNDS:
-        base = st.sampled_from(("0", "-1", "nan", "inf", "-inf", "abc", "", "1e-9", "0.001", "1"))
+        base = st.sampled_from(("0", "-1", "nan", "inf", "-inf", "abc", "", "1e-9", "0.001", "1", *HUGE_WORK))
         return base if kind is not bool else st.just("")
     if name in STRUCTURED:
         return st.one_of(STRUCTURED[name], TEXT)
@@ -261,6 +265,9 @@ def _write_inputs(box: Any) -> None:
     box.write("m.graph.txt", "node1 -- Input0 -- forward_compute_time=1, backward_compute_time=0, "
               "activation_size=4, parameter_size=0\n")  # fmt: skip
     (box.cwd / "folder").mkdir()
+    box.special("fifo", "fifo")  # a FIFO hung every command; /dev/zero read until memory ran out
+    box.special("zero.yaml", "zero")
+    box.special("dangling.yaml", "dangling")
 
 
 def _outputs(argv: list[str]) -> list[str]:

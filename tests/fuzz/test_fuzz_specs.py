@@ -168,3 +168,20 @@ def test_one_mutation_of_a_valid_document(kind: str, mode: str) -> None:
             check(box, [file_name if arg == F else arg for arg in command])
 
     run()
+
+
+SPECIAL_FILES = ("fifo", "socket", "zero", "urandom", "dangling", "folder")
+
+
+@pytest.mark.parametrize("special", SPECIAL_FILES)
+@pytest.mark.parametrize("kind", sorted(CONSUMERS))
+def test_a_special_file_where_a_spec_is_expected_is_refused(kind: str, special: str) -> None:
+    # issue 13: a FIFO hung every command and /dev/zero was read until memory ran out; every consumer of
+    # every kind refuses what is not a regular file, with one line
+    file_name, commands = CONSUMERS[kind]
+    for command in commands:
+        with sandbox() as box:
+            box.special(file_name, special)
+            box.write("fleet3.yaml", dump(FLEET3))
+            outcome = check(box, [file_name if arg == F else arg for arg in command], deadline_s=5.0)
+            assert outcome is None or outcome.exit_code == 2, outcome
