@@ -52,3 +52,9 @@ def test_a_bad_setting_is_named_as_the_setting_in_the_api_and_as_the_option_in_t
         lr_schedule(LROptions(batch=8192, warmup_epochs=100))
     result = run_cli("lr", "--batch", "8192", "--warmup-epochs", "100")
     assert result.exit_code == 2 and result.stderr.startswith("error: --warmup-epochs: ")
+
+
+def test_lr_epochs_are_bounded_before_the_schedule_lists_them(run_cli: Any) -> None:
+    # issue 13: --epochs 1e9 listed a billion per-epoch rates (past any time-out)
+    result = run_cli("lr", "--batch", "8192", "--epochs", "1000000000")
+    assert result.exit_code == 2 and "--epochs" in result.stderr and "planner/limits.py" in result.stderr

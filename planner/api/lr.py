@@ -8,6 +8,7 @@ from typing import Any
 
 from planner.cost.lr_schedule import DEFAULT_DECAY, DEFAULT_MILESTONES, IMAGENET_TRAIN_SAMPLES, LRSchedule
 from planner.errors import SettingError
+from planner.limits import EPOCHS, count_problem
 
 SOURCE = (
     "Goyal et al. 2017, arXiv:1706.02677, Sec. 2.1 (linear scaling), 2.2 (gradual warm-up), "
@@ -30,9 +31,12 @@ class LROptions:
 
     def check(self) -> None:
         """Raise SettingError naming the first setting out of range."""
-        for setting in ("batch", "base_batch", "epochs", "dataset_size"):
+        for setting in ("batch", "base_batch", "dataset_size"):
             if getattr(self, setting) < 1:
                 raise SettingError(setting, "a whole number >= 1", getattr(self, setting))
+        problem = count_problem(self.epochs, EPOCHS.high, "epochs")  # the schedule lists every epoch
+        if problem:
+            raise SettingError("epochs", problem, self.epochs)
         if not (math.isfinite(self.base_lr) and self.base_lr > 0):
             raise SettingError("base_lr", "a number > 0", self.base_lr)
         if not (math.isfinite(self.warmup_epochs) and 0 <= self.warmup_epochs <= self.epochs):

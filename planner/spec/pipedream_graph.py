@@ -56,13 +56,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from planner.errors import SpecError
+from planner.limits import MAX_GRAPH_VALUE
 from planner.spec.profile import Layer, ModelProfile, has_work
 from planner.spec.yamlio import read_text
 
 SEPARATOR = " -- "
 KEYS = ("forward_compute_time", "backward_compute_time", "activation_size", "parameter_size")
 BYTES_PER_PARAMETER = 4  # PipeDream profiles fp32 models
-MAX_VALUE = 1e15  # the largest time (ms) or size (bytes) a node may give
 
 _NODE_ID = re.compile(r"\S+")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # ASCII digits: see units
@@ -231,8 +231,8 @@ def _parse_number(value: str, field: str, source: str, number: int) -> float:
     parsed = float(value)
     if not math.isfinite(parsed) or parsed < 0:
         raise SpecError(source, field, "expected a finite non-negative number", value, number)
-    if parsed > MAX_VALUE:  # 31,700 years in ms, a petabyte in bytes: a typo, and sums would overflow
-        raise SpecError(source, field, f"expected a number at most {MAX_VALUE:.0e}", value, number)
+    if parsed > MAX_GRAPH_VALUE:  # 31,700 years in ms, a petabyte in bytes: a typo; sums would overflow
+        raise SpecError(source, field, f"expected a number at most {MAX_GRAPH_VALUE:.0e}", value, number)
     return parsed + 0.0  # -0.0 -> 0.0
 
 
