@@ -13,6 +13,7 @@ import pytest
 import planner.api
 from planner.api import LROptions, lr_schedule
 from planner.api.llm import LLMOptions, llm_parallel
+from planner.api.pipeline import BubbleOptions, ScheduleOptions, pipeline_bubble, pipeline_schedule
 from planner.errors import InfeasibleError, SettingError
 from planner.render import OutputFormat, dumps
 
@@ -123,3 +124,33 @@ def test_plan_refuses_an_empty_dtype_for_a_cnn_too(run_cli: Any) -> None:
 def test_a_search_with_nothing_to_evaluate_says_why() -> None:
     with pytest.raises(InfeasibleError, match="tensor_parallel=3"):
         llm_parallel("llama-2-70b", "dgx-h100", LLMOptions(global_batch=1024, tensor_parallel=3))
+
+
+@pytest.mark.parametrize(
+    ("options", "argv"),
+    [
+        (BubbleOptions(stages=4), "-k 4"),
+        (
+            BubbleOptions(stages=4, microbatches=8, schedule="interleaved", chunks=4),
+            "-k 4 -m 8 --schedule interleaved --chunks 4",
+        ),
+    ],
+)
+def test_pipeline_bubble_api_equals_cli(run_cli: Any, options: BubbleOptions, argv: str) -> None:
+    assert _plain(pipeline_bubble(options)) == _json(run_cli, "pipeline", "bubble", *argv.split())
+
+
+@pytest.mark.parametrize(
+    ("options", "argv"),
+    [
+        (ScheduleOptions(stages=3, microbatches=4), "-k 3 -m 4"),
+        (
+            ScheduleOptions(3, 6, "gpipe", None, (1e-3, 2e-3, 1e-3), (2e-3, 4e-3, 2e-3)),
+            "-k 3 -m 6 --schedule gpipe --stage-times 1ms/2ms,2ms/4ms,1ms/2ms",
+        ),
+    ],
+)
+def test_pipeline_schedule_api_equals_cli(run_cli: Any, options: ScheduleOptions, argv: str) -> None:
+    expected = _json(run_cli, "pipeline", "schedule", *argv.split())
+    assert expected.pop("svg_path") is None  # the CLI's: where it wrote the chart
+    assert _plain(pipeline_schedule(options)) == expected

@@ -14,5 +14,26 @@ planner.errors types: SettingError (a setting out of range, named as the options
 
 from planner.api.llm import LLMOptions, LLMPlanResult, llm_parallel
 from planner.api.lr import LROptions, LRScheduleResult, lr_schedule
+from planner.api.pipeline import (
+    BubbleOptions,
+    BubbleResult,
+    ScheduleOptions,
+    ScheduleResult,
+    pipeline_bubble,
+    pipeline_schedule,
+)
 
-__all__ = ["LLMOptions", "LLMPlanResult", "LROptions", "LRScheduleResult", "llm_parallel", "lr_schedule"]
+__all__ = [
+    "BubbleOptions",
+    "BubbleResult",
+    "LLMOptions",
+    "LLMPlanResult",
+    "LROptions",
+    "LRScheduleResult",
+    "ScheduleOptions",
+    "ScheduleResult",
+    "llm_parallel",
+    "lr_schedule",
+    "pipeline_bubble",
+    "pipeline_schedule",
+]
