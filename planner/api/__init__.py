@@ -22,6 +22,19 @@ from planner.api.pipeline import (
     pipeline_bubble,
     pipeline_schedule,
 )
+from planner.api.specdec import (
+    SpecdecAlphaOptions,
+    SpecdecAlphaResult,
+    SpecdecSimulateOptions,
+    SpecdecSimulateResult,
+    SpecdecSpeedupOptions,
+    SpecdecSpeedupResult,
+    specdec_alpha,
+    specdec_simulate,
+    specdec_speedup,
+)
+from planner.api.specdec_models import SpecdecModelsOptions, SpecdecModelsResult, specdec_models
+from planner.api.specdec_tree import SpecdecTreeOptions, SpecdecTreeResult, VerifyCost, specdec_tree
 
 __all__ = [
     "BubbleOptions",
@@ -32,8 +45,24 @@ __all__ = [
     "LRScheduleResult",
     "ScheduleOptions",
     "ScheduleResult",
+    "SpecdecAlphaOptions",
+    "SpecdecAlphaResult",
+    "SpecdecModelsOptions",
+    "SpecdecModelsResult",
+    "SpecdecSimulateOptions",
+    "SpecdecSimulateResult",
+    "SpecdecSpeedupOptions",
+    "SpecdecSpeedupResult",
+    "SpecdecTreeOptions",
+    "SpecdecTreeResult",
+    "VerifyCost",
     "llm_parallel",
     "lr_schedule",
     "pipeline_bubble",
     "pipeline_schedule",
+    "specdec_alpha",
+    "specdec_models",
+    "specdec_simulate",
+    "specdec_speedup",
+    "specdec_tree",
 ]
