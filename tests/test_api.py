@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import doctest
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -154,3 +155,12 @@ def test_pipeline_schedule_api_equals_cli(run_cli: Any, options: ScheduleOptions
     expected = _json(run_cli, "pipeline", "schedule", *argv.split())
     assert expected.pop("svg_path") is None  # the CLI's: where it wrote the chart
     assert _plain(pipeline_schedule(options)) == expected
+
+
+def test_the_readme_api_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Python API", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md (Python API)", "exec"), {})
+    out = capsys.readouterr().out
+    assert "t=" in out and "MFU" in out and "field 'warmup_epochs'" in out
