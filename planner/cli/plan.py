@@ -254,7 +254,10 @@ def _tables(payload: dict[str, Any], explain: bool) -> list[Any]:
         "fits",
     ]
     numbers = ["#", "devices", "iteration", "samples/s", "speedup", "eff.", "mem/device", "$/1M samples"]
-    out: list[Any] = [make_table(title, cols, rows, right=numbers, keep=["strategy", "config"])]
+    secondary = ["#", "devices", "fits", "eff.", "$/1M samples", "mem/device"]
+    out: list[Any] = [
+        make_table(title, cols, rows, right=numbers, keep=["strategy", "config"], secondary=secondary)
+    ]
     out.append(Text(f"recommendation: {payload['recommendation']}", style="bold"))
     for note in payload["not_evaluated"]:
         out.append(Text(f"not evaluated: {note}"))
