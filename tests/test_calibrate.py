@@ -18,7 +18,7 @@ from planner.calibrate import (
     physical_memory,
     steps,
 )
-from planner.cli.calibrate import spec_yaml
+from planner.api.calibrate import spec_yaml
 from planner.spec.catalog import load_file
 from planner.units import parse_quantity
 
