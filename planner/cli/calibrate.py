@@ -62,6 +62,7 @@ def command(
     if output is not None:
         check_target(output, setting="--output", force=force)
     options = CalibrateOptions(quick=quick, spec=spec.value, name=name)
+    options.check()  # before the progress bar draws
     if fmt is OutputFormat.table:
         with progress_bar(steps(options.settings())) as tick:
             result = calibrate_machine(options, tick)
