@@ -14,7 +14,7 @@ LAYERS = {
     **dict.fromkeys(("__init__", "errors", "units", "limits", "fileout"), 0),
     "spec": 1,
     **dict.fromkeys(("cost", "calibrate"), 2),
-    **dict.fromkeys(("optimize", "sampling", "gantt"), 3),
+    **dict.fromkeys(("optimize", "sampling"), 3),
     **dict.fromkeys(("api", "validate", "export"), 4),
     **dict.fromkeys(("render", "textplot"), 5),
     **dict.fromkeys(("cli", "__main__"), 6),

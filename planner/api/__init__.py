@@ -12,6 +12,7 @@ planner.errors types: SettingError (a setting out of range, named as the options
     3.2
 """
 
+from planner.api.llm import LLMOptions, LLMPlanResult, llm_parallel
 from planner.api.lr import LROptions, LRScheduleResult, lr_schedule
 
-__all__ = ["LROptions", "LRScheduleResult", "lr_schedule"]
+__all__ = ["LLMOptions", "LLMPlanResult", "LROptions", "LRScheduleResult", "llm_parallel", "lr_schedule"]

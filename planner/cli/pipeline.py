@@ -252,10 +252,11 @@ def schedule_chart(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Draw a pipeline schedule: forward, backward and idle per device over time (terminal, SVG)."""
+    from planner.cost.pipeline_schedule import simulate
     from planner.errors import SpecError
     from planner.fileout import check_target, write_text
-    from planner.gantt import simulate, to_svg
     from planner.render import emit
+    from planner.render.gantt import to_svg
 
     _check_positive("--stages", stages)
     _check_positive("--microbatches", microbatches)
@@ -373,8 +374,8 @@ def schedule_payload(timeline: Any, forward: list[float], backward: list[float])
 def _schedule_renderables(payload: dict[str, Any], timeline: Any, width: int | None) -> list[Any]:
     import shutil
 
-    from planner.gantt import render_rich
     from planner.render import make_table
+    from planner.render.gantt import render_rich
     from planner.units import format_quantity
 
     label = len(f"dev {payload['stages'] - 1}") + 3
