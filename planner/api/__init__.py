@@ -12,6 +12,19 @@ planner.errors types: SettingError (a setting out of range, named as the options
     3.2
 """
 
+from planner.api.calibrate import CalibrateOptions, CalibrationResult, calibrate_machine
+from planner.api.catalog import (
+    HardwareListResult,
+    HardwareResult,
+    HardwareShowOptions,
+    ModelResult,
+    ModelShowOptions,
+    ModelsListResult,
+    hardware_list,
+    hardware_show,
+    model_show,
+    models_list,
+)
 from planner.api.llm import LLMOptions, LLMPlanResult, llm_parallel
 from planner.api.lr import LROptions, LRScheduleResult, lr_schedule
 from planner.api.pipeline import (
@@ -22,6 +35,7 @@ from planner.api.pipeline import (
     pipeline_bubble,
     pipeline_schedule,
 )
+from planner.api.schema import SchemaResult, schema
 from planner.api.specdec import (
     SpecdecAlphaOptions,
     SpecdecAlphaResult,
@@ -35,16 +49,26 @@ from planner.api.specdec import (
 )
 from planner.api.specdec_models import SpecdecModelsOptions, SpecdecModelsResult, specdec_models
 from planner.api.specdec_tree import SpecdecTreeOptions, SpecdecTreeResult, VerifyCost, specdec_tree
+from planner.api.validate import ValidateOptions, ValidationResult, validate
 
 __all__ = [
     "BubbleOptions",
     "BubbleResult",
+    "CalibrateOptions",
+    "CalibrationResult",
+    "HardwareListResult",
+    "HardwareResult",
+    "HardwareShowOptions",
     "LLMOptions",
     "LLMPlanResult",
     "LROptions",
     "LRScheduleResult",
+    "ModelResult",
+    "ModelShowOptions",
+    "ModelsListResult",
     "ScheduleOptions",
     "ScheduleResult",
+    "SchemaResult",
     "SpecdecAlphaOptions",
     "SpecdecAlphaResult",
     "SpecdecModelsOptions",
@@ -55,14 +79,23 @@ __all__ = [
     "SpecdecSpeedupResult",
     "SpecdecTreeOptions",
     "SpecdecTreeResult",
+    "ValidateOptions",
+    "ValidationResult",
     "VerifyCost",
+    "calibrate_machine",
+    "hardware_list",
+    "hardware_show",
     "llm_parallel",
     "lr_schedule",
+    "model_show",
+    "models_list",
     "pipeline_bubble",
     "pipeline_schedule",
+    "schema",
     "specdec_alpha",
     "specdec_models",
     "specdec_simulate",
     "specdec_speedup",
     "specdec_tree",
+    "validate",
 ]

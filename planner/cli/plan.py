@@ -67,7 +67,7 @@ def command(
 
     if objective not in OBJECTIVES:
         raise bad_option("--objective", f"one of {', '.join(OBJECTIVES)}", objective)
-    spec = find("models", model) if not model.endswith("config.json") else None
+    spec = find("models", model)  # a Hugging Face config.json is an LLM too
     if spec is None or spec.spec == "llm":
         from planner.api.llm import LLMOptions
 
