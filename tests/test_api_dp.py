@@ -15,14 +15,7 @@ from planner.api.dp import DPOptions, data_parallel
 from planner.api.training import DEFAULT_CNN_BATCH, TrainingOptions, resolve_training
 from planner.errors import InfeasibleError, SettingError
 from planner.spec.catalog import find
-
-
-def _json(run_cli: Any, *argv: str) -> dict[str, Any]:
-    result = run_cli(*argv, "--format", "json")
-    assert result.exit_code == 0, result.stderr
-    payload = json.loads(result.stdout)
-    payload.pop("schema_version")
-    return payload
+from tests.test_api import _json  # API result == --format json, less schema_version
 
 
 def _plain(result: Any) -> Any:
@@ -67,7 +60,7 @@ def test_dp_api_equals_cli(run_cli: Any, model: str, cluster: str, options: DPOp
     assert _plain(data_parallel(model, cluster, options)) == expected
 
 
-def test_dp_api_takes_specs_as_well_as_names(run_cli: Any) -> None:
+def test_dp_api_takes_specs_as_well_as_names() -> None:
     by_name = data_parallel("resnet18", "pipedream-cluster-a", DPOptions(servers=1))
     by_spec = data_parallel(
         find("models", "resnet18"), find("hardware", "pipedream-cluster-a"), DPOptions(servers=1)
@@ -124,62 +117,46 @@ def test_comm_api_equals_cli(run_cli: Any, cluster: str, options: CommOptions, a
     assert _plain(allreduce_comparison(cluster, options)) == expected
 
 
+def _dp(cluster: str, **settings: Any) -> Any:
+    return lambda: data_parallel("vgg16", cluster, DPOptions(**settings))
+
+
+def _comm(**settings: Any) -> Any:
+    return lambda: allreduce_comparison("pipedream-cluster-a", CommOptions(**settings))
+
+
+B, A = ("dp", "vgg16", "--cluster", "pipedream-cluster-b"), ("comm", "--cluster", "pipedream-cluster-a")
+
+
 @pytest.mark.parametrize(
     ("call", "setting", "argv"),
     [
+        (_dp("pipedream-cluster-b", bucket=0.0), "bucket", (*B, "--bucket", "0MiB")),
+        (_dp("pipedream-cluster-b", devices=99), "devices", (*B, "--devices", "99")),
+        (_dp("pipedream-cluster-b", epoch_samples=0), "epoch_samples", (*B, "--epoch-samples", "0")),
+        (_dp("pipedream-cluster-b", profile_batch=8), "profile_batch", (*B, "--profile-batch", "8")),
         (
-            lambda: data_parallel("vgg16", "pipedream-cluster-b", DPOptions(bucket=0.0)),
-            "bucket",
-            ("--bucket", "0MiB"),
+            _dp("big-basin", dtype="bf16"),
+            "dtype",
+            ("dp", "vgg16", "--cluster", "big-basin", "--dtype", "bf16"),
         ),
+        (_comm(), "size", A),
+        (_comm(size=1e8, ps_shards=99), "ps_shards", (*A, "--size", "100MB", "--ps-shards", "99")),
         (
-            lambda: data_parallel("vgg16", "pipedream-cluster-b", DPOptions(devices=99)),
-            "devices",
-            ("--devices", "99"),
+            _comm(size=1e8, compress_density=2.0),
+            "compress_density",
+            (*A, "--size", "1MB", "--compress-density", "2"),
         ),
-        (
-            lambda: data_parallel("vgg16", "pipedream-cluster-b", DPOptions(epoch_samples=0)),
-            "epoch_samples",
-            ("--epoch-samples", "0"),
-        ),
-        (
-            lambda: data_parallel("vgg16", "pipedream-cluster-b", DPOptions(profile_batch=8)),
-            "profile_batch",
-            ("--profile-batch", "8"),
-        ),
-        (lambda: data_parallel("vgg16", "big-basin", DPOptions(dtype="bf16")), "dtype", ("--dtype", "bf16")),
+        (_comm(size=1e8, servers=0), "servers", (*A, "--size", "100MB", "--servers", "0")),
+        (_comm(size=2.0**61), "size", (*A, "--size", "2048PiB")),
     ],
 )
-def test_a_bad_dp_setting_is_named_as_the_setting_and_as_the_option(
+def test_a_bad_setting_is_named_as_the_setting_in_the_api_and_as_the_option_in_the_cli(
     run_cli: Any, call: Any, setting: str, argv: tuple[str, ...]
 ) -> None:
     with pytest.raises(SettingError, match=f"field '{setting}'"):
         call()
-    cluster = "big-basin" if setting == "dtype" else "pipedream-cluster-b"
-    result = run_cli("dp", "vgg16", "--cluster", cluster, *argv)
-    assert result.exit_code == 2 and result.stderr.startswith(f"error: {argv[0]}: "), result.stderr
-
-
-@pytest.mark.parametrize(
-    ("options", "setting", "argv"),
-    [
-        (CommOptions(), "size", ()),
-        (CommOptions(size=1e8, ps_shards=99), "ps_shards", ("--size", "100MB", "--ps-shards", "99")),
-        (
-            CommOptions(size=1e8, compress_density=2.0),
-            "compress_density",
-            ("--size", "100MB", "--compress-density", "2"),
-        ),
-        (CommOptions(size=1e8, servers=0), "servers", ("--size", "100MB", "--servers", "0")),
-        (CommOptions(size=2.0**61), "size", ("--size", "2048PiB")),
-    ],
-)
-def test_a_bad_comm_setting_is_named_as_the_setting_and_as_the_option(
-    run_cli: Any, options: CommOptions, setting: str, argv: tuple[str, ...]
-) -> None:
-    with pytest.raises(SettingError, match=f"field '{setting}'"):
-        allreduce_comparison("pipedream-cluster-a", options)
-    result = run_cli("comm", "--cluster", "pipedream-cluster-a", *argv)
+    result = run_cli(*argv)
     option = "--" + setting.replace("_", "-")
     assert result.exit_code == 2 and result.stderr.startswith(f"error: {option}: "), result.stderr
 
