@@ -67,7 +67,7 @@ class CommOptions:
                 "compress_encoding", f"expected one of {', '.join(ENCODINGS)}", self.compress_encoding
             )
         if (self.size is None) == (self.model is None):
-            raise SettingError("size", "give exactly one of size and model", show_got=False)
+            raise SettingError("size", "give exactly one of `size` and `model`", show_got=False)
         if self.dtype not in DTYPE_BYTES:
             raise SettingError("dtype", f"expected one of {', '.join(DTYPE_BYTES)}", self.dtype)
         if self.size is not None and not 0 < self.size <= SIZE.high:

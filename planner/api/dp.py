@@ -98,7 +98,9 @@ def data_parallel(model: Any, cluster: str | Cluster, options: DPOptions) -> DPP
     resolved = resolve_training(model, cluster, options)
     n, per = resolved.devices, resolved.batch
     if options.global_batch and per < n:
-        raise SettingError("batch", f"a global batch of at least one sample per device ({n})", per)
+        raise SettingError(
+            "batch", f"with `global_batch`, a global batch of at least one sample per device ({n})", per
+        )
     candidates = dp.all_algorithms() if options.algorithm == "best" else (options.algorithm,)
     try:
         plan = dp.plan(

@@ -176,7 +176,7 @@ def _profile_batch(profile: Any, options: TrainingOptions) -> tuple[int | None, 
             raise SettingError(
                 "profile_batch",
                 f"the samples per minibatch of '{profile.name}', which the profile does not state "
-                "(or give the per-device batch, taken to be the profile's minibatch)",
+                "(or give the per-device `batch`, taken to be the profile's minibatch)",
                 show_got=False,
             )
         return options.batch, options.batch
