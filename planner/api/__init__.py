@@ -25,6 +25,8 @@ from planner.api.catalog import (
     model_show,
     models_list,
 )
+from planner.api.comm import CommOptions, CommResult, allreduce_comparison
+from planner.api.dp import DPOptions, DPPlanResult, data_parallel
 from planner.api.llm import LLMOptions, LLMPlanResult, llm_parallel
 from planner.api.lr import LROptions, LRScheduleResult, lr_schedule
 from planner.api.pipeline import (
@@ -49,13 +51,26 @@ from planner.api.specdec import (
 )
 from planner.api.specdec_models import SpecdecModelsOptions, SpecdecModelsResult, specdec_models
 from planner.api.specdec_tree import SpecdecTreeOptions, SpecdecTreeResult, VerifyCost, specdec_tree
+from planner.api.training import (
+    DEFAULT_CNN_BATCH,
+    ResolvedTraining,
+    TrainingOptions,
+    load_cluster,
+    load_model,
+    resolve_training,
+)
 from planner.api.validate import ValidateOptions, ValidationResult, validate
 
 __all__ = [
+    "DEFAULT_CNN_BATCH",
     "BubbleOptions",
     "BubbleResult",
     "CalibrateOptions",
     "CalibrationResult",
+    "CommOptions",
+    "CommResult",
+    "DPOptions",
+    "DPPlanResult",
     "HardwareListResult",
     "HardwareResult",
     "HardwareShowOptions",
@@ -66,6 +81,7 @@ __all__ = [
     "ModelResult",
     "ModelShowOptions",
     "ModelsListResult",
+    "ResolvedTraining",
     "ScheduleOptions",
     "ScheduleResult",
     "SchemaResult",
@@ -79,18 +95,24 @@ __all__ = [
     "SpecdecSpeedupResult",
     "SpecdecTreeOptions",
     "SpecdecTreeResult",
+    "TrainingOptions",
     "ValidateOptions",
     "ValidationResult",
     "VerifyCost",
+    "allreduce_comparison",
     "calibrate_machine",
+    "data_parallel",
     "hardware_list",
     "hardware_show",
     "llm_parallel",
+    "load_cluster",
+    "load_model",
     "lr_schedule",
     "model_show",
     "models_list",
     "pipeline_bubble",
     "pipeline_schedule",
+    "resolve_training",
     "schema",
     "specdec_alpha",
     "specdec_models",

@@ -72,16 +72,9 @@ def load_model(model: Any) -> Any:
     folder)."""
     if not isinstance(model, str):
         return model
-    from pathlib import Path
-
-    from planner.spec.hf_config import is_hf_config_path, load_llm
-    from planner.spec.yamlio import is_dir
-
-    if is_hf_config_path(model) or (is_dir(Path(model)) and (Path(model) / "config.json").is_file()):
-        return load_llm(model)
     from planner.spec.catalog import find
 
-    return find("models", model)
+    return find("models", model)  # the catalog lookup reads a Hugging Face config.json too
 
 
 def load_cluster(cluster: str | Cluster, servers: int | None = None) -> Cluster:
