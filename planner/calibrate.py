@@ -35,11 +35,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
+from typing import Literal
 
 Tick = Callable[[], None] | None
 
 MATMUL_DTYPES = ("fp32", "fp64")
-_NUMPY_DTYPES = {"fp32": "float32", "fp64": "float64"}
+_NUMPY_DTYPES: dict[str, Literal["float32", "float64"]] = {"fp32": "float32", "fp64": "float64"}
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,7 @@ def line_plot(
         marker = MARKERS[index % len(MARKERS)]
         for x, y in zip(xs, ys, strict=True):
             col = round((x - x_lo) / x_span * (width - 1))
-            row = height - 1 - round((y - y_lo) / y_span * (height - 1))
-            grid[row][col] = marker
+            grid[height - 1 - round((y - y_lo) / y_span * (height - 1))][col] = marker
     label_width = max(len(f"{y_hi:.3g}"), len(f"{y_lo:.3g}"))
     lines = [f"{y_label}"]
     for r, row in enumerate(grid):

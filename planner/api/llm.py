@@ -134,7 +134,7 @@ def llm_parallel(model: str | LLMConfig, cluster: str | Cluster, options: LLMOpt
     inputs = {
         "model": llm.name,
         "cluster": machine.name,
-        "device": machine.device.name,
+        "device": machine.resolved_device.name,
         "devices": setup.device_count,
         "devices_per_server": machine.devices_per_server,
         "global_batch": options.global_batch,
@@ -143,7 +143,7 @@ def llm_parallel(model: str | LLMConfig, cluster: str | Cluster, options: LLMOpt
         "optimizer": options.optimizer,
         "sequence_parallel": options.sequence_parallel,
         "overlap_grad_reduce": options.overlap,
-        "device_memory_bytes": machine.device.memory,
+        "device_memory_bytes": machine.resolved_device.memory,
     }
     if options.pins_configuration:
         plan, chosen = _evaluate(setup, options)
@@ -250,7 +250,7 @@ def _evaluate(setup: TrainingSetup, options: LLMOptions) -> tuple[PlanEvaluation
 
 
 def _nothing_fits(llm: LLMConfig, setup: TrainingSetup, found: SearchResult, options: LLMOptions) -> str:
-    device = setup.cluster.device
+    device = setup.device
     where = f"{llm.name} on {setup.device_count} x {device.name} ({device.memory / 2**30:.0f} GiB each)"
     pinned = [
         f"{s}={getattr(options, s)}"

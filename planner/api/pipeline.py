@@ -117,7 +117,7 @@ def pipeline_bubble(options: BubbleOptions) -> BubbleResult:
     v = _check_common(k, m, options.schedule, options.chunks)
     advice = microbatch_advice(k)
     ms = np.array([m] if m is not None else _sweep_microbatches(k, v > 1))
-    fractions, overheads = bubble_fraction(k, ms, v), bubble_overhead(k, ms, v)
+    fractions, overheads = np.asarray(bubble_fraction(k, ms, v)), np.asarray(bubble_overhead(k, ms, v))
     points = tuple(
         BubblePoint(int(mi), float(f), float(o)) for mi, f, o in zip(ms, fractions, overheads, strict=True)
     )

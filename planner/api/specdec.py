@@ -162,13 +162,14 @@ def specdec_alpha(options: SpecdecAlphaOptions) -> SpecdecAlphaResult:
     from planner.cost import speculative
 
     options.check()
-    gamma, rate = options.gamma, options.acceptance_rate
+    gamma, rate, tokens = options.gamma, options.acceptance_rate, options.mean_tokens
     setting = "acceptance_rate" if rate is not None else "mean_tokens"
     try:
         if rate is not None:
             alpha = float(speculative.alpha_from_acceptance_rate(rate, gamma))
         else:
-            alpha = float(speculative.alpha_from_expected_tokens(options.mean_tokens, gamma))
+            assert tokens is not None  # check(): exactly one of the two is given
+            alpha = float(speculative.alpha_from_expected_tokens(tokens, gamma))
     except ValueError as exc:
         raise SettingError(setting, str(exc), show_got=False) from None
     return SpecdecAlphaResult(

@@ -40,13 +40,15 @@ def resolve_hardware(
 
     if device is None and cluster is None:
         raise SettingError("device", "give device or cluster", show_got=False)
-    server = find("hardware", cluster, ("cluster",)) if isinstance(cluster, str) else cluster
-    dev = find("hardware", device, ("device",)) if isinstance(device, str) else device
+    server: Cluster | None = find("hardware", cluster, ("cluster",)) if isinstance(cluster, str) else cluster
+    dev: Device | None = find("hardware", device, ("device",)) if isinstance(device, str) else device
     if dev is None:
         assert server is not None
-        dev = server.device
-    if server is not None and server.device.name != dev.name:
-        raise SettingError("cluster", f"holds {server.device.name}, not device {dev.name}", server.name)
+        dev = server.resolved_device
+    if server is not None and server.resolved_device.name != dev.name:
+        raise SettingError(
+            "cluster", f"holds {server.resolved_device.name}, not device {dev.name}", server.name
+        )
     if tp > 1 and server is None:
         candidates = sorted(
             (e.value for e in entries("hardware") if e.spec == "cluster" and e.value.device.name == dev.name),

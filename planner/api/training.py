@@ -139,7 +139,7 @@ def resolve_training(model: Any, cluster: str | Cluster, options: TrainingOption
             options.dtype,
         )
     try:
-        sustained_compute(machine.device, options.dtype)
+        sustained_compute(machine.resolved_device, options.dtype)
     except ValueError as exc:
         raise SettingError("dtype", str(exc), show_got=False) from None
 

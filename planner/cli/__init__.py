@@ -50,10 +50,10 @@ app = typer.Typer(
 
 for _name, _module in SUBAPPS.items():
     _sub = importlib.import_module(_module)
-    app.add_typer(_sub.app, name=_name, help=_sub.__doc__.strip().splitlines()[0])
+    app.add_typer(_sub.app, name=_name, help=(_sub.__doc__ or "").strip().partition("\n")[0])
 for _name, _module in COMMANDS.items():
     _cmd = importlib.import_module(_module)
-    app.command(name=_name, help=_cmd.__doc__.strip())(_cmd.command)
+    app.command(name=_name, help=(_cmd.__doc__ or "").strip())(_cmd.command)
 
 
 def main() -> None:
@@ -121,8 +121,9 @@ def option_for(setting: str) -> str:
     return "--" + setting.replace("_", "-")
 
 
-def _click_errors() -> tuple[type[Exception], type[Exception]]:
-    """click's UsageError and ClickException, found through typer.BadParameter (typer may vendor click)."""
+def _click_errors() -> tuple[Any, Any]:
+    """click's UsageError and ClickException, found through typer.BadParameter (typer may vendor click,
+    so their types are known only at run time)."""
     bases = {cls.__name__: cls for cls in typer.BadParameter.__mro__}
     return bases["UsageError"], bases["ClickException"]
 

@@ -171,9 +171,10 @@ def pipelined_time(depth: ArrayLike, latency: ArrayLike, busy_s: ArrayLike) -> A
     return np.where(d > 0, t, 0.0)
 
 
-def _tree_share(units: Array) -> Array:
+def _tree_share(units: ArrayLike) -> Array:
     """Bytes one unit sends in a double-binary-tree all-reduce, per byte of G: 2 (units > 2), 1 (2), 0."""
-    return np.where(units > 2, 2.0, np.where(units > 1, 1.0, 0.0))
+    u = np.asarray(units, dtype=float)
+    return np.where(u > 2, 2.0, np.where(u > 1, 1.0, 0.0))
 
 
 def tree_allreduce_bytes_per_device(message_bytes: ArrayLike, devices: ArrayLike) -> Array:
@@ -201,7 +202,7 @@ def tree_allreduce_time(
     return pipelined_time(2.0 * ceil_log2(n), a, tree_allreduce_bytes_per_device(g, n) / b)
 
 
-def _power_of_two_below(n: Array) -> Array:
+def _power_of_two_below(n: ArrayLike) -> Array:
     return np.exp2(np.floor(np.log2(np.maximum(n, 1.0)) + 1e-12))
 
 
@@ -524,12 +525,12 @@ def _tree(plan: Layout, g: float) -> CollectiveResult:
         else:
             # the unit that hosts the chain's head (or the tree node) above also carries that traffic; a
             # node sends at most 2G per direction
-            above = sum(float(_tree_share(np.float64(lv.spanned))) for lv in crossed[i:])
+            above = sum(float(_tree_share(lv.spanned)) for lv in crossed[i:])
             totals[level.name] = min(2.0, above) * g
     busy, _ = _busy(totals, plan)
     alpha = max(level.latency for level in crossed)
     time = float(pipelined_time(depth, alpha, busy))
-    per_device = min(2.0, sum(float(_tree_share(np.float64(lv.spanned))) for lv in crossed)) * g
+    per_device = min(2.0, sum(float(_tree_share(lv.spanned)) for lv in crossed)) * g
     return _result(
         "tree",
         plan,
@@ -578,7 +579,7 @@ def _halving_doubling(plan: Layout, g: float) -> CollectiveResult:
     """Rabenseifner's algorithm on the placed devices; the exchange distance doubles from 1, so the big
     halves cross the innermost (fastest) links. Each step's pairs are costed exactly (`_step`)."""
     n = plan.devices
-    p = int(_power_of_two_below(np.float64(n)))
+    p = int(_power_of_two_below(n))
     rest = n - p
     # MPICH's numbering: of the first 2r devices the odd ones stay (virtual ranks 0..r-1), the rest follow
     virtual = np.arange(p, dtype=np.int64)

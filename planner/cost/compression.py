@@ -49,6 +49,7 @@ ENCODINGS: tuple[str, ...] = ("delta16", "coo32", "coo64", "bitmap")
 GAP_LIMIT = 65536  # a 16-bit gap covers 0..65535
 
 Array = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
 
 
 def kept_elements(tensor_elements: ArrayLike, density: ArrayLike) -> Array:
@@ -109,7 +110,8 @@ def gradient_tensors(model: Any) -> GradientTensors:
     if model.spec == "cnn":
         from planner.cost.layers import derive_layers
 
-        sparse, dense = [], 0
+        sparse: list[int] = []
+        dense = 0
         for layer in derive_layers(model):
             if layer.macs > 0:
                 positions = math.prod(layer.output_shape[1:]) if len(layer.output_shape) > 1 else 1
@@ -123,8 +125,8 @@ def gradient_tensors(model: Any) -> GradientTensors:
         from planner.cost.transformer import parameter_breakdown
 
         parts = parameter_breakdown(model)
-        sparse = tuple(int(v) for k, v in parts.items() if k != "norms" and v > 0)
-        return GradientTensors(sparse, int(parts.get("norms", 0)), "norms dense; each part one tensor")
+        sizes = tuple(int(v) for k, v in parts.items() if k != "norms" and v > 0)
+        return GradientTensors(sizes, int(parts.get("norms", 0)), "norms dense; each part one tensor")
     sizes = tuple(layer.parameters for layer in model.layers if layer.parameters > 0)
     return GradientTensors(sizes, 0, "each layer's parameters one sparsified tensor (no 1-D split known)")
 
@@ -228,7 +230,7 @@ def break_even_bandwidth(
     dense_part_bytes: ArrayLike,
     devices: ArrayLike,
     latency: ArrayLike,
-) -> tuple[Array, Array]:
+) -> tuple[Array, BoolArray]:
     """Bandwidth B* (bytes/s) at which DGC's all-gather time equals the dense ring's, and whether DGC pays
     below it (True) or above it (False).
 
@@ -276,7 +278,7 @@ def dgc_pays(
     devices: ArrayLike,
     bandwidth: ArrayLike,
     latency: ArrayLike = 0.0,
-) -> Array:
+) -> BoolArray:
     """True where DGC's all-gather is faster than the dense ring all-reduce."""
     g, s, d, n, b, a = (
         np.asarray(v, dtype=np.float64)

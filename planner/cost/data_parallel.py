@@ -59,14 +59,21 @@ SyncFn = Callable[[float], float]  # bytes of one all-reduce -> seconds
 
 
 class CollectiveLike(Protocol):
-    """What the planner reads from one all-reduce estimate (planner.cost.collectives.CollectiveResult)."""
+    """What the planner reads from one all-reduce estimate (planner.cost.collectives.CollectiveResult);
+    read-only, so that a frozen dataclass satisfies it."""
 
-    algorithm: str
-    time_s: float
-    lower_bound_s: float
-    bytes_sent_per_device: float
-    busiest_link: str
-    notes: Any
+    @property
+    def algorithm(self) -> str: ...
+    @property
+    def time_s(self) -> float: ...
+    @property
+    def lower_bound_s(self) -> float: ...
+    @property
+    def bytes_sent_per_device(self) -> float: ...
+    @property
+    def busiest_link(self) -> str: ...
+    @property
+    def notes(self) -> Any: ...
 
     def to_dict(self) -> dict[str, Any]: ...
 
@@ -190,8 +197,7 @@ class Setup:
 
     @property
     def device(self) -> Device:
-        assert isinstance(self.cluster.device, Device)
-        return self.cluster.device
+        return self.cluster.resolved_device
 
     @property
     def parameters(self) -> int:

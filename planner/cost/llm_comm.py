@@ -68,6 +68,7 @@ def data_parallel_group(cluster: Cluster, tensor: int, data: int) -> Cluster:
     dps = cluster.devices_per_server
     k = min(data, max(1, dps // tensor))
     first, last = cluster.levels[0], cluster.levels[-1]
+    levels: tuple[Level, ...]
     if tensor * data <= dps:
         levels = (
             Level(name=first.name, count=data, link=inner),

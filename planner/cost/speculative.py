@@ -35,14 +35,14 @@ def check_alpha(alpha: npt.ArrayLike, upper_inclusive: bool = True) -> FloatArra
 def check_gamma(gamma: npt.ArrayLike) -> FloatArray:
     g = np.asarray(gamma, dtype=float)
     if np.any(g < 0) or np.any(g != np.round(g)):
-        raise ValueError(f"gamma must be a non-negative integer, got {gamma}")
+        raise ValueError(f"gamma must be a non-negative integer, got {gamma!s}")
     return g
 
 
 def check_nonnegative(value: npt.ArrayLike, name: str) -> FloatArray:
     v = np.asarray(value, dtype=float)
     if np.any(v < 0) or np.any(np.isnan(v)):
-        raise ValueError(f"{name} must be >= 0, got {value}")
+        raise ValueError(f"{name} must be >= 0, got {value!s}")
     return v
 
 
@@ -164,7 +164,7 @@ def alpha_from_acceptance_rate(rate: npt.ArrayLike, gamma: npt.ArrayLike) -> Flo
     """
     r = np.asarray(rate, dtype=float)
     if np.any((r < 0) | (r > 1)) or np.any(np.isnan(r)):
-        raise ValueError(f"an acceptance rate lies in [0, 1], got {rate}")
+        raise ValueError(f"an acceptance rate lies in [0, 1], got {rate!s}")
     g = check_gamma(gamma)
     return _invert_increasing(lambda a: draft_acceptance_rate(a, g), r)
 
@@ -176,7 +176,7 @@ def alpha_from_expected_tokens(tokens: npt.ArrayLike, gamma: npt.ArrayLike) -> F
     """
     t, g = np.asarray(tokens, dtype=float), check_gamma(gamma)
     if np.any(t < 1) or np.any(t > g + 1) or np.any(np.isnan(t)):
-        raise ValueError(f"mean tokens per step must lie in [1, gamma + 1], got {tokens}")
+        raise ValueError(f"mean tokens per step must lie in [1, gamma + 1], got {tokens!s}")
     return _invert_increasing(lambda a: geometric_sum(a, g), t)
 
 

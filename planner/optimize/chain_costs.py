@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from planner.errors import SpecError
-from planner.optimize.chain_view import ChainView, build_chain_view
+from planner.optimize.chain_view import ChainView, LayerTimes, build_chain_view
 from planner.spec.profile import ModelProfile
 
 Array = NDArray[np.float64]
@@ -72,7 +72,7 @@ class ChainCosts:
 
 
 def chain_costs(
-    profile: ModelProfile, forward_s: Sequence[float] | None = None, backward_s: Sequence[float] | None = None
+    profile: ModelProfile, forward_s: LayerTimes | None = None, backward_s: LayerTimes | None = None
 ) -> ChainCosts:
     """The chain view of `profile` with separate forward and backward prefix sums.
 

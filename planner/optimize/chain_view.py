@@ -61,6 +61,8 @@ from planner.errors import SpecError
 from planner.optimize.limits import check_chain_layers, check_chain_states
 from planner.spec.profile import ModelProfile
 
+LayerTimes = Sequence[float] | np.ndarray  # seconds per layer, by profile index
+
 INPUT_PREFIX = "Input"
 GETITEM_PREFIX = "__getitem__"
 
@@ -112,7 +114,7 @@ class ChainView:
         return _bits(self.down_sets[end - 1] & ~assigned)
 
 
-def build_chain_view(profile: ModelProfile, layer_time_s: Sequence[float] | None = None) -> ChainView:
+def build_chain_view(profile: ModelProfile, layer_time_s: LayerTimes | None = None) -> ChainView:
     """PipeDream's chain of antichain states for `profile` (see the module doc).
 
     `layer_time_s` gives each layer's compute time per minibatch (s), by profile index; by default the
@@ -298,7 +300,7 @@ def _reverse_postorder(edges: list[list[int]]) -> list[int]:
     return finished
 
 
-def _layer_times(profile: ModelProfile, layer_time_s: Sequence[float] | None) -> np.ndarray:
+def _layer_times(profile: ModelProfile, layer_time_s: LayerTimes | None) -> np.ndarray:
     if layer_time_s is not None:
         if len(layer_time_s) != len(profile.layers):
             raise SpecError(

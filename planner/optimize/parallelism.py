@@ -51,10 +51,10 @@ from planner.cost.compute import TRAINING_DTYPES, sustained_compute, sustained_m
 from planner.cost.llm_comm import dp_allreduce_time, p2p_time, tp_allreduce_time
 from planner.cost.llm_memory import ZERO_STAGES, model_state_bytes, stage_parameters
 from planner.cost.memory import OPTIMIZERS, update_bytes_per_parameter
-from planner.cost.pipeline import bubble_overhead, in_flight_microbatches
+from planner.cost.pipeline import Schedule, bubble_overhead, in_flight_microbatches
 from planner.errors import InfeasibleError
 from planner.limits import MAX_LLM_CANDIDATES
-from planner.spec.hardware import Cluster
+from planner.spec.hardware import Cluster, Device
 from planner.spec.llm import LLMConfig
 from planner.spec.profile import DTYPE_BYTES
 
@@ -110,7 +110,7 @@ class TrainingSetup:
             )
         if self.dtype not in TRAINING_DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(TRAINING_DTYPES)}, got '{self.dtype}'")
-        sustained_compute(self.cluster.device, self.dtype)  # ValueError when the device lacks the dtype
+        sustained_compute(self.device, self.dtype)  # ValueError when the device lacks the dtype
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got '{self.optimizer}'")
         if self.devices is not None and not 1 <= self.devices <= self.cluster.total_devices:
@@ -124,8 +124,8 @@ class TrainingSetup:
         return self.cluster.total_devices if self.devices is None else self.devices
 
     @property
-    def device(self) -> Any:
-        return self.cluster.device
+    def device(self) -> Device:
+        return self.cluster.resolved_device
 
     @property
     def activation_bytes(self) -> int:
@@ -390,7 +390,7 @@ def evaluate_configuration(
     )
     output = float(mg.output_activation_bytes(cfg, setup.seq_len, c.microbatch, c.tensor))
     if batch_ok:
-        schedule = "interleaved" if c.interleave > 1 else "1f1b"
+        schedule: Schedule = "interleaved" if c.interleave > 1 else "1f1b"
         chunk_layers = layers / c.interleave
         first_units = in_flight_microbatches(schedule, 0, c.pipeline, m_int, c.interleave) * chunk_layers
         last_units = (

@@ -687,6 +687,7 @@ class _Reconstruction:
             members[min(producers) if producers else 0].append(sink)
         stages = []
         for stage, layers in zip(flat, members, strict=True):
+            assert stage.time is not None  # _expand combines every time; only its innermost seeds are None
             stages.append(
                 PartitionStage(
                     start=stage.start,

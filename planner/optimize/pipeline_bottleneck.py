@@ -182,7 +182,7 @@ class _Search:
         tail = ends[:, n]
         if tail.min() > big_n:
             return None, event
-        return self._plan(fewest, came, ends, end_i, end_r), event
+        return self._plan(came, ends, end_i, end_r), event
 
     def _advance(
         self, i: int, live: NDArray[np.int64], pointer: NDArray[np.int64], tau: float
@@ -229,7 +229,13 @@ class _Search:
             open_ = open_[high[open_] - low[open_] > 1]
         return low, high_term[low < n]
 
-    def _plan(self, fewest, came, ends, end_i, end_r) -> list[tuple[int, int, int]]:
+    def _plan(
+        self,
+        came: NDArray[np.int64],
+        ends: NDArray[np.int64],
+        end_i: NDArray[np.int64],
+        end_r: NDArray[np.int64],
+    ) -> list[tuple[int, int, int]]:
         n, m = self.n, self.modulus
         c = int(ends[:, n].argmin())
         stages = []

@@ -355,7 +355,7 @@ def perturbed(cluster: Cluster, factor: str, scale: float) -> Cluster:
     """`cluster` with one hardware figure scaled (efficiencies capped at 1). Factors: the device's
     peak_compute (all dtypes), compute_efficiency, memory_bandwidth, memory_efficiency, and per level
     `<level>.bandwidth`, `<level>.latency`, `<level>.efficiency`."""
-    device = cluster.device
+    device = cluster.resolved_device
     if factor in SENSITIVITY_FACTORS:
         if factor == "peak_compute":
             new = replace(device, peak_compute={k: v * scale for k, v in device.peak_compute.items()})

@@ -137,7 +137,7 @@ def models_list_tables(payload: dict[str, Any]) -> list[Any]:
 def profile_tables(payload: dict[str, Any]) -> list[Any]:
     """Every layer of a profile with its times, FLOP, parameters and output, then the totals."""
     model, totals = payload["model"], payload["totals"]
-    rows = [
+    rows: list[tuple[Any, ...]] = [
         (
             i,
             layer["name"],

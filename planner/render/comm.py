@@ -22,7 +22,7 @@ def comm_tables(payload: dict[str, Any]) -> list[Any]:
         f"All-reduce of {what}: {fmt_si(m['bytes'], 'B')} ({format_quantity(m['bytes'], 'memory')}) "
         f"per device on {c['name']} ({shape}; {c['devices']} devices), best first"
     )
-    rows = [
+    rows: list[tuple[Any, ...]] = [
         (
             rank,
             r["algorithm"],

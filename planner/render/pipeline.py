@@ -28,7 +28,7 @@ def bubble_tables(payload: dict[str, Any]) -> list[Any]:
     formulas = payload["formulas"]
     if "sweep" not in payload:
         m = payload["microbatches"]
-        rows = [
+        rows: list[tuple[Any, ...]] = [
             ("micro-batches M", m),
             (
                 f"bubble fraction = idle/total = {formulas['bubble_fraction']}",

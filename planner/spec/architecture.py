@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from planner.spec.profile import DTYPE_BYTES
 from planner.spec.schema import FieldValueError, spec_field
@@ -239,7 +239,8 @@ class CNNLayer:
     @classmethod
     def of(cls, layer: LayerSpec) -> CNNLayer:
         """Wrap a layer's settings (e.g. `Conv(out=64, kernel=3)`) as a list entry."""
-        return cls(**{LAYER_KINDS[type(layer)]: layer})
+        field: dict[str, Any] = {LAYER_KINDS[type(layer)]: layer}  # the field of that layer type
+        return cls(**field)
 
 
 LAYER_KINDS: dict[type, str] = {

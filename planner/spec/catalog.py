@@ -139,7 +139,7 @@ def build_spec(doc: Document, allowed: tuple[str, ...] | None = None) -> Any:
         if "spec" not in doc.data:
             raise doc.error(("spec",), f"missing required field: one of {', '.join(kinds)}", show_got=False)
         raise doc.error(("spec",), f"expected one of: {', '.join(kinds)}", kind)
-    spec = build(spec_class(kind), doc)
+    spec: Any = build(spec_class(kind), doc)  # the class `kind` names
     if kind == "cluster" and isinstance(spec.device, str):
         spec = dataclasses.replace(spec, device=_catalog_device(spec.device, doc))
     if kind == "fleet":
@@ -177,8 +177,8 @@ def find(area: str, name_or_path: str, allowed: tuple[str, ...] | None = None) -
         if entry.spec in kinds:
             for key in (entry.name, *entry.aliases):
                 names[key] = entry
-    entry = names.get(name_or_path)
-    if entry is None:
+    found = names.get(name_or_path)
+    if found is None:
         close = difflib.get_close_matches(name_or_path, sorted(names), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise SpecError(
@@ -188,4 +188,4 @@ def find(area: str, name_or_path: str, allowed: tuple[str, ...] | None = None) -
             f"see `{LIST_COMMANDS.get(area, f'planner {area} list')}`, or give a file path",
             show_got=False,
         )
-    return entry.value
+    return found.value

@@ -166,6 +166,13 @@ class Cluster:
         return math.prod(level.count for level in self.levels)
 
     @property
+    def resolved_device(self) -> Device:
+        """`device` as a spec: loading a cluster (planner.spec.catalog) replaces its catalog name."""
+        if isinstance(self.device, str):
+            raise TypeError(f"cluster {self.name}: device '{self.device}' was not resolved from the catalog")
+        return self.device
+
+    @property
     def devices_per_server(self) -> int:
         """Devices below the outermost level (one server / instance)."""
         return math.prod(level.count for level in self.levels[:-1])

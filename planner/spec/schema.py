@@ -100,7 +100,7 @@ def build(cls: type[T], doc: Document, path: PathKey = (), value: Any = _REQUIRE
     kwargs: dict[str, Any] = {}
     for f in fields:
         if f.name not in value:
-            if f.default is _REQUIRED and f.default_factory is _REQUIRED:  # type: ignore[misc]
+            if f.default is _REQUIRED and f.default_factory is _REQUIRED:
                 raise doc.error(
                     (*path, f.name), f"missing required field: {f.metadata.get('doc', '')}", show_got=False
                 )
@@ -131,7 +131,7 @@ def convert(tp: Any, meta: typing.Mapping[str, Any], value: Any, doc: Document, 
         for option in options:
             if option is str and isinstance(value, str):
                 return _check_str(value, doc, path)
-            if dataclasses.is_dataclass(option) and isinstance(value, dict):
+            if isinstance(option, type) and dataclasses.is_dataclass(option) and isinstance(value, dict):
                 return build(option, doc, path, value)
         raise doc.error(path, f"expected {' or '.join(_describe(o) for o in options)}", value)
     if origin is Literal:
@@ -158,7 +158,7 @@ def convert(tp: Any, meta: typing.Mapping[str, Any], value: Any, doc: Document, 
         if len(result) < meta.get("min_items", 0):
             raise doc.error(path, f"expected at least {meta['min_items']} entr(y/ies)", value)
         return result
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return build(tp, doc, path, value)
     if meta.get("unit"):
         return _check_number(_quantity(value, meta["unit"], doc, path), meta, doc, path, written=value)
@@ -222,7 +222,7 @@ def _show(bound: float, kind: str | None) -> str:
 
 
 def _describe(tp: Any) -> str:
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return f"a {tp.__name__}"
     names = {str: "a string", int: "a whole number", float: "a number", bool: "true/false"}
     return names.get(tp, getattr(tp, "__name__", str(tp)))

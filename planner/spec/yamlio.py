@@ -150,7 +150,8 @@ class _Loader(yaml.SafeLoader):
                     f"expected nesting at most {MAX_DEPTH} levels deep",
                     self.peek_event().start_mark,
                 )
-            return super().compose_node(parent, index)
+            # types-PyYAML declares index an int; PyYAML also passes None, and a mapping value's key node
+            return super().compose_node(parent, index)  # type: ignore[arg-type]
         finally:
             self.depth -= 1
 
@@ -259,10 +260,11 @@ class _Builder:
             key = self.build(key_node, path)
             if not isinstance(key, str):
                 raise self.fail(key_node, path, f"expected keys to be strings, got {key!r}")
+            key_path = (*path, key)
             if key in explicit:  # a key written twice; a written key may override a merged one (YAML)
-                raise self.fail(key_node, (*path, key), "expected each key once, found a duplicate key")
+                raise self.fail(key_node, key_path, "expected each key once, found a duplicate key")
             if index >= merged:
                 explicit.add(key)
-            self.lines[(*path, key)] = key_node.start_mark.line + 1
-            result[key] = self.build(value_node, (*path, key))
+            self.lines[key_path] = key_node.start_mark.line + 1
+            result[key] = self.build(value_node, key_path)
         return result

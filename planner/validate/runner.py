@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import statistics
 from dataclasses import dataclass
@@ -62,7 +63,8 @@ def within(err_pct: float, limit_pct: float, comparison: str) -> bool:
 
 def run_case(item: LoadedCase, data_dir: Path | None) -> CaseResult:
     case = item.case
-    base = dict(
+    result = functools.partial(
+        CaseResult,
         comparison=case.comparison,
         name=case.name,
         kind=case.kind,
@@ -78,8 +80,7 @@ def run_case(item: LoadedCase, data_dir: Path | None) -> CaseResult:
             if data_dir is None
             else f"not in {data_dir}"
         )
-        return CaseResult(
-            **base,
+        return result(
             predicted=None,
             error_pct=None,
             status="skipped",
@@ -128,7 +129,7 @@ def run_case(item: LoadedCase, data_dir: Path | None) -> CaseResult:
         reason = bounds.get(
             case.comparison, f"|error| {abs(err):.3g}% exceeds the tolerance {case.tolerance_pct:g}%"
         )
-    return CaseResult(**base, predicted=predicted, error_pct=err, status=status, reason=reason)
+    return result(predicted=predicted, error_pct=err, status=status, reason=reason)
 
 
 def run(data_dir: Path | None, only: str | None = None) -> list[CaseResult]:
