@@ -65,6 +65,13 @@ class LLMOptions:
     def pins_configuration(self) -> bool:
         return self.data_parallel is not None
 
+    @property
+    def configuration(self) -> tuple[int, int, int, int]:
+        """(tensor, pipeline, data, microbatch) where pins_configuration: check() ensures all are given."""
+        t, p, d, mb = self.tensor_parallel, self.pipeline_parallel, self.data_parallel, self.microbatch
+        assert t is not None and p is not None and d is not None and mb is not None
+        return t, p, d, mb
+
     def check(self) -> None:
         """Raise SettingError naming the first setting out of range (files are checked when loaded)."""
         from planner.cost.compute import TRAINING_DTYPES
@@ -182,7 +189,8 @@ def _setup(llm: LLMConfig, machine: Cluster, options: LLMOptions) -> TrainingSet
         )
     used = options.devices
     if options.pins_configuration:
-        product = options.tensor_parallel * options.pipeline_parallel * options.data_parallel  # type: ignore[operator]
+        tensor, pipeline, data, _ = options.configuration
+        product = tensor * pipeline * data
         if used is not None and used != product:
             raise SettingError("devices", f"t·p·d = {product} when the configuration is given", used)
         used = product
@@ -236,12 +244,13 @@ def _evaluate(setup: TrainingSetup, options: LLMOptions) -> tuple[PlanEvaluation
         found = _search(setup, options, top=1)
         if found.plans:
             return found.plans[0], chosen
+    tensor, pipeline, data, microbatch = options.configuration
     plan = par.evaluate_configuration(
         setup,
-        tensor=options.tensor_parallel,  # type: ignore[arg-type]
-        pipeline=options.pipeline_parallel,  # type: ignore[arg-type]
-        data=options.data_parallel,  # type: ignore[arg-type]
-        microbatch=options.microbatch,  # type: ignore[arg-type]
+        tensor=tensor,
+        pipeline=pipeline,
+        data=data,
+        microbatch=microbatch,
         interleave=1 if options.interleave is None else options.interleave,
         recompute="full" if options.recompute is None else options.recompute,
         zero=0 if options.zero is None else options.zero,

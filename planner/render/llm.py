@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeGuard
 
 from rich.text import Text
 
@@ -11,16 +11,16 @@ from planner.render import make_table
 from planner.units import format_quantity
 
 
-def _known(value: float | None) -> bool:
+def _known(value: float | None) -> TypeGuard[float]:
     return value is not None and math.isfinite(value)
 
 
 def _size(value: float | None) -> str:
-    return format_quantity(value, "memory") if _known(value) else "-"  # type: ignore[arg-type]
+    return format_quantity(value, "memory") if _known(value) else "-"
 
 
 def _time(value: float | None) -> str:
-    return format_quantity(value, "time") if _known(value) else "-"  # type: ignore[arg-type]
+    return format_quantity(value, "time") if _known(value) else "-"
 
 
 def llm_tables(payload: dict[str, Any]) -> list[Any]:

@@ -198,8 +198,8 @@ class _Generator:
             if meta.get("min_items"):
                 out["minProperties"] = meta["min_items"]
             return out
-        if dataclasses.is_dataclass(tp):
-            return self.ref(tp)  # type: ignore[arg-type]
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            return self.ref(tp)
         if meta.get("unit"):
             return _unit_schema(meta)
         if tp is bool:
