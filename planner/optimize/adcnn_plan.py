@@ -272,10 +272,7 @@ def plan_adcnn(
     """
     if not boards:
         raise ValueError("ADCNN needs at least one Conv node")
-    if cut is not None:
-        candidates = [cut_index(model, cut)]
-    else:
-        candidates = auto_cuts(model, rows, cols)
+    candidates = [cut_index(model, cut)] if cut is not None else auto_cuts(model, rows, cols)
     scored = []
     for index in candidates:
         classes = tile_classes(model, index, rows, cols, compression)
