@@ -50,28 +50,36 @@ def load_model(model: ModelRef, kinds: tuple[str, ...] | None = None) -> Any:
 
 def load_device(setting: str, device: str | Device) -> Device:
     """A device spec: `device` itself, or the catalog entry or file it names."""
-    from planner.spec.hardware import Device
-
-    if isinstance(device, Device):
-        return device
-    if not isinstance(device, str):
-        raise SettingError(setting, "expected a device (a catalog name, a file or a Device)", device)
-    from planner.spec.catalog import find
-
-    return find("hardware", device, ("device",))  # type: ignore[no-any-return]
+    return _load_hardware(setting, device, "device")  # type: ignore[no-any-return]
 
 
 def load_cluster(setting: str, cluster: str | Cluster) -> Cluster:
     """A cluster spec: `cluster` itself, or the catalog entry or file it names."""
-    from planner.spec.hardware import Cluster
+    return _load_hardware(setting, cluster, "cluster")  # type: ignore[no-any-return]
 
-    if isinstance(cluster, Cluster):
-        return cluster
-    if not isinstance(cluster, str):
-        raise SettingError(setting, "expected a cluster (a catalog name, a file or a Cluster)", cluster)
+
+def cluster_device(setting: str, cluster: Cluster) -> Device:
+    """The device of a cluster; the catalog resolves it on load, a Cluster made in Python may not."""
+    from planner.spec.hardware import Device
+
+    if not isinstance(cluster.device, Device):
+        raise SettingError(setting, "expected a cluster whose device is a Device", cluster.device)
+    return cluster.device
+
+
+def _load_hardware(setting: str, value: object, kind: str) -> Any:
+    """`value` itself when it is a spec of `kind` (device, cluster), else the entry or file it names."""
+    from planner.spec import hardware
     from planner.spec.catalog import find
 
-    return find("hardware", cluster, ("cluster",))  # type: ignore[no-any-return]
+    spec_type = {"device": hardware.Device, "cluster": hardware.Cluster}[kind]
+    if isinstance(value, spec_type):
+        return value
+    if not isinstance(value, str):
+        raise SettingError(
+            setting, f"expected a {kind}: a catalog name, a file or a {spec_type.__name__}", value
+        )
+    return find("hardware", value, (kind,))
 
 
 def check_input_dtype(input_dtype: str | None) -> None:

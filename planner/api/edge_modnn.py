@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from planner.api.edge_inputs import ModelRef, cnn_edge_model, load_cluster, model_error
+from planner.api.edge_inputs import ModelRef, cluster_device, cnn_edge_model, load_cluster, model_error
 from planner.errors import SettingError
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def edge_modnn(model: ModelRef, options: EdgeMoDNNOptions | None = None) -> Edge
         if not 1 <= n <= cluster.total_devices:
             raise SettingError("workers", f"expected 1 to {cluster.total_devices} on {cluster.name}", n)
     partition = Partition(options.partition)
-    link = cluster.levels[-1].link
+    device, link = cluster_device("cluster", cluster), cluster.levels[-1].link
     with model_error(edge.name):
-        results = tuple(modnn(edge, [cluster.device] * n, link, partition.value) for n in options.workers)
+        results = tuple(modnn(edge, [device] * n, link, partition.value) for n in options.workers)
     return EdgeMoDNNResult(edge.name, cluster.name, partition, results)

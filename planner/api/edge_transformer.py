@@ -7,7 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from planner.api.edge_inputs import ModelRef, load_cluster, load_model, setting_error, spec_name
+from planner.api.edge_inputs import (
+    ModelRef,
+    cluster_device,
+    load_cluster,
+    load_model,
+    setting_error,
+    spec_name,
+)
 from planner.errors import SettingError, SpecError
 
 if TYPE_CHECKING:
@@ -69,10 +76,11 @@ def edge_transformer(model: ModelRef, options: EdgeTransformerOptions | None = N
     if not 1 <= n <= cluster.total_devices:
         raise SettingError("devices", f"expected 1 to {cluster.total_devices} on {cluster.name}", n)
     length = options.tokens if options.tokens is not None else cfg.max_sequence_length
+    device = cluster_device("cluster", cluster)
     with setting_error("dtype"):
-        dtype = options.dtype or pick_dtype(cfg, cluster.device)
-        if dtype not in cluster.device.peak_compute:
-            raise ValueError(f"{cluster.device.name} lists no {dtype} peak")
+        dtype = options.dtype or pick_dtype(cfg, device)
+        if dtype not in device.peak_compute:
+            raise ValueError(f"{device.name} lists no {dtype} peak")
     with setting_error("devices"):
         costs = partition_costs(cfg, cluster, n, length, dtype)
     layers = cfg.num_layers + cfg.encoder_layers
