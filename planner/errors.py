@@ -5,6 +5,9 @@ Exit codes (DESIGN.md): 0 ok, 1 the question has no feasible answer, 2 bad input
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 
 class PlannerError(Exception):
     """Base of every error that the CLI reports as one line, without a traceback.
@@ -45,15 +48,21 @@ class SpecError(PlannerError):
 
 class SettingError(SpecError):
     """Bad value of a setting of the Python API (a field of an options dataclass): names the setting.
-    The CLI names the option that sets it instead (`base_batch` -> `--base-batch`, `for_option`)."""
+    Other settings the message names are written in backquotes (`epochs`). The CLI names options instead
+    (`base_batch` -> --base-batch, `for_options`)."""
 
     def __init__(self, setting: str, expected: str, got: object = None, show_got: bool = True) -> None:
         self.setting = setting
         super().__init__("options", setting, expected, got, show_got=show_got)
 
-    def for_option(self, option: str) -> SpecError:
-        """The same error told about a command-line option."""
-        return SpecError(option, option.lstrip("-"), self.expected, self.got, show_got=self.show_got)
+    def for_options(self, option_for: Callable[[str], str]) -> SpecError:
+        """The same error told about command-line options: `option_for(setting)` names each."""
+        option = option_for(self.setting)
+        expected = _SETTING.sub(lambda match: option_for(match.group(1)), self.expected)
+        return SpecError(option, option.lstrip("-"), expected, self.got, show_got=self.show_got)
+
+
+_SETTING = re.compile(r"`([a-z_][a-z0-9_]*)`")
 
 
 class InfeasibleError(PlannerError):

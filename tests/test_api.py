@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import doctest
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import planner.api
 from planner.api import LROptions, lr_schedule
-from planner.errors import SettingError
+from planner.api.llm import LLMOptions, llm_parallel
+from planner.api.pipeline import BubbleOptions, ScheduleOptions, pipeline_bubble, pipeline_schedule
+from planner.errors import InfeasibleError, SettingError
+from planner.render import OutputFormat, dumps
 
 
 def _json(run_cli: Any, *argv: str) -> dict[str, Any]:
@@ -24,8 +28,10 @@ def _json(run_cli: Any, *argv: str) -> dict[str, Any]:
 
 
 def _plain(result: Any) -> Any:
-    """The result as JSON reads it back (tuples as lists, keys as text)."""
-    return json.loads(json.dumps(result.to_dict()))
+    """The result as the JSON output carries it (tuples as lists, numpy scalars as numbers)."""
+    payload = json.loads(dumps(result.to_dict(), OutputFormat.json))
+    payload.pop("schema_version")
+    return payload
 
 
 def test_the_api_docstring_example_runs() -> None:
@@ -58,3 +64,103 @@ def test_lr_epochs_are_bounded_before_the_schedule_lists_them(run_cli: Any) -> N
     # issue 13: --epochs 1e9 listed a billion per-epoch rates (past any time-out)
     result = run_cli("lr", "--batch", "8192", "--epochs", "1000000000")
     assert result.exit_code == 2 and "--epochs" in result.stderr and "planner/limits.py" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("model", "cluster", "options", "argv"),
+    [
+        ("gpt2", "dgx-a100", LLMOptions(global_batch=16), "--global-batch 16"),
+        (
+            "llama-2-7b",
+            "dgx-a100",
+            LLMOptions(global_batch=64, seq_len=2048, tensor_parallel=2, zero=1, top=3),
+            "--global-batch 64 --seq-len 2048 -t 2 --zero 1 --top 3",
+        ),
+        (
+            "llama-2-13b",
+            "dgx-h100",
+            LLMOptions(
+                global_batch=1024, tensor_parallel=4, pipeline_parallel=1, data_parallel=4, microbatch=1
+            ),
+            "--global-batch 1024 -t 4 -p 1 -d 4 -b 1",
+        ),
+    ],
+)
+def test_llm_parallel_api_equals_cli(
+    run_cli: Any, model: str, cluster: str, options: LLMOptions, argv: str
+) -> None:
+    expected = _json(run_cli, "llm-parallel", model, "--cluster", cluster, *argv.split())
+    assert _plain(llm_parallel(model, cluster, options)) == expected
+
+
+def test_plan_evaluates_a_configuration_as_the_search_recommends_it(run_cli: Any) -> None:
+    # issue 14: -t 4 -p 1 -d 4 -b 1 evaluated recompute=full ZeRO-0 while the search recommended
+    # recompute=none ZeRO-3 for the same t, p, d, b
+    base = ["plan", "llama-2-13b", "--cluster", "dgx-h100", "--servers", "2", "--global-batch", "1024"]
+    searched = _json(run_cli, *base, "-t", "4", "-p", "1", "-b", "1")
+    evaluated = _json(run_cli, *base, "-t", "4", "-p", "1", "-d", "4", "-b", "1")
+    assert searched["recommendation"] == evaluated["recommendation"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["--global-batch", "0"], 2, "error: --global-batch: "),  # silently 1024 before
+        (["-t", "3", "-p", "1", "-d", "1", "-b", "1"], 1, "t=3 does not divide"),  # exit 0 'does not fit'
+        (["-t", "3"], 1, "no candidate configuration"),  # '0 candidates fail ()'
+        (["--dtype", ""], 2, "error: --dtype: "),  # silently bf16
+        (["--recompute", "some"], 2, "error: --recompute: "),
+    ],
+)
+def test_plan_refuses_what_it_cannot_evaluate(run_cli: Any, argv: list[str], code: int, message: str) -> None:
+    result = run_cli("plan", "llama-2-70b", "--cluster", "dgx-h100", *argv)
+    assert result.exit_code == code and message in result.stderr, result.stderr
+
+
+def test_plan_refuses_an_empty_dtype_for_a_cnn_too(run_cli: Any) -> None:
+    result = run_cli("plan", "--dtype", "")  # silently fp32 before
+    assert result.exit_code == 2 and "--dtype" in result.stderr
+
+
+def test_a_search_with_nothing_to_evaluate_says_why() -> None:
+    with pytest.raises(InfeasibleError, match="tensor_parallel=3"):
+        llm_parallel("llama-2-70b", "dgx-h100", LLMOptions(global_batch=1024, tensor_parallel=3))
+
+
+@pytest.mark.parametrize(
+    ("options", "argv"),
+    [
+        (BubbleOptions(stages=4), "-k 4"),
+        (
+            BubbleOptions(stages=4, microbatches=8, schedule="interleaved", chunks=4),
+            "-k 4 -m 8 --schedule interleaved --chunks 4",
+        ),
+    ],
+)
+def test_pipeline_bubble_api_equals_cli(run_cli: Any, options: BubbleOptions, argv: str) -> None:
+    assert _plain(pipeline_bubble(options)) == _json(run_cli, "pipeline", "bubble", *argv.split())
+
+
+@pytest.mark.parametrize(
+    ("options", "argv"),
+    [
+        (ScheduleOptions(stages=3, microbatches=4), "-k 3 -m 4"),
+        (
+            ScheduleOptions(3, 6, "gpipe", None, (1e-3, 2e-3, 1e-3), (2e-3, 4e-3, 2e-3)),
+            "-k 3 -m 6 --schedule gpipe --stage-times 1ms/2ms,2ms/4ms,1ms/2ms",
+        ),
+    ],
+)
+def test_pipeline_schedule_api_equals_cli(run_cli: Any, options: ScheduleOptions, argv: str) -> None:
+    expected = _json(run_cli, "pipeline", "schedule", *argv.split())
+    assert expected.pop("svg_path") is None  # the CLI's: where it wrote the chart
+    assert _plain(pipeline_schedule(options)) == expected
+
+
+def test_the_readme_api_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Python API", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md (Python API)", "exec"), {})
+    out = capsys.readouterr().out
+    assert "t=" in out and "MFU" in out and "field 'warmup_epochs'" in out

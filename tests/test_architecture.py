@@ -13,16 +13,15 @@ import pytest
 
 from planner.cost.layers import (
     activation_bytes,
-    conv_output_size,
     derive_layers,
     derive_profile,
     mac_count,
     parameter_count,
-    pool_output_size,
 )
 from planner.errors import SpecError
 from planner.spec.architecture import CNNArchitecture, CNNLayer, Conv, Flatten, Linear, ReLU
 from planner.spec.catalog import find, load_file
+from planner.spec.cnn_shapes import conv_output_size, pool_output_size
 
 # name: (parameters, published GMACs at 224x224)
 TORCHVISION = {

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from planner.api.calibrate import spec_yaml
 from planner.calibrate import (
     Calibration,
     Loopback,
@@ -18,7 +19,6 @@ from planner.calibrate import (
     physical_memory,
     steps,
 )
-from planner.cli.calibrate import spec_yaml
 from planner.spec.catalog import load_file
 from planner.units import parse_quantity
 

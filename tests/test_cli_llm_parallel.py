@@ -50,7 +50,16 @@ def test_one_configuration_reports_the_lead_keys(run_cli) -> None:
     plan = json.loads(result.stdout)["plan"]
     for key in ("time_per_iteration_s", "tflops_per_device", "memory_per_device_bytes", "feasible"):
         assert key in plan
-    assert plan["feasible"] is True and plan["microbatches"] == 96 and plan["recompute"] == "full"
+    assert plan["feasible"] is True and plan["microbatches"] == 96
+    # interleave, recompute and ZeRO not given: chosen as the search chooses them for t, p, d, b (issue 14)
+    chosen = json.loads(result.stdout)["chosen_by_search"]
+    assert chosen == ["interleave", "recompute", "zero"]
+    found = run_cli(*args, "--seq-len", "2048", "-t", "8", "-p", "8", "--microbatch", "1", "--top", "1")
+    best = "best: t=8 p=8 d=16 b=1 v={interleave} recompute={recompute} ZeRO-{zero_stage}".format(**plan)
+    assert found.exit_code == 0 and best in " ".join(found.stdout.split())
+    given = run_cli(*args, "-t", "8", "-p", "8", "-d", "16", "-b", "1", "--recompute", "full", "-f", "json")
+    assert json.loads(given.stdout)["plan"]["recompute"] == "full"
+    assert json.loads(given.stdout)["chosen_by_search"] == ["interleave", "zero"]
     table = run_cli(*args, "-t", "8", "-p", "8", "-d", "16", "-b", "5")
     assert table.exit_code == 0
     assert "NOT FEASIBLE" in table.stdout and "why not: global batch 1536" in table.stdout

@@ -349,7 +349,7 @@ def inputs_of(setup: TrainingSetup) -> dict:
 
 def llm_plans() -> list[dict]:
     setup = llm_setup()
-    found = search(setup, top=6, zero=(0, 1))
+    found = search(setup, top=6, max_microbatch=16, max_interleave=8, zero=(0, 1))
     chosen = [plan.to_dict() for plan in found.plans]
     for config in (
         {"tensor": 2, "pipeline": 4, "data": 2, "microbatch": 2, "interleave": 2, "recompute": "full"},

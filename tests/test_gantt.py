@@ -16,7 +16,8 @@ from planner.cost.pipeline import (
     one_f_one_b_time_bounds,
     uniform_pipeline_time,
 )
-from planner.gantt import Timeline, render_rows, render_text, simulate, to_svg
+from planner.cost.pipeline_schedule import Timeline, simulate
+from planner.render.gantt import render_rows, render_text, to_svg
 
 UNIFORM_CASES = (
     [("gpipe", k, m, 1) for k in (1, 2, 3, 4, 7) for m in (1, 2, 3, 8, 13)]

@@ -167,7 +167,7 @@ def test_infeasible_configurations_say_why() -> None:
 
 def test_llama2_70b_on_eight_dgx_h100_has_hybrid_plans_that_fit() -> None:
     setup = _setup("llama-2-70b", "dgx-h100", 8, 512, 4096)
-    result = search(setup, top=20)
+    result = search(setup, top=20, max_microbatch=16, max_interleave=8)
     assert result.plans and result.feasible >= len(result.plans)
     assert all(plan.feasible and plan.memory_per_device_bytes < 80 * GIB for plan in result.plans)
     assert any(p.config.tensor > 1 and (p.config.pipeline > 1 or p.config.data > 1) for p in result.plans)
@@ -178,7 +178,7 @@ def test_llama2_70b_on_eight_dgx_h100_has_hybrid_plans_that_fit() -> None:
 
 
 def test_gpt3_175b_does_not_fit_on_one_server() -> None:
-    result = search(_setup("gpt3-175b", "dgx-h100", 1, 64, 2048))
+    result = search(_setup("gpt3-175b", "dgx-h100", 1, 64, 2048), max_microbatch=16, max_interleave=8)
     assert result.plans == () and result.feasible == 0
     assert result.rejected["memory"] > 0
     assert result.smallest_memory_bytes is not None and result.smallest_memory_bytes > 80 * GIB
@@ -199,7 +199,16 @@ def test_ranking_breaks_ties_by_memory_then_smaller_model_parallelism() -> None:
 
 def test_pinned_search_matches_the_pinned_values() -> None:
     setup = _setup("gpt3-175b", "dgx-h100", 16, 256, 2048)
-    result = search(setup, top=5, tensor=8, pipeline=8, recompute=("full",), zero=(1,))
+    result = search(
+        setup,
+        top=5,
+        max_microbatch=16,
+        max_interleave=8,
+        tensor=8,
+        pipeline=8,
+        recompute=("full",),
+        zero=(1,),
+    )
     assert result.plans
     assert {
         (p.config.tensor, p.config.pipeline, p.config.recompute, p.config.zero) for p in result.plans

@@ -12,6 +12,57 @@ planner.errors types: SettingError (a setting out of range, named as the options
     3.2
 """
 
+from planner.api.llm import LLMOptions, LLMPlanResult, llm_parallel
 from planner.api.lr import LROptions, LRScheduleResult, lr_schedule
+from planner.api.pipeline import (
+    BubbleOptions,
+    BubbleResult,
+    ScheduleOptions,
+    ScheduleResult,
+    pipeline_bubble,
+    pipeline_schedule,
+)
+from planner.api.specdec import (
+    SpecdecAlphaOptions,
+    SpecdecAlphaResult,
+    SpecdecSimulateOptions,
+    SpecdecSimulateResult,
+    SpecdecSpeedupOptions,
+    SpecdecSpeedupResult,
+    specdec_alpha,
+    specdec_simulate,
+    specdec_speedup,
+)
+from planner.api.specdec_models import SpecdecModelsOptions, SpecdecModelsResult, specdec_models
+from planner.api.specdec_tree import SpecdecTreeOptions, SpecdecTreeResult, VerifyCost, specdec_tree
 
-__all__ = ["LROptions", "LRScheduleResult", "lr_schedule"]
+__all__ = [
+    "BubbleOptions",
+    "BubbleResult",
+    "LLMOptions",
+    "LLMPlanResult",
+    "LROptions",
+    "LRScheduleResult",
+    "ScheduleOptions",
+    "ScheduleResult",
+    "SpecdecAlphaOptions",
+    "SpecdecAlphaResult",
+    "SpecdecModelsOptions",
+    "SpecdecModelsResult",
+    "SpecdecSimulateOptions",
+    "SpecdecSimulateResult",
+    "SpecdecSpeedupOptions",
+    "SpecdecSpeedupResult",
+    "SpecdecTreeOptions",
+    "SpecdecTreeResult",
+    "VerifyCost",
+    "llm_parallel",
+    "lr_schedule",
+    "pipeline_bubble",
+    "pipeline_schedule",
+    "specdec_alpha",
+    "specdec_models",
+    "specdec_simulate",
+    "specdec_speedup",
+    "specdec_tree",
+]

@@ -41,14 +41,18 @@ class LROptions:
             raise SettingError("base_lr", "a number > 0", self.base_lr)
         if not (math.isfinite(self.warmup_epochs) and 0 <= self.warmup_epochs <= self.epochs):
             raise SettingError(
-                "warmup_epochs", f"a number in [0, epochs = {self.epochs}]", self.warmup_epochs
+                "warmup_epochs",
+                f"a number in [0, `epochs` = {self.epochs}]",
+                self.warmup_epochs,
             )
         if not (math.isfinite(self.decay) and 0 < self.decay <= 1):
             raise SettingError("decay", "a factor in (0, 1]", self.decay)
         steps = list(self.milestones)
         if steps != sorted(set(steps)) or any(not self.warmup_epochs <= m < self.epochs for m in steps):
             raise SettingError(
-                "milestones", f"increasing epochs in [warmup_epochs, epochs = {self.epochs})", self.milestones
+                "milestones",
+                f"increasing epochs in [`warmup_epochs`, `epochs` = {self.epochs})",
+                self.milestones,
             )
 
 

@@ -69,7 +69,7 @@ def main() -> None:
             code = app(prog_name="planner", standalone_mode=False)
     except PlannerError as exc:
         if isinstance(exc, SettingError):  # the API names a setting; the user typed its option
-            exc = exc.for_option(option_for(exc.setting))
+            exc = exc.for_options(option_for)
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(exc.exit_code)
     except usage_error as exc:

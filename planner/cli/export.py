@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
+from planner.api.llm import LLMOptions
 from planner.cli.common import FormatOption, bad_option, force_help
 from planner.render import OutputFormat
 
@@ -358,8 +359,8 @@ def llm(
     ] = None,
     servers: ServersOption = None,
     devices: Annotated[int | None, typer.Option(help="devices to use (default: the whole cluster)")] = None,
-    dtype: Annotated[str, typer.Option(help="bf16 / fp16 (mixed precision) or fp32")] = "bf16",
-    optimizer: Annotated[str, typer.Option(help="adam or sgd (with momentum)")] = "adam",
+    dtype: Annotated[str, typer.Option(help="bf16 / fp16 (mixed precision) or fp32")] = LLMOptions.dtype,
+    optimizer: Annotated[str, typer.Option(help="adam or sgd (with momentum)")] = LLMOptions.optimizer,
     tensor_parallel: Annotated[int | None, typer.Option("--tensor-parallel", "-t", help="degree t")] = None,
     pipeline_parallel: Annotated[
         int | None, typer.Option("--pipeline-parallel", "-p", help="stages p")
@@ -385,7 +386,7 @@ def llm(
 
     Exit 1 when the engine cannot run the plan as planned (e.g. ZeRO-2/3 with pipeline stages).
     """
-    from planner.cli import llm_parallel
+    from planner.api.llm import llm_parallel
     from planner.errors import InfeasibleError
     from planner.export import deepspeed, megatron
     from planner.spec.hf_config import load_llm
@@ -394,13 +395,11 @@ def llm(
     if rank < 1:
         raise bad_option("--rank", "a whole number >= 1", rank)
     _check_output(output, force)
-    payload = llm_parallel.build_payload(
-        model=model,
-        cluster=cluster,
-        servers=servers,
-        devices=devices,
+    options = LLMOptions(
         global_batch=global_batch,
         seq_len=seq_len,
+        servers=servers,
+        devices=devices,
         dtype=dtype,
         optimizer=optimizer,
         top=rank,
@@ -414,6 +413,7 @@ def llm(
         sequence_parallel=sequence_parallel,
         overlap=overlap,
     )
+    payload = llm_parallel(model, cluster, options).to_dict()
     if payload["mode"] == "evaluate":
         plan = payload["plan"]
         if not plan["feasible"]:

@@ -31,8 +31,12 @@ def command(
     profile_batch: Annotated[
         int | None, typer.Option(help="samples a measured profile's minibatch covers (graph.txt)")
     ] = None,
-    dtype: Annotated[str, typer.Option(help="fp32, or fp16/bf16 mixed precision (LLM default bf16)")] = "",
-    optimizer: Annotated[str, typer.Option(help="sgd (momentum) or adam")] = "",
+    dtype: Annotated[
+        str | None, typer.Option(help="fp32, or fp16/bf16 mixed precision (default: fp32; an LLM bf16)")
+    ] = None,
+    optimizer: Annotated[
+        str | None, typer.Option(help="sgd (momentum) or adam (default: sgd; an LLM adam)")
+    ] = None,
     objective: Annotated[str, typer.Option(help="throughput (samples/s) or latency (time per iteration)")] = (
         "throughput"
     ),
@@ -50,6 +54,9 @@ def command(
     pipeline_parallel: Annotated[int | None, typer.Option("--pipeline-parallel", "-p", help="LLM: p")] = None,
     data_parallel: Annotated[int | None, typer.Option("--data-parallel", "-d", help="LLM: d")] = None,
     microbatch: Annotated[int | None, typer.Option("--microbatch", "-b", help="LLM: micro-batch b")] = None,
+    interleave: Annotated[int | None, typer.Option(help="LLM: model chunks per device v")] = None,
+    recompute: Annotated[str | None, typer.Option(help="LLM: none, selective or full")] = None,
+    zero: Annotated[int | None, typer.Option(help="LLM: ZeRO stage 0-3")] = None,
     top: Annotated[int, typer.Option(help="LLM: how many plans to list")] = 10,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
@@ -62,25 +69,33 @@ def command(
         raise bad_option("--objective", f"one of {', '.join(OBJECTIVES)}", objective)
     spec = find("models", model) if not model.endswith("config.json") else None
     if spec is None or spec.spec == "llm":
-        payload = _llm_payload(
-            model,
-            cluster,
-            servers,
-            global_batch,
-            seq_len,
-            dtype or "bf16",
-            optimizer or "adam",
-            tensor_parallel,
-            pipeline_parallel,
-            data_parallel,
-            microbatch,
-            top,
+        from planner.api.llm import LLMOptions
+
+        options = LLMOptions(
+            global_batch=DEFAULT_LLM_GLOBAL_BATCH if global_batch is None else global_batch,
+            seq_len=seq_len,
+            servers=servers,
+            dtype=LLMOptions.dtype if dtype is None else dtype,
+            optimizer=LLMOptions.optimizer if optimizer is None else optimizer,
+            top=top,
+            tensor_parallel=tensor_parallel,
+            pipeline_parallel=pipeline_parallel,
+            data_parallel=data_parallel,
+            microbatch=microbatch,
+            interleave=interleave,
+            recompute=recompute,
+            zero=zero,
         )
-        emit(payload, fmt, _llm_tables)
+        emit(_llm_payload(model, cluster, options), fmt, _llm_tables)
         return
     for option, value in (
         ("--tensor-parallel", tensor_parallel),
         ("--pipeline-parallel", pipeline_parallel),
+        ("--data-parallel", data_parallel),
+        ("--microbatch", microbatch),
+        ("--interleave", interleave),
+        ("--recompute", recompute),
+        ("--zero", zero),
         ("--global-batch", global_batch),
         ("--seq-len", seq_len),
     ):
@@ -92,8 +107,8 @@ def command(
         servers=servers,
         batch=batch,
         profile_batch=profile_batch,
-        dtype=dtype or "fp32",
-        optimizer=optimizer or "sgd",
+        dtype="fp32" if dtype is None else dtype,
+        optimizer="sgd" if optimizer is None else optimizer,
         objective=objective,
         sensitivity=sensitivity,
     )
@@ -166,64 +181,32 @@ def build_payload(
     return payload
 
 
-def _llm_payload(
-    model: str,
-    cluster: str,
-    servers: int | None,
-    global_batch: int | None,
-    seq_len: int | None,
-    dtype: str,
-    optimizer: str,
-    t: int | None,
-    p: int | None,
-    d: int | None,
-    b: int | None,
-    top: int,
-) -> dict[str, Any]:
-    """The LLM search (or one configuration), via planner llm-parallel's payload, with a recommendation."""
-    from planner.cli.llm_parallel import build_payload as llm_payload
+def _llm_payload(model: str, cluster: str, options: Any) -> dict[str, Any]:
+    """The LLM search (or one configuration) of planner.api.llm, with a recommendation; exit 1 when the
+    configuration given does not fit."""
+    from planner.api.llm import describe, llm_parallel
+    from planner.errors import InfeasibleError
 
-    payload = llm_payload(
-        model=model,
-        cluster=cluster,
-        servers=servers,
-        global_batch=global_batch or DEFAULT_LLM_GLOBAL_BATCH,
-        seq_len=seq_len,
-        dtype=dtype,
-        optimizer=optimizer,
-        top=top,
-        tensor_parallel=t,
-        pipeline_parallel=p,
-        data_parallel=d,
-        microbatch=b,
-    )
-    if payload.get("mode") == "evaluate":
-        one = payload["plan"]
+    result = llm_parallel(model, cluster, options)
+    payload = result.to_dict()
+    best = result.best
+    assert best is not None  # a search without a feasible plan raised InfeasibleError
+    if result.plan is not None and not best.feasible:
+        raise InfeasibleError(f"{describe(best)} does not fit: {'; '.join(best.reasons)}")
+    if result.plan is not None:
         for key in ("time_per_iteration_s", "tflops_per_device", "memory_per_device_bytes", "feasible"):
-            payload[key] = one[key]
-        payload["recommendation"] = "the configuration as given" + (
-            "" if one["feasible"] else " does not fit"
-        )
-        return payload
-    plans = payload["search"].get("plans") or payload["search"].get("top") or []
-    if plans:
-        best = plans[0]
-        payload["recommendation"] = (
-            f"t={best['tensor_parallel']} p={best['pipeline_parallel']} d={best['data_parallel']} "
-            f"b={best['microbatch']} v={best['interleave']} recompute={best['recompute']} "
-            f"ZeRO-{best['zero_stage']}: {best['time_per_iteration_s']:.4g} s per iteration, "
-            f"{best['tflops_per_device']:.0f} TFLOP/s per device, "
-            f"{best['memory_per_device_bytes'] / 2**30:.1f} GiB per device"
-        )
-    else:
-        payload["recommendation"] = "no configuration fits; see the reasons"
+            payload[key] = getattr(best, key)
+    payload["recommendation"] = (
+        f"{describe(best)}: {best.time_per_iteration_s:.4g} s per iteration, {best.tflops_per_device:.0f} "
+        f"TFLOP/s per device, {best.memory_per_device_bytes / 2**30:.1f} GiB per device"
+    )
     return payload
 
 
 def _llm_tables(payload: dict[str, Any]) -> list[Any]:
     from rich.text import Text
 
-    from planner.cli.llm_parallel import _tables as llm_tables
+    from planner.render.llm import llm_tables
 
     return [*llm_tables(payload), Text(f"recommendation: {payload['recommendation']}", style="bold")]
 
@@ -271,7 +254,10 @@ def _tables(payload: dict[str, Any], explain: bool) -> list[Any]:
         "fits",
     ]
     numbers = ["#", "devices", "iteration", "samples/s", "speedup", "eff.", "mem/device", "$/1M samples"]
-    out: list[Any] = [make_table(title, cols, rows, right=numbers, keep=["strategy", "config"])]
+    secondary = ["#", "devices", "fits", "eff.", "$/1M samples", "mem/device"]
+    out: list[Any] = [
+        make_table(title, cols, rows, right=numbers, keep=["strategy", "config"], secondary=secondary)
+    ]
     out.append(Text(f"recommendation: {payload['recommendation']}", style="bold"))
     for note in payload["not_evaluated"]:
         out.append(Text(f"not evaluated: {note}"))

@@ -5,11 +5,10 @@ MACs are multiply-accumulates and FLOP counts use 1 MAC = 2 FLOP; activation siz
 
 Conventions and sources:
 
-* Shapes follow the PyTorch formulas (torch.nn.Conv2d / MaxPool2d / AvgPool2d / AdaptiveAvgPool2d docs):
-  out = floor((in + 2·padding − dilation·(kernel − 1) − 1) / stride) + 1, rounded up with ceil_mode
-  (a window may not start in the right padding).
-* Parameters count what `sum(p.numel() for p in model.parameters())` counts: conv weights and biases,
-  linear weights and biases, batch-norm scale and shift (the running statistics are buffers).
+* Shapes, parameters and MACs come from the architecture's shape inference (planner.spec.cnn_shapes,
+  PyTorch's formulas); parameters count what `sum(p.numel() for p in model.parameters())` counts: conv
+  weights and biases, linear weights and biases, batch-norm scale and shift (running statistics are
+  buffers).
 * MACs are those of the convolutions and linear layers only, which is what published GFLOP(s) figures of
   torchvision models count (e.g. ResNet-50 4.09 G, VGG-16 15.47 G, AlexNet 0.71 G "GFLOPS" are MACs):
   conv = C_out·H_out·W_out·(C_in/groups)·k_h·k_w, linear = in·out.
@@ -28,33 +27,22 @@ Conventions and sources:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from planner.limits import MAX_LAYER_SIZE
 from planner.spec.architecture import (
-    LAYER_KINDS,
     AdaptiveAvgPool,
     AvgPool,
-    BasicBlock,
     BatchNorm,
-    Bottleneck,
     CNNArchitecture,
-    CNNLayer,
     Conv,
     Dropout,
     Flatten,
-    LayerSpec,
     Linear,
     MaxPool,
     ReLU,
-    Repeat,
 )
+from planner.spec.cnn_shapes import ResidualAdd, Shape, ShapedLayer, elements, shape_layers
 from planner.spec.profile import DTYPE_BYTES, Layer, ModelProfile
-from planner.spec.schema import FieldValueError
-
-Shape = tuple[int, ...]
 
 RELU_FLOPS_PER_ELEMENT = 1
 DROPOUT_FLOPS_PER_ELEMENT = 1
@@ -62,35 +50,6 @@ ADD_FLOPS_PER_ELEMENT = 1
 BATCHNORM_FLOPS_PER_ELEMENT = 7
 BACKWARD_PER_FORWARD_MATMUL = 2.0  # conv / linear: data gradient + weight gradient
 BACKWARD_PER_FORWARD_ELEMENTWISE = 1.0
-
-# Stems of default names: torchvision-like, one counter for layers of the same nature.
-_STEMS = {
-    "conv": "conv",
-    "bn": "bn",
-    "relu": "relu",
-    "maxpool": "maxpool",
-    "avgpool": "avgpool",
-    "adaptive_avgpool": "avgpool",
-    "flatten": "flatten",
-    "fc": "fc",
-    "linear": "fc",
-    "dropout": "dropout",
-    "bottleneck": "bottleneck",
-    "basic": "basic",
-    "repeat": "repeat",
-}
-
-
-@dataclass(frozen=True)
-class LayerCost:
-    """What one layer computes, per sample: output shape, parameters, MACs and FLOP."""
-
-    op: str
-    output_shape: Shape
-    parameters: int = 0
-    macs: int = 0
-    forward_flops: int = 0
-    backward_flops: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -109,46 +68,9 @@ class DerivedLayer:
     path: tuple[str | int, ...]
 
 
-def elements(shape: Shape) -> int:
-    """Number of elements of a tensor of `shape` (one sample)."""
-    return math.prod(shape)
-
-
 def activation_bytes(shape: Shape, dtype: str, batch_size: int = 1) -> int:
     """Bytes of an activation of per-sample `shape` for `batch_size` samples: elements × dtype size."""
     return elements(shape) * DTYPE_BYTES[dtype] * batch_size
-
-
-def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
-    """Output length of a convolution along one axis (pixels), as torch.nn.Conv2d computes it.
-
-    Raises ValueError when the (dilated) kernel is larger than the padded input.
-    """
-    extent = dilation * (kernel - 1) + 1
-    if extent > size + 2 * padding:
-        dilated = f" (dilated to {extent})" if dilation != 1 else ""
-        raise ValueError(
-            f"kernel {kernel}{dilated} is larger than the input {size} padded by {padding} on each side"
-        )
-    return (size + 2 * padding - extent) // stride + 1
-
-
-def pool_output_size(size: int, kernel: int, stride: int, padding: int = 0, ceil_mode: bool = False) -> int:
-    """Output length of max / average pooling along one axis (pixels), as PyTorch computes it.
-
-    With ceil_mode the size rounds up, but the last window must start inside the input or left padding.
-    Raises ValueError when the padding exceeds half the kernel (PyTorch refuses it) or the window is
-    larger than the padded input.
-    """
-    if 2 * padding > kernel:
-        raise ValueError(f"padding {padding} is more than half the pooling kernel {kernel}")
-    if kernel > size + 2 * padding:
-        raise ValueError(f"pooling kernel {kernel} is larger than the input {size} padded by {padding}")
-    span = size + 2 * padding - kernel
-    out = (-(-span // stride) if ceil_mode else span // stride) + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
-        out -= 1
-    return out
 
 
 def adaptive_window_total(size: int, output: int) -> int:
@@ -159,292 +81,83 @@ def adaptive_window_total(size: int, output: int) -> int:
     return sum(-(-(i + 1) * size // output) - (i * size // output) for i in range(output))
 
 
-def conv2d_parameters(c_in: int, c_out: int, kernel: int, groups: int = 1, bias: bool = True) -> int:
-    """Weights (c_out · c_in/groups · k²) plus a bias per output channel."""
-    return c_out * (c_in // groups) * kernel * kernel + (c_out if bias else 0)
-
-
-def conv2d_macs(c_in: int, c_out: int, h_out: int, w_out: int, kernel: int, groups: int = 1) -> int:
-    """Multiply-accumulates of a 2-D convolution: C_out·H_out·W_out·(C_in/groups)·k²."""
-    return c_out * h_out * w_out * (c_in // groups) * kernel * kernel
-
-
-def linear_parameters(n_in: int, n_out: int, bias: bool = True) -> int:
-    """Weights (in·out) plus a bias per output feature."""
-    return n_in * n_out + (n_out if bias else 0)
-
-
-def linear_macs(n_in: int, n_out: int) -> int:
-    """Multiply-accumulates of a linear layer: in·out."""
-    return n_in * n_out
-
-
-def batchnorm_parameters(channels: int) -> int:
-    """Scale and shift per channel (the running mean and variance are buffers, not parameters)."""
-    return 2 * channels
-
-
-def _spatial(shape: Shape, what: str) -> tuple[int, int, int]:
-    if len(shape) != 3:
-        raise ValueError(f"{what} needs a (channels, height, width) input, got shape {_fmt(shape)}")
-    return shape[0], shape[1], shape[2]
-
-
-def _matmul(op: str, out: Shape, parameters: int, macs: int, bias: bool) -> LayerCost:
-    forward = 2 * macs + (elements(out) if bias else 0)
-    return LayerCost(op, out, parameters, macs, forward, BACKWARD_PER_FORWARD_MATMUL * forward)
-
-
-def _elementwise(op: str, out: Shape, flops: int, parameters: int = 0) -> LayerCost:
-    return LayerCost(op, out, parameters, 0, flops, BACKWARD_PER_FORWARD_ELEMENTWISE * flops)
-
-
-def conv_cost(shape: Shape, conv: Conv) -> LayerCost:
-    """Cost of a Conv2d on an input of per-sample `shape`; `op` lists the settings that differ from
-    PyTorch's defaults."""
-    c, h, w = _spatial(shape, "conv")
-    if c % conv.groups or conv.out % conv.groups:
-        raise ValueError(
-            f"groups {conv.groups} must divide the input channels {c} and the output channels {conv.out}"
-        )
-    h_out = conv_output_size(h, conv.kernel, conv.stride, conv.padding, conv.dilation)
-    w_out = conv_output_size(w, conv.kernel, conv.stride, conv.padding, conv.dilation)
-    settings = [
-        f"stride={conv.stride}" if conv.stride != 1 else "",
-        f"padding={conv.padding}" if conv.padding else "",
-        f"dilation={conv.dilation}" if conv.dilation != 1 else "",
-        f"groups={conv.groups}" if conv.groups != 1 else "",
-        "" if conv.bias else "bias=False",
-    ]
-    op = (
-        f"Conv2d({', '.join([str(c), str(conv.out), f'kernel_size={conv.kernel}', *filter(None, settings)])})"
-    )
-    out = (conv.out, h_out, w_out)
-    parameters = conv2d_parameters(c, conv.out, conv.kernel, conv.groups, conv.bias)
-    return _matmul(
-        op, out, parameters, conv2d_macs(c, conv.out, h_out, w_out, conv.kernel, conv.groups), conv.bias
-    )
-
-
-def linear_cost(shape: Shape, linear: Linear) -> LayerCost:
-    """Cost of a Linear layer on a flat input of per-sample `shape` (features,)."""
-    if len(shape) != 1:
-        raise ValueError(f"fc needs a flat input (add `- flatten: {{}}` before it), got shape {_fmt(shape)}")
-    n_in = shape[0]
-    op = f"Linear(in_features={n_in}, out_features={linear.out}, bias={linear.bias})"
-    return _matmul(
-        op,
-        (linear.out,),
-        linear_parameters(n_in, linear.out, linear.bias),
-        linear_macs(n_in, linear.out),
-        linear.bias,
-    )
-
-
-def batchnorm_cost(shape: Shape) -> LayerCost:
-    """Batch norm over the channels (BatchNorm2d) or the features of a flat input (BatchNorm1d)."""
-    op = f"BatchNorm{2 if len(shape) == 3 else 1}d({shape[0]})"
-    return _elementwise(
-        op, shape, BATCHNORM_FLOPS_PER_ELEMENT * elements(shape), batchnorm_parameters(shape[0])
-    )
-
-
-def relu_cost(shape: Shape) -> LayerCost:
-    """ReLU: one comparison per element."""
-    return _elementwise("ReLU()", shape, RELU_FLOPS_PER_ELEMENT * elements(shape))
-
-
-def dropout_cost(shape: Shape, dropout: Dropout) -> LayerCost:
-    """Dropout in training: one multiply by the scaled mask per element."""
-    return _elementwise(f"Dropout(p={dropout.p:g})", shape, DROPOUT_FLOPS_PER_ELEMENT * elements(shape))
-
-
-def add_cost(first: Shape, second: Shape) -> LayerCost:
-    """Residual addition of two tensors of the same shape: one add per element."""
-    if first != second:
-        raise ValueError(f"the residual branch gives {_fmt(first)} but the shortcut {_fmt(second)}")
-    return _elementwise("Add()", first, ADD_FLOPS_PER_ELEMENT * elements(first))
-
-
-def flatten_cost(shape: Shape) -> LayerCost:
-    """Flatten to (C·H·W,): a view, no arithmetic."""
-    return _elementwise("Flatten()", (elements(shape),), 0)
-
-
-def pool_cost(shape: Shape, pool: MaxPool | AvgPool) -> LayerCost:
-    """Max or average pooling: one comparison or add per window element of each output."""
-    kind = "MaxPool2d" if isinstance(pool, MaxPool) else "AvgPool2d"
-    c, h, w = _spatial(shape, kind)
-    stride = pool.stride or pool.kernel
-    h_out = pool_output_size(h, pool.kernel, stride, pool.padding, pool.ceil_mode)
-    w_out = pool_output_size(w, pool.kernel, stride, pool.padding, pool.ceil_mode)
-    ceil = ", ceil_mode=True" if pool.ceil_mode else ""
-    op = f"{kind}(kernel_size={pool.kernel}, stride={stride}, padding={pool.padding}{ceil})"
-    out = (c, h_out, w_out)
-    return _elementwise(op, out, elements(out) * pool.kernel * pool.kernel)
-
-
-def adaptive_avgpool_cost(shape: Shape, pool: AdaptiveAvgPool) -> LayerCost:
-    """Adaptive average pooling to (C, output, output): one add per window element."""
-    c, h, w = _spatial(shape, "adaptive_avgpool")
-    flops = c * adaptive_window_total(h, pool.output) * adaptive_window_total(w, pool.output)
-    return _elementwise(f"AdaptiveAvgPool2d(output_size={pool.output})", (c, pool.output, pool.output), flops)
-
-
-def _fmt(shape: Shape) -> str:
-    return "x".join(map(str, shape))
-
-
-class _Deriver:
-    """Walks the layer list, inferring shapes and naming layers; the DAG edges of residual blocks."""
-
-    def __init__(self, arch: CNNArchitecture) -> None:
-        self.shape: Shape = tuple(arch.input_shape)
-        self.last: str | None = None  # the layer whose output is the current tensor (None: the input)
-        self.layers: list[DerivedLayer] = []
-        self.names: set[str] = set()
-
-    def emit(
-        self,
-        path: tuple[str | int, ...],
-        name: str,
-        compute: Callable[[Shape], LayerCost],
-        inputs: tuple[str, ...] | None = None,
-        shape: Shape | None = None,
-    ) -> None:
-        """Add one layer computed by `compute(input_shape)`; errors become FieldValueError at `path`."""
-        source = self.shape if shape is None else shape
-        if name in self.names:
-            raise FieldValueError(path, f"layer name '{name}' is used twice")
-        try:
-            cost = compute(source)
-        except ValueError as exc:
-            raise FieldValueError(path, f"layer '{name}' (input {_fmt(source)}): {exc}") from None
-        if max(cost.parameters, cost.macs, elements(cost.output_shape)) > MAX_LAYER_SIZE:
-            raise FieldValueError(  # a typo in a shape: its sizes would overflow int64 sums downstream
-                path,
-                f"layer '{name}' (input {_fmt(source)}): expected at most {MAX_LAYER_SIZE:.0e} parameters, "
-                "MACs and output values per sample",
-            )
-        self.layers.append(
-            DerivedLayer(
-                name,
-                cost.op,
-                source,
-                cost.output_shape,
-                cost.parameters,
-                cost.macs,
-                cost.forward_flops,
-                cost.backward_flops,
-                inputs,
-                path,
-            )
-        )
-        self.names.add(name)
-        self.shape, self.last = cost.output_shape, name
-
-    def walk(
-        self,
-        entries: tuple[CNNLayer | LayerSpec, ...],
-        path: tuple[str | int, ...],
-        prefix: str,
-        counters: dict[str, int],
-    ) -> None:
-        for index, entry in enumerate(entries):
-            layer = entry.layer if isinstance(entry, CNNLayer) else entry
-            kind = entry.kind if isinstance(entry, CNNLayer) else LAYER_KINDS[type(layer)]
-            where = (*path, index, kind)
-            stem = _STEMS[kind]
-            counters[stem] = counters.get(stem, 0) + 1
-            name = layer.name or f"{stem}{counters[stem]}"
-            if isinstance(layer, Repeat):
-                for iteration in range(layer.times):
-                    if layer.name is None:
-                        self.walk(layer.layers, (*where, "layers"), prefix, counters)
-                    else:
-                        self.walk(layer.layers, (*where, "layers"), f"{prefix}{name}.{iteration}.", {})
-            elif isinstance(layer, (Bottleneck, BasicBlock)):
-                for block in range(layer.blocks):
-                    self.residual(layer, block, where, f"{prefix}{name}.{block}.")
-            else:
-                self.emit(where, prefix + name, _simple(layer))
-
-    def residual(
-        self, block: Bottleneck | BasicBlock, index: int, path: tuple[str | int, ...], prefix: str
-    ) -> None:
-        """One torchvision BasicBlock / Bottleneck: main branch, shortcut, add, relu."""
-        source, source_shape = self.last, self.shape
-        stride = block.stride if index == 0 else 1
-        out_channels = block.planes * block.expansion
-        entry = (source,) if source is not None else None
-        if isinstance(block, Bottleneck):
-            width = block.planes * block.base_width // 64 * block.groups
-            convs = [
-                Conv(out=width, kernel=1, bias=False),
-                Conv(out=width, kernel=3, stride=stride, padding=1, groups=block.groups, bias=False),
-                Conv(out=out_channels, kernel=1, bias=False),
-            ]
-        else:
-            convs = [
-                Conv(out=block.planes, kernel=3, stride=stride, padding=1, bias=False),
-                Conv(out=block.planes, kernel=3, padding=1, bias=False),
-            ]
-        for number, conv in enumerate(convs, start=1):
-            self.emit(
-                path,
-                f"{prefix}conv{number}",
-                lambda s, c=conv: conv_cost(s, c),
-                entry if number == 1 else None,
-            )
-            self.emit(path, f"{prefix}bn{number}", batchnorm_cost)
-            if number < len(convs):
-                self.emit(path, f"{prefix}relu{number}", relu_cost)
-        main, main_shape = self.last, self.shape
-        shortcut, shortcut_shape = source, source_shape
-        if stride != 1 or source_shape[0] != out_channels:
-            down = Conv(out=out_channels, kernel=1, stride=stride, bias=False)
-            self.emit(
-                path, f"{prefix}downsample.0", lambda s: conv_cost(s, down), entry or (), shape=source_shape
-            )
-            self.emit(path, f"{prefix}downsample.1", batchnorm_cost)
-            shortcut, shortcut_shape = self.last, self.shape
-        assert main is not None
-        inputs = (main,) if shortcut is None else (main, shortcut)
-        self.emit(path, f"{prefix}add", lambda s: add_cost(main_shape, shortcut_shape), inputs, main_shape)
-        self.emit(path, f"{prefix}relu{len(convs)}", relu_cost)
-
-
-def _simple(layer: LayerSpec) -> Callable[[Shape], LayerCost]:
-    """The cost function of a layer without sub-layers, taking the input shape."""
-    if isinstance(layer, Conv):
-        return lambda s: conv_cost(s, layer)
-    if isinstance(layer, Linear):
-        return lambda s: linear_cost(s, layer)
-    if isinstance(layer, BatchNorm):
-        return batchnorm_cost
-    if isinstance(layer, ReLU):
-        return relu_cost
-    if isinstance(layer, Dropout):
-        return lambda s: dropout_cost(s, layer)
+def forward_flops(shaped: ShapedLayer) -> int:
+    """Forward FLOP of one layer per sample (module docstring): 2·MACs plus the bias adds of conv and
+    linear layers, the arithmetic per element of elementwise layers, one per window element of pools."""
+    layer, out = shaped.layer, elements(shaped.output_shape)
+    if isinstance(layer, (Conv, Linear)):
+        return 2 * shaped.macs + (out if layer.bias else 0)
     if isinstance(layer, (MaxPool, AvgPool)):
-        return lambda s: pool_cost(s, layer)
+        return out * layer.kernel * layer.kernel
     if isinstance(layer, AdaptiveAvgPool):
-        return lambda s: adaptive_avgpool_cost(s, layer)
-    if isinstance(layer, Flatten):
-        return flatten_cost
-    raise TypeError(f"not a layer: {layer!r}")
+        c, h, w = shaped.input_shape
+        return c * adaptive_window_total(h, layer.output) * adaptive_window_total(w, layer.output)
+    per_element = {
+        BatchNorm: BATCHNORM_FLOPS_PER_ELEMENT,
+        ReLU: RELU_FLOPS_PER_ELEMENT,
+        Dropout: DROPOUT_FLOPS_PER_ELEMENT,
+        ResidualAdd: ADD_FLOPS_PER_ELEMENT,
+        Flatten: 0,  # a view
+    }
+    return per_element[type(layer)] * out
+
+
+def op_name(shaped: ShapedLayer) -> str:
+    """The layer as PyTorch writes it (`Conv2d(3, 64, kernel_size=7, stride=2, ...)`): the settings that
+    differ from PyTorch's defaults."""
+    layer, shape = shaped.layer, shaped.input_shape
+    if isinstance(layer, Conv):
+        settings = [
+            f"stride={layer.stride}" if layer.stride != 1 else "",
+            f"padding={layer.padding}" if layer.padding else "",
+            f"dilation={layer.dilation}" if layer.dilation != 1 else "",
+            f"groups={layer.groups}" if layer.groups != 1 else "",
+            "" if layer.bias else "bias=False",
+        ]
+        args = [str(shape[0]), str(layer.out), f"kernel_size={layer.kernel}", *filter(None, settings)]
+        return f"Conv2d({', '.join(args)})"
+    if isinstance(layer, Linear):
+        return f"Linear(in_features={shape[0]}, out_features={layer.out}, bias={layer.bias})"
+    if isinstance(layer, BatchNorm):
+        return f"BatchNorm{2 if len(shape) == 3 else 1}d({shape[0]})"
+    if isinstance(layer, (MaxPool, AvgPool)):
+        kind = "MaxPool2d" if isinstance(layer, MaxPool) else "AvgPool2d"
+        ceil = ", ceil_mode=True" if layer.ceil_mode else ""
+        stride = layer.stride or layer.kernel
+        return f"{kind}(kernel_size={layer.kernel}, stride={stride}, padding={layer.padding}{ceil})"
+    if isinstance(layer, AdaptiveAvgPool):
+        return f"AdaptiveAvgPool2d(output_size={layer.output})"
+    if isinstance(layer, Dropout):
+        return f"Dropout(p={layer.p:g})"
+    return {ReLU: "ReLU()", ResidualAdd: "Add()", Flatten: "Flatten()"}[type(layer)]
 
 
 def derive_layers(arch: CNNArchitecture) -> tuple[DerivedLayer, ...]:
-    """Every layer of `arch` in execution order with its shapes and costs, per sample.
-
-    Raises FieldValueError (a ValueError) naming the spec entry and the layer for an impossible shape:
-    a kernel larger than its input, groups that do not divide the channels, an fc on an unflattened
-    input, a residual add of different shapes, or a duplicate layer name.
-    """
-    deriver = _Deriver(arch)
-    deriver.walk(arch.layers, ("layers",), "", {})
-    return tuple(deriver.layers)
+    """Every layer of `arch` in execution order with its shapes and costs, per sample (FieldValueError
+    for an impossible shape: planner.spec.cnn_shapes.shape_layers)."""
+    derived = []
+    for shaped in shape_layers(arch):
+        forward = forward_flops(shaped)
+        backward = (
+            BACKWARD_PER_FORWARD_MATMUL
+            if isinstance(shaped.layer, (Conv, Linear))
+            else BACKWARD_PER_FORWARD_ELEMENTWISE
+        )
+        derived.append(
+            DerivedLayer(
+                shaped.name,
+                op_name(shaped),
+                shaped.input_shape,
+                shaped.output_shape,
+                shaped.parameters,
+                shaped.macs,
+                forward,
+                backward * forward,
+                shaped.inputs,
+                shaped.path,
+            )
+        )
+    return tuple(derived)
 
 
 def parameter_count(arch: CNNArchitecture) -> int:

@@ -97,8 +97,8 @@ def uniform_pipeline_time(
     f and b are one device's forward and backward time per micro-batch (all its chunks together). GPipe
     and 1F1B (v = 1): (M + K - 1)(f + b) (GPipe Sec. 2.3; Megatron SC'21 Sec. 2.2.1); interleaved with v
     chunks: M(f + b) + (K-1)(f + b)/v (Megatron Sec. 2.2.2). Exact for uniform stages without
-    communication (the simulation in planner.gantt reproduces it; for the interleaved schedule M must be a
-    multiple of K, as in Megatron).
+    communication (the simulation in planner.cost.pipeline_schedule reproduces it; for the interleaved
+    schedule M must be a multiple of K, as in Megatron).
     """
     k, m, v = _positive_ints(stages=stages, microbatches=microbatches, chunks=chunks)
     work = np.asarray(forward, dtype=np.float64) + np.asarray(backward, dtype=np.float64)
@@ -158,7 +158,7 @@ def one_f_one_b_time_bounds(
     stages still run that micro-batch's backwards. Upper: (M + K - 1)(max_k f_k + max_k b_k): slowing
     every stage to the slowest forward and backward can only lengthen the schedule (its longest path),
     which is then uniform (Megatron SC'21 Sec. 2.2.1). Both equal (M + K - 1)(f + b) when the stages are
-    uniform; otherwise the exact time is the simulation's (planner.gantt.simulate).
+    uniform; otherwise the exact time is the simulation's (planner.cost.pipeline_schedule.simulate).
     """
     f, b = _stage_times(forward, backward)
     (m,) = _positive_ints(microbatches=microbatches)

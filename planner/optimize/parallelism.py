@@ -72,9 +72,7 @@ DETAILS: dict[str, str] = {
     "interleave-microbatches": "batch",
     "memory": "memory",
 }
-DEFAULT_MAX_MICROBATCH = 16
 MAX_CANDIDATES = MAX_LLM_CANDIDATES  # candidate_grid refuses more (planner/limits.py)
-DEFAULT_MAX_INTERLEAVE = 8
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
@@ -497,8 +495,8 @@ def divisors(n: int) -> IntArray:
 def candidate_grid(
     devices: int,
     *,
-    max_microbatch: int = DEFAULT_MAX_MICROBATCH,
-    max_interleave: int = DEFAULT_MAX_INTERLEAVE,
+    max_microbatch: int,
+    max_interleave: int,
     recompute: tuple[str, ...] = RECOMPUTE,
     zero: tuple[int, ...] = ZERO_STAGES,
     tensor: int | None = None,
@@ -690,8 +688,8 @@ def search(
     setup: TrainingSetup,
     *,
     top: int = 10,
-    max_microbatch: int = DEFAULT_MAX_MICROBATCH,
-    max_interleave: int = DEFAULT_MAX_INTERLEAVE,
+    max_microbatch: int,
+    max_interleave: int,
     recompute: tuple[str, ...] = RECOMPUTE,
     zero: tuple[int, ...] = ZERO_STAGES,
     tensor: int | None = None,

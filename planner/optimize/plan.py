@@ -33,8 +33,8 @@ from typing import Any, Literal
 from planner.cost import data_parallel as dp
 from planner.cost.memory import training_memory
 from planner.cost.pipeline import gpipe_time
+from planner.cost.pipeline_schedule import simulate
 from planner.errors import InfeasibleError
-from planner.gantt import simulate
 from planner.limits import MAX_MICROBATCHES
 from planner.optimize.pipeline_native import ChainCosts, NativeResult, chain_costs, partition_native
 from planner.spec.hardware import Cluster

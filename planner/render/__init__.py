@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -59,16 +60,69 @@ def emit(
         from rich.measure import Measurement
 
         console = Console()
+
+        def needed(renderable: Any) -> int:
+            return Measurement.get(console, console.options.update_width(10_000), renderable).minimum
+
         for renderable in table(payload):
-            # A table whose numbers do not fit the terminal is printed at its own minimum width (the
-            # terminal wraps the lines) rather than squeezed until columns vanish.
-            needed = Measurement.get(console, console.options.update_width(10_000), renderable).minimum
-            target = console if needed <= console.width else Console(width=needed)
-            target.print(renderable)
+            # A table too wide for the terminal leaves out its secondary columns, one at a time, until it
+            # fits (and says which); one that still does not fit is printed at its own minimum width (the
+            # terminal wraps the lines) rather than squeezed until numbers are cut.
+            left_out: list[str] = []
+            spec = getattr(renderable, "planner_spec", None)
+            while spec is not None and needed(renderable) > console.width and spec.droppable(left_out):
+                left_out.append(spec.droppable(left_out)[0])
+                renderable = spec.build(left_out)
+            width = needed(renderable)
+            (console if width <= console.width else Console(width=width)).print(renderable)
+            if left_out:
+                console.print(
+                    f"(left out to fit {console.width} columns: {', '.join(left_out)}; a wider terminal or "
+                    "--format json shows them)",
+                    style="dim",
+                )
         return
     import sys
 
     sys.stdout.write(dumps(payload, fmt))
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What a table is made of, so that it can be made again without some columns (see `emit`)."""
+
+    title: str | None
+    columns: tuple[str, ...]
+    cells: tuple[tuple[str, ...], ...]
+    right: tuple[str, ...]
+    keep: tuple[str, ...]
+    secondary: tuple[str, ...]
+
+    def droppable(self, left_out: Sequence[str]) -> list[str]:
+        """Columns that may still be left out, first to go first: `secondary` in order, then the others
+        from the right; never the first column (the row's name) or those in `keep`."""
+        others = [c for c in reversed(self.columns[1:]) if c not in self.keep and c not in self.secondary]
+        return [c for c in (*self.secondary, *others) if c not in left_out]
+
+    def build(self, left_out: Sequence[str] = ()) -> Any:
+        from rich.table import Table
+        from rich.text import Text
+
+        shown = [i for i, name in enumerate(self.columns) if name not in left_out]
+        table = Table(title=self.title, title_justify="left", header_style="bold")
+        for index in shown:
+            name = self.columns[index]
+            if name in self.right or name in self.keep or index == 0:
+                width = max([len(name), *(Text.from_markup(row[index]).cell_len for row in self.cells)])
+                table.add_column(
+                    name, justify="right" if name in self.right else "left", no_wrap=True, min_width=width
+                )
+            else:
+                table.add_column(name, overflow="fold", max_width=60)
+        for row in self.cells:
+            table.add_row(*(row[i] for i in shown))
+        table.planner_spec = self  # type: ignore[attr-defined]
+        return table
 
 
 def make_table(
@@ -78,26 +132,13 @@ def make_table(
     *,
     right: Sequence[str] = (),
     keep: Sequence[str] = (),
+    secondary: Sequence[str] = (),
 ) -> Any:
     """A rich Table; columns named in `right` are right-aligned numbers and, like the first column (the
     row's name) and those named in `keep`, never wrapped or cut. Other text wraps within 60 characters.
-    """
-    from rich.table import Table
-    from rich.text import Text
-
-    cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for index, name in enumerate(columns):
-        if name in right or name in keep or index == 0:
-            width = max([len(name), *(Text.from_markup(row[index]).cell_len for row in cells)])
-            table.add_column(
-                name, justify="right" if name in right else "left", no_wrap=True, min_width=width
-            )
-        else:
-            table.add_column(name, overflow="fold", max_width=60)
-    for row in cells:
-        table.add_row(*row)
-    return table
+    On a terminal too narrow for it, columns are left out: `secondary` first, then from the right."""
+    cells = tuple(tuple("" if cell is None else str(cell) for cell in row) for row in rows)
+    return TableSpec(title, tuple(columns), cells, tuple(right), tuple(keep), tuple(secondary)).build()
 
 
 def first_sentence(text: str, limit: int = 80) -> str:

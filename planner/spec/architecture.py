@@ -1,4 +1,5 @@
-"""CNN architectures described layer by layer, from which profiles are derived (planner.cost.layers).
+"""CNN architectures described layer by layer; their shapes are inferred by planner.spec.cnn_shapes and
+their profiles derived by planner.cost.layers.
 
 A `spec: cnn` file gives the input shape (C, H, W) and a list of layers. Each layer is a one-key mapping
 whose key is the layer type and whose value holds its settings (`{}` when there are none)::
@@ -283,6 +284,6 @@ class CNNArchitecture:
             raise FieldValueError(
                 "dtype", f"dtype must be one of {', '.join(DTYPE_BYTES)}, got '{self.dtype}'"
             )
-        from planner.cost.layers import derive_layers  # the cost model imports this module
+        from planner.spec.cnn_shapes import shape_layers  # it imports this module
 
-        derive_layers(self)  # shape inference: raises FieldValueError at the first impossible layer
+        shape_layers(self)  # shape inference: raises FieldValueError at the first impossible layer

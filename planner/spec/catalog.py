@@ -18,7 +18,7 @@ from typing import Any
 from planner.errors import SpecError
 from planner.spec.profile import has_work
 from planner.spec.schema import build
-from planner.spec.yamlio import Document, load_yaml
+from planner.spec.yamlio import Document, is_dir, load_yaml
 
 SPEC_TYPES = {
     "device": "planner.spec.hardware:Device",
@@ -98,7 +98,8 @@ def _source_name(path: Path) -> str:
 
 
 def load_file(path: Path, allowed: tuple[str, ...] | None = None) -> Any:
-    """Load and validate one spec file of any kind (or of the `allowed` kinds)."""
+    """Load and validate one spec file of any kind (or of the `allowed` kinds); where an LLM may be, a
+    Hugging Face config.json (or the folder holding one) too."""
     source = _source_name(path)
     if path.name.endswith(".graph.txt") or path.name == "graph.txt":
         if allowed is not None and "profile" not in allowed:
@@ -108,8 +109,24 @@ def load_file(path: Path, allowed: tuple[str, ...] | None = None) -> Any:
         from planner.spec.pipedream_graph import load_graph
 
         return load_graph(path, source)
+    if allowed is None or "llm" in allowed:
+        if is_dir(path) and (path / "config.json").is_file():  # a Hugging Face model folder
+            path = path / "config.json"
+            source = _source_name(path)
+        if path.name.endswith(".json"):
+            return _json_model(path, source, allowed)
     doc = load_yaml(path, source)
     return build_spec(doc, allowed)
+
+
+def _json_model(path: Path, source: str, allowed: tuple[str, ...] | None) -> Any:
+    """A JSON file where a model is expected: a Hugging Face config.json, or a spec (it has `spec`)."""
+    from planner.spec.hf_config import default_name, hf_config_from_document, read_json
+
+    doc = read_json(path, source)
+    if isinstance(doc.data, dict) and "spec" in doc.data:
+        return build_spec(doc, allowed)
+    return hf_config_from_document(doc, default_name(path))
 
 
 def build_spec(doc: Document, allowed: tuple[str, ...] | None = None) -> Any:

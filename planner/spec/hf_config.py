@@ -37,7 +37,7 @@ from typing import Any
 from planner.errors import SpecError
 from planner.spec.llm import LLMConfig
 from planner.spec.schema import FieldValueError
-from planner.spec.yamlio import Document, is_dir, load_yaml
+from planner.spec.yamlio import Document, load_yaml
 
 LLAMA_TYPES = ("llama", "mistral")
 MODEL_TYPES = (*LLAMA_TYPES, "gpt2", "t5")
@@ -87,12 +87,15 @@ class _Reader:
 
 def load_hf_config(path: Path, source: str | None = None) -> LLMConfig:
     """An LLMConfig from a Hugging Face config.json (see the module docstring for the key mapping)."""
-    source = source or str(path)
+    return hf_config_from_document(read_json(path, source or str(path)), default_name=default_name(path))
+
+
+def read_json(path: Path, source: str) -> Document:
+    """A JSON file as a Document; through YAML where it can, which keeps the line of every key."""
     try:
-        doc = load_yaml(path, source)  # JSON is (nearly) YAML: this keeps the line of every key
+        return load_yaml(path, source)  # JSON is (nearly) YAML
     except SpecError as yaml_error:
-        doc = _load_json(path, source, yaml_error)
-    return hf_config_from_document(doc, default_name=_default_name(path))
+        return _load_json(path, source, yaml_error)
 
 
 def _load_json(path: Path, source: str, yaml_error: SpecError) -> Document:
@@ -109,7 +112,7 @@ def _load_json(path: Path, source: str, yaml_error: SpecError) -> Document:
         raise yaml_error from None
 
 
-def _default_name(path: Path) -> str:
+def default_name(path: Path) -> str:
     """`llama-2-7b/config.json` -> `llama-2-7b`; `my-model.json` -> `my-model`."""
     return path.parent.name if path.name == "config.json" and path.parent.name else path.stem
 
@@ -246,20 +249,9 @@ def _dtype(read: _Reader, default: str) -> str:
     return _TORCH_DTYPES[value]
 
 
-def is_hf_config_path(text: str) -> bool:
-    """True when a MODEL argument names a JSON file (a Hugging Face config.json) rather than a spec."""
-    return text.endswith(".json")
-
-
 def load_llm(name_or_path: str, option: str = "MODEL") -> LLMConfig:
-    """An LLM by catalog name, LLM YAML file or Hugging Face config.json; SpecError otherwise."""
-    if is_hf_config_path(name_or_path):
-        path = Path(name_or_path)
-        if is_dir(path):
-            path = path / "config.json"
-        return load_hf_config(path)
-    if is_dir(Path(name_or_path)) and (Path(name_or_path) / "config.json").is_file():
-        return load_hf_config(Path(name_or_path) / "config.json")
+    """An LLM by catalog name, LLM YAML file or Hugging Face config.json (or its folder); SpecError
+    otherwise."""
     from planner.spec.catalog import find
 
     spec = find("models", name_or_path)

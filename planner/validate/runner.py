@@ -8,7 +8,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.errors import SpecError
+from planner.errors import SettingError, SpecError
 from planner.validate.cases import LoadedCase, all_cases
 from planner.validate.evaluators import Context, load_all
 
@@ -136,7 +136,7 @@ def run(data_dir: Path | None, only: str | None = None) -> list[CaseResult]:
     selected = [item for item in all_cases() if only is None or fnmatch.fnmatchcase(item.case.name, only)]
     if only is not None and not selected:
         names = ", ".join(item.case.name for item in all_cases())
-        raise SpecError("--only", "only", f"no case matches; cases: {names}", only)
+        raise SettingError("only", f"no case matches; cases: {names}", only)
     return [run_case(item, data_dir) for item in selected]
 
 

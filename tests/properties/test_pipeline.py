@@ -13,7 +13,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from planner.gantt import simulate
+from planner.cost.pipeline_schedule import simulate
 from planner.optimize.chain_costs import plain_chain
 from planner.optimize.chain_view import build_chain_view
 from planner.optimize.pipedream import partition_pipedream

@@ -75,6 +75,7 @@ def _setup(setup: Mapping[str, Any]) -> Any:
 def llm_plan(setup: Mapping[str, Any], ctx: Context) -> float:
     """A figure of one configuration (planner.optimize.parallelism.evaluate_configuration); an unstated
     micro-batch size or interleaving is the planner's best for the stated degrees."""
+    from planner.api.llm import LLMOptions
     from planner.optimize.parallelism import evaluate_configuration, search
 
     quantity = setup["quantity"]
@@ -99,6 +100,8 @@ def llm_plan(setup: Mapping[str, Any], ctx: Context) -> float:
         found = search(
             training,
             top=1,
+            max_microbatch=LLMOptions.max_microbatch,
+            max_interleave=LLMOptions.max_interleave,
             tensor=t,
             pipeline=p,
             microbatch=setup.get("microbatch"),

@@ -44,9 +44,9 @@ def pipeline_bubble(setup: Mapping[str, Any], ctx: Context) -> float:
     optional=("chunks",),
 )
 def pipeline_simulated_time(setup: Mapping[str, Any], ctx: Context) -> float:
-    """Time per minibatch (s) of a simulated schedule (planner.gantt.simulate); forward/backward: a time
-    per device, or a list with one per device."""
-    from planner.gantt import simulate
+    """Time per minibatch (s) of a simulated schedule (planner.cost.pipeline_schedule.simulate);
+    forward/backward: a time per device, or a list with one per device."""
+    from planner.cost.pipeline_schedule import simulate
 
     k, m, v = _whole(setup, "stages"), _whole(setup, "microbatches"), _whole(setup, "chunks", 1)
     forward, backward = _times(setup["forward"], "forward"), _times(setup["backward"], "backward")

@@ -1,4 +1,5 @@
-"""Rich renderings of the `planner specdec` payloads (tables, the tree, the plot); no computing here."""
+"""Tables of speculative decoding (planner.api.specdec, specdec_models, specdec_tree): the gamma tables, the
+token tree, the plot and the Monte Carlo checks; no computing here."""
 
 from __future__ import annotations
 

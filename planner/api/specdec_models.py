@@ -1,0 +1,248 @@
+"""Speculative decoding of a target and a draft LLM on hardware: c from the decode roofline (tensor
+parallelism's all-reduces included), then the gamma table; and the hardware a token tree's verification
+cost t(n) comes from (planner.api.specdec_tree)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from planner.api.specdec import DEFAULT_MAX_GAMMA, check_alpha, check_cost_ratio, check_count
+from planner.errors import SettingError
+from planner.limits import MAX_COUNT_OPTION, MAX_GAMMA
+
+if TYPE_CHECKING:
+    from planner.optimize.speculation import GammaTable, PairCosts
+    from planner.spec.hardware import Cluster, Device
+    from planner.spec.llm import LLMConfig
+
+DTYPES = ("fp32", "fp16", "bf16")
+ALLREDUCE_ALGORITHMS = ("ring", "tree", "halving-doubling", "hierarchical")
+DEFAULT_CONTEXT = 512  # tokens already in the KV cache
+
+
+def load_model(model: LLMConfig | str) -> LLMConfig:
+    """An LLM spec, or one by catalog name, LLM YAML file or Hugging Face config.json."""
+    if not isinstance(model, str):
+        return model
+    from planner.spec.catalog import find
+    from planner.spec.hf_config import is_hf_config_path, load_llm
+
+    return load_llm(model) if is_hf_config_path(model) else find("models", model, ("llm",))
+
+
+def resolve_hardware(
+    device: Device | str | None, cluster: Cluster | str | None, tp: int
+) -> tuple[Device, Cluster | None]:
+    """The device, and the server whose innermost link carries tensor-parallel all-reduces (None when
+    tp = 1 and no cluster is given): by default the catalog cluster of the device with the most devices
+    per server (dgx-h100 for h100)."""
+    from planner.spec.catalog import entries, find
+
+    if device is None and cluster is None:
+        raise SettingError("device", "give device or cluster", show_got=False)
+    server = find("hardware", cluster, ("cluster",)) if isinstance(cluster, str) else cluster
+    dev = find("hardware", device, ("device",)) if isinstance(device, str) else device
+    if dev is None:
+        assert server is not None
+        dev = server.device
+    if server is not None and server.device.name != dev.name:
+        raise SettingError("cluster", f"holds {server.device.name}, not device {dev.name}", server.name)
+    if tp > 1 and server is None:
+        candidates = sorted(
+            (e.value for e in entries("hardware") if e.spec == "cluster" and e.value.device.name == dev.name),
+            key=lambda s: (-s.devices_per_server, s.name),
+        )
+        if not candidates:
+            raise SettingError(
+                "cluster",
+                f"tensor parallelism over {tp} x {dev.name} needs a server holding them; no catalog cluster "
+                f"has {dev.name}: give cluster (a YAML file)",
+                show_got=False,
+            )
+        server = candidates[0]
+    if server is not None and tp > server.devices_per_server:
+        raise SettingError(
+            "tensor_parallel",
+            f"a tensor-parallel group lives inside one server; {server.name} has "
+            f"{server.devices_per_server} devices per server",
+            tp,
+        )
+    return dev, server
+
+
+def check_dtype(dtype: str, device: Device) -> str:
+    if dtype not in DTYPES:
+        raise SettingError("dtype", f"expected {', '.join(DTYPES[:-1])} or {DTYPES[-1]}", dtype)
+    if dtype not in device.peak_compute:
+        raise SettingError(
+            "dtype", f"{device.name} lists no {dtype} peak ({', '.join(device.peak_compute)})", dtype
+        )
+    return dtype
+
+
+def check_split(cfg: LLMConfig, tp: int, setting: str) -> None:
+    if cfg.num_heads % tp:
+        raise SettingError(
+            setting, f"must divide {cfg.name}'s {cfg.num_heads} attention heads (Megatron splits heads)", tp
+        )
+
+
+@dataclass(frozen=True)
+class SpecdecModelsOptions:
+    """How the pair decodes; c comes from the roofline unless a measured one is given."""
+
+    alpha: float  # per-token acceptance rate, in [0, 1)
+    tensor_parallel: int = 1  # devices the target is split over
+    draft_tensor_parallel: int = 1  # devices the draft is split over
+    batch: int = 1  # sequences decoded together
+    context: int = DEFAULT_CONTEXT
+    dtype: str | None = None  # fp32, fp16 or bf16 (None: the target's)
+    allreduce: str = "ring"  # all-reduce algorithm of tensor parallelism
+    c: float | None = None  # a measured c instead of the roofline's
+    max_gamma: int = DEFAULT_MAX_GAMMA
+    plot: bool = False
+
+    def check(self) -> None:
+        check_alpha(self.alpha)
+        for setting in ("tensor_parallel", "draft_tensor_parallel", "batch"):
+            check_count(getattr(self, setting), setting, 1, MAX_COUNT_OPTION)
+        check_count(self.context, "context", 0, MAX_COUNT_OPTION)
+        if self.dtype is not None and self.dtype not in DTYPES:
+            raise SettingError("dtype", f"expected {', '.join(DTYPES[:-1])} or {DTYPES[-1]}", self.dtype)
+        if self.allreduce not in ALLREDUCE_ALGORITHMS:
+            raise SettingError(
+                "allreduce", f"expected one of {', '.join(ALLREDUCE_ALGORITHMS)}", self.allreduce
+            )
+        check_cost_ratio(self.c, "c")
+        check_count(self.max_gamma, "max_gamma", 1, MAX_GAMMA)
+
+
+NOTE_ROOFLINE = (
+    "roofline step times are lower bounds (no kernel-launch or per-layer overheads); measured c runs "
+    "2-3x the parameter ratio, so prefer a measured --c when you have one"
+)
+
+
+@dataclass(frozen=True)
+class SpecdecModelsResult:
+    """The pair's decode steps on the hardware, the c used, and the gamma table with time per token."""
+
+    options: SpecdecModelsOptions
+    target: LLMConfig
+    draft: LLMConfig
+    device: Device
+    cluster: Cluster | None
+    dtype: str
+    costs: PairCosts
+    c: float  # the c of the table: the roofline's or the measured one
+    table: GammaTable
+    plot: dict[str, Any] | None = None
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The table's rows with the time per token: (gamma c + v(gamma)) target steps / tokens."""
+        step = self.costs.target_step.time_s
+        rows = self.table.rows()
+        for row in rows:
+            row["time_per_token_s"] = (
+                (row["gamma"] * self.c + row["verify_ratio"]) * step / row["expected_tokens"]
+            )
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        from planner.cost.transformer import parameter_count
+
+        o, costs = self.options, self.costs
+        table = self.table.to_dict()
+        payload = {
+            **table,
+            "rows": self.rows(),
+            "c_source": "roofline" if o.c is None else "given (--c)",
+            "c_roofline": costs.c,
+            "parameter_ratio": costs.parameter_ratio,
+            "device": self.device.name,
+            "cluster": self.cluster.name if self.cluster is not None else None,
+            "dtype": self.dtype,
+            "batch": o.batch,
+            "context": o.context,
+            "allreduce_algorithm": o.allreduce,
+            "target": _model_dict(
+                self.target, o.tensor_parallel, costs.target_step, costs.target_memory_bytes
+            ),
+            "draft": _model_dict(
+                self.draft, o.draft_tensor_parallel, costs.draft_step, costs.draft_memory_bytes
+            ),
+            "plain_decoding_time_per_token_s": costs.target_step.time_s,
+            "notes": [
+                *table["notes"],
+                NOTE_ROOFLINE,
+                f"parameters: target {parameter_count(self.target):,}, draft {parameter_count(self.draft):,}",
+            ],
+        }
+        if self.plot is not None:
+            payload["plot"] = self.plot
+        return payload
+
+
+def _model_dict(cfg: LLMConfig, tp: int, step: Any, memory: float) -> dict[str, Any]:
+    from planner.cost.decode import step_weights
+    from planner.cost.transformer import parameter_count
+
+    return {
+        "name": cfg.name,
+        "parameters": parameter_count(cfg),
+        "step_weights": step_weights(cfg),
+        "tensor_parallel": tp,
+        "step_time_s": step.time_s,
+        "roofline_s": step.roofline_s,
+        "allreduce_s": step.allreduce_s,
+        "allreduces_per_step": step.allreduces,
+        "step_flops": step.flops,
+        "step_bytes": step.bytes,
+        "compute_bound": step.compute_bound,
+        "memory_per_device_bytes": memory,
+    }
+
+
+def specdec_models(
+    target: LLMConfig | str,
+    draft: LLMConfig | str,
+    options: SpecdecModelsOptions,
+    *,
+    device: Device | str | None = None,
+    cluster: Cluster | str | None = None,
+) -> SpecdecModelsResult:
+    """Derive c from model sizes and hardware (decode roofline, tensor parallelism), then the gamma table.
+    Give the device or the cluster (or both); InfeasibleError when a model does not fit its devices."""
+    from planner.api.specdec import plot_series
+    from planner.cost.decode import Placement
+    from planner.optimize.speculation import gamma_table, pair_costs, verify_function
+
+    options.check()
+    o = options
+    target_cfg, draft_cfg = load_model(target), load_model(draft)
+    dev, server = resolve_hardware(device, cluster, max(o.tensor_parallel, o.draft_tensor_parallel))
+    dtype = check_dtype(o.dtype or target_cfg.dtype, dev)
+    check_split(target_cfg, o.tensor_parallel, "tensor_parallel")
+    check_split(draft_cfg, o.draft_tensor_parallel, "draft_tensor_parallel")
+    target_at = Placement(dev, o.tensor_parallel, server if o.tensor_parallel > 1 else None, o.allreduce)
+    draft_tp = o.draft_tensor_parallel
+    draft_at = Placement(dev, draft_tp, server if draft_tp > 1 else None, o.allreduce)
+    costs = pair_costs(
+        target_cfg, draft_cfg, target_at, draft_at, dtype=dtype, batch=o.batch, context=o.context
+    )
+    gammas = list(range(1, o.max_gamma + 1))
+    verify_of = verify_function(target_cfg, target_at, dtype=dtype, batch=o.batch, context=o.context)
+    verify = [float(v) for v in verify_of(gammas)]
+    c = costs.c if o.c is None else o.c
+    table = gamma_table(
+        o.alpha,
+        c,
+        gammas=gammas,
+        max_gamma=o.max_gamma,
+        c_hat=costs.c_hat,
+        verify=verify,
+        verify_of=verify_of,
+    )
+    plot = plot_series(o.alpha, c, o.max_gamma, verify) if o.plot else None
+    return SpecdecModelsResult(o, target_cfg, draft_cfg, dev, server, dtype, costs, c, table, plot)

@@ -1,0 +1,90 @@
+"""Tables and charts of pipeline bubbles and schedules (planner.api.pipeline)."""
+
+from __future__ import annotations
+
+import shutil
+from fractions import Fraction
+from typing import Any
+
+from planner.cost.pipeline_schedule import Timeline
+from planner.render import make_table
+from planner.render.gantt import render_rich
+from planner.units import format_quantity
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def bubble_tables(payload: dict[str, Any]) -> list[Any]:
+    """The bubble at M (or the sweep over M), its formulas and GPipe's rule."""
+    k, v = payload["stages"], payload["chunks"]
+    title = f"{payload['schedule']}: K = {k} stages" + (f", v = {v} chunks per device" if v > 1 else "")
+    advice = payload["advice"]
+    rule = (
+        f"GPipe's rule {advice['rule'].split(' (')[0]}: M >= {advice['minimum_microbatches']}, "
+        f"bubble fraction {_num(advice['bubble_fraction_at_minimum'])}"
+    )
+    formulas = payload["formulas"]
+    if "sweep" not in payload:
+        m = payload["microbatches"]
+        rows = [
+            ("micro-batches M", m),
+            (
+                f"bubble fraction = idle/total = {formulas['bubble_fraction']}",
+                f"{Fraction(k - 1, v * m + k - 1)} = {_num(payload['bubble_fraction'])}",
+            ),
+            (
+                f"bubble overhead = idle/ideal = {formulas['bubble_overhead']}",
+                f"{Fraction(k - 1, v * m)} = {_num(payload['bubble_overhead'])}",
+            ),
+            ("utilisation = 1 - bubble fraction", _num(payload["utilisation"])),
+            ("naive model parallelism utilisation = 1/K", _num(payload["naive_utilisation"])),
+        ]
+        return [make_table(title, ["quantity", "value"], rows), rule]
+    rows = [
+        (
+            row["microbatches"],
+            _num(row["bubble_fraction"]),
+            _num(row["bubble_overhead"]),
+            _num(row["utilisation"]),
+            "M = 4K" if row["microbatches"] == 4 * k else "",
+        )
+        for row in payload["sweep"]
+    ]
+    columns = ["M", "bubble fraction", "bubble overhead", "utilisation", ""]
+    legend = (
+        f"bubble fraction = idle/total = {formulas['bubble_fraction']}; "
+        f"bubble overhead = idle/ideal = {formulas['bubble_overhead']}"
+    )
+    return [make_table(title, columns, rows, right=columns[:4]), legend, rule]
+
+
+def schedule_renderables(payload: dict[str, Any], timeline: Timeline, width: int | None) -> list[Any]:
+    """The chart (`width` columns, default the terminal's), the measured bubble and the closed form."""
+    label = len(f"dev {payload['stages'] - 1}") + 3
+    columns = width or max(20, min(shutil.get_terminal_size().columns - label, 240))
+    k, m, v = payload["stages"], payload["microbatches"], payload["chunks"]
+    head = f"{payload['schedule']}: K = {k} stages, M = {m} micro-batches" + (
+        f", v = {v} chunks" if v > 1 else ""
+    )
+    closed = payload["closed_form"]
+    rows = [
+        ("time per minibatch (simulated)", format_quantity(payload["time_s"], "time")),
+        ("bubble fraction = idle/total (measured)", _num(payload["bubble_fraction"])),
+        ("bubble overhead = idle/busy (measured)", _num(payload["bubble_overhead"])),
+    ]
+    if closed["time_s"] is not None:
+        rows.append((f"closed form {closed['formula']}", format_quantity(closed["time_s"], "time")))
+    if closed["lower_bound_s"] is not None:
+        rows.append(
+            (
+                "closed-form bounds (lower, upper)",
+                f"{format_quantity(closed['lower_bound_s'], 'time')}, "
+                f"{format_quantity(closed['upper_bound_s'], 'time')}",
+            )
+        )
+    out: list[Any] = [head, render_rich(timeline, columns), make_table(None, ["quantity", "value"], rows)]
+    if payload["svg_path"]:
+        out.append(f"wrote {payload['svg_path']}")
+    return out

@@ -1,0 +1,47 @@
+"""The table of the validation cases (planner.api.validate)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner.render import make_table
+
+STATUS_COLOURS = {"pass": "green", "fail": "red", "known-deviation": "yellow", "skipped": "dim"}
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if value.is_integer() and abs(value) < 1e16 else f"{value:.6g}"
+
+
+def validation_tables(payload: dict[str, Any]) -> list[Any]:
+    """Predicted vs published per case, then the counts and the published cases' error."""
+    rows = [
+        (
+            c["name"],
+            _number(c["predicted"]),
+            {"at_least": "≥ ", "at_most": "≤ "}.get(c["comparison"], "") + _number(c["published"]),
+            "-" if c["error_pct"] is None else f"{c['error_pct']:+.2f}%",
+            f"{c['tolerance_pct']:g}%",
+            f"[{STATUS_COLOURS[c['status']]}]{c['status']}[/]",
+            c["reason"],
+        )
+        for c in payload["cases"]
+    ]
+    table = make_table(
+        f"Validation (data: {payload['data_dir'] or 'none'}; quantities and sources: --format json)",
+        ["case", "predicted", "published", "error", "tolerance", "status", "reason"],
+        rows,
+        right=["predicted", "published", "error", "tolerance"],
+        keep=["status"],
+    )
+    s = payload["summary"]
+    counts = ", ".join(f"{n} {status}" for status, n in s["counts"].items())
+    err = s["published_abs_error_pct"]
+    tail = (
+        f"; published cases: median |error| {err['median']:.2f}%, max {err['max']:.2f}% over {err['cases']}"
+        if err["cases"]
+        else ""
+    )
+    return [table, counts + tail]
