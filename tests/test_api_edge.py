@@ -218,3 +218,26 @@ def test_a_model_of_the_wrong_kind_is_named_as_the_model() -> None:
         edge_adcnn("gpt2")
     with pytest.raises(SpecError, match="expected a CNN architecture or a layer profile"):
         edge_split("gpt2")
+
+
+@pytest.mark.parametrize(
+    ("argv", "kept"),
+    [
+        ("adcnn vgg16 --boards raspberry-pi-4b:2,raspberry-pi-3b-plus:2 --solver greedy", "output back"),
+        ("split alexnet --uplink 1Mbps --compute-power 3W --transmit-power 1W --objective energy", "energy"),
+        ("exits vgg16 --exit pool2:0.3 --offload-after pool3", "bytes sent"),
+        ("modnn vgg16", "speedup"),
+        ("transformer gpt2 --devices 4", "12 layers"),
+    ],
+)
+def test_edge_tables_fit_80_columns_keeping_the_answer(
+    argv: str, kept: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    from planner.cli import main
+
+    monkeypatch.setattr("sys.argv", ["planner", "edge", *argv.split()])
+    monkeypatch.setenv("COLUMNS", "80")
+    main()
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert kept in out and "left out to fit 80 columns" in out

@@ -64,7 +64,7 @@ class EdgeSplitOptions:
                 raise SettingError(setting, f"expected a power from 0 W to {POWER.show(POWER.high)}", value)
         if self.wants_power() and (self.compute_power is None or self.transmit_power is None):
             raise SettingError(
-                "compute_power", "energy needs compute_power and transmit_power", show_got=False
+                "compute_power", "energy needs `compute_power` and `transmit_power`", show_got=False
             )
         if self.batch_size is not None and self.batch_size < 1:
             raise SettingError("batch_size", "expected a whole number >= 1", self.batch_size)

@@ -7,6 +7,9 @@ from typing import Any
 
 from planner.render import fmt_bytes, fmt_si, fmt_time, make_table
 
+LATENCY_EXTREMES = ("cloud-only", "device-only")
+ENERGY_EXTREMES = ("device-only J", "cloud-only J")
+
 
 def split_tables(p: dict[str, Any]) -> list[Any]:
     """The best split per uplink, with the cloud-only and device-only extremes (and energies)."""
@@ -37,6 +40,8 @@ def split_tables(p: dict[str, Any]) -> list[Any]:
             columns,
             rows,
             right=[c for c in columns if c not in ("best split (last layer on device)",)],
+            # on a narrow terminal the extremes of what was not minimised go first
+            secondary=LATENCY_EXTREMES if p["objective"] == "energy" else ENERGY_EXTREMES,
         )
     ]
 
@@ -62,6 +67,7 @@ def exits_tables(p: dict[str, Any]) -> list[Any]:
             for e in p["exits"]
         ],
         right=["fraction", "stage", "branch", "transfer", "latency if leaving here", "bytes sent"],
+        secondary=["stage", "branch", "transfer"],  # the parts of the latency, before the answers
     )
     summary = (
         f"expected latency {fmt_time(p['expected_latency_s'])} and {fmt_bytes(p['expected_bytes'])} sent "
@@ -91,6 +97,7 @@ def modnn_tables(p: dict[str, Any]) -> list[Any]:
                 for r in p["results"]
             ],
             right=["workers", "one device", "compute", "data delivery", "delivered", "total", "speedup"],
+            secondary=["one device", "delivered"],  # the speedup says what one device takes
         )
     ]
 
@@ -133,5 +140,6 @@ def transformer_tables(p: dict[str, Any]) -> list[Any]:
                 "per layer",
                 f"{p['layers']} layers",
             ],
+            secondary=["FLOP/device", "weights/device", "sent/device"],  # the times are the comparison
         )
     ]

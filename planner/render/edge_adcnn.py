@@ -56,7 +56,9 @@ def adcnn_tables(p: dict[str, Any]) -> list[Any]:
             for b in p["boards"]
         ],
         right=["tiles", "compute", "input in", "compute done", "output back"],
-        keep=["device", "by class"],
+        # a board's name says its device, and its output back ends its part
+        secondary=["device", "input in", "compute done", "compute"],
+        keep=["by class"],
     )
     s = p["solver"]
     gap = "-" if s["gap"] is None else f"{100 * s['gap']:.3f}%"
