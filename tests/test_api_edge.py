@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from planner.api.edge_adcnn import EdgeADCNNOptions, Solver, edge_adcnn
+from planner.api.edge_adcnn import ADCNNSolver, EdgeADCNNOptions, edge_adcnn
 from planner.api.edge_exits import EdgeExitsOptions, edge_exits
-from planner.api.edge_modnn import EdgeMoDNNOptions, Partition, edge_modnn
-from planner.api.edge_split import EdgeSplitOptions, Objective, edge_split
+from planner.api.edge_modnn import EdgeMoDNNOptions, MoDNNPartition, edge_modnn
+from planner.api.edge_split import EdgeSplitOptions, SplitObjective, edge_split
 from planner.api.edge_transformer import EdgeTransformerOptions, edge_transformer
 from planner.errors import SettingError, SpecError
 from planner.render import OutputFormat, dumps
@@ -40,7 +40,7 @@ def _plain(result: Any) -> Any:
             "alexnet",
             EdgeADCNNOptions(
                 tiles=(2, 3),
-                solver=Solver.greedy,
+                solver=ADCNNSolver.greedy,
                 boards=(("raspberry-pi-4b", 2), ("raspberry-pi-3b-plus", 1)),
                 compression=0.5,
                 cloud=None,
@@ -64,7 +64,7 @@ def test_adcnn_api_equals_cli(run_cli: Any, model: str, options: EdgeADCNNOption
             EdgeSplitOptions(
                 device="raspberry-pi-4b",
                 uplink=(12.5e3, 125e6),
-                objective=Objective.energy,
+                objective=SplitObjective.energy,
                 compute_power=3.0,
                 transmit_power=1.5,
                 idle_power=0.25,
@@ -106,7 +106,7 @@ def test_exits_api_equals_cli(run_cli: Any, options: EdgeExitsOptions, argv: str
     [
         (EdgeMoDNNOptions(), ""),
         (
-            EdgeMoDNNOptions(workers=(2, 8), partition=Partition.two_d),
+            EdgeMoDNNOptions(workers=(2, 8), partition=MoDNNPartition.two_d),
             "--workers 2 --workers 8 --partition 2d",
         ),
     ],
@@ -172,7 +172,7 @@ def test_the_api_takes_loaded_specs_as_well_as_names() -> None:
             "split vgg16 --uplink 1e-300B/s",
         ),
         (
-            lambda: edge_split("vgg16", EdgeSplitOptions(objective=Objective.energy)),
+            lambda: edge_split("vgg16", EdgeSplitOptions(objective=SplitObjective.energy)),
             "compute_power",
             "split vgg16 --objective energy",
         ),

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from planner.spec.hardware import Cluster, Device
 
 
-class Solver(str, Enum):
+class ADCNNSolver(str, Enum):
     """How tiles are assigned: an exact ILP (CBC or HiGHS), or ADCNN's speed-proportional greedy rule."""
 
     cbc = "cbc"
@@ -39,7 +39,7 @@ class EdgeADCNNOptions:
 
     cluster: str | Cluster = "pi-cluster"  # its first device is the Central node, its top link the medium
     tiles: tuple[int, int] = (4, 4)  # the FDSP grid (rows, cols) on the cut's feature map
-    solver: Solver = Solver.cbc
+    solver: ADCNNSolver = ADCNNSolver.cbc
     cut: str | None = None  # the last layer on the Conv nodes; None: chosen (adcnn_plan's docstring)
     conv_nodes: int | None = None  # None: every device of the cluster but the Central node
     boards: tuple[tuple[str | Device, int], ...] | None = None  # heterogeneous Conv nodes: (device, count)
@@ -57,8 +57,10 @@ class EdgeADCNNOptions:
             isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.tiles
         ):
             raise SettingError("tiles", "expected (rows, cols), whole numbers >= 1", self.tiles)
-        if self.solver not in tuple(Solver):
-            raise SettingError("solver", f"expected one of {', '.join(s.value for s in Solver)}", self.solver)
+        if self.solver not in tuple(ADCNNSolver):
+            raise SettingError(
+                "solver", f"expected one of {', '.join(s.value for s in ADCNNSolver)}", self.solver
+            )
         problem = range_problem(self.compression, FRACTION, "a ratio")
         if problem:
             raise SettingError("compression", problem, self.compression)
@@ -105,7 +107,7 @@ def edge_adcnn(model: ModelRef, options: EdgeADCNNOptions | None = None) -> Edge
             cols=cols,
             cut=options.cut,
             compression=options.compression,
-            solver=Solver(options.solver).value,
+            solver=ADCNNSolver(options.solver).value,
             time_limit=options.time_limit,
             gap=options.gap,
             cloud=cloud,

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from planner.spec.hardware import Cluster
 
 
-class Partition(str, Enum):
+class MoDNNPartition(str, Enum):
     """How a layer's output is split: MoDNN's biased one-dimensional bands (BODP), or a grid."""
 
     one_d = "1d"
@@ -29,14 +29,14 @@ class EdgeMoDNNOptions:
 
     cluster: str | Cluster = "pi-cluster"
     workers: tuple[int, ...] = (2, 3, 4)  # worker counts to compare
-    partition: Partition = Partition.one_d
+    partition: MoDNNPartition = MoDNNPartition.one_d
 
     def check(self) -> None:
         """Raise SettingError naming the first setting out of range (the counts are checked against the
         cluster by the question)."""
         if not self.workers:
             raise SettingError("workers", "expected at least one worker count", self.workers)
-        if self.partition not in tuple(Partition):
+        if self.partition not in tuple(MoDNNPartition):
             raise SettingError("partition", "expected 1d or 2d", self.partition)
 
 
@@ -46,14 +46,14 @@ class EdgeMoDNNResult:
 
     model: str
     cluster: str
-    partition: Partition
+    partition: MoDNNPartition
     results: tuple[MoDNNResult, ...]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
             "cluster": self.cluster,
-            "partition": Partition(self.partition).value,
+            "partition": MoDNNPartition(self.partition).value,
             "results": [result.to_dict() for result in self.results],
         }
 
@@ -69,7 +69,7 @@ def edge_modnn(model: ModelRef, options: EdgeMoDNNOptions | None = None) -> Edge
     for n in options.workers:
         if not 1 <= n <= cluster.total_devices:
             raise SettingError("workers", f"expected 1 to {cluster.total_devices} on {cluster.name}", n)
-    partition = Partition(options.partition)
+    partition = MoDNNPartition(options.partition)
     device, link = cluster_device("cluster", cluster), cluster.levels[-1].link
     with model_error(edge.name):
         results = tuple(modnn(edge, [device] * n, link, partition.value) for n in options.workers)

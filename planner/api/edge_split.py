@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from planner.spec.hardware import Cluster, Device
 
 
-class Objective(str, Enum):
+class SplitObjective(str, Enum):
     """What the split minimises: end-to-end latency, or the mobile's energy."""
 
     latency = "latency"
@@ -42,7 +42,7 @@ class EdgeSplitOptions:
     device: str | Device = "raspberry-pi-3b-plus"  # the mobile / edge device
     cloud: str | Cluster = "cloud-v100"  # its top link is the WAN to the server
     uplink: tuple[float, ...] = ()  # uplink bandwidths to sweep; (): the WAN's
-    objective: Objective = Objective.latency
+    objective: SplitObjective = SplitObjective.latency
     compute_power: float | None = None  # the mobile's power while computing
     transmit_power: float | None = None  # ... while transmitting
     idle_power: float = 0.0  # ... while waiting for the cloud
@@ -56,7 +56,7 @@ class EdgeSplitOptions:
             problem = range_problem(rate, BANDWIDTH, "a bandwidth")
             if problem:
                 raise SettingError("uplink", problem, rate)
-        if self.objective not in tuple(Objective):
+        if self.objective not in tuple(SplitObjective):
             raise SettingError("objective", "expected latency or energy", self.objective)
         for setting in ("compute_power", "transmit_power", "idle_power"):
             value = getattr(self, setting)
@@ -73,7 +73,7 @@ class EdgeSplitOptions:
     def wants_power(self) -> bool:
         """True when the mobile's energy is asked for: the objective, or a power given."""
         return (
-            self.objective == Objective.energy
+            self.objective == SplitObjective.energy
             or self.compute_power is not None
             or self.transmit_power is not None
         )
@@ -120,7 +120,7 @@ class EdgeSplitResult:
     model: str
     device: str
     cloud: str
-    objective: Objective
+    objective: SplitObjective
     wan_latency_s: float
     power: Power | None
     choices: tuple[SplitChoice, ...]
@@ -131,7 +131,7 @@ class EdgeSplitResult:
             "model": self.model,
             "device": self.device,
             "cloud": self.cloud,
-            "objective": Objective(self.objective).value,
+            "objective": SplitObjective(self.objective).value,
             "wan_latency_s": self.wan_latency_s,
             "power_w": None if p is None else {"compute": p.compute, "transmit": p.transmit, "idle": p.idle},
             "sweep": [choice.to_dict() for choice in self.choices],
@@ -158,13 +158,13 @@ def edge_split(model: ModelRef, options: EdgeSplitOptions | None = None) -> Edge
         power = Power(options.compute_power, options.transmit_power, options.idle_power)
     with setting_error("device"):
         sweep = split_sweep(edge, mobile, cloud_device(remote), link, np.array(rates), power)
-    objective = Objective(options.objective)
+    objective = SplitObjective(options.objective)
     return EdgeSplitResult(
         edge.name, mobile.name, remote.name, objective, link.latency, power, best_splits(sweep, objective)
     )
 
 
-def best_splits(sweep: SplitSweep, objective: Objective) -> tuple[SplitChoice, ...]:
+def best_splits(sweep: SplitSweep, objective: SplitObjective) -> tuple[SplitChoice, ...]:
     """Neurosurgeon's choice at each uplink: the split of least latency or energy (ties: the earliest)."""
     energy = sweep.energy_j
     choices = []

@@ -10,10 +10,10 @@ from typing import Annotated
 
 import typer
 
-from planner.api.edge_adcnn import EdgeADCNNOptions, Solver
+from planner.api.edge_adcnn import ADCNNSolver, EdgeADCNNOptions
 from planner.api.edge_exits import EdgeExitsOptions
-from planner.api.edge_modnn import EdgeMoDNNOptions, Partition
-from planner.api.edge_split import EdgeSplitOptions, Objective
+from planner.api.edge_modnn import EdgeMoDNNOptions, MoDNNPartition
+from planner.api.edge_split import EdgeSplitOptions, SplitObjective
 from planner.api.edge_transformer import EdgeTransformerOptions
 from planner.cli.common import FormatOption, quantity_option
 from planner.render import OutputFormat
@@ -42,7 +42,7 @@ def adcnn(
         *ADCNN.tiles
     ),
     solver: Annotated[
-        Solver, typer.Option(help="cbc or highs (exact ILP), or ADCNN's greedy rule")
+        ADCNNSolver, typer.Option(help="cbc or highs (exact ILP), or ADCNN's greedy rule")
     ] = ADCNN.solver,
     cut: Annotated[str | None, typer.Option(help="last layer on the Conv nodes (default: chosen)")] = None,
     conv_nodes: Annotated[int | None, typer.Option(help="Conv nodes (default: all devices but one)")] = None,
@@ -117,7 +117,9 @@ def split(
         list[float] | None,
         quantity_option("bandwidth", "uplink bandwidths to sweep, e.g. 10Mbps (repeat); default the WAN's"),
     ] = None,
-    objective: Annotated[Objective, typer.Option(help="minimise latency or mobile energy")] = SPLIT.objective,
+    objective: Annotated[
+        SplitObjective, typer.Option(help="minimise latency or mobile energy")
+    ] = SPLIT.objective,
     compute_power: Annotated[
         float | None, quantity_option("power", "mobile power while computing, e.g. 3W")
     ] = None,
@@ -217,7 +219,7 @@ def modnn_command(
         typer.Option(help=f"worker counts to compare (repeat); default {', '.join(map(str, MODNN.workers))}"),
     ] = None,
     partition: Annotated[
-        Partition, typer.Option(help="1d: MoDNN's biased bands (BODP); 2d: a grid")
+        MoDNNPartition, typer.Option(help="1d: MoDNN's biased bands (BODP); 2d: a grid")
     ] = MODNN.partition,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
