@@ -21,7 +21,6 @@ LAYERS = {
 }
 # upward arrows that exist today, each to be removed (issue 14); the list may only shrink
 KNOWN_UPWARD = {
-    ("planner.cost.federated_plan", "planner.optimize"),  # the client-selection ILP inside a cost model
     ("planner.spec.architecture", "planner.cost.layers"),  # shape inference lives in the cost model
 }
 
