@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner import limits
@@ -44,11 +44,8 @@ class LocalTraining:
         """Raise SettingError naming the first setting out of range (the fleet's size aside: clients())."""
         if self.clients_per_round is not None and self.fraction is not None:
             raise SettingError("fraction", "give clients_per_round or fraction, not both", show_got=False)
-        if self.epochs not in limits.EPOCHS:  # NaN fails this too; 1e300 overflowed the times
-            raise SettingError("epochs", f"expected a number {limits.EPOCHS.text()}", self.epochs)
-        problem = limits.count_problem(self.batch_size, limits.MAX_COUNT_OPTION, "samples per batch")
-        if problem:
-            raise SettingError("batch_size", problem, self.batch_size)
+        check_range("epochs", self.epochs, limits.EPOCHS)  # NaN fails this too; 1e300 overflowed the times
+        check_count("batch_size", self.batch_size, limits.MAX_COUNT_OPTION, "samples per batch")
         if self.optimizer not in OPTIMIZERS:
             raise SettingError("optimizer", "expected sgd or adam", self.optimizer)
 
@@ -71,6 +68,20 @@ class LocalTraining:
         from planner.cost.federated_fleet import LocalWork
 
         return LocalWork(self.epochs, self.batch_size, self.optimizer, prox_mu)
+
+
+def check_range(setting: str, value: float, bound: limits.Range, what: str = "a number") -> None:
+    """`value` within a planner.limits range (NaN is not)."""
+    problem = limits.range_problem(value, bound, what)
+    if problem:
+        raise SettingError(setting, problem, value)
+
+
+def check_count(setting: str, value: int, high: float, what: str) -> None:
+    """A whole number from 1 to a planner.limits bound."""
+    problem = limits.count_problem(value, high, what)
+    if problem:
+        raise SettingError(setting, problem, value)
 
 
 def check_dtype(dtype: str) -> None:
@@ -135,9 +146,6 @@ class FleetSummary:
             server_device=getattr(device, "name", None),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class ModelSummary:
@@ -156,10 +164,23 @@ class ModelSummary:
     def of(cls, model: Model) -> ModelSummary:
         return cls(**model.to_dict())
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+
+def result_dict(result: Any) -> dict[str, Any]:
+    """A result's payload: every field but the options, as plain data (an optional section that is None
+    is left out)."""
+    payload = {}
+    for f in fields(result):
+        value = getattr(result, f.name)
+        if f.name != "options" and value is not None:
+            payload[f.name] = _plain(value)
+    return payload
 
 
-def records(rows: Any) -> list[dict[str, Any]]:
-    """Each dataclass row as its dict."""
-    return [asdict(row) for row in rows]
+def _plain(value: Any) -> Any:
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value

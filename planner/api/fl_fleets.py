@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
+
+from planner.api.fl_common import result_dict
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class FleetsResult:
     fleets: list[CatalogFleet]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"fleets": [asdict(fleet) for fleet in self.fleets]}
+        return result_dict(self)
 
 
 def fl_fleets() -> FleetsResult:

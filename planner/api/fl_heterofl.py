@@ -4,7 +4,7 @@ allow (planner.cost.heterofl); the round against one full-width model. Options, 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner.api.fl_common import (
@@ -15,7 +15,7 @@ from planner.api.fl_common import (
     check_fraction,
     load_fleet,
     load_spec,
-    records,
+    result_dict,
 )
 from planner.errors import SettingError
 
@@ -108,16 +108,7 @@ class FLHeteroFLResult:
     notes: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "fleet": self.fleet.to_dict(),
-            "model": self.model.to_dict(),
-            "settings": asdict(self.settings),
-            "levels": records(self.levels),
-            "by_class": records(self.by_class),
-            "heterofl": asdict(self.heterofl),
-            "full_width": asdict(self.full_width),
-            "notes": list(self.notes),
-        }
+        return result_dict(self)
 
 
 def fl_heterofl(fleet: Fleet | str, model: Any, options: FLHeteroFLOptions | None = None) -> FLHeteroFLResult:

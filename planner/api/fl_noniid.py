@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner import limits
@@ -15,9 +15,11 @@ from planner.api.fl_common import (
     ROUNDS_NOTE,
     FleetSummary,
     LocalTraining,
+    check_count,
     check_fraction,
     load_fleet,
     load_spec,
+    result_dict,
 )
 from planner.errors import SettingError
 
@@ -46,9 +48,7 @@ class FLNoniidOptions(LocalTraining):
     def check(self) -> None:
         """Raise SettingError naming the first setting out of range (the fleet's size aside)."""
         super().check()
-        problem = limits.count_problem(self.classes, limits.MAX_COUNT_OPTION, "label classes")
-        if problem:
-            raise SettingError("classes", problem, self.classes)
+        check_count("classes", self.classes, limits.MAX_COUNT_OPTION, "label classes")
         if self.seed is not None and self.seed < 0:
             raise SettingError("seed", "expected a seed >= 0", self.seed)
         check_fraction("shared_fraction", self.shared_fraction)
@@ -129,17 +129,7 @@ class FLNoniidResult:
     training_with_shared: SharedTraining | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        payload = {
-            "fleet": self.fleet.to_dict(),
-            "partition": asdict(self.partition),
-            "emd": asdict(self.emd),
-            "by_class": [asdict(row) for row in self.by_class],
-            "shared_subset": asdict(self.shared_subset),
-            "notes": list(self.notes),
-        }
-        if self.training_with_shared is not None:
-            payload["training_with_shared"] = asdict(self.training_with_shared)
-        return payload
+        return result_dict(self)
 
 
 def fl_noniid(

@@ -8,7 +8,7 @@ update; the round ends with the slowest selected client (or its deadline), then 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner import limits
@@ -17,12 +17,14 @@ from planner.api.fl_common import (
     FleetSummary,
     LocalTraining,
     ModelSummary,
+    check_count,
     check_deadline,
     check_dtype,
     check_fraction,
+    check_range,
     load_fleet,
     load_spec,
-    records,
+    result_dict,
 )
 from planner.errors import SettingError
 
@@ -54,23 +56,21 @@ class FLRoundOptions(LocalTraining):
         super().check()
         check_dtype(self.dtype)
         check_deadline(self.deadline)
-        for setting, bound in (("over_select", limits.OVER_SELECT), ("prox_mu", limits.WEIGHT)):
-            if getattr(self, setting) not in bound:
-                raise SettingError(setting, f"expected a number {bound.text()}", getattr(self, setting))
+        check_range("over_select", self.over_select, limits.OVER_SELECT)
+        check_range("prox_mu", self.prox_mu, limits.WEIGHT)
         if self.partial_work and self.deadline is None:
             raise SettingError(
-                "partial_work", "needs a deadline: without one every client finishes its epochs"
+                "partial_work",
+                "needs a deadline: without one every client finishes its epochs",
+                show_got=False,
             )
         if self.partial_work and self.over_select > 0:
             raise SettingError(
                 "partial_work", "keeps every selected client: over_select must be 0", show_got=False
             )
         check_fraction("relevant_fraction", self.relevant_fraction, low_open=False)
-        if self.upload_density is not None and self.upload_density not in limits.FRACTION:
-            # 1e-300 made the message "infx smaller"
-            raise SettingError(
-                "upload_density", f"expected a fraction {limits.FRACTION.text()}", self.upload_density
-            )
+        if self.upload_density is not None:  # 1e-300 made the message "infx smaller"
+            check_range("upload_density", self.upload_density, limits.FRACTION, "a fraction")
         from planner.cost.compression import ENCODINGS
 
         if self.upload_encoding not in ENCODINGS:  # checked with or without a density: no silent typo
@@ -79,14 +79,9 @@ class FLRoundOptions(LocalTraining):
             )
         if self.trials < 2:
             raise SettingError("trials", "expected >= 2", self.trials)
-        for setting, high, what in (
-            ("rounds", limits.MAX_ROUNDS, "rounds"),
-            ("trials", limits.MAX_TRIALS, "trials"),
-            ("bins", limits.MAX_HISTOGRAM_BINS, "histogram bins"),
-        ):
-            problem = limits.count_problem(getattr(self, setting), high, what)
-            if problem:
-                raise SettingError(setting, problem, getattr(self, setting))
+        check_count("rounds", self.rounds, limits.MAX_ROUNDS, "rounds")
+        check_count("trials", self.trials, limits.MAX_TRIALS, "trials")
+        check_count("bins", self.bins, limits.MAX_HISTOGRAM_BINS, "histogram bins")
         if self.seed < 0:
             raise SettingError("seed", "expected a seed >= 0", self.seed)
 
@@ -173,18 +168,7 @@ class FLRoundResult:
     histogram: Histogram | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        payload = {
-            "fleet": self.fleet.to_dict(),
-            "model": self.model.to_dict(),
-            "settings": asdict(self.settings),
-            "classes": records(self.classes),
-            "round": asdict(self.round),
-            "training": asdict(self.training),
-            "notes": list(self.notes),
-        }
-        if self.histogram is not None:
-            payload["histogram"] = asdict(self.histogram)
-        return payload
+        return result_dict(self)
 
 
 def fl_round(fleet: Fleet | str, model: Any, options: FLRoundOptions | None = None) -> FLRoundResult:

@@ -4,7 +4,7 @@ client_selection) against the fastest-m and random baselines. Options, result, a
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner import limits
@@ -13,9 +13,10 @@ from planner.api.fl_common import (
     LocalTraining,
     ModelSummary,
     check_dtype,
+    check_range,
     load_fleet,
     load_spec,
-    records,
+    result_dict,
 )
 from planner.errors import SettingError
 
@@ -43,10 +44,8 @@ class FLSelectOptions(LocalTraining):
         """Raise SettingError naming the first setting out of range (the fleet's size aside)."""
         super().check()
         check_dtype(self.dtype)
-        for setting in ("w_utility", "w_latency", "w_bytes"):
-            weight = getattr(self, setting)
-            if weight not in limits.WEIGHT:  # 1e308 left the ILP no feasible point within its tolerances
-                raise SettingError(setting, f"expected a weight {limits.WEIGHT.text()}", weight)
+        for setting in ("w_utility", "w_latency", "w_bytes"):  # 1e308 left the ILP no feasible point
+            check_range(setting, getattr(self, setting), limits.WEIGHT, "a weight")
         if not (math.isfinite(self.time_limit) and self.time_limit > 0):
             raise SettingError("time_limit", "expected > 0 seconds", self.time_limit)
 
@@ -89,17 +88,7 @@ class FLSelectResult:
     notes: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "fleet": self.fleet.to_dict(),
-            "model": self.model.to_dict(),
-            "settings": asdict(self.settings),
-            "objective": OBJECTIVE,
-            "utility": UTILITY,
-            "selections": [s.to_dict() for s in self.selections],
-            "ilp_clients": list(self.ilp_clients),
-            "by_class": records(self.by_class),
-            "notes": list(self.notes),
-        }
+        return {**result_dict(self), "objective": OBJECTIVE, "utility": UTILITY}
 
 
 def fl_select(fleet: Fleet | str, model: Any, options: FLSelectOptions | None = None) -> FLSelectResult:
