@@ -147,11 +147,12 @@ def fl_noniid(
     options = options or FLNoniidOptions()
     options.check()
     fleet = load_fleet(fleet)
+    given = None if options.partition is None else load_partition(options.partition)  # files first
     spec = None if model is None else load_spec(model)
     size = options.sample_bytes if options.sample_bytes is not None else _input_bytes(spec)
     m = None if spec is None else options.clients(fleet)
     crowd = members(fleet)
-    if options.partition is None:
+    if given is None:
         if len(crowd) * options.classes > MAX_LABEL_CELLS:
             most = max(1, MAX_LABEL_CELLS // len(crowd))
             raise SettingError(
@@ -171,7 +172,7 @@ def fl_noniid(
             "(Zhao et al. 2018)"
         )
     else:
-        table, source = np.asarray(load_partition(options.partition)), "given label partition"
+        table, source = np.asarray(given), "given label partition"
         if table.shape[0] != len(crowd):
             raise SettingError(
                 "partition",
