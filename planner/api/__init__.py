@@ -27,6 +27,12 @@ from planner.api.catalog import (
 )
 from planner.api.comm import CommOptions, CommResult, allreduce_comparison
 from planner.api.dp import DPOptions, DPPlanResult, data_parallel
+from planner.api.fl_common import FleetSummary, LocalTraining, ModelSummary
+from planner.api.fl_fleets import FleetsResult, fl_fleets
+from planner.api.fl_heterofl import FLHeteroFLOptions, FLHeteroFLResult, fl_heterofl
+from planner.api.fl_noniid import FLNoniidOptions, FLNoniidResult, fl_noniid
+from planner.api.fl_round import FLRoundOptions, FLRoundResult, fl_round
+from planner.api.fl_select import FLSelectOptions, FLSelectResult, fl_select
 from planner.api.llm import LLMOptions, LLMPlanResult, llm_parallel
 from planner.api.lr import LROptions, LRScheduleResult, lr_schedule
 from planner.api.pipeline import (
@@ -71,6 +77,16 @@ __all__ = [
     "CommResult",
     "DPOptions",
     "DPPlanResult",
+    "FLHeteroFLOptions",
+    "FLHeteroFLResult",
+    "FLNoniidOptions",
+    "FLNoniidResult",
+    "FLRoundOptions",
+    "FLRoundResult",
+    "FLSelectOptions",
+    "FLSelectResult",
+    "FleetSummary",
+    "FleetsResult",
     "HardwareListResult",
     "HardwareResult",
     "HardwareShowOptions",
@@ -78,8 +94,10 @@ __all__ = [
     "LLMPlanResult",
     "LROptions",
     "LRScheduleResult",
+    "LocalTraining",
     "ModelResult",
     "ModelShowOptions",
+    "ModelSummary",
     "ModelsListResult",
     "ResolvedTraining",
     "ScheduleOptions",
@@ -102,6 +120,11 @@ __all__ = [
     "allreduce_comparison",
     "calibrate_machine",
     "data_parallel",
+    "fl_fleets",
+    "fl_heterofl",
+    "fl_noniid",
+    "fl_round",
+    "fl_select",
     "hardware_list",
     "hardware_show",
     "llm_parallel",

@@ -22,14 +22,12 @@ from planner.api.fl_common import (
     result_dict,
 )
 from planner.errors import SettingError
+from planner.limits import MAX_LABEL_CELLS
 
 if TYPE_CHECKING:
     from planner.spec.fleet import Fleet
 
 Partition = str | os.PathLike[str] | Sequence[Sequence[int]]
-# cells (clients x label classes) of a generated partition: int64 counts, 400 MB at most (--classes 1e9 on
-# 1,000 clients asked numpy for 7 TiB); belongs in planner/limits.py's table
-MAX_LABEL_CELLS = 50_000_000
 
 
 @dataclass(frozen=True)
