@@ -19,25 +19,10 @@ def _json(run_cli, *args: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def vgg_plan() -> dict[str, Any]:
-    from planner.cli.dp import build_payload
+    from planner.api.dp import DPOptions, data_parallel
     from planner.render import OutputFormat, dumps
 
-    payload = build_payload(
-        model="vgg16",
-        cluster="pipedream-cluster-b",
-        servers=2,
-        devices=None,
-        batch=None,
-        global_batch=False,
-        profile_batch=None,
-        dtype="fp32",
-        optimizer="sgd",
-        algorithm="best",
-        overlap=True,
-        bucket="25MiB",
-        epochs=None,
-        epoch_samples=1_281_167,
-    )
+    payload = data_parallel("vgg16", "pipedream-cluster-b", DPOptions(servers=2)).to_dict()
     return json.loads(dumps(payload, OutputFormat.json))
 
 

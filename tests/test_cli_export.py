@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from planner.api.training import DEFAULT_CNN_BATCH
 from planner.cost.layers import derive_profile
 from planner.spec.catalog import find
 
@@ -63,12 +64,13 @@ def test_deepspeed_pipeline_of_one_replicated_stage_adds_up(run_cli) -> None:
     payload = json.loads(result.stdout)
     config = payload["config"]
     assert payload["config"] == json.loads(payload["artifact"])
-    assert config["train_micro_batch_size_per_gpu"] == 128  # the plan's minibatch
+    # the plan's minibatch: the training default of every command (it was 128 in pipeline partition)
+    assert config["train_micro_batch_size_per_gpu"] == DEFAULT_CNN_BATCH == 32
     assert payload["pipeline_module"] == {"num_stages": 1, "partition_method": "parameters"}
     assert config["gradient_accumulation_steps"] == 4  # GPipe's M >= 4K for one stage
     assert (
         config["train_batch_size"]
-        == 128 * config["gradient_accumulation_steps"] * payload["data_parallel_size"]
+        == 32 * config["gradient_accumulation_steps"] * payload["data_parallel_size"]
     )
 
 

@@ -12,6 +12,27 @@ planner.errors types: SettingError (a setting out of range, named as the options
     3.2
 """
 
+from planner.api.calibrate import CalibrateOptions, CalibrationResult, calibrate_machine
+from planner.api.catalog import (
+    HardwareListResult,
+    HardwareResult,
+    HardwareShowOptions,
+    ModelResult,
+    ModelShowOptions,
+    ModelsListResult,
+    hardware_list,
+    hardware_show,
+    model_show,
+    models_list,
+)
+from planner.api.comm import CommOptions, CommResult, allreduce_comparison
+from planner.api.dp import DPOptions, DPPlanResult, data_parallel
+from planner.api.fl_common import FleetSummary, LocalTraining, ModelSummary
+from planner.api.fl_fleets import FleetsResult, fl_fleets
+from planner.api.fl_heterofl import FLHeteroFLOptions, FLHeteroFLResult, fl_heterofl
+from planner.api.fl_noniid import FLNoniidOptions, FLNoniidResult, fl_noniid
+from planner.api.fl_round import FLRoundOptions, FLRoundResult, fl_round
+from planner.api.fl_select import FLSelectOptions, FLSelectResult, fl_select
 from planner.api.llm import LLMOptions, LLMPlanResult, llm_parallel
 from planner.api.lr import LROptions, LRScheduleResult, lr_schedule
 from planner.api.pipeline import (
@@ -22,6 +43,7 @@ from planner.api.pipeline import (
     pipeline_bubble,
     pipeline_schedule,
 )
+from planner.api.schema import SchemaResult, schema
 from planner.api.specdec import (
     SpecdecAlphaOptions,
     SpecdecAlphaResult,
@@ -35,16 +57,52 @@ from planner.api.specdec import (
 )
 from planner.api.specdec_models import SpecdecModelsOptions, SpecdecModelsResult, specdec_models
 from planner.api.specdec_tree import SpecdecTreeOptions, SpecdecTreeResult, VerifyCost, specdec_tree
+from planner.api.training import (
+    DEFAULT_CNN_BATCH,
+    ResolvedTraining,
+    TrainingOptions,
+    load_cluster,
+    load_model,
+    resolve_training,
+)
+from planner.api.validate import ValidateOptions, ValidationResult, validate
 
 __all__ = [
+    "DEFAULT_CNN_BATCH",
     "BubbleOptions",
     "BubbleResult",
+    "CalibrateOptions",
+    "CalibrationResult",
+    "CommOptions",
+    "CommResult",
+    "DPOptions",
+    "DPPlanResult",
+    "FLHeteroFLOptions",
+    "FLHeteroFLResult",
+    "FLNoniidOptions",
+    "FLNoniidResult",
+    "FLRoundOptions",
+    "FLRoundResult",
+    "FLSelectOptions",
+    "FLSelectResult",
+    "FleetSummary",
+    "FleetsResult",
+    "HardwareListResult",
+    "HardwareResult",
+    "HardwareShowOptions",
     "LLMOptions",
     "LLMPlanResult",
     "LROptions",
     "LRScheduleResult",
+    "LocalTraining",
+    "ModelResult",
+    "ModelShowOptions",
+    "ModelSummary",
+    "ModelsListResult",
+    "ResolvedTraining",
     "ScheduleOptions",
     "ScheduleResult",
+    "SchemaResult",
     "SpecdecAlphaOptions",
     "SpecdecAlphaResult",
     "SpecdecModelsOptions",
@@ -55,14 +113,34 @@ __all__ = [
     "SpecdecSpeedupResult",
     "SpecdecTreeOptions",
     "SpecdecTreeResult",
+    "TrainingOptions",
+    "ValidateOptions",
+    "ValidationResult",
     "VerifyCost",
+    "allreduce_comparison",
+    "calibrate_machine",
+    "data_parallel",
+    "fl_fleets",
+    "fl_heterofl",
+    "fl_noniid",
+    "fl_round",
+    "fl_select",
+    "hardware_list",
+    "hardware_show",
     "llm_parallel",
+    "load_cluster",
+    "load_model",
     "lr_schedule",
+    "model_show",
+    "models_list",
     "pipeline_bubble",
     "pipeline_schedule",
+    "resolve_training",
+    "schema",
     "specdec_alpha",
     "specdec_models",
     "specdec_simulate",
     "specdec_speedup",
     "specdec_tree",
+    "validate",
 ]

@@ -26,9 +26,8 @@ def load_model(model: LLMConfig | str) -> LLMConfig:
     if not isinstance(model, str):
         return model
     from planner.spec.catalog import find
-    from planner.spec.hf_config import is_hf_config_path, load_llm
 
-    return load_llm(model) if is_hf_config_path(model) else find("models", model, ("llm",))
+    return find("models", model, ("llm",))  # a Hugging Face config.json is found as an LLM too
 
 
 def resolve_hardware(

@@ -286,19 +286,14 @@ def dp(
 
     train_batch_size = micro-batch × accumulation steps × data-parallel GPUs.
     """
-    import inspect
-
-    from planner.cli import dp as dp_cli
+    from planner.api.dp import DPOptions, data_parallel
     from planner.export import deepspeed
 
     _target(to, DP_TARGETS)
     if zero not in (0, 1, 2, 3):
         raise bad_option("--zero", "a ZeRO stage 0, 1, 2 or 3", zero)
     _check_output(output, force)
-    defaults = {name: p.default for name, p in inspect.signature(dp_cli.command).parameters.items()}
-    payload = dp_cli.build_payload(
-        model=model,
-        cluster=cluster,
+    options = DPOptions(
         servers=servers,
         devices=devices,
         batch=batch,
@@ -306,12 +301,8 @@ def dp(
         profile_batch=profile_batch,
         dtype=dtype,
         optimizer=optimizer,
-        algorithm=defaults["algorithm"],
-        overlap=defaults["overlap"],
-        bucket=defaults["bucket"],
-        epochs=None,
-        epoch_samples=defaults["epoch_samples"],
     )
+    payload = data_parallel(model, cluster, options).to_dict()
     result = deepspeed.dp_export(payload, zero)
     plan = payload["plan"]
     result.update(

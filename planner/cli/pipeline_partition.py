@@ -18,10 +18,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from planner.api.training import DEFAULT_CNN_BATCH  # the one default of every training question
 from planner.cli.common import bad_option
 from planner.limits import RATIO, SIZE
 
-DEFAULT_CNN_BATCH = 128  # samples per minibatch for a CNN architecture: PipeDream's vgg16/resnet50 profiles
 COST_MODELS = ("native", "pipedream")
 NAMES_SHOWN = 1  # layer names shown at each end of a stage in the table
 

@@ -67,7 +67,7 @@ def command(
 
     if objective not in OBJECTIVES:
         raise bad_option("--objective", f"one of {', '.join(OBJECTIVES)}", objective)
-    spec = find("models", model) if not model.endswith("config.json") else None
+    spec = find("models", model)  # a Hugging Face config.json is an LLM too
     if spec is None or spec.spec == "llm":
         from planner.api.llm import LLMOptions
 
@@ -128,18 +128,15 @@ def build_payload(
     sensitivity: bool,
 ) -> dict[str, Any]:
     """Resolve the inputs, compare the strategies, and return the payload every format renders."""
-    from planner.cli.dp import resolve_training
+    from planner.api.training import TrainingOptions, resolve_training
     from planner.optimize import plan
 
     resolved = resolve_training(
-        model=model,
-        cluster=cluster,
-        servers=servers,
-        devices=None,
-        batch=batch,
-        profile_batch=profile_batch,
-        dtype=dtype,
-        optimizer=optimizer,
+        model,
+        cluster,
+        TrainingOptions(
+            servers=servers, batch=batch, profile_batch=profile_batch, dtype=dtype, optimizer=optimizer
+        ),
     )
     comparison = plan.compare(resolved.setup, resolved.profile, resolved.batch, objective)  # type: ignore[arg-type]
     machine = resolved.setup.cluster

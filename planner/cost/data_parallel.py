@@ -523,7 +523,7 @@ def _does_not_fit(setup: Setup, batch: int, memory: TrainingMemory) -> str:
         f"with {setup.optimizer} in {setup.dtype}, activations {memory.activations_bytes / gib:.2f} GiB "
         f"for a per-device batch of {batch}), but {setup.device.name} has "
         f"{setup.device.memory / gib:.2f} GiB; "
-        "use a smaller --batch, --dtype fp16, or more devices with --global-batch"
+        "use a smaller batch, a 16-bit dtype (fp16), or more devices with global_batch"
     )
 
 

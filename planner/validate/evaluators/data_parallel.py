@@ -50,6 +50,7 @@ def _setup(setup: Mapping[str, Any], ctx: Context) -> Any:
     from planner.cost.compute import layer_arrays
     from planner.cost.data_parallel import DDP_BUCKET_BYTES, Setup
     from planner.cost.layers import derive_profile
+    from planner.cost.lr_schedule import IMAGENET_TRAIN_SAMPLES
     from planner.units import parse_quantity
 
     spec = _model(setup["model"], ctx)
@@ -69,7 +70,7 @@ def _setup(setup: Mapping[str, Any], ctx: Context) -> Any:
         optimizer=setup.get("optimizer", "sgd"),
         overlap=bool(setup.get("overlap", True)),
         bucket_bytes=DDP_BUCKET_BYTES if bucket is None else parse_quantity(str(bucket), "memory"),
-        epoch_samples=int(setup.get("epoch_samples", 1_281_167)),
+        epoch_samples=int(setup.get("epoch_samples", IMAGENET_TRAIN_SAMPLES)),
     )
 
 

@@ -1,0 +1,112 @@
+"""Data-parallel training (`planner dp`): options, result, and the question.
+
+The model is a CNN architecture (FLOP per layer, timed by the roofline) or a profile with measured times;
+planner.api.training resolves it, the cluster, the batch and the dtype, with the defaults of every
+training question.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from planner.api.training import TrainingOptions
+from planner.errors import SettingError
+from planner.limits import EPOCHS
+
+if TYPE_CHECKING:
+    from planner.cost.data_parallel import DPPlan
+    from planner.spec.hardware import Cluster
+
+
+@dataclass(frozen=True)
+class DPOptions(TrainingOptions):
+    """The training settings (TrainingOptions), the all-reduce to use, and the run to cost."""
+
+    algorithm: str = "best"  # an all-reduce algorithm of planner.cost.collectives, or best
+    epochs: float | None = None  # report the time and cost of this many epochs
+
+    def check(self) -> None:
+        """Raise SettingError naming the first setting out of range."""
+        from planner.cost.data_parallel import all_algorithms
+
+        super().check()
+        algorithms = all_algorithms()
+        if self.algorithm != "best" and self.algorithm not in algorithms:
+            raise SettingError("algorithm", f"one of {', '.join(algorithms)} or best", self.algorithm)
+        if self.epochs is not None and self.epochs not in EPOCHS:
+            raise SettingError("epochs", f"a number {EPOCHS.text()}", self.epochs)
+
+
+@dataclass(frozen=True)
+class DPPlanResult:
+    """The data-parallel plan: the chosen configuration, every algorithm, scaling over N, notes."""
+
+    model: str  # as given (catalog name or path), or the spec's name
+    options: DPOptions
+    plan: DPPlan
+    profile_batch: int | None  # the samples a measured profile's minibatch covers, as resolved
+
+    def to_dict(self) -> dict[str, Any]:
+        plan, options = self.plan, self.options
+        setup, chosen = plan.setup, plan.result
+        machine = setup.cluster
+        epochs = options.epochs
+        main = chosen.to_dict()
+        main["reason"] = plan.reason
+        main["time_to_train_s"] = None if epochs is None else epochs * chosen.epoch_s
+        cost = chosen.cost_per_epoch_usd
+        main["cost_to_train_usd"] = None if epochs is None or cost is None else epochs * cost
+        return {
+            "inputs": {
+                "model": self.model,
+                "cluster": machine.name,
+                "device": setup.device.name,
+                "cluster_devices": machine.total_devices,
+                "devices_per_server": machine.devices_per_server,
+                "dtype": setup.dtype,
+                "optimizer": setup.optimizer,
+                "algorithm": options.algorithm,
+                "overlap": setup.overlap,
+                "bucket_bytes": setup.bucket_bytes,
+                "strong_scaling": plan.strong_scaling,
+                "profile_batch": self.profile_batch,
+                "work": "measured times" if setup.arrays.measured else "FLOP (roofline)",
+                "epochs": epochs,
+                "epoch_samples": setup.epoch_samples,
+                "price_usd_per_server_hour": chosen.price_usd_per_server_hour,
+            },
+            "plan": main,
+            "memory": chosen.memory.to_dict() | {"device_memory_bytes": setup.device.memory},
+            "algorithms": [{"algorithm": name, **opt.to_dict()} for name, opt in plan.options.items()],
+            "scaling": {
+                "weak": [r.to_dict() for r in plan.weak],
+                "strong": [r.to_dict() for r in plan.strong],
+            },
+            "notes": list(plan.notes),
+        }
+
+
+def data_parallel(model: Any, cluster: str | Cluster, options: DPOptions) -> DPPlanResult:
+    """Plan data-parallel training of `model` on `cluster`: the iteration's breakdown, the best
+    all-reduce, memory per device, weak and strong scaling over N, time and cost. InfeasibleError when
+    the model does not fit a device."""
+    from planner.api.training import resolve_training
+    from planner.cost import data_parallel as dp
+
+    options.check()
+    resolved = resolve_training(model, cluster, options)
+    n, per = resolved.devices, resolved.batch
+    if options.global_batch and per < n:
+        raise SettingError(
+            "batch", f"with `global_batch`, a global batch of at least one sample per device ({n})", per
+        )
+    candidates = dp.all_algorithms() if options.algorithm == "best" else (options.algorithm,)
+    try:
+        plan = dp.plan(
+            resolved.setup, n, per, candidates, dp.default_collective, strong_scaling=options.global_batch
+        )
+    except ValueError as exc:  # no candidate algorithm applies to this cluster
+        raise SettingError("algorithm", str(exc), show_got=False) from None
+    name = model if isinstance(model, str) else model.name
+    return DPPlanResult(name, options, plan, resolved.profile_batch)
