@@ -3,10 +3,10 @@ bad setting is named as the setting in the API and as the option on the command 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
+from api_payloads import api_json, cli_json
 
 from planner.api.edge_adcnn import ADCNNSolver, EdgeADCNNOptions, edge_adcnn
 from planner.api.edge_exits import EdgeExitsOptions, edge_exits
@@ -14,18 +14,10 @@ from planner.api.edge_modnn import EdgeMoDNNOptions, MoDNNPartition, edge_modnn
 from planner.api.edge_split import EdgeSplitOptions, SplitObjective, edge_split
 from planner.api.edge_transformer import EdgeTransformerOptions, edge_transformer
 from planner.errors import SettingError, SpecError
-from planner.render import OutputFormat, dumps
 
 
 def _json(run_cli: Any, *argv: str) -> dict[str, Any]:
-    result = run_cli("edge", *argv, "--format", "json")
-    assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
-
-
-def _plain(result: Any) -> Any:
-    """The result as the CLI's JSON writes it (wall-clock keys such as the solver's time left out)."""
-    return json.loads(dumps(result.to_dict(), OutputFormat.json))
+    return cli_json(run_cli, "edge", *argv)
 
 
 @pytest.mark.parametrize(
@@ -52,7 +44,7 @@ def _plain(result: Any) -> Any:
     ],
 )
 def test_adcnn_api_equals_cli(run_cli: Any, model: str, options: EdgeADCNNOptions, argv: str) -> None:
-    assert _plain(edge_adcnn(model, options)) == _json(run_cli, "adcnn", model, *argv.split())
+    assert api_json(edge_adcnn(model, options)) == _json(run_cli, "adcnn", model, *argv.split())
 
 
 @pytest.mark.parametrize(
@@ -75,7 +67,7 @@ def test_adcnn_api_equals_cli(run_cli: Any, model: str, options: EdgeADCNNOption
     ],
 )
 def test_split_api_equals_cli(run_cli: Any, model: str, options: EdgeSplitOptions, argv: str) -> None:
-    assert _plain(edge_split(model, options)) == _json(run_cli, "split", model, *argv.split())
+    assert api_json(edge_split(model, options)) == _json(run_cli, "split", model, *argv.split())
 
 
 def test_split_chooses_the_split_of_least_latency_per_uplink() -> None:
@@ -98,7 +90,7 @@ def test_split_chooses_the_split_of_least_latency_per_uplink() -> None:
     ],
 )
 def test_exits_api_equals_cli(run_cli: Any, options: EdgeExitsOptions, argv: str) -> None:
-    assert _plain(edge_exits("vgg16", options)) == _json(run_cli, "exits", "vgg16", *argv.split())
+    assert api_json(edge_exits("vgg16", options)) == _json(run_cli, "exits", "vgg16", *argv.split())
 
 
 @pytest.mark.parametrize(
@@ -112,7 +104,7 @@ def test_exits_api_equals_cli(run_cli: Any, options: EdgeExitsOptions, argv: str
     ],
 )
 def test_modnn_api_equals_cli(run_cli: Any, options: EdgeMoDNNOptions, argv: str) -> None:
-    assert _plain(edge_modnn("vgg16", options)) == _json(run_cli, "modnn", "vgg16", *argv.split())
+    assert api_json(edge_modnn("vgg16", options)) == _json(run_cli, "modnn", "vgg16", *argv.split())
 
 
 @pytest.mark.parametrize(
@@ -129,7 +121,7 @@ def test_modnn_api_equals_cli(run_cli: Any, options: EdgeMoDNNOptions, argv: str
 def test_transformer_api_equals_cli(
     run_cli: Any, model: str, options: EdgeTransformerOptions, argv: str
 ) -> None:
-    assert _plain(edge_transformer(model, options)) == _json(run_cli, "transformer", model, *argv.split())
+    assert api_json(edge_transformer(model, options)) == _json(run_cli, "transformer", model, *argv.split())
 
 
 def test_the_api_takes_loaded_specs_as_well_as_names() -> None:
