@@ -18,13 +18,13 @@ import numpy as np
 
 
 def shipped_problem(low: int, high: int):  # type: ignore[no-untyped-def]
-    from planner.cost.federated_plan import RoundSettings, fleet_times, load_model
+    from planner.cost.federated_fleet import LocalWork, fleet_times, load_model
     from planner.optimize import client_selection as cs
     from planner.spec.catalog import find
 
     fleet = find("fleets", "mixed-edge")
     model = load_model(find("models", "resnet18"))
-    ft = fleet_times(fleet, model, RoundSettings(clients_per_round=low), high)
+    ft = fleet_times(fleet, model, LocalWork(), high)
     moved = np.full(fleet.total_clients, model.download_bytes + model.upload_bytes)
     utility = cs.data_utility(ft.members.samples, ft.members.availability)
     return cs.SelectionProblem(ft.times.total_s, utility, moved, 1000.0, 0.1, 1.0, low, high)

@@ -30,6 +30,8 @@ MAX_ROUNDS                  1e9          federated rounds R (a multiplier of tim
 MAX_ADCNN_BOARDS            64           ADCNN Conv nodes: the ILP has boards x tile classes integers; 64
                                          boards end within the ILP's time limit in 120 MB, 1,024 took 2 GB
                                          (and 1,000,000 never ended; the greedy rule is O(boards) Python)
+MAX_LABEL_CELLS             5e7          clients x label classes of a generated non-IID partition: int64
+                                         counts, 400 MB (--classes 1e9 on 1,000 clients asked for 7 TiB)
 MAX_ILP_CLIENTS             5,000        clients of the selection ILP: about 10 s (1 M: 6 GB before CBC)
 MAX_LLM_CANDIDATES          2,000,000    (t, p, d, micro-batch, interleave) plans `llm-parallel` costs
                                          (4.8 M took 14 s and 1.7 GB)
@@ -133,6 +135,7 @@ MAX_MONTE_CARLO_DRAWS = 5e7
 MAX_HISTOGRAM_BINS = 1_000
 MAX_ROUNDS = 10**9
 MAX_ADCNN_BOARDS = 64
+MAX_LABEL_CELLS = 50_000_000
 MAX_ILP_CLIENTS = 5_000
 MAX_LLM_CANDIDATES = 2_000_000
 MAX_COUNT_OPTION = 2**31 - 1

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_payloads import cli_json as _json
 
 from planner.api.comm import CommOptions, allreduce_comparison
 from planner.api.dp import DPOptions, data_parallel
 from planner.api.training import DEFAULT_CNN_BATCH, TrainingOptions, resolve_training
 from planner.errors import InfeasibleError, SettingError
 from planner.spec.catalog import find
-from tests.test_api import _json  # API result == --format json, less schema_version
 
 
 def _plain(result: Any) -> Any:

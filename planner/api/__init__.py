@@ -27,6 +27,17 @@ from planner.api.catalog import (
 )
 from planner.api.comm import CommOptions, CommResult, allreduce_comparison
 from planner.api.dp import DPOptions, DPPlanResult, data_parallel
+from planner.api.edge_adcnn import ADCNNSolver, EdgeADCNNOptions, EdgeADCNNResult, edge_adcnn
+from planner.api.edge_exits import EdgeExitsOptions, EdgeExitsResult, edge_exits
+from planner.api.edge_modnn import EdgeMoDNNOptions, EdgeMoDNNResult, MoDNNPartition, edge_modnn
+from planner.api.edge_split import EdgeSplitOptions, EdgeSplitResult, SplitChoice, SplitObjective, edge_split
+from planner.api.edge_transformer import EdgeTransformerOptions, EdgeTransformerResult, edge_transformer
+from planner.api.fl_common import FleetSummary, LocalTraining, ModelSummary
+from planner.api.fl_fleets import FleetsResult, fl_fleets
+from planner.api.fl_heterofl import FLHeteroFLOptions, FLHeteroFLResult, fl_heterofl
+from planner.api.fl_noniid import FLNoniidOptions, FLNoniidResult, fl_noniid
+from planner.api.fl_round import FLRoundOptions, FLRoundResult, fl_round
+from planner.api.fl_select import FLSelectOptions, FLSelectResult, fl_select
 from planner.api.llm import LLMOptions, LLMPlanResult, llm_parallel
 from planner.api.lr import LROptions, LRScheduleResult, lr_schedule
 from planner.api.pipeline import (
@@ -63,6 +74,7 @@ from planner.api.validate import ValidateOptions, ValidationResult, validate
 
 __all__ = [
     "DEFAULT_CNN_BATCH",
+    "ADCNNSolver",
     "BubbleOptions",
     "BubbleResult",
     "CalibrateOptions",
@@ -71,6 +83,26 @@ __all__ = [
     "CommResult",
     "DPOptions",
     "DPPlanResult",
+    "EdgeADCNNOptions",
+    "EdgeADCNNResult",
+    "EdgeExitsOptions",
+    "EdgeExitsResult",
+    "EdgeMoDNNOptions",
+    "EdgeMoDNNResult",
+    "EdgeSplitOptions",
+    "EdgeSplitResult",
+    "EdgeTransformerOptions",
+    "EdgeTransformerResult",
+    "FLHeteroFLOptions",
+    "FLHeteroFLResult",
+    "FLNoniidOptions",
+    "FLNoniidResult",
+    "FLRoundOptions",
+    "FLRoundResult",
+    "FLSelectOptions",
+    "FLSelectResult",
+    "FleetSummary",
+    "FleetsResult",
     "HardwareListResult",
     "HardwareResult",
     "HardwareShowOptions",
@@ -78,8 +110,11 @@ __all__ = [
     "LLMPlanResult",
     "LROptions",
     "LRScheduleResult",
+    "LocalTraining",
+    "MoDNNPartition",
     "ModelResult",
     "ModelShowOptions",
+    "ModelSummary",
     "ModelsListResult",
     "ResolvedTraining",
     "ScheduleOptions",
@@ -95,6 +130,8 @@ __all__ = [
     "SpecdecSpeedupResult",
     "SpecdecTreeOptions",
     "SpecdecTreeResult",
+    "SplitChoice",
+    "SplitObjective",
     "TrainingOptions",
     "ValidateOptions",
     "ValidationResult",
@@ -102,6 +139,16 @@ __all__ = [
     "allreduce_comparison",
     "calibrate_machine",
     "data_parallel",
+    "edge_adcnn",
+    "edge_exits",
+    "edge_modnn",
+    "edge_split",
+    "edge_transformer",
+    "fl_fleets",
+    "fl_heterofl",
+    "fl_noniid",
+    "fl_round",
+    "fl_select",
     "hardware_list",
     "hardware_show",
     "llm_parallel",

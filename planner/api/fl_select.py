@@ -1,0 +1,144 @@
+"""Selecting a round's clients: the exact ILP on a FedMARL-style objective (planner.optimize.
+client_selection) against the fastest-m and random baselines. Options, result, and the question."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from planner import limits
+from planner.api.fl_common import (
+    FleetSummary,
+    LocalTraining,
+    ModelSummary,
+    check_dtype,
+    check_range,
+    load_fleet,
+    load_spec,
+    result_dict,
+)
+from planner.errors import SettingError
+
+if TYPE_CHECKING:
+    from planner.optimize.client_selection import Selection
+    from planner.spec.fleet import Fleet
+
+OBJECTIVE = "w_utility * utility - w_latency * round_s - w_bytes * bytes / 1e9"
+UTILITY = "expected share of the fleet's samples: availability * samples / total samples"
+
+
+@dataclass(frozen=True)
+class FLSelectOptions(LocalTraining):
+    """The objective's weights, how many clients the ILP may select, and the round's local training."""
+
+    dtype: str = "fp32"
+    min_clients: int | None = None  # the ILP selects at least this many (None: m)
+    max_clients: int | None = None  # and at most this many (None: m)
+    w_utility: float = 100.0  # w1: weight of the utility (share of the fleet's data)
+    w_latency: float = 0.1  # w2: per second of round latency
+    w_bytes: float = 1.0  # w3: per gigabyte moved
+    time_limit: float = 60.0  # seconds the ILP solver may take
+
+    def check(self) -> None:
+        """Raise SettingError naming the first setting out of range (the fleet's size aside)."""
+        super().check()
+        check_dtype(self.dtype)
+        for setting in ("w_utility", "w_latency", "w_bytes"):  # 1e308 left the ILP no feasible point
+            check_range(setting, getattr(self, setting), limits.WEIGHT, "a weight")
+        if not (math.isfinite(self.time_limit) and self.time_limit > 0):
+            raise SettingError("time_limit", "expected > 0 seconds", self.time_limit)
+
+
+@dataclass(frozen=True)
+class SelectionSetup:
+    """The settings the selections were made with, m and the ILP's range resolved."""
+
+    clients_per_round: int
+    min_clients: int
+    max_clients: int
+    epochs: float
+    batch_size: int
+    w_utility: float
+    w_latency_per_s: float
+    w_bytes_per_gb: float
+
+
+@dataclass(frozen=True)
+class SelectedPerClass:
+    """How many clients of a class the ILP and the fastest-m baseline select."""
+
+    name: str
+    clients: int
+    ilp_selected: int
+    fastest_selected: int
+
+
+@dataclass(frozen=True)
+class FLSelectResult:
+    """The ILP's selection, the fastest-m and the (expected) random selection, and the clients chosen."""
+
+    options: FLSelectOptions
+    fleet: FleetSummary
+    model: ModelSummary
+    settings: SelectionSetup
+    selections: list[Selection]  # ilp, fastest, random
+    ilp_clients: list[int]  # indices in fleet order
+    by_class: list[SelectedPerClass]
+    notes: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**result_dict(self), "objective": OBJECTIVE, "utility": UTILITY}
+
+
+def fl_select(fleet: Fleet | str, model: Any, options: FLSelectOptions | None = None) -> FLSelectResult:
+    """The selection ILP against the random and fastest-m baselines."""
+    import numpy as np
+
+    from planner.cost.federated_fleet import fleet_times, load_model
+    from planner.optimize import client_selection as cs
+
+    options = options or FLSelectOptions()
+    options.check()
+    fleet = load_fleet(fleet)
+    loaded = load_model(load_spec(model), options.dtype)
+    total, m = fleet.total_clients, options.clients(fleet)
+    low = m if options.min_clients is None else options.min_clients
+    high = m if options.max_clients is None else options.max_clients
+    if not 1 <= low <= m <= high <= total:
+        raise SettingError(
+            "min_clients",
+            f"need 1 <= min_clients ({low}) <= clients_per_round ({m}) <= max_clients ({high}) <= {total}",
+            show_got=False,
+        )
+    weights = (options.w_utility, options.w_latency, options.w_bytes)
+    ft = fleet_times(fleet, loaded, options.local_work(), high)
+    problem = cs.SelectionProblem(
+        ft.times.total_s,
+        cs.data_utility(ft.members.samples, ft.members.availability),
+        np.full(total, loaded.download_bytes + loaded.upload_bytes),
+        *weights,
+        low,
+        high,
+    )
+    ilp = cs.solve_ilp(problem, options.time_limit)
+    fastest = cs.fastest(problem, m)
+    by_class = []
+    for i, c in enumerate(fleet.classes):
+        mask = ft.members.class_index == i
+        chosen = [np.isin(np.flatnonzero(mask), list(s.chosen or ())).sum() for s in (ilp, fastest)]
+        by_class.append(SelectedPerClass(c.name, int(mask.sum()), int(chosen[0]), int(chosen[1])))
+    return FLSelectResult(
+        options=options,
+        fleet=FleetSummary.of(fleet),
+        model=ModelSummary.of(loaded),
+        settings=SelectionSetup(m, low, high, options.epochs, options.batch_size, *weights),
+        selections=[ilp, fastest, cs.random_expected(problem, m)],
+        ilp_clients=list(ilp.chosen or ()),
+        by_class=by_class,
+        notes=[
+            "round_s of a selection: its slowest client's download + training + upload; downloads share the "
+            f"server link among {high} clients",
+            "random: expectations over uniform selection of m clients (round time by order statistics)",
+        ],
+    )
