@@ -33,11 +33,6 @@ def test_ruff_format_is_clean() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-# planner/cli/edge.py is being rewritten on another branch; its stale `# type: ignore[index]` (line 528)
-# is all mypy reports. Remove this mark once that branch is merged and mypy is clean.
-@pytest.mark.xfail(
-    strict=False, reason="planner/cli/edge.py:528: unused 'type: ignore' (rewritten on its own branch)"
-)
 def test_mypy_is_clean() -> None:
     if importlib.util.find_spec("mypy") is None:
         pytest.skip("mypy is not installed (pip install -e '.[test]' installs it)")

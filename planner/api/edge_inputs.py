@@ -50,12 +50,12 @@ def load_model(model: ModelRef, kinds: tuple[str, ...] | None = None) -> Any:
 
 def load_device(setting: str, device: str | Device) -> Device:
     """A device spec: `device` itself, or the catalog entry or file it names."""
-    return _load_hardware(setting, device, "device")  # type: ignore[no-any-return]
+    return _load_hardware(setting, device, "device")
 
 
 def load_cluster(setting: str, cluster: str | Cluster) -> Cluster:
     """A cluster spec: `cluster` itself, or the catalog entry or file it names."""
-    return _load_hardware(setting, cluster, "cluster")  # type: ignore[no-any-return]
+    return _load_hardware(setting, cluster, "cluster")
 
 
 def cluster_device(setting: str, cluster: Cluster) -> Device:
