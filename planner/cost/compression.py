@@ -197,22 +197,6 @@ def union_density(density: ArrayLike, devices: ArrayLike) -> Array:
     return 1.0 - np.power(1.0 - s, n)
 
 
-def dgc_ps_time(
-    sparse_bytes: ArrayLike,
-    union_bytes: ArrayLike,
-    devices: ArrayLike,
-    bandwidth: ArrayLike,
-    latency: ArrayLike = 0.0,
-) -> Array:
-    """Sparse synchronisation through one co-located parameter server (s): N-1 pushes of S bytes, then N-1
-    pulls of the encoded union U (whose density is `union_density`), one message at a time at the server
-    (as planner.cost.collectives.ps_allreduce_time)."""
-    s, u, n, b, a = (
-        np.asarray(v, dtype=np.float64) for v in (sparse_bytes, union_bytes, devices, bandwidth, latency)
-    )
-    return np.where(n > 1, (n - 1.0) * (2.0 * a + (s + u) / b), 0.0)
-
-
 def _linear_terms(
     dense_bytes: Array, sparse: Array, dense_part: Array, n: Array
 ) -> tuple[Array, Array, Array, Array]:

@@ -266,24 +266,6 @@ def partition_native(
     return NativePlanner(model, cluster, options).optimum()
 
 
-def evaluate_plan(
-    model: ModelProfile | ChainCosts,
-    cluster: Cluster,
-    stages: Sequence[tuple[int, int, int]],
-    *,
-    memory_limit_bytes: float | None = None,
-    activation_compression_ratio: float = 1.0,
-    optimizer: str = "sgd",
-) -> NativeResult:
-    """The native model's figures for a given plan (see NativePlanner.evaluate)."""
-    options = NativeOptions(
-        memory_limit_bytes=None if memory_limit_bytes is None else float(memory_limit_bytes),
-        activation_compression_ratio=float(activation_compression_ratio),
-        optimizer=optimizer,
-    )
-    return NativePlanner(model, cluster, options).evaluate(stages)
-
-
 @dataclass(frozen=True, eq=False)
 class _PairArrays:
     """Per valid pair (i, j) (sorted by j, then i): its figures; `group_start` the first pair of each j,
