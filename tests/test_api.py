@@ -27,6 +27,15 @@ def _json(run_cli: Any, *argv: str) -> dict[str, Any]:
     return payload
 
 
+def assert_setting_named(run_cli: Any, call: Any, setting: str, argv: tuple[str, ...]) -> None:
+    """`call()` raises a SettingError naming `setting`; the command line names its option instead."""
+    with pytest.raises(SettingError, match=f"field '{setting}'"):
+        call()
+    result = run_cli(*argv)
+    option = "--" + setting.replace("_", "-")
+    assert result.exit_code == 2 and result.stderr.startswith(f"error: {option}: "), result.stderr
+
+
 def _plain(result: Any) -> Any:
     """The result as the JSON output carries it (tuples as lists, numpy scalars as numbers)."""
     payload = json.loads(dumps(result.to_dict(), OutputFormat.json))

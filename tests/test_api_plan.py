@@ -25,27 +25,20 @@ from planner.api.partition import PartitionOptions, pipeline_partition
 from planner.api.plan import PlanOptions, plan_llm, plan_strategies
 from planner.errors import InfeasibleError, SettingError
 from planner.export import NotExpressible
-from tests.test_api import _json, _plain  # API result == --format json, less schema_version
+from tests.test_api import (  # API result == --format json, less schema_version
+    _json,
+    _plain,
+    assert_setting_named,
+)
+from tests.test_cli_partition import PROFILE  # five measured layers
 
-FIVE = """\
-spec: profile
-name: five
-per: minibatch
-batch_size: 32
-layers:
-  - {name: conv1, forward_time: 4 ms, backward_time: 8 ms, parameters: 10000, output_bytes: 8 MiB}
-  - {name: conv2, forward_time: 6 ms, backward_time: 12 ms, parameters: 40000, output_bytes: 4 MiB}
-  - {name: conv3, forward_time: 6 ms, backward_time: 12 ms, parameters: 90000, output_bytes: 2 MiB}
-  - {name: fc1, forward_time: 1 ms, backward_time: 2 ms, parameters: 20000000, output_bytes: 16 KiB}
-  - {name: fc2, forward_time: 0.5 ms, backward_time: 1 ms, parameters: 4000000, output_bytes: 4 KiB}
-"""
 A = "pipedream-cluster-a"
 
 
 @pytest.fixture
 def five(tmp_path: Path) -> str:
     path = tmp_path / "five.yaml"
-    path.write_text(FIVE, encoding="utf-8")
+    path.write_text(PROFILE, encoding="utf-8")
     return str(path)
 
 
@@ -284,11 +277,7 @@ E = ("export", "pipeline", "vgg16", "--cluster", A)
 def test_a_bad_setting_is_named_as_the_setting_in_the_api_and_as_the_option_in_the_cli(
     run_cli: Any, call: Any, setting: str, argv: tuple[str, ...]
 ) -> None:
-    with pytest.raises(SettingError, match=f"field '{setting}'"):
-        call()
-    result = run_cli(*argv)
-    option = "--" + setting.replace("_", "-")
-    assert result.exit_code == 2 and result.stderr.startswith(f"error: {option}: "), result.stderr
+    assert_setting_named(run_cli, call, setting, argv)
 
 
 def test_partition_needs_exactly_one_of_cluster_and_levels() -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from planner.api.dp import DPOptions
-from planner.api.llm import LLMOptions
+from planner.api.llm import CONFIGURATION, LLMOptions
 from planner.api.partition import PartitionOptions
 from planner.errors import InfeasibleError, SettingError, SpecError
 
@@ -25,15 +25,7 @@ DP_TARGETS = ("deepspeed",)
 LLM_TARGETS = ("megatron", "deepspeed")
 ZERO_STAGES = (0, 1, 2, 3)
 # the parallelism of an LLM plan that an export names
-LLM_PLAN_KEYS = (
-    "tensor_parallel",
-    "pipeline_parallel",
-    "data_parallel",
-    "microbatch",
-    "interleave",
-    "recompute",
-    "zero_stage",
-)
+LLM_PLAN_KEYS = (*CONFIGURATION, "interleave", "recompute", "zero_stage")
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ def pipeline_partition(
     """The optimal pipeline partition of `model` (a spec, catalog name or file) on `cluster` (a Cluster,
     catalog name or file; None with `options.levels`): stages, replicas, time, speedup. InfeasibleError
     when no partition fits."""
-    from planner.api.training import load_cluster, load_model
+    from planner.api.training import load_cluster, load_training_model
     from planner.optimize.pipedream import levels_from_cluster
 
     options.check()
@@ -127,16 +127,8 @@ def pipeline_partition(
             show_got=False,
         )
     machine = None if cluster is None else load_cluster(cluster, options.servers)
-    spec = load_model(model)
-    if spec.spec not in ("profile", "cnn"):
-        name = model if isinstance(model, str) else spec.name
-        raise SpecError(
-            name,
-            "",
-            f"expected a layer profile or a CNN architecture, not an {spec.spec} config",
-            show_got=False,
-        )
-    levels = tuple(options.levels) if machine is None else tuple(levels_from_cluster(machine))
+    spec = load_training_model(model)
+    levels = tuple(levels_from_cluster(machine)) if machine is not None else tuple(options.levels or ())
     if _is_measured(spec):
         if options.batch is not None and options.batch != spec.batch_size:
             raise SettingError(

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from planner.api.llm import LLMOptions, LLMPlanResult
     from planner.api.training import ResolvedTraining
     from planner.optimize.parallelism import PlanEvaluation
-    from planner.optimize.plan import Comparison, Strategy
+    from planner.optimize.plan import Comparison, Objective, Strategy
     from planner.spec.hardware import Cluster
     from planner.spec.llm import LLMConfig
 
@@ -115,7 +115,7 @@ def plan_strategies(model: Any, cluster: str | Cluster, options: PlanOptions) ->
 
     options.check()
     resolved = resolve_training(model, cluster, options.training())
-    objective = "latency" if options.objective == "latency" else "throughput"
+    objective: Objective = "latency" if options.objective == "latency" else "throughput"
     comparison = plan.compare(resolved.setup, resolved.profile, resolved.batch, objective)
     if comparison.winner is None:
         raise InfeasibleError(_nothing_fits(comparison, resolved))

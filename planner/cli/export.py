@@ -22,19 +22,8 @@ from typing import Annotated
 import typer
 
 from planner.api.export import DPExportOptions, LLMExportOptions, PipelineExportOptions
+from planner.cli import partition_options as part
 from planner.cli.common import FormatOption, force_help
-from planner.cli.partition_options import (
-    ActivationCompression,
-    Batch,
-    CostModel,
-    FewerMachines,
-    Levels,
-    Memory,
-    PartitionCluster,
-    PartitionModel,
-    Servers,
-    Straight,
-)
 from planner.render import OutputFormat
 
 app = typer.Typer(
@@ -62,17 +51,17 @@ def _check_output(output: Path | None, force: bool) -> None:
 
 @app.command("pipeline")
 def pipeline(
-    model: PartitionModel,
+    model: part.PartitionModel,
     to: Annotated[str, typer.Option("--to", help="torch (split_spec), pipedream (ranks map), deepspeed")],
-    cluster: PartitionCluster = None,
-    servers: Servers = PIPELINE.servers,
-    levels: Levels = None,
-    cost_model: CostModel = PIPELINE.cost_model,
-    straight: Straight = PIPELINE.straight,
-    memory: Memory = PIPELINE.memory,
-    activation_compression: ActivationCompression = PIPELINE.activation_compression,
-    use_fewer_machines: FewerMachines = PIPELINE.use_fewer_machines,
-    batch: Batch = PIPELINE.batch,
+    cluster: part.PartitionCluster = None,
+    servers: part.Servers = PIPELINE.servers,
+    levels: part.Levels = None,
+    cost_model: part.CostModel = PIPELINE.cost_model,
+    straight: part.Straight = PIPELINE.straight,
+    memory: part.Memory = PIPELINE.memory,
+    activation_compression: part.ActivationCompression = PIPELINE.activation_compression,
+    use_fewer_machines: part.FewerMachines = PIPELINE.use_fewer_machines,
+    batch: part.Batch = PIPELINE.batch,
     microbatches: Annotated[
         int | None,
         typer.Option(
@@ -126,7 +115,7 @@ def dp(
     model: Annotated[str, typer.Argument(help="catalog model (CNN architecture or profile) or a file")],
     cluster: ClusterOption,
     to: Annotated[str, typer.Option("--to", help="deepspeed")] = "deepspeed",
-    servers: Servers = DP.servers,
+    servers: part.Servers = DP.servers,
     devices: Devices = DP.devices,
     batch: Annotated[
         int | None, typer.Option(help="samples per device (with --global-batch: the global batch)")
@@ -178,7 +167,7 @@ def llm(
     seq_len: Annotated[
         int | None, typer.Option("--seq-len", help="tokens per sequence (default: the model's context)")
     ] = LLM.seq_len,
-    servers: Servers = LLM.servers,
+    servers: part.Servers = LLM.servers,
     devices: Devices = LLM.devices,
     dtype: Annotated[str, typer.Option(help="bf16 / fp16 (mixed precision) or fp32")] = LLM.dtype,
     optimizer: Annotated[str, typer.Option(help="adam or sgd (with momentum)")] = LLM.optimizer,

@@ -12,23 +12,13 @@ from typing import Annotated, Any
 
 import typer
 
-from planner.api.llm import LLMOptions
+from planner.api.llm import CONFIGURATION, LLMOptions
 from planner.api.plan import DEFAULT_CLUSTER, DEFAULT_LLM_GLOBAL_BATCH, DEFAULT_MODEL, PlanOptions
 from planner.cli.common import FormatOption, bad_option, force_help
 from planner.render import OutputFormat
 
 CNN, LLM = PlanOptions, LLMOptions  # every default is the API's, defined once
-LLM_ONLY = (
-    "tensor_parallel",
-    "pipeline_parallel",
-    "data_parallel",
-    "microbatch",
-    "interleave",
-    "recompute",
-    "zero",
-    "global_batch",
-    "seq_len",
-)
+LLM_ONLY = (*CONFIGURATION, "interleave", "recompute", "zero", "global_batch", "seq_len")
 
 
 def command(

@@ -9,7 +9,7 @@ from typing import Any
 
 from planner.cost import data_parallel as dp
 from planner.optimize.plan import Comparison, compare
-from planner.spec.hardware import Cluster
+from planner.spec.hardware import Cluster, Device
 from planner.spec.profile import ModelProfile
 
 SENSITIVITY_FACTORS = ("peak_compute", "compute_efficiency", "memory_bandwidth", "memory_efficiency")
@@ -21,6 +21,7 @@ def perturbed(cluster: Cluster, factor: str, scale: float) -> Cluster:
     `<level>.bandwidth`, `<level>.latency`, `<level>.efficiency`."""
     device = cluster.device
     if factor in SENSITIVITY_FACTORS:
+        assert isinstance(device, Device), "a cluster with a device (a catalog one is resolved when loaded)"
         if factor == "peak_compute":
             new = replace(device, peak_compute={k: v * scale for k, v in device.peak_compute.items()})
         else:
