@@ -5,42 +5,17 @@ as the setting in the API and as the option on the command line."""
 from __future__ import annotations
 
 import doctest
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from api_payloads import api_json, cli_json
 
 import planner.api
 from planner.api import LROptions, lr_schedule
 from planner.api.llm import LLMOptions, llm_parallel
 from planner.api.pipeline import BubbleOptions, ScheduleOptions, pipeline_bubble, pipeline_schedule
 from planner.errors import InfeasibleError, SettingError
-from planner.render import OutputFormat, dumps
-
-
-def _json(run_cli: Any, *argv: str) -> dict[str, Any]:
-    result = run_cli(*argv, "--format", "json")
-    assert result.exit_code == 0, result.stderr
-    payload = json.loads(result.stdout)
-    payload.pop("schema_version")
-    return payload
-
-
-def assert_setting_named(run_cli: Any, call: Any, setting: str, argv: tuple[str, ...]) -> None:
-    """`call()` raises a SettingError naming `setting`; the command line names its option instead."""
-    with pytest.raises(SettingError, match=f"field '{setting}'"):
-        call()
-    result = run_cli(*argv)
-    option = "--" + setting.replace("_", "-")
-    assert result.exit_code == 2 and result.stderr.startswith(f"error: {option}: "), result.stderr
-
-
-def _plain(result: Any) -> Any:
-    """The result as the JSON output carries it (tuples as lists, numpy scalars as numbers)."""
-    payload = json.loads(dumps(result.to_dict(), OutputFormat.json))
-    payload.pop("schema_version")
-    return payload
 
 
 def test_the_api_docstring_example_runs() -> None:
@@ -59,7 +34,7 @@ def test_the_api_docstring_example_runs() -> None:
     ],
 )
 def test_lr_api_equals_cli(run_cli: Any, options: LROptions, argv: str) -> None:
-    assert _plain(lr_schedule(options)) == _json(run_cli, "lr", *argv.split())
+    assert api_json(lr_schedule(options)) == cli_json(run_cli, "lr", *argv.split())
 
 
 def test_a_bad_setting_is_named_as_the_setting_in_the_api_and_as_the_option_in_the_cli(run_cli: Any) -> None:
@@ -98,16 +73,16 @@ def test_lr_epochs_are_bounded_before_the_schedule_lists_them(run_cli: Any) -> N
 def test_llm_parallel_api_equals_cli(
     run_cli: Any, model: str, cluster: str, options: LLMOptions, argv: str
 ) -> None:
-    expected = _json(run_cli, "llm-parallel", model, "--cluster", cluster, *argv.split())
-    assert _plain(llm_parallel(model, cluster, options)) == expected
+    expected = cli_json(run_cli, "llm-parallel", model, "--cluster", cluster, *argv.split())
+    assert api_json(llm_parallel(model, cluster, options)) == expected
 
 
 def test_plan_evaluates_a_configuration_as_the_search_recommends_it(run_cli: Any) -> None:
     # issue 14: -t 4 -p 1 -d 4 -b 1 evaluated recompute=full ZeRO-0 while the search recommended
     # recompute=none ZeRO-3 for the same t, p, d, b
     base = ["plan", "llama-2-13b", "--cluster", "dgx-h100", "--servers", "2", "--global-batch", "1024"]
-    searched = _json(run_cli, *base, "-t", "4", "-p", "1", "-b", "1")
-    evaluated = _json(run_cli, *base, "-t", "4", "-p", "1", "-d", "4", "-b", "1")
+    searched = cli_json(run_cli, *base, "-t", "4", "-p", "1", "-b", "1")
+    evaluated = cli_json(run_cli, *base, "-t", "4", "-p", "1", "-d", "4", "-b", "1")
     assert searched["recommendation"] == evaluated["recommendation"]
 
 
@@ -147,7 +122,7 @@ def test_a_search_with_nothing_to_evaluate_says_why() -> None:
     ],
 )
 def test_pipeline_bubble_api_equals_cli(run_cli: Any, options: BubbleOptions, argv: str) -> None:
-    assert _plain(pipeline_bubble(options)) == _json(run_cli, "pipeline", "bubble", *argv.split())
+    assert api_json(pipeline_bubble(options)) == cli_json(run_cli, "pipeline", "bubble", *argv.split())
 
 
 @pytest.mark.parametrize(
@@ -161,9 +136,9 @@ def test_pipeline_bubble_api_equals_cli(run_cli: Any, options: BubbleOptions, ar
     ],
 )
 def test_pipeline_schedule_api_equals_cli(run_cli: Any, options: ScheduleOptions, argv: str) -> None:
-    expected = _json(run_cli, "pipeline", "schedule", *argv.split())
+    expected = cli_json(run_cli, "pipeline", "schedule", *argv.split())
     assert expected.pop("svg_path") is None  # the CLI's: where it wrote the chart
-    assert _plain(pipeline_schedule(options)) == expected
+    assert api_json(pipeline_schedule(options)) == expected
 
 
 def test_the_readme_api_example_runs(capsys: pytest.CaptureFixture[str]) -> None:

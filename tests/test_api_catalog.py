@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
-from test_api import _json, _plain  # API result vs `--format json`: the helpers of tests/test_api.py
+from api_payloads import api_json as _plain
+from api_payloads import cli_json as _json
 
 from planner.api.calibrate import CalibrateOptions, calibrate_machine
 from planner.api.catalog import (

@@ -4,11 +4,11 @@ the option on the command line; the options keep numpy out of `planner --help`."
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from api_payloads import api_json, cli_json
 
 from planner.api.fl_fleets import fl_fleets
 from planner.api.fl_heterofl import FLHeteroFLOptions, fl_heterofl
@@ -22,23 +22,11 @@ FLEET = "mixed-edge"
 
 
 def _json(run_cli: Any, *argv: str) -> dict[str, Any]:
-    result = run_cli("fl", *argv, "--format", "json")
-    assert result.exit_code == 0, result.stderr
-    payload = json.loads(result.stdout)
-    payload.pop("schema_version")
-    return payload
-
-
-def _plain(result: Any) -> Any:
-    """The result as JSON reads it back, less the solver's wall-clock time (not printed as JSON)."""
-    payload = json.loads(json.dumps(result.to_dict()))
-    for selection in payload.get("selections", ()):
-        selection.pop("solve_s")
-    return payload
+    return cli_json(run_cli, "fl", *argv)
 
 
 def test_fleets_api_equals_cli(run_cli: Any) -> None:
-    assert _plain(fl_fleets()) == _json(run_cli, "fleets")
+    assert api_json(fl_fleets()) == _json(run_cli, "fleets")
 
 
 @pytest.mark.parametrize(
@@ -72,7 +60,7 @@ def test_fleets_api_equals_cli(run_cli: Any) -> None:
 def test_round_api_equals_cli(run_cli: Any, options: FLRoundOptions, argv: str) -> None:
     api = fl_round(FLEET, "resnet18", options)
     cli = _json(run_cli, "round", "--fleet", FLEET, "--model", "resnet18", *argv.split())
-    assert _plain(api) == cli
+    assert api_json(api) == cli
     assert api.round.round_s == pytest.approx(cli["round"]["round_s"])  # typed fields, not a dict
 
 
@@ -107,7 +95,7 @@ def test_round_takes_specs_as_well_as_names() -> None:
 )
 def test_select_api_equals_cli(run_cli: Any, options: FLSelectOptions, argv: str) -> None:
     api = fl_select(FLEET, "alexnet", options)
-    assert _plain(api) == _json(run_cli, "select", "--fleet", FLEET, "--model", "alexnet", *argv.split())
+    assert api_json(api) == _json(run_cli, "select", "--fleet", FLEET, "--model", "alexnet", *argv.split())
     assert len(api.ilp_clients) == sum(row.ilp_selected for row in api.by_class)
 
 
@@ -125,13 +113,13 @@ def test_select_api_equals_cli(run_cli: Any, options: FLSelectOptions, argv: str
 )
 def test_heterofl_api_equals_cli(run_cli: Any, options: FLHeteroFLOptions, argv: str) -> None:
     api = fl_heterofl(FLEET, "resnet18", options)
-    assert _plain(api) == _json(run_cli, "heterofl", "--fleet", FLEET, "--model", "resnet18", *argv.split())
+    assert api_json(api) == _json(run_cli, "heterofl", "--fleet", FLEET, "--model", "resnet18", *argv.split())
     assert [level.level for level in api.levels] == list(range(1, options.levels + 1))
 
 
 def test_noniid_api_equals_cli(run_cli: Any) -> None:
     options = FLNoniidOptions(sample_bytes=3072.0)
-    assert _plain(fl_noniid(FLEET, options)) == _json(
+    assert api_json(fl_noniid(FLEET, options)) == _json(
         run_cli, "noniid", "--fleet", FLEET, "--sample-bytes", "3KiB"
     )
     options = FLNoniidOptions(
@@ -147,7 +135,7 @@ def test_noniid_api_equals_cli(run_cli: Any) -> None:
     argv = "-m 20 --classes 100 --classes-per-client 5 --seed 3 --shared-fraction 0.1 --shared-portion 0.5"
     argv += " -E 2 -B 16"
     api = fl_noniid(FLEET, options, model="resnet18")
-    assert _plain(api) == _json(run_cli, "noniid", "--fleet", FLEET, "--model", "resnet18", *argv.split())
+    assert api_json(api) == _json(run_cli, "noniid", "--fleet", FLEET, "--model", "resnet18", *argv.split())
     assert api.training_with_shared is not None and api.shared_subset.sample_bytes == 3 * 224 * 224
 
 
@@ -162,7 +150,7 @@ def test_noniid_partition_as_counts_or_as_a_file(run_cli: Any, tmp_path: Path) -
     counts = FLNoniidOptions(partition=((10, 0), (5, 5)), sample_bytes=1024.0)
     api = fl_noniid(str(fleet), counts)
     cli = _json(run_cli, "noniid", "--fleet", str(fleet), "--partition", str(path), "--sample-bytes", "1KiB")
-    assert _plain(api) == cli and api.emd.max > 0
+    assert api_json(api) == cli and api.emd.max > 0
 
 
 # (the API call, the setting it names, the same question on the command line)

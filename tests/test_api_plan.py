@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_payloads import api_json as _plain
+from api_payloads import assert_setting_named
+from api_payloads import cli_json as _json
 
 from planner.api.export import (
     DPExportOptions,
@@ -25,21 +28,14 @@ from planner.api.partition import PartitionOptions, pipeline_partition
 from planner.api.plan import PlanOptions, plan_llm, plan_strategies
 from planner.errors import InfeasibleError, SettingError
 from planner.export import NotExpressible
-from tests.test_api import (  # API result == --format json, less schema_version
-    _json,
-    _plain,
-    assert_setting_named,
-)
-from tests.test_cli_partition import PROFILE  # five measured layers
 
 A = "pipedream-cluster-a"
 
 
 @pytest.fixture
-def five(tmp_path: Path) -> str:
-    path = tmp_path / "five.yaml"
-    path.write_text(PROFILE, encoding="utf-8")
-    return str(path)
+def graph(shared_dir: Path) -> str:
+    """PipeDream's measured VGG-16 (a graph.txt: its minibatch is not stated)."""
+    return str(shared_dir / "profiles" / "pipedream" / "vgg16.graph.txt")
 
 
 # ---------------------------------------------------------------------------------------------- plan
@@ -61,9 +57,9 @@ def test_plan_api_equals_cli(run_cli: Any, model: str, options: PlanOptions, arg
     assert _plain(plan_strategies(model, A, options)) == expected
 
 
-def test_plan_of_a_profile_equals_cli(run_cli: Any, five: str) -> None:
-    expected = _json(run_cli, "plan", five, "--cluster", A, "--servers", "1", "--dtype", "fp32")
-    assert _plain(plan_strategies(five, A, PlanOptions(servers=1))) == expected
+def test_plan_of_a_profile_equals_cli(run_cli: Any, graph: str) -> None:
+    expected = _json(run_cli, "plan", graph, "--cluster", A, "--servers", "1", "--profile-batch", "64")
+    assert _plain(plan_strategies(graph, A, PlanOptions(servers=1, profile_batch=64))) == expected
 
 
 def test_plan_of_an_llm_equals_cli(run_cli: Any) -> None:
@@ -94,20 +90,20 @@ def test_plan_exits_1_when_no_strategy_fits(run_cli: Any) -> None:
                 levels=((2, 10e9), (2, 1e9)),
                 cost_model="pipedream",
                 straight=True,
-                memory=300e6,
+                memory=8e9,
                 activation_compression=8.0,
                 use_fewer_machines=True,
             ),
-            "--levels 2:10GB/s,2:1GB/s --cost-model pipedream --straight --memory 300MB "
+            "--levels 2:10GB/s,2:1GB/s --cost-model pipedream --straight --memory 8GB "
             "--activation-compression 8 --use-fewer-machines",
         ),
     ],
 )
 def test_partition_api_equals_cli(
-    run_cli: Any, five: str, cluster: str | None, options: PartitionOptions, argv: str
+    run_cli: Any, graph: str, cluster: str | None, options: PartitionOptions, argv: str
 ) -> None:
-    expected = _json(run_cli, "pipeline", "partition", five, *argv.split())
-    assert _plain(pipeline_partition(five, cluster, options)) == expected
+    expected = _json(run_cli, "pipeline", "partition", graph, *argv.split())
+    assert _plain(pipeline_partition(graph, cluster, options)) == expected
 
 
 def test_partition_of_a_cnn_equals_cli_and_is_timed_as_plan_times_it(run_cli: Any) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_api import _json as cli_json  # tests/ is on sys.path (pytest's rootdir conftest)
-from test_api import _plain
+from api_payloads import api_json as _plain
+from api_payloads import cli_json
 
 from planner.api.specdec import (
     SpecdecAlphaOptions,

@@ -27,6 +27,11 @@ from planner.api.catalog import (
 )
 from planner.api.comm import CommOptions, CommResult, allreduce_comparison
 from planner.api.dp import DPOptions, DPPlanResult, data_parallel
+from planner.api.edge_adcnn import ADCNNSolver, EdgeADCNNOptions, EdgeADCNNResult, edge_adcnn
+from planner.api.edge_exits import EdgeExitsOptions, EdgeExitsResult, edge_exits
+from planner.api.edge_modnn import EdgeMoDNNOptions, EdgeMoDNNResult, MoDNNPartition, edge_modnn
+from planner.api.edge_split import EdgeSplitOptions, EdgeSplitResult, SplitChoice, SplitObjective, edge_split
+from planner.api.edge_transformer import EdgeTransformerOptions, EdgeTransformerResult, edge_transformer
 from planner.api.fl_common import FleetSummary, LocalTraining, ModelSummary
 from planner.api.fl_fleets import FleetsResult, fl_fleets
 from planner.api.fl_heterofl import FLHeteroFLOptions, FLHeteroFLResult, fl_heterofl
@@ -69,6 +74,7 @@ from planner.api.validate import ValidateOptions, ValidationResult, validate
 
 __all__ = [
     "DEFAULT_CNN_BATCH",
+    "ADCNNSolver",
     "BubbleOptions",
     "BubbleResult",
     "CalibrateOptions",
@@ -77,6 +83,16 @@ __all__ = [
     "CommResult",
     "DPOptions",
     "DPPlanResult",
+    "EdgeADCNNOptions",
+    "EdgeADCNNResult",
+    "EdgeExitsOptions",
+    "EdgeExitsResult",
+    "EdgeMoDNNOptions",
+    "EdgeMoDNNResult",
+    "EdgeSplitOptions",
+    "EdgeSplitResult",
+    "EdgeTransformerOptions",
+    "EdgeTransformerResult",
     "FLHeteroFLOptions",
     "FLHeteroFLResult",
     "FLNoniidOptions",
@@ -95,6 +111,7 @@ __all__ = [
     "LROptions",
     "LRScheduleResult",
     "LocalTraining",
+    "MoDNNPartition",
     "ModelResult",
     "ModelShowOptions",
     "ModelSummary",
@@ -113,6 +130,8 @@ __all__ = [
     "SpecdecSpeedupResult",
     "SpecdecTreeOptions",
     "SpecdecTreeResult",
+    "SplitChoice",
+    "SplitObjective",
     "TrainingOptions",
     "ValidateOptions",
     "ValidationResult",
@@ -120,6 +139,11 @@ __all__ = [
     "allreduce_comparison",
     "calibrate_machine",
     "data_parallel",
+    "edge_adcnn",
+    "edge_exits",
+    "edge_modnn",
+    "edge_split",
+    "edge_transformer",
     "fl_fleets",
     "fl_heterofl",
     "fl_noniid",

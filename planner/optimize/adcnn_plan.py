@@ -241,6 +241,17 @@ def auto_cuts(model: EdgeModel, rows: int, cols: int) -> list[int]:
     return out
 
 
+def cut_index(model: EdgeModel, cut: str) -> int:
+    """The index of layer `cut`; ValueError unless it is a clean spatial cut (edge_tiles.cut_candidates)."""
+    index = model.index(cut)
+    if index not in edge_tiles.cut_candidates(model):
+        raise ValueError(
+            f"cannot cut after '{cut}': the Conv part must end on a spatial layer whose output is "
+            "the only tensor later layers read"
+        )
+    return index
+
+
 def plan_adcnn(
     model: EdgeModel,
     central: Board,
@@ -261,16 +272,7 @@ def plan_adcnn(
     """
     if not boards:
         raise ValueError("ADCNN needs at least one Conv node")
-    if cut is not None:
-        index = model.index(cut)
-        if index not in edge_tiles.cut_candidates(model):
-            raise ValueError(
-                f"cannot cut after '{cut}': the Conv part must end on a spatial layer whose output is "
-                "the only tensor later layers read"
-            )
-        candidates = [index]
-    else:
-        candidates = auto_cuts(model, rows, cols)
+    candidates = [cut_index(model, cut)] if cut is not None else auto_cuts(model, rows, cols)
     scored = []
     for index in candidates:
         classes = tile_classes(model, index, rows, cols, compression)

@@ -70,7 +70,7 @@ def test_fl_round_counts_are_bounded_before_allocation(argv: list[str], expected
 def test_adcnn_boards_are_bounded_before_each_is_made(boards: str, extra: list[str]) -> None:
     # a million (or with the greedy rule 100,000) boards never ended
     out = run(["edge", "adcnn", "vgg16", "--boards", boards, *extra])
-    assert out.exit_code == 2 and "--boards: expected at most 64 Conv nodes" in out.stderr
+    assert out.exit_code == 2 and "--boards: field 'boards': expected at most 64 Conv nodes" in out.stderr
 
 
 def test_adcnn_on_a_cluster_of_800000_boards_is_refused() -> None:

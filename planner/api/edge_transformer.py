@@ -1,0 +1,87 @@
+"""A transformer layer split over devices by heads (over the embedding E) or by tokens (over the sequence
+L) for inference: communication and time of each (planner.cost.transformer_partition): options, result,
+and the question."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from planner.api.edge_inputs import (
+    ModelRef,
+    cluster_device,
+    load_cluster,
+    load_model,
+    setting_error,
+    spec_name,
+)
+from planner.errors import SettingError, SpecError
+
+if TYPE_CHECKING:
+    from planner.cost.transformer_partition import PartitionCost
+    from planner.spec.hardware import Cluster
+
+
+@dataclass(frozen=True)
+class EdgeTransformerOptions:
+    """The devices, the sequence and the dtype."""
+
+    cluster: str | Cluster = "dgx-1"
+    devices: int | None = None  # devices to split over; None: one server's
+    tokens: int | None = None  # the sequence length L; None: the model's maximum
+    dtype: str | None = None  # the compute dtype; None: the model's if the device has it
+
+    def check(self) -> None:
+        """Raise SettingError naming the first setting out of range (the device count is checked against
+        the cluster by the question)."""
+        if self.tokens is not None and self.tokens < 1:
+            raise SettingError("tokens", "expected a whole number >= 1", self.tokens)
+
+
+@dataclass(frozen=True)
+class EdgeTransformerResult:
+    """One layer's cost under each scheme, and the model's (`layers` layers)."""
+
+    model: str
+    cluster: str
+    devices: int
+    tokens: int
+    dtype: str
+    layers: int
+    schemes: tuple[PartitionCost, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "cluster": self.cluster,
+            "devices": self.devices,
+            "tokens": self.tokens,
+            "dtype": self.dtype,
+            "layers": self.layers,
+            "schemes": [scheme.to_dict(self.layers) for scheme in self.schemes],
+        }
+
+
+def edge_transformer(model: ModelRef, options: EdgeTransformerOptions | None = None) -> EdgeTransformerResult:
+    """Head-wise vs sequence partition of an LLM's layers over the devices of a cluster."""
+    from planner.cost.transformer_partition import partition_costs, pick_dtype
+
+    options = options or EdgeTransformerOptions()
+    options.check()
+    cfg = load_model(model, ("llm",))
+    if cfg.spec != "llm":
+        raise SpecError(spec_name(model, cfg), "spec", "expected an llm spec", cfg.spec)
+    cluster = load_cluster("cluster", options.cluster)
+    n = options.devices if options.devices is not None else cluster.devices_per_server
+    if not 1 <= n <= cluster.total_devices:
+        raise SettingError("devices", f"expected 1 to {cluster.total_devices} on {cluster.name}", n)
+    length = options.tokens if options.tokens is not None else cfg.max_sequence_length
+    device = cluster_device("cluster", cluster)
+    with setting_error("dtype"):
+        dtype = options.dtype or pick_dtype(cfg, device)
+        if dtype not in device.peak_compute:
+            raise ValueError(f"{device.name} lists no {dtype} peak")
+    with setting_error("devices"):
+        costs = partition_costs(cfg, cluster, n, length, dtype)
+    layers = cfg.num_layers + cfg.encoder_layers
+    return EdgeTransformerResult(cfg.name, cluster.name, n, length, dtype, layers, tuple(costs))
