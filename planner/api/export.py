@@ -52,9 +52,10 @@ class ExportResult:
         return dict(self.fields)
 
 
-def check_target(to: str, allowed: tuple[str, ...]) -> str:
+def check_target(to: str, allowed: tuple[str, ...], setting: str = "to") -> str:
+    """`to` if it is one of the engines `allowed`, else a SettingError naming `setting`."""
     if to not in allowed:
-        raise SettingError("to", f"one of {', '.join(allowed)}", to)
+        raise SettingError(setting, f"one of {', '.join(allowed)}", to)
     return to
 
 
@@ -242,7 +243,6 @@ def llm_fields(to: str, plan: dict[str, Any], inputs: dict[str, Any], config: LL
     """An LLM plan (PlanEvaluation.to_dict()) for Megatron-LM or DeepSpeed, with its figures."""
     from planner.export import deepspeed, megatron
 
-    check_target(to, LLM_TARGETS)
     if to == "megatron":
         fields = megatron.export(plan, inputs, config)
     else:

@@ -2,7 +2,7 @@
 
 The winner of a CNN or profile plan (planner.api.plan.plan_strategies):
 * data parallelism: a DeepSpeed config (micro-batch = the batch per device, no accumulation, ZeRO-0, as
-  the plan is timed); it has no pipeline split for torch or PipeDream, and no Megatron-LM form;
+  the plan is timed); it has no pipeline split for torch or PipeDream;
 * the PipeDream pipeline: its own partition (the stages, replicas and devices the plan timed) for torch,
   PipeDream or DeepSpeed, as `planner export pipeline` writes a partition;
 * GPipe or 1F1B: the straight partition for torch (with the schedule and its micro-batches in a note) or
@@ -15,51 +15,46 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from planner.api.export import ExportResult, check_target
-from planner.errors import SettingError
 
 if TYPE_CHECKING:
     from planner.api.plan import LLMRecommendation, StrategyPlanResult
     from planner.optimize.plan import Strategy
 
-PLAN_TARGETS = ("deepspeed", "torch", "pipedream", "megatron")
+CNN_ENGINES = ("deepspeed", "torch", "pipedream")  # a CNN or profile plan
+LLM_ENGINES = ("megatron", "deepspeed")  # an LLM plan
 SCHEDULES = {"gpipe": "ScheduleGPipe", "1f1b": "Schedule1F1B"}  # torch.distributed.pipelining
 
 
-def export_plan(result: StrategyPlanResult | LLMRecommendation, to: str) -> ExportResult:
-    """The plan `result` recommends, for `to` (deepspeed, torch, pipedream, megatron). NotExpressible
-    (exit 1) when the engine has no form of that plan, with the reason."""
+def export_plan(result: StrategyPlanResult | LLMRecommendation, export: str) -> ExportResult:
+    """The plan `result` recommends, for the engine `export` (deepspeed, torch or pipedream for a CNN or
+    profile; megatron or deepspeed for an LLM). NotExpressible (exit 1) when the engine has no form of
+    that plan, with the reason."""
     from planner.api.export import llm_fields
     from planner.api.plan import LLMRecommendation
 
-    check_target(to, PLAN_TARGETS)
     if isinstance(result, LLMRecommendation):
+        check_target(export, LLM_ENGINES, "export")
         best = result.best.to_dict()
-        payload = result.result.to_dict()
-        fields = llm_fields(_engine_of_llm(to), best, payload["inputs"], result.config)
-        return ExportResult(fields, result.to_dict())
+        inputs = result.result.to_dict()["inputs"]
+        return ExportResult(llm_fields(export, best, inputs, result.config), result.to_dict())
+    check_target(export, CNN_ENGINES, "export")
     winner = result.winner
     if winner.family == "data-parallel":
-        fields = _data_parallel(result, winner, to)
+        fields = _data_parallel(result, winner, export)
     else:
-        fields = _pipeline(result, winner, to)
-    inputs = result.to_dict()["inputs"]
+        fields = _pipeline(result, winner, export)
+    payload = result.to_dict()
     fields.update(
-        target=to,
-        model=inputs["model"],
-        cluster=inputs["cluster"],
+        target=export,
+        model=payload["inputs"]["model"],
+        cluster=payload["inputs"]["cluster"],
         strategy=winner.name,
         strategy_config=winner.config,
         iteration_s=winner.iteration_s,
         devices=winner.devices,
         memory_per_device_bytes=winner.memory_per_device_bytes,
     )
-    return ExportResult(fields, result.to_dict())
-
-
-def _engine_of_llm(to: str) -> str:
-    if to not in ("megatron", "deepspeed"):
-        raise SettingError("to", "megatron or deepspeed for an LLM plan", to)
-    return to
+    return ExportResult(fields, payload)
 
 
 def _not_expressible(what: str, to: str, instead: str) -> Exception:
@@ -75,7 +70,7 @@ def _data_parallel(result: StrategyPlanResult, winner: Strategy, to: str) -> dic
         raise _not_expressible(
             f"data parallelism ({winner.name} on {winner.devices} devices)",
             to,
-            "it has no pipeline split: export it --to deepspeed, or run it with DistributedDataParallel",
+            "it has no pipeline split: export it to deepspeed, or run it with DistributedDataParallel",
         )
     setup = result.resolved.setup
     view = DataParallelPlan(
@@ -104,21 +99,15 @@ def _pipeline(result: StrategyPlanResult, winner: Strategy, to: str) -> dict[str
     assert winner.partition is not None  # every pipeline strategy keeps the partition it timed
     plan = PipelinePlan.from_result(winner.partition, [layer.name for layer in profile.layers], profile.name)
     if winner.family == "pipeline":  # PipeDream's asynchronous 1F1B, one minibatch at a time
-        if to == "megatron":
-            raise _not_expressible(f"a PipeDream pipeline ({winner.config})", to, "Megatron-LM runs LLMs")
         if to == "deepspeed":
             return deepspeed_pipeline(plan, profile, result.resolved.batch, None)
         return pipeline_fields(to, plan)
     micro = winner.breakdown["micro_batch"]
     count = round(winner.samples_per_iteration / micro)
     what = f"{winner.name} over {winner.config}"
-    if to in ("megatron", "pipedream"):
-        instead = "export it --to torch or --to deepspeed" + (
-            " (PipeDream's runtime runs the asynchronous schedule, not a flushed one)"
-            if to == "pipedream"
-            else ""
-        )
-        raise _not_expressible(what, to, instead)
+    if to == "pipedream":
+        instead = "PipeDream's runtime runs the asynchronous schedule, not a flushed one: export it to torch"
+        raise _not_expressible(what, to, f"{instead} or deepspeed")
     if to == "torch":
         fields = pipeline_fields(to, plan)
         fields["notes"].append(
