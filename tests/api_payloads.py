@@ -24,3 +24,18 @@ def api_json(result: Any) -> Any:
     payload = json.loads(dumps(result.to_dict(), OutputFormat.json))
     payload.pop("schema_version")
     return payload
+
+
+def assert_setting_named(run_cli: Any, call: Any, setting: str, argv: tuple[str, ...]) -> None:
+    """`call()` raises a SettingError naming `setting`; `planner *argv` names its option instead (exit 2)."""
+    from planner.errors import SettingError
+
+    try:
+        call()
+    except SettingError as exc:
+        assert exc.setting == setting, exc
+    else:
+        raise AssertionError(f"no SettingError for '{setting}'")
+    result = run_cli(*argv)
+    option = "--" + setting.replace("_", "-")
+    assert result.exit_code == 2 and result.stderr.startswith(f"error: {option}: "), result.stderr

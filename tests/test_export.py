@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.export import (
+    DataParallelPlan,
     ExportStage,
     NotExpressible,
     PipelinePlan,
@@ -286,28 +287,28 @@ def test_pipeline_with_unequal_replicas_cannot_be_expressed() -> None:
         )
 
 
-def dp_payload(per_device: int, devices: int, total: int, fits: bool = True) -> dict:
-    return {
-        "inputs": {"dtype": "fp16", "optimizer": "sgd", "overlap": True},
-        "plan": {
-            "devices": devices,
-            "batch_per_device": per_device,
-            "global_batch": total,
-            "fits": fits,
-            "memory_per_device_bytes": 20 * 2**30,
-        },
-        "memory": {"device_memory_bytes": 16 * 2**30},
-    }
+def dp_plan(per_device: int, devices: int, total: int, fits: bool = True) -> DataParallelPlan:
+    return DataParallelPlan(
+        devices=devices,
+        batch_per_device=per_device,
+        global_batch=total,
+        dtype="fp16",
+        optimizer="sgd",
+        overlap=True,
+        fits=fits,
+        memory_per_device_bytes=20 * 2**30,
+        device_memory_bytes=16 * 2**30,
+    )
 
 
 def test_dp_export_adds_up_and_refuses_an_uneven_batch() -> None:
-    result = deepspeed.dp_export(dp_payload(32, 16, 512, fits=False), zero_stage=0)
+    result = deepspeed.dp_export(dp_plan(32, 16, 512, fits=False), zero_stage=0)
     config = result["config"]
     assert config["train_batch_size"] == 512 == 32 * 1 * 16
     assert config["fp16"]["enabled"] and config["zero_optimization"]["stage"] == 0
     assert any("ZeRO stage >= 1" in note for note in result["notes"])
     with pytest.raises(NotExpressible, match="uneven"):
-        deepspeed.dp_export(dp_payload(7, 16, 100), zero_stage=1)
+        deepspeed.dp_export(dp_plan(7, 16, 100), zero_stage=1)
 
 
 # ---------------------------------------------------------------------------------------------- LLMs

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from planner.optimize.plan import perturbed, rank, sensitivity_factors
+from planner.optimize.plan import rank
+from planner.optimize.plan_sensitivity import perturbed, sensitivity_factors
 from planner.spec.catalog import find
 
 

@@ -32,6 +32,16 @@ from planner.api.edge_exits import EdgeExitsOptions, EdgeExitsResult, edge_exits
 from planner.api.edge_modnn import EdgeMoDNNOptions, EdgeMoDNNResult, MoDNNPartition, edge_modnn
 from planner.api.edge_split import EdgeSplitOptions, EdgeSplitResult, SplitChoice, SplitObjective, edge_split
 from planner.api.edge_transformer import EdgeTransformerOptions, EdgeTransformerResult, edge_transformer
+from planner.api.export import (
+    DPExportOptions,
+    ExportResult,
+    LLMExportOptions,
+    PipelineExportOptions,
+    export_dp,
+    export_llm,
+    export_pipeline,
+)
+from planner.api.export_plan import export_plan
 from planner.api.fl_common import FleetSummary, LocalTraining, ModelSummary
 from planner.api.fl_fleets import FleetsResult, fl_fleets
 from planner.api.fl_heterofl import FLHeteroFLOptions, FLHeteroFLResult, fl_heterofl
@@ -40,6 +50,7 @@ from planner.api.fl_round import FLRoundOptions, FLRoundResult, fl_round
 from planner.api.fl_select import FLSelectOptions, FLSelectResult, fl_select
 from planner.api.llm import LLMOptions, LLMPlanResult, llm_parallel
 from planner.api.lr import LROptions, LRScheduleResult, lr_schedule
+from planner.api.partition import PartitionOptions, PartitionResult, pipeline_partition
 from planner.api.pipeline import (
     BubbleOptions,
     BubbleResult,
@@ -48,6 +59,7 @@ from planner.api.pipeline import (
     pipeline_bubble,
     pipeline_schedule,
 )
+from planner.api.plan import LLMRecommendation, PlanOptions, StrategyPlanResult, plan_llm, plan_strategies
 from planner.api.schema import SchemaResult, schema
 from planner.api.specdec import (
     SpecdecAlphaOptions,
@@ -68,6 +80,7 @@ from planner.api.training import (
     TrainingOptions,
     load_cluster,
     load_model,
+    load_training_model,
     resolve_training,
 )
 from planner.api.validate import ValidateOptions, ValidationResult, validate
@@ -81,6 +94,7 @@ __all__ = [
     "CalibrationResult",
     "CommOptions",
     "CommResult",
+    "DPExportOptions",
     "DPOptions",
     "DPPlanResult",
     "EdgeADCNNOptions",
@@ -93,6 +107,7 @@ __all__ = [
     "EdgeSplitResult",
     "EdgeTransformerOptions",
     "EdgeTransformerResult",
+    "ExportResult",
     "FLHeteroFLOptions",
     "FLHeteroFLResult",
     "FLNoniidOptions",
@@ -106,8 +121,10 @@ __all__ = [
     "HardwareListResult",
     "HardwareResult",
     "HardwareShowOptions",
+    "LLMExportOptions",
     "LLMOptions",
     "LLMPlanResult",
+    "LLMRecommendation",
     "LROptions",
     "LRScheduleResult",
     "LocalTraining",
@@ -116,6 +133,10 @@ __all__ = [
     "ModelShowOptions",
     "ModelSummary",
     "ModelsListResult",
+    "PartitionOptions",
+    "PartitionResult",
+    "PipelineExportOptions",
+    "PlanOptions",
     "ResolvedTraining",
     "ScheduleOptions",
     "ScheduleResult",
@@ -132,6 +153,7 @@ __all__ = [
     "SpecdecTreeResult",
     "SplitChoice",
     "SplitObjective",
+    "StrategyPlanResult",
     "TrainingOptions",
     "ValidateOptions",
     "ValidationResult",
@@ -144,6 +166,10 @@ __all__ = [
     "edge_modnn",
     "edge_split",
     "edge_transformer",
+    "export_dp",
+    "export_llm",
+    "export_pipeline",
+    "export_plan",
     "fl_fleets",
     "fl_heterofl",
     "fl_noniid",
@@ -154,11 +180,15 @@ __all__ = [
     "llm_parallel",
     "load_cluster",
     "load_model",
+    "load_training_model",
     "lr_schedule",
     "model_show",
     "models_list",
     "pipeline_bubble",
+    "pipeline_partition",
     "pipeline_schedule",
+    "plan_llm",
+    "plan_strategies",
     "resolve_training",
     "schema",
     "specdec_alpha",

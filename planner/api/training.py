@@ -77,6 +77,20 @@ def load_model(model: Any) -> Any:
     return find("models", model)  # the catalog lookup reads a Hugging Face config.json too
 
 
+def load_training_model(model: Any) -> Any:
+    """A CNN architecture or layer profile (given as load_model takes it); another kind is a SpecError."""
+    spec = load_model(model)
+    if spec.spec not in ("profile", "cnn"):
+        name = model if isinstance(model, str) else spec.name
+        raise SpecError(
+            name,
+            "",
+            f"expected a CNN architecture or a layer profile, not an {spec.spec} config",
+            show_got=False,
+        )
+    return spec
+
+
 def load_cluster(cluster: str | Cluster, servers: int | None = None) -> Cluster:
     """A cluster spec (given, by catalog name or from a file), with `servers` outermost units if given."""
     from planner.spec.catalog import find
@@ -101,15 +115,7 @@ def resolve_training(model: Any, cluster: str | Cluster, options: TrainingOption
     from planner.spec.catalog import find
 
     options.check()
-    spec = load_model(model)
-    if spec.spec not in ("profile", "cnn"):
-        name = model if isinstance(model, str) else spec.name
-        raise SpecError(
-            name,
-            "",
-            f"expected a CNN architecture or a layer profile, not an {spec.spec} config",
-            show_got=False,
-        )
+    spec = load_training_model(model)
     machine = load_cluster(cluster, options.servers)
     n = machine.total_devices if options.devices is None else options.devices
     if n > machine.total_devices:

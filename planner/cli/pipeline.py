@@ -14,6 +14,19 @@ import typer
 
 from planner.api.pipeline import DEFAULT_INTERLEAVED_CHUNKS, BubbleOptions, ScheduleOptions
 from planner.cli.common import FormatOption, force_help, quantity_option
+from planner.cli.partition_options import (
+    DEFAULTS,
+    ActivationCompression,
+    Batch,
+    CostModel,
+    FewerMachines,
+    Levels,
+    Memory,
+    PartitionCluster,
+    PartitionModel,
+    Servers,
+    Straight,
+)
 from planner.limits import MAX_CHART_WIDTH, MIN_CHART_WIDTH
 from planner.render import OutputFormat
 
@@ -151,65 +164,34 @@ def _parse_stage_times(text: str) -> tuple[tuple[float, ...], tuple[float, ...]]
     return tuple(forward), tuple(backward)
 
 
-class CostModelName(str, Enum):
-    native = "native"
-    pipedream = "pipedream"
-
-
 @app.command("partition")
 def partition(
-    model: Annotated[
-        str, typer.Argument(help="measured profile (PipeDream graph.txt, profile YAML) or CNN architecture")
-    ],
-    cluster: Annotated[
-        str | None, typer.Option(help="catalog cluster name or a cluster YAML file (or give --levels)")
-    ] = None,
-    servers: Annotated[int | None, typer.Option(help="override the cluster's outermost count")] = None,
-    levels: Annotated[
-        str | None,
-        typer.Option(
-            help="count:bandwidth per level, innermost first, e.g. '4:10GB/s,4:1.25GB/s' "
-            "(PipeDream's -n/-b); for the native model: latency 0, efficiency 1"
-        ),
-    ] = None,
-    cost_model: Annotated[
-        CostModelName,
-        typer.Option(help="native (topology-aware, the default) or pipedream (its optimizer's exact terms)"),
-    ] = CostModelName.native,
-    straight: Annotated[
-        bool, typer.Option("--straight", help="no replication: one device per stage")
-    ] = False,
-    memory: Annotated[
-        str | None, typer.Option(help="memory limit per device, e.g. 16GB (turns the check on)")
-    ] = None,
-    activation_compression: Annotated[
-        float | None,
-        typer.Option(
-            help="divide activation transfer bytes by R (pipedream: transfers count only when given)"
-        ),
-    ] = None,
-    use_fewer_machines: Annotated[
-        bool, typer.Option("--use-fewer-machines", help="allow a plan that leaves devices idle")
-    ] = False,
-    batch: Annotated[
-        int | None, typer.Option(help="samples per minibatch for a CNN architecture (default 128)")
-    ] = None,
+    model: PartitionModel,
+    cluster: PartitionCluster = None,
+    servers: Servers = DEFAULTS.servers,
+    levels: Levels = None,
+    cost_model: CostModel = DEFAULTS.cost_model,
+    straight: Straight = DEFAULTS.straight,
+    memory: Memory = DEFAULTS.memory,
+    activation_compression: ActivationCompression = DEFAULTS.activation_compression,
+    use_fewer_machines: FewerMachines = DEFAULTS.use_fewer_machines,
+    batch: Batch = DEFAULTS.batch,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Split a model into pipeline stages (PipeDream's optimizer): stages, replicas, time, speedup."""
-    from planner.cli.pipeline_partition import build_payload, tables
+    from planner.api.partition import pipeline_partition
+    from planner.cli.partition_options import partition_options
     from planner.render import emit
+    from planner.render.partition import partition_tables
 
-    payload = build_payload(
-        model=model,
-        cluster=cluster,
+    options = partition_options(
         servers=servers,
         levels=levels,
-        cost_model=cost_model.value,
+        cost_model=cost_model,
         straight=straight,
         memory=memory,
         activation_compression=activation_compression,
         use_fewer_machines=use_fewer_machines,
         batch=batch,
     )
-    emit(payload, fmt, tables)
+    emit(pipeline_partition(model, cluster, options).to_dict(), fmt, partition_tables)

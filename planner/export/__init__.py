@@ -11,6 +11,9 @@ Every export is a pure function from plan objects to dicts and strings; none rea
 plan that an engine cannot express raises `NotExpressible` (an InfeasibleError: exit 1) with the reason,
 rather than returning a configuration that would run something else.
 
+A data-parallel plan is read through `DataParallelPlan`, the figures of planner.cost.data_parallel's
+DPPlan (or of a data-parallel strategy of `planner plan`) that the DeepSpeed config carries.
+
 A pipeline plan is read through `PipelinePlan`, the fields every partitioner's result shares
 (planner.optimize.pipedream.PartitionResult, planner.optimize.pipeline_native.NativeResult, or the
 payload of `planner pipeline partition`): per stage, in order, the profile layers it holds, its
@@ -22,9 +25,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.errors import InfeasibleError
+
+if TYPE_CHECKING:
+    from planner.cost.data_parallel import DPPlan
 
 
 class NotExpressible(InfeasibleError):
@@ -124,3 +130,35 @@ class PipelinePlan:
             for stage in payload["stages"]
         )
         return cls(str(payload.get("model", "")), tuple(layer_names), stages)
+
+
+@dataclass(frozen=True)
+class DataParallelPlan:
+    """A data-parallel plan as the exports read it: the devices, the batch on each and in all, the
+    precision, optimizer and overlap it assumed, and its memory per device against the device's."""
+
+    devices: int
+    batch_per_device: int
+    global_batch: int
+    dtype: str
+    optimizer: str
+    overlap: bool
+    fits: bool
+    memory_per_device_bytes: float
+    device_memory_bytes: float
+
+    @classmethod
+    def from_plan(cls, plan: DPPlan) -> DataParallelPlan:
+        """From planner.cost.data_parallel's plan: its chosen configuration and its setup."""
+        chosen, setup = plan.result, plan.setup
+        return cls(
+            devices=int(chosen.devices),
+            batch_per_device=int(chosen.batch_per_device),
+            global_batch=int(chosen.global_batch),
+            dtype=setup.dtype,
+            optimizer=setup.optimizer,
+            overlap=bool(setup.overlap),
+            fits=bool(chosen.fits),
+            memory_per_device_bytes=float(chosen.memory.total_bytes),
+            device_memory_bytes=float(setup.device.memory),
+        )

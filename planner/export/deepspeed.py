@@ -27,14 +27,13 @@ NotExpressible with the reason instead of a config that would run a different pl
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
-from planner.export import NotExpressible, PipelinePlan
+from planner.export import DataParallelPlan, NotExpressible, PipelinePlan
 
 ENGINE = "DeepSpeed"
 PRECISIONS = ("fp32", "fp16", "bf16")
@@ -109,17 +108,12 @@ def _result(config: dict[str, Any], data_parallel: int, notes: list[str], **extr
     }
 
 
-def dp_export(payload: Mapping[str, Any], zero_stage: int = 0) -> dict[str, Any]:
-    """A data-parallel plan (the payload of `planner dp`) as a DeepSpeed config: micro-batch = the plan's
-    batch per device, no gradient accumulation (the plan's iteration is one step), data parallel = its
-    devices; precision from its dtype; overlap_comm as the plan assumed. NotExpressible when the global
-    batch is not the same on every device (DeepSpeed's batch arithmetic has no uneven split)."""
-    plan, inputs = payload["plan"], payload["inputs"]
-    devices, per_device, total = (
-        int(plan["devices"]),
-        int(plan["batch_per_device"]),
-        int(plan["global_batch"]),
-    )
+def dp_export(plan: DataParallelPlan, zero_stage: int = 0) -> dict[str, Any]:
+    """A data-parallel plan as a DeepSpeed config: micro-batch = the plan's batch per device, no gradient
+    accumulation (the plan's iteration is one step), data parallel = its devices; precision from its
+    dtype; overlap_comm as the plan assumed. NotExpressible when the global batch is not the same on
+    every device (DeepSpeed's batch arithmetic has no uneven split)."""
+    devices, per_device, total = plan.devices, plan.batch_per_device, plan.global_batch
     if per_device * devices != total:
         raise NotExpressible(
             f"a global batch of {total} over {devices} devices is uneven; DeepSpeed needs train_batch_size "
@@ -130,17 +124,16 @@ def dp_export(payload: Mapping[str, Any], zero_stage: int = 0) -> dict[str, Any]
         accumulation=1,
         data_parallel=devices,
         zero_stage=zero_stage,
-        dtype=inputs["dtype"],
-        overlap_comm=bool(inputs.get("overlap", True)),
+        dtype=plan.dtype,
+        overlap_comm=plan.overlap,
     )
     notes = [
-        f"the optimizer block is left to the training script (the plan assumed {inputs['optimizer']})",
+        f"the optimizer block is left to the training script (the plan assumed {plan.optimizer})",
     ]
-    if zero_stage == 0 and not plan["fits"]:
-        memory = payload.get("memory", {})
+    if zero_stage == 0 and not plan.fits:
         notes.append(
-            f"at ZeRO-0 the plan needs {plan['memory_per_device_bytes'] / 2**30:.1f} GiB per device, more "
-            f"than the device's {memory.get('device_memory_bytes', math.nan) / 2**30:.1f} GiB: a ZeRO "
+            f"at ZeRO-0 the plan needs {plan.memory_per_device_bytes / 2**30:.1f} GiB per device, more "
+            f"than the device's {plan.device_memory_bytes / 2**30:.1f} GiB: a ZeRO "
             "stage >= 1 shards the optimizer state (planner llm-parallel models ZeRO's memory)"
         )
     if zero_stage > 0:

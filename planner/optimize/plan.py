@@ -27,7 +27,7 @@ the cluster has a price. Units: seconds, bytes, samples.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from planner.cost import data_parallel as dp
@@ -60,6 +60,8 @@ class Strategy:
     price_usd_per_server_hour: float | None
     breakdown: dict[str, float] = field(default_factory=dict)
     note: str = ""
+    # the stages of a pipeline strategy (for an export of exactly this plan); None for data parallelism
+    partition: NativeResult | None = field(default=None, compare=False, repr=False)
 
     @property
     def throughput(self) -> float:
@@ -231,6 +233,7 @@ def _pipeline_row(result: NativeResult, cluster: Cluster, batch: int, single_thr
             )
         },
         note=f"{len(result.stages)} stages; minibatches of {batch} flow through them asynchronously",
+        partition=result,
     )
 
 
@@ -278,6 +281,7 @@ def synchronous_pipeline_strategies(
                 price_usd_per_server_hour=None if cluster.price is None else cluster.price.usd_per_hour,
                 breakdown={"bubble_fraction": (k - 1) / (m + k - 1), "micro_batch": micro},
                 note=f"micro-batches of {micro:g} samples; GPipe advises M >= 4K = {4 * k}",
+                partition=straight,
             )
             current = best.get(schedule)
             if current is None or (row.fits, -row.iteration_s) > (current.fits, -current.iteration_s):
@@ -346,64 +350,3 @@ def compare(
             rows.extend(outcome)
     ranked = rank(rows, objective)
     return Comparison(tuple(ranked), tuple(notes), objective, recommendation(ranked, objective))
-
-
-SENSITIVITY_FACTORS = ("peak_compute", "compute_efficiency", "memory_bandwidth", "memory_efficiency")
-
-
-def perturbed(cluster: Cluster, factor: str, scale: float) -> Cluster:
-    """`cluster` with one hardware figure scaled (efficiencies capped at 1). Factors: the device's
-    peak_compute (all dtypes), compute_efficiency, memory_bandwidth, memory_efficiency, and per level
-    `<level>.bandwidth`, `<level>.latency`, `<level>.efficiency`."""
-    device = cluster.resolved_device
-    if factor in SENSITIVITY_FACTORS:
-        if factor == "peak_compute":
-            new = replace(device, peak_compute={k: v * scale for k, v in device.peak_compute.items()})
-        else:
-            value = getattr(device, factor) * scale
-            new = replace(device, **{factor: min(value, 1.0) if "efficiency" in factor else value})
-        return replace(cluster, device=new)
-    level_name, attribute = factor.split(".")
-    levels = []
-    for level in cluster.levels:
-        if level.name == level_name:
-            value = getattr(level.link, attribute) * scale
-            value = min(value, 1.0) if attribute == "efficiency" else value
-            level = replace(level, link=replace(level.link, **{attribute: value}))
-        levels.append(level)
-    return replace(cluster, levels=tuple(levels))
-
-
-def sensitivity_factors(cluster: Cluster) -> list[str]:
-    """Every figure `perturbed` can scale on this cluster."""
-    links = [f"{lv.name}.{a}" for lv in cluster.levels for a in ("bandwidth", "latency", "efficiency")]
-    return [*SENSITIVITY_FACTORS, *links]
-
-
-def sensitivity(
-    setup: dp.Setup, profile: ModelProfile, batch: int, base: Comparison, change: float = 0.2
-) -> list[dict[str, Any]]:
-    """For each hardware figure at ±`change`: the winner's new figure and whether the winner changes."""
-    winner = base.winner
-    if winner is None:
-        return []
-    rows = []
-    for factor in sensitivity_factors(setup.cluster):
-        row: dict[str, Any] = {"factor": factor}
-        for sign, scale in (("minus", 1 - change), ("plus", 1 + change)):
-            again = compare(
-                replace(setup, cluster=perturbed(setup.cluster, factor, scale)),
-                profile,
-                batch,
-                base.objective,
-            )
-            same = next((s for s in again.strategies if s.name == winner.name), None)
-            new_winner = again.winner
-            row[f"{sign}_winner_change_pct"] = (
-                None if same is None else (same.iteration_s / winner.iteration_s - 1.0) * 100.0
-            )
-            row[f"{sign}_new_winner"] = (
-                None if new_winner is None or new_winner.name == winner.name else (new_winner.name)
-            )
-        rows.append(row)
-    return rows
