@@ -4,14 +4,11 @@ bad value is refused the same way from Python and from the command line."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from planner.render import OutputFormat
-
-if TYPE_CHECKING:
-    from planner.spec.hardware import Cluster
 
 FormatOption = Annotated[
     OutputFormat,
@@ -54,23 +51,3 @@ def bad_option(option: str, expected: str, got: object = None, show_got: bool = 
     from planner.errors import SpecError
 
     return SpecError(option, option.lstrip("-"), expected, got, show_got=show_got)
-
-
-def load_cluster(name_or_path: str, servers: int | None = None) -> Cluster:
-    """A catalog cluster or cluster file, with the outermost count replaced by `--servers` if given."""
-    from planner.spec.catalog import find
-
-    cluster = find("hardware", name_or_path, ("cluster",))
-    if servers is None:
-        return cluster
-    return with_servers(cluster, servers)
-
-
-def with_servers(cluster: Cluster, servers: int) -> Cluster:
-    """The cluster with `--servers` outermost units; a count it cannot take is a one-line error."""
-    if servers < 1:
-        raise bad_option("--servers", "expected an integer >= 1", servers)
-    try:
-        return cluster.with_top_count(servers)
-    except ValueError as exc:  # e.g. more devices than a cluster may hold
-        raise bad_option("--servers", str(exc), show_got=False) from None
