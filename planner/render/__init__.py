@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-SCHEMA_VERSION = 1
+# 2: llm-parallel/plan with -t -p -d -b add `chosen_by_search` (the settings the search chose); export made by
+#    plan --export adds `strategy` and `strategy_config` (listed in the README beside --format)
+SCHEMA_VERSION = 2
 # Keys whose values are wall-clock measurements, not functions of the inputs: left out of JSON/YAML.
 VOLATILE_KEYS = frozenset({"solve_s"})
 
