@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from planner.cost.collectives import allreduce_on_cluster
+from planner.cost.cluster_allreduce import allreduce_on_cluster
 from planner.cost.pipeline import stage_memory
 from planner.cost.stage_costs import (
     SYNC_ALGORITHMS,

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class DPOptions(TrainingOptions):
     """The training settings (TrainingOptions), the all-reduce to use, and the run to cost."""
 
-    algorithm: str = "best"  # an all-reduce algorithm of planner.cost.collectives, or best
+    algorithm: str = "best"  # an all-reduce algorithm of planner.cost.cluster_allreduce, or best
     epochs: float | None = None  # report the time and cost of this many epochs
 
     def check(self) -> None:

@@ -59,7 +59,7 @@ SyncFn = Callable[[float], float]  # bytes of one all-reduce -> seconds
 
 
 class CollectiveLike(Protocol):
-    """What the planner reads from one all-reduce estimate (planner.cost.collectives.CollectiveResult);
+    """What the planner reads from one all-reduce estimate (planner.cost.collective_layout.CollectiveResult);
     read-only, so that a frozen dataclass satisfies it."""
 
     @property
@@ -601,14 +601,14 @@ def _notes(setup: Setup, chosen: DPResult, options: dict[str, AlgorithmOption]) 
 
 def default_collective(cluster: Cluster, size: float, algorithm: str, devices: int) -> CollectiveLike:
     """An all-reduce of `size` bytes among the first `devices` devices of `cluster`
-    (planner.cost.collectives.allreduce_on_cluster with its defaults)."""
-    from planner.cost.collectives import allreduce_on_cluster
+    (planner.cost.cluster_allreduce.allreduce_on_cluster with its defaults)."""
+    from planner.cost.cluster_allreduce import allreduce_on_cluster
 
     return allreduce_on_cluster(cluster, size, algorithm, devices=devices)
 
 
 def all_algorithms() -> tuple[str, ...]:
-    """The all-reduce algorithms planner.cost.collectives models."""
-    from planner.cost.collectives import ALGORITHMS
+    """The all-reduce algorithms planner.cost.cluster_allreduce models."""
+    from planner.cost.cluster_allreduce import ALGORITHMS
 
     return tuple(ALGORITHMS)
