@@ -15,7 +15,7 @@ from planner.errors import SettingError
 from planner.limits import EPOCHS
 
 if TYPE_CHECKING:
-    from planner.cost.data_parallel import DPPlan
+    from planner.cost.dp_scaling import DPPlan
     from planner.spec.hardware import Cluster
 
 
@@ -93,6 +93,7 @@ def data_parallel(model: Any, cluster: str | Cluster, options: DPOptions) -> DPP
     the model does not fit a device."""
     from planner.api.training import resolve_training
     from planner.cost import data_parallel as dp
+    from planner.cost import dp_scaling
 
     options.check()
     resolved = resolve_training(model, cluster, options)
@@ -103,7 +104,7 @@ def data_parallel(model: Any, cluster: str | Cluster, options: DPOptions) -> DPP
         )
     candidates = dp.all_algorithms() if options.algorithm == "best" else (options.algorithm,)
     try:
-        plan = dp.plan(
+        plan = dp_scaling.plan(
             resolved.setup, n, per, candidates, dp.default_collective, strong_scaling=options.global_batch
         )
     except ValueError as exc:  # no candidate algorithm applies to this cluster

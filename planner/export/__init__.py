@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from planner.errors import InfeasibleError
 
 if TYPE_CHECKING:
-    from planner.cost.data_parallel import DPPlan
+    from planner.cost.dp_scaling import DPPlan
 
 
 class NotExpressible(InfeasibleError):
