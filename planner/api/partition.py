@@ -68,7 +68,7 @@ class PartitionResult:
     """The partition a cost model's optimizer found, with what it partitioned and where."""
 
     options: PartitionOptions
-    result: Any  # NativeResult (planner.optimize.pipeline_native) or PartitionResult (…pipedream_types)
+    result: Any  # NativeResult or PartitionResult (planner.optimize.native_types, .pipedream_types)
     profile: ModelProfile  # the profile partitioned (layer order, parameters), at `batch` samples
     cluster: str | None  # its name; None with `levels`
     levels: tuple[tuple[int, float], ...]
