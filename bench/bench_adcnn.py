@@ -23,7 +23,8 @@ import numpy as np
 
 from planner.cost import edge_tiles
 from planner.cost.edge_model import from_architecture
-from planner.optimize.adcnn import AssignmentProblem, evaluate, greedy, solve
+from planner.optimize.adcnn import solve
+from planner.optimize.adcnn_problem import AssignmentProblem, evaluate, greedy
 from planner.spec.catalog import find
 
 

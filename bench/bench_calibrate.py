@@ -13,7 +13,8 @@ import statistics
 import time
 from collections.abc import Callable
 
-from planner.calibrate import measure_copy, measure_loopback, measure_matmul, usable_cpus
+from planner.calibrate import measure_copy, measure_loopback, measure_matmul
+from planner.host import usable_cpus
 
 
 def _runs(call: Callable[[], float], runs: int) -> tuple[list[float], list[float], list[float]]:

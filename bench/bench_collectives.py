@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from planner.cost import collectives as c
+from planner.cost.cluster_allreduce import ALGORITHMS, allreduce_on_cluster
 
 PRIMITIVES: dict[str, Callable[..., np.ndarray]] = {
     "ring": c.ring_allreduce_time,
@@ -64,9 +65,9 @@ def main() -> None:
 
     cluster = find("hardware", "pipedream-cluster-a").with_top_count(4)
     calls = 200
-    for algorithm in c.ALGORITHMS:
+    for algorithm in ALGORITHMS:
         t = best_of(
-            args.repeat, lambda a=algorithm: [c.allreduce_on_cluster(cluster, 1e8, a) for _ in range(calls)]
+            args.repeat, lambda a=algorithm: [allreduce_on_cluster(cluster, 1e8, a) for _ in range(calls)]
         )
         print(f"  allreduce_on_cluster {algorithm:18s} {t / calls * 1e6:8.1f} us per call (16 devices)")
 

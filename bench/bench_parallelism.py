@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from planner.optimize.parallelism import TrainingSetup, search
+from planner.optimize.llm_setup import TrainingSetup
+from planner.optimize.parallelism import search
 from planner.spec.catalog import find
 
 

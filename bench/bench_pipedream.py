@@ -27,8 +27,10 @@ import numpy as np
 import yaml
 
 from planner.optimize.chain_view import build_chain_view
-from planner.optimize.pipedream import PipeDreamOptions, partition_pipedream, solve_tables
+from planner.optimize.pipedream import partition_pipedream
+from planner.optimize.pipedream_dp import solve_tables
 from planner.optimize.pipedream_reference import check_entries, reference_tables
+from planner.optimize.pipedream_types import PipeDreamOptions
 from planner.spec.pipedream_graph import load_graph
 
 MODELS = ("vgg16", "alexnet", "gnmt", "resnet50", "gnmt_large")

@@ -21,6 +21,8 @@ import numpy as np
 
 from planner.cost import data_parallel as dp
 from planner.cost.compute import layer_arrays, roofline_time
+from planner.cost.dp_buckets import DDP_BUCKET_BYTES
+from planner.cost.dp_scaling import plan, scaling_sizes
 from planner.cost.layers import derive_profile
 from planner.spec.catalog import find
 
@@ -50,9 +52,9 @@ def main() -> None:
     print(f"roofline: {flops.size:,} layer-batch points in {seconds * 1e3:.2f} ms = {rate:,.0f} /s")
 
     big_basin = find("hardware", "big-basin")
-    for label, bucket in (("per-layer buckets", 1.0), ("25 MiB buckets", dp.DDP_BUCKET_BYTES)):
+    for label, bucket in (("per-layer buckets", 1.0), ("25 MiB buckets", DDP_BUCKET_BYTES)):
         setup = dp.Setup(resnet, big_basin, bucket_bytes=bucket)
-        points = list(itertools.product((16, 32, 64), dp.scaling_sizes(big_basin), dp.all_algorithms()))
+        points = list(itertools.product((16, 32, 64), scaling_sizes(big_basin), dp.all_algorithms()))
 
         def sweep(setup: dp.Setup = setup, points: list = points) -> None:
             for batch, n, algorithm in points:
@@ -68,7 +70,7 @@ def main() -> None:
         setup = dp.Setup(layer_arrays(derive_profile(find("models", model), 1)), find("hardware", cluster))
         n = setup.cluster.total_devices
         seconds = best_of(
-            args.repeat, lambda s=setup, n=n: dp.plan(s, n, 32, dp.all_algorithms(), dp.default_collective)
+            args.repeat, lambda s=setup, n=n: plan(s, n, 32, dp.all_algorithms(), dp.default_collective)
         )
         what = f"{n} devices, all algorithms, weak + strong tables"
         print(f"plan {model} on {cluster} ({what}): {seconds * 1e3:.1f} ms")

@@ -2,7 +2,8 @@
 
 Pure measurement functions returning SI numbers (FLOP/s, bytes/s, seconds, bytes); they know nothing
 about YAML or the terminal. Each takes an optional `tick` callback, called once per finished
-repetition, so a caller can show progress.
+repetition, so a caller can show progress. What the machine says about itself (CPUs, memory, caches,
+its CPU model) is read by planner.host.
 
 Methods (each figure is a *sustained* rate on this machine, not a datasheet peak):
 
@@ -25,7 +26,6 @@ Methods (each figure is a *sustained* rate on this machine, not a datasheet peak
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
 import subprocess
@@ -33,9 +33,10 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from statistics import median
 from typing import Literal
+
+from planner.host import cpu_model, last_level_cache_bytes, meminfo, physical_memory, usable_cpus
 
 Tick = Callable[[], None] | None
 
@@ -111,68 +112,12 @@ class Calibration:
     settings: Settings
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask), else os.cpu_count()."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def physical_memory() -> float:
-    """Physical memory in bytes: os.sysconf pages x page size, else /proc/meminfo MemTotal."""
-    try:
-        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        value = _meminfo("MemTotal")
-        if value is None:
-            raise RuntimeError("cannot read the physical memory size (os.sysconf or /proc/meminfo)") from None
-        return value
-
-
-def _meminfo(key: str) -> float | None:
-    """A /proc/meminfo figure in bytes (its kB are KiB), or None where it is unavailable."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            name, _, rest = line.partition(":")
-            if name == key:
-                return float(rest.split()[0]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def last_level_cache_bytes() -> int | None:
-    """Size of the largest CPU cache of cpu0 (sysfs), or None where sysfs does not say."""
-    sizes = []
-    for size_file in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
-        text = size_file.read_text().strip()
-        scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
-        digits = text.rstrip("KMG")
-        if digits.isdigit():
-            sizes.append(int(digits) * scale)
-    return max(sizes) if sizes else None
-
-
 def stream_array_bytes() -> int:
     """Bytes per array for the copy test: 4x the last-level cache (STREAM's rule), at least 256 MiB,
     and at most 1/8 of available memory (two arrays then take a quarter)."""
     want = max(256 * 2**20, 4 * (last_level_cache_bytes() or 0))
-    available = _meminfo("MemAvailable") or physical_memory() / 2
+    available = meminfo("MemAvailable") or physical_memory() / 2
     return int(min(want, max(available / 8, 16 * 2**20)))
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, else platform.processor(), else 'unknown CPU'."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or "unknown CPU"
 
 
 def measure_matmul(n: int, dtype: str, reps: int, max_seconds: float = 60.0, tick: Tick = None) -> float:

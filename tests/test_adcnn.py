@@ -7,7 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from planner.optimize.adcnn import AssignmentProblem, evaluate, greedy, prefix_dominant, solve
+from planner.optimize.adcnn import prefix_dominant, solve
+from planner.optimize.adcnn_problem import AssignmentProblem, evaluate, greedy
 
 
 def random_problem(

@@ -16,9 +16,9 @@ from planner.calibrate import (
     measure_copy,
     measure_loopback,
     measure_matmul,
-    physical_memory,
     steps,
 )
+from planner.host import physical_memory
 from planner.spec.catalog import load_file
 from planner.units import parse_quantity
 

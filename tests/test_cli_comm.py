@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from planner.cost.collectives import ALGORITHMS
+from planner.cost.cluster_allreduce import ALGORITHMS
 from planner.units import format_quantity
 
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.cost import collectives as c
-from planner.cost.collectives import ALGORITHMS, allreduce_on_cluster
+from planner.cost.cluster_allreduce import ALGORITHMS, allreduce_on_cluster
 from planner.spec.catalog import find
 from planner.spec.hardware import Cluster, Device, Level, Link
 

@@ -16,17 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.cost.compute import layer_arrays
-from planner.cost.data_parallel import (
-    DDP_BUCKET_BYTES,
-    Setup,
-    assign_buckets,
-    evaluate,
-    gradient_ready_times,
-    per_device_batch,
-    plan,
-    scaling_sizes,
-    simulate_iteration,
-)
+from planner.cost.data_parallel import Setup, evaluate
+from planner.cost.dp_buckets import DDP_BUCKET_BYTES, assign_buckets, gradient_ready_times, simulate_iteration
+from planner.cost.dp_scaling import per_device_batch, plan, scaling_sizes
 from planner.cost.layers import derive_profile
 from planner.errors import InfeasibleError
 from planner.spec.catalog import find

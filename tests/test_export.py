@@ -19,7 +19,9 @@ from planner.export import (
     pipedream_ranks,
     torch_pipelining,
 )
-from planner.optimize.parallelism import TrainingSetup, evaluate_configuration, search
+from planner.optimize.llm_evaluate import evaluate_configuration
+from planner.optimize.llm_setup import TrainingSetup
+from planner.optimize.parallelism import search
 from planner.optimize.pipedream import partition_pipedream
 from planner.optimize.pipeline_native import partition_native
 from planner.spec.catalog import find

@@ -12,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.cost import federated as fl
+from planner.cost import federated_clients as fl_clients
+from planner.cost import order_statistics as fl_order
 from planner.cost.compute import layer_arrays
 from planner.spec.fleet import ClientClass, Fleet, Server, Variation, members
 from planner.spec.hardware import Device, Link
@@ -34,7 +36,7 @@ ARRAYS = layer_arrays(
         layers=(Layer(name="all", forward_flops=1e9 / 3, backward_flops=2e9 / 3, parameters=1_000_000),),
     )
 )
-WORK = fl.Workload(epochs=1, batch=10, download_bytes=4e6, upload_bytes=4e6)
+WORK = fl_clients.Workload(epochs=1, batch=10, download_bytes=4e6, upload_bytes=4e6)
 
 
 def fleet(*classes: ClientClass, server: Server | None = None, seed: int = 0) -> Fleet:
@@ -45,8 +47,10 @@ def group(name: str = "c", count: int = 10, **kw: object) -> ClientClass:
     return ClientClass(name, count, DEVICE, LINK, LINK, 100, **kw)  # type: ignore[arg-type]
 
 
-def times_of(f: Fleet, work: fl.Workload = WORK, concurrent: int = 1) -> fl.ClientTimes:
-    return fl.client_times(f, members(f), fl.class_step_times(f, ARRAYS, work), work, concurrent)
+def times_of(f: Fleet, work: fl_clients.Workload = WORK, concurrent: int = 1) -> fl_clients.ClientTimes:
+    return fl_clients.client_times(
+        f, members(f), fl_clients.class_step_times(f, ARRAYS, work), work, concurrent
+    )
 
 
 def brute_round(times, selected, target, deadline):  # type: ignore[no-untyped-def]
@@ -61,10 +65,10 @@ def brute_round(times, selected, target, deadline):  # type: ignore[no-untyped-d
 
 
 def test_local_steps_and_transfer_time() -> None:
-    assert fl.local_steps(5, 600, 10) == pytest.approx(300)
-    assert fl.transfer_time(4e6, 1.25e6, 0.01) == pytest.approx(3.21)
+    assert fl_clients.local_steps(5, 600, 10) == pytest.approx(300)
+    assert fl_clients.transfer_time(4e6, 1.25e6, 0.01) == pytest.approx(3.21)
     with pytest.raises(ValueError):
-        fl.local_steps(1, 10, 0)
+        fl_clients.local_steps(1, 10, 0)
 
 
 def test_client_time_by_hand() -> None:
@@ -85,8 +89,8 @@ def test_measured_speed_and_speed_factor_divide_the_step() -> None:
 
 def test_fedprox_adds_one_vector_operation_per_step() -> None:
     base = times_of(fleet(group()))
-    prox = times_of(fleet(group()), fl.Workload(1, 10, 4e6, 4e6, prox=True))
-    extra = fl.prox_time(1_000_000, "fp32", DEVICE)
+    prox = times_of(fleet(group()), fl_clients.Workload(1, 10, 4e6, 4e6, prox=True))
+    extra = fl_clients.prox_time(1_000_000, "fp32", DEVICE)
     assert extra == pytest.approx(max(3e6 / 1e10, 16e6 / 1e12))
     assert prox.step_s - base.step_s == pytest.approx(extra)
 
@@ -103,10 +107,10 @@ def test_server_link_is_shared_by_concurrent_downloads() -> None:
 def test_pmf_is_a_distribution_and_max_matches_enumeration() -> None:
     for population, sample in [(5, 1), (7, 3), (12, 12), (1000, 100)]:
         for rank in {1, sample}:
-            assert fl.order_statistic_pmf(population, sample, rank).sum() == pytest.approx(1.0)
+            assert fl_order.order_statistic_pmf(population, sample, rank).sum() == pytest.approx(1.0)
     times = [3.0, 1.0, 4.0, 1.5, 9.0, 2.6]
     brute = np.mean([max(s) for s in itertools.combinations(times, 3)])
-    assert fl.expected_max(times, 3) == pytest.approx(brute)
+    assert fl_order.expected_max(times, 3) == pytest.approx(brute)
 
 
 @settings(max_examples=40, deadline=None)
@@ -176,7 +180,7 @@ def test_partial_work_counts_clients_that_finish_one_step() -> None:
 
 def test_more_selected_clients_never_end_the_round_sooner() -> None:
     times = np.random.default_rng(4).lognormal(size=60)
-    rounds = [fl.expected_max(times, m) for m in range(1, 61)]
+    rounds = [fl_order.expected_max(times, m) for m in range(1, 61)]
     assert all(b >= a - 1e-12 for a, b in itertools.pairwise(rounds))
     assert rounds[-1] == pytest.approx(times.max())
 
@@ -203,8 +207,8 @@ def test_aggregation_bytes_and_totals() -> None:
         lambda: fl.expected_round([1, 2], 2, 1, deadline=5, arrival=[1, 1]),
         lambda: fl.monte_carlo_round([1, 2], 2, relevant=0.5),
         lambda: fl.monte_carlo_round([1, 2], 2, trials=1),
-        lambda: fl.Workload(0, 1, 1, 1),
-        lambda: fl.order_statistic_pmf(3, 4, 1),
+        lambda: fl_clients.Workload(0, 1, 1, 1),
+        lambda: fl_order.order_statistic_pmf(3, 4, 1),
     ],
 )
 def test_bad_arguments_raise_value_error(call) -> None:  # type: ignore[no-untyped-def]

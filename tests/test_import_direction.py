@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "planner"
 
 # the second part of a module's name -> its layer (0 lowest)
 LAYERS = {
-    **dict.fromkeys(("__init__", "errors", "units", "limits", "fileout"), 0),
+    **dict.fromkeys(("__init__", "errors", "units", "limits", "fileout", "host"), 0),
     "spec": 1,
     **dict.fromkeys(("cost", "calibrate"), 2),
     **dict.fromkeys(("optimize", "sampling"), 3),

@@ -16,7 +16,7 @@ import pytest
 
 from planner.cost.edge_tiles import parse_grid, window
 from planner.errors import SpecError
-from planner.optimize.pipedream import parse_levels
+from planner.optimize.pipedream_levels import parse_levels
 from planner.spec import yamlio
 from planner.spec.catalog import load_file
 from planner.spec.hf_config import load_hf_config

@@ -9,16 +9,10 @@ import numpy as np
 import pytest
 
 from planner.cost import megatron as mg
-from planner.optimize.parallelism import (
-    DETAILS,
-    RECOMPUTE,
-    TrainingSetup,
-    candidate_grid,
-    evaluate_configuration,
-    evaluate_grid,
-    rank,
-    search,
-)
+from planner.optimize.llm_evaluate import evaluate_configuration
+from planner.optimize.llm_grid import candidate_grid, evaluate_grid
+from planner.optimize.llm_setup import DETAILS, RECOMPUTE, TrainingSetup
+from planner.optimize.parallelism import rank, search
 from planner.spec.catalog import find
 from planner.spec.llm import LLMConfig
 

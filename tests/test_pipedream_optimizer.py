@@ -19,17 +19,13 @@ import pytest
 import yaml
 
 from planner.errors import InfeasibleError, SpecError
-from planner.optimize import pipedream
+from planner.optimize import pipedream_dp as pipedream
 from planner.optimize.chain_view import ChainView, build_chain_view
-from planner.optimize.pipedream import (
-    PipeDreamOptions,
-    check_levels,
-    levels_from_cluster,
-    parse_levels,
-    partition_pipedream,
-    solve_tables,
-)
+from planner.optimize.pipedream import partition_pipedream
+from planner.optimize.pipedream_dp import solve_tables
+from planner.optimize.pipedream_levels import check_levels, levels_from_cluster, parse_levels
 from planner.optimize.pipedream_reference import check_entries, reference_tables
+from planner.optimize.pipedream_types import PipeDreamOptions
 from planner.spec.catalog import find
 from planner.spec.pipedream_graph import load_graph
 from planner.spec.profile import Layer, ModelProfile

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from planner.cost.collectives import allreduce_on_cluster
+from planner.cost.cluster_allreduce import allreduce_on_cluster
 from planner.cost.pipeline import stage_memory
 from planner.cost.stage_costs import (
     SYNC_ALGORITHMS,
@@ -20,7 +20,8 @@ from planner.cost.stage_costs import (
 )
 from planner.errors import InfeasibleError, SpecError
 from planner.optimize.chain_costs import chain_costs, plain_chain
-from planner.optimize.pipeline_native import NativeOptions, NativePlanner, config_string, partition_native
+from planner.optimize.native_types import NativeOptions, config_string
+from planner.optimize.pipeline_native import NativePlanner, partition_native
 from planner.spec.hardware import Cluster, Level, Link
 from planner.spec.profile import Layer, ModelProfile
 

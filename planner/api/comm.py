@@ -14,7 +14,7 @@ from planner.errors import SettingError
 from planner.limits import FRACTION, MAX_DEVICES, SIZE
 
 if TYPE_CHECKING:
-    from planner.cost.collectives import CollectiveResult, Layout
+    from planner.cost.collective_layout import CollectiveResult, Layout
     from planner.cost.compression import CompressionComparison, GradientTensors
     from planner.spec.hardware import Cluster
 
@@ -34,7 +34,7 @@ class CommOptions:
     dtype: str = "fp32"  # the gradient's dtype (bytes per parameter)
     servers: int | None = None  # the outermost level's count (None: the cluster's own)
     devices: int | None = None  # devices taking part, innermost first (None: all)
-    algorithm: str = "all"  # an algorithm of planner.cost.collectives, or all
+    algorithm: str = "all"  # an algorithm of planner.cost.cluster_allreduce, or all
     ps_shards: int = 1  # servers of ps-sharded
     ps_dedicated: bool = False  # PS servers outside the devices (2NG traffic, not 2(N-1)G)
     ps_backups: int = 0  # backup replicas of each PS shard
@@ -44,7 +44,7 @@ class CommOptions:
     def check(self) -> None:
         """Raise SettingError naming the first setting out of range (those that need the cluster are
         checked by allreduce_comparison)."""
-        from planner.cost.collectives import ALGORITHMS
+        from planner.cost.cluster_allreduce import ALGORITHMS
         from planner.cost.compression import ENCODINGS
         from planner.spec.profile import DTYPE_BYTES
 
@@ -129,7 +129,8 @@ def allreduce_comparison(cluster: str | Cluster, options: CommOptions) -> CommRe
     """Compare all-reduce algorithms for the message on `cluster`: time, bytes per device, busiest link
     and distance from the lower bound, best first; optionally Deep Gradient Compression."""
     from planner.api.training import load_cluster
-    from planner.cost.collectives import ALGORITHMS, allreduce_on_cluster, layout
+    from planner.cost.cluster_allreduce import ALGORITHMS, allreduce_on_cluster
+    from planner.cost.collective_layout import layout
     from planner.cost.compression import compare_on_cluster, compress
     from planner.spec.profile import DTYPE_BYTES
 

@@ -15,7 +15,7 @@ from planner.errors import SettingError
 from planner.limits import EPOCHS
 
 if TYPE_CHECKING:
-    from planner.cost.data_parallel import DPPlan
+    from planner.cost.dp_scaling import DPPlan
     from planner.spec.hardware import Cluster
 
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class DPOptions(TrainingOptions):
     """The training settings (TrainingOptions), the all-reduce to use, and the run to cost."""
 
-    algorithm: str = "best"  # an all-reduce algorithm of planner.cost.collectives, or best
+    algorithm: str = "best"  # an all-reduce algorithm of planner.cost.cluster_allreduce, or best
     epochs: float | None = None  # report the time and cost of this many epochs
 
     def check(self) -> None:
@@ -93,6 +93,7 @@ def data_parallel(model: Any, cluster: str | Cluster, options: DPOptions) -> DPP
     the model does not fit a device."""
     from planner.api.training import resolve_training
     from planner.cost import data_parallel as dp
+    from planner.cost import dp_scaling
 
     options.check()
     resolved = resolve_training(model, cluster, options)
@@ -103,7 +104,7 @@ def data_parallel(model: Any, cluster: str | Cluster, options: DPOptions) -> DPP
         )
     candidates = dp.all_algorithms() if options.algorithm == "best" else (options.algorithm,)
     try:
-        plan = dp.plan(
+        plan = dp_scaling.plan(
             resolved.setup, n, per, candidates, dp.default_collective, strong_scaling=options.global_batch
         )
     except ValueError as exc:  # no candidate algorithm applies to this cluster

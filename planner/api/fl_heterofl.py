@@ -115,9 +115,9 @@ def fl_heterofl(fleet: Fleet | str, model: Any, options: FLHeteroFLOptions | Non
     """HeteroFL levels per client and the expected round, against one full-width model."""
     import numpy as np
 
-    from planner.cost import federated as fl
     from planner.cost import heterofl as hf
     from planner.cost.federated_fleet import Model, fleet_times, load_model
+    from planner.cost.order_statistics import expected_max
     from planner.spec.profile import DTYPE_BYTES
 
     options = options or FLHeteroFLOptions()
@@ -152,7 +152,7 @@ def fl_heterofl(fleet: Fleet | str, model: Any, options: FLHeteroFLOptions | Non
     if fits.sum() >= m:
         hetero = RoundOfModels(
             int(fits.sum()),
-            fl.expected_max(own_s[fits], m),
+            expected_max(own_s[fits], m),
             float(m * 2.0 * sizes[assigned[fits] - 1].mean()),
         )
     else:
@@ -161,7 +161,7 @@ def fl_heterofl(fleet: Fleet | str, model: Any, options: FLHeteroFLOptions | Non
     full_fits = level_memory[0] <= budget
     if full_fits.sum() >= m:
         full = RoundOfModels(
-            int(full_fits.sum()), fl.expected_max(times[0, full_fits], m), float(m * 2.0 * sizes[0])
+            int(full_fits.sum()), expected_max(times[0, full_fits], m), float(m * 2.0 * sizes[0])
         )
     else:
         full = RoundOfModels(int(full_fits.sum()), None, None)

@@ -137,9 +137,10 @@ def fl_noniid(
     a model (a CNN architecture or layer profile), the local training it adds to a round."""
     import numpy as np
 
-    from planner.cost import federated as fl
     from planner.cost import noniid as ni
+    from planner.cost.federated_clients import local_steps, transfer_time
     from planner.cost.federated_fleet import fleet_times, load_model
+    from planner.cost.order_statistics import expected_max
     from planner.spec.fleet import members
 
     options = options or FLNoniidOptions()
@@ -190,7 +191,7 @@ def fl_noniid(
     down_lat = np.array([c.downlink.latency for c in fleet.classes])[crowd.class_index]
     if fleet.server is not None:
         down_bw = np.minimum(down_bw, fleet.server.link.effective_bandwidth / len(crowd))
-    send_s = fl.transfer_time(shared.bytes_per_client, down_bw, down_lat)
+    send_s = transfer_time(shared.bytes_per_client, down_bw, down_lat)
     by_class = []
     for i, c in enumerate(fleet.classes):
         mask = crowd.class_index == i
@@ -209,12 +210,12 @@ def fl_noniid(
         loaded = load_model(spec)
         before = fleet_times(fleet, loaded, options.local_work(), m)
         extra = np.full(len(crowd), shared.samples_per_client)
-        added = fl.local_steps(options.epochs, extra, options.batch_size) * before.times.step_s
+        added = local_steps(options.epochs, extra, options.batch_size) * before.times.step_s
         training = SharedTraining(
             model=loaded.spec.name,
             extra_compute_s_mean=float(added.mean()),
-            round_s_without=fl.expected_max(before.times.total_s, m),
-            round_s_with=fl.expected_max(before.times.total_s + added, m),
+            round_s_without=expected_max(before.times.total_s, m),
+            round_s_with=expected_max(before.times.total_s + added, m),
             clients_per_round=m,
         )
     return FLNoniidResult(

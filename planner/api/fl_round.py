@@ -176,6 +176,7 @@ def fl_round(fleet: Fleet | str, model: Any, options: FLRoundOptions | None = No
     import numpy as np
 
     from planner.cost import federated as fl
+    from planner.cost.federated_clients import local_steps, prox_time
     from planner.cost.federated_fleet import fleet_times, histogram, load_model
     from planner.spec.hardware import Device
 
@@ -235,13 +236,13 @@ def fl_round(fleet: Fleet | str, model: Any, options: FLRoundOptions | None = No
     prox_extra = 0.0
     if options.prox_mu > 0:
         devices = [c.device for c in fleet.classes]
-        prox_extra = float(np.mean([fl.prox_time(loaded.parameters, loaded.dtype, d) for d in devices]))  # type: ignore[arg-type]
+        prox_extra = float(np.mean([prox_time(loaded.parameters, loaded.dtype, d) for d in devices]))  # type: ignore[arg-type]
     setup = RoundSetup(
         clients_per_round=m,
         clients_selected=selected,
         epochs=options.epochs,
         batch_size=options.batch_size,
-        local_steps_mean=float(fl.local_steps(options.epochs, ft.members.samples, options.batch_size).mean()),
+        local_steps_mean=float(local_steps(options.epochs, ft.members.samples, options.batch_size).mean()),
         optimizer=options.optimizer,
         deadline_s=deadline,
         over_select=options.over_select,

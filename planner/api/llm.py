@@ -11,7 +11,8 @@ from planner.errors import InfeasibleError, SettingError, SpecError
 from planner.limits import MAX_COUNT_OPTION
 
 if TYPE_CHECKING:
-    from planner.optimize.parallelism import PlanEvaluation, SearchResult, TrainingSetup
+    from planner.optimize.llm_setup import PlanEvaluation, TrainingSetup
+    from planner.optimize.parallelism import SearchResult
     from planner.spec.hardware import Cluster
     from planner.spec.llm import LLMConfig
 
@@ -180,7 +181,7 @@ def _load(model: str | LLMConfig, cluster: str | Cluster, options: LLMOptions) -
 
 
 def _setup(llm: LLMConfig, machine: Cluster, options: LLMOptions) -> TrainingSetup:
-    from planner.optimize import parallelism as par
+    from planner.optimize import llm_setup
 
     length = llm.max_sequence_length if options.seq_len is None else options.seq_len
     if length > llm.max_sequence_length:
@@ -200,7 +201,7 @@ def _setup(llm: LLMConfig, machine: Cluster, options: LLMOptions) -> TrainingSet
             setting, f"at most the cluster's {machine.total_devices} devices in all (t·p·d = {used})", used
         )
     try:
-        return par.TrainingSetup(
+        return llm_setup.TrainingSetup(
             model=llm,
             cluster=machine,
             global_batch=options.global_batch,
@@ -237,7 +238,7 @@ def _evaluate(setup: TrainingSetup, options: LLMOptions) -> tuple[PlanEvaluation
     them for it (the fastest feasible), so the same question gets the search's answer. When none is
     feasible, the configuration with interleave 1, full recomputation and ZeRO-0 where not given, with
     its reasons."""
-    from planner.optimize import parallelism as par
+    from planner.optimize import llm_evaluate
 
     chosen = tuple(s for s in ("interleave", "recompute", "zero") if getattr(options, s) is None)
     if chosen:
@@ -245,7 +246,7 @@ def _evaluate(setup: TrainingSetup, options: LLMOptions) -> tuple[PlanEvaluation
         if found.plans:
             return found.plans[0], chosen
     tensor, pipeline, data, microbatch = options.configuration
-    plan = par.evaluate_configuration(
+    plan = llm_evaluate.evaluate_configuration(
         setup,
         tensor=tensor,
         pipeline=pipeline,

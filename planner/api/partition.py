@@ -58,7 +58,7 @@ class PartitionOptions:
         if self.memory is not None and self.memory not in SIZE:
             raise SettingError("memory", f"a memory size {SIZE.text()}, e.g. 16GB", self.memory)
         if self.levels is not None:
-            from planner.optimize.pipedream import check_levels
+            from planner.optimize.pipedream_levels import check_levels
 
             check_levels(self.levels, "options")
 
@@ -68,7 +68,7 @@ class PartitionResult:
     """The partition a cost model's optimizer found, with what it partitioned and where."""
 
     options: PartitionOptions
-    result: Any  # planner.optimize.pipeline_native.NativeResult or planner.optimize.pipedream.PartitionResult
+    result: Any  # NativeResult or PartitionResult (planner.optimize.native_types, .pipedream_types)
     profile: ModelProfile  # the profile partitioned (layer order, parameters), at `batch` samples
     cluster: str | None  # its name; None with `levels`
     levels: tuple[tuple[int, float], ...]
@@ -117,7 +117,7 @@ def pipeline_partition(
     catalog name or file; None with `options.levels`): stages, replicas, time, speedup. InfeasibleError
     when no partition fits."""
     from planner.api.training import load_cluster, load_training_model
-    from planner.optimize.pipedream import levels_from_cluster
+    from planner.optimize.pipedream_levels import levels_from_cluster
 
     options.check()
     if (cluster is None) == (options.levels is None):

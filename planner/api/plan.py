@@ -17,7 +17,7 @@ from planner.errors import InfeasibleError, SettingError
 if TYPE_CHECKING:
     from planner.api.llm import LLMOptions, LLMPlanResult
     from planner.api.training import ResolvedTraining
-    from planner.optimize.parallelism import PlanEvaluation
+    from planner.optimize.llm_setup import PlanEvaluation
     from planner.optimize.plan import Comparison, Objective, Strategy
     from planner.spec.hardware import Cluster
     from planner.spec.llm import LLMConfig

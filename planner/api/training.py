@@ -111,6 +111,7 @@ def resolve_training(model: Any, cluster: str | Cluster, options: TrainingOption
     a bad combination is a SettingError naming the setting."""
     from planner.cost import data_parallel as dp
     from planner.cost.compute import layer_arrays, sustained_compute
+    from planner.cost.dp_buckets import DDP_BUCKET_BYTES
     from planner.cost.layers import derive_profile
     from planner.spec.catalog import find
 
@@ -156,7 +157,7 @@ def resolve_training(model: Any, cluster: str | Cluster, options: TrainingOption
         dtype=options.dtype,
         optimizer=options.optimizer,
         overlap=options.overlap,
-        bucket_bytes=float(dp.DDP_BUCKET_BYTES if options.bucket is None else options.bucket),
+        bucket_bytes=float(DDP_BUCKET_BYTES if options.bucket is None else options.bucket),
         measured_on=measured_on,
         epoch_samples=options.epoch_samples,
     )

@@ -60,7 +60,7 @@ def partition_options(
     """The API's options from the command line; --levels text is parsed here."""
     parsed = None
     if levels is not None:
-        from planner.optimize.pipedream import parse_levels
+        from planner.optimize.pipedream_levels import parse_levels
 
         parsed = tuple(parse_levels(levels, "--levels"))
     return PartitionOptions(

@@ -41,7 +41,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from planner.cost.collectives import ring_allgather_time, ring_allreduce_time, ring_link
+from planner.cost.collective_layout import ring_link
+from planner.cost.collectives import ring_allgather_time, ring_allreduce_time
 from planner.limits import FRACTION
 from planner.spec.hardware import Cluster
 
@@ -317,7 +318,7 @@ def compare_on_cluster(
     cluster: Cluster, message: CompressedGradient, devices: int | None = None
 ) -> CompressionComparison:
     """DGC (ring all-gather) vs dense ring all-reduce on a cluster, both costed with the ring's step link
-    (`planner.cost.collectives.ring_link`: the slowest hop, the outermost latency)."""
+    (`planner.cost.collective_layout.ring_link`: the slowest hop, the outermost latency)."""
     latency, bandwidth = ring_link(cluster, devices)
     n = cluster.total_devices if devices is None else devices
     g, s, d = message.dense_gradient_bytes, message.sparse_bytes, message.dense_part_bytes

@@ -1,4 +1,5 @@
-"""Data-parallel training: iteration time, its breakdown, the best all-reduce, scaling over N, cost.
+"""Data-parallel training: iteration time, its breakdown, throughput, speedup, cost (the best all-reduce
+and scaling over N: planner.cost.dp_scaling).
 
 One iteration on N devices, each holding a full replica and processing its own minibatch of b samples:
 
@@ -8,17 +9,9 @@ One iteration on N devices, each holding a full replica and processing its own m
   layer's FLOP and bytes for FLOP-derived profiles (backward FLOP as the profile gives them: 2 × forward
   for conv / fc, planner.cost.layers), or the measured times scaled linearly with the batch.
 * Gradient synchronisation: an all-reduce of every layer's gradient (parameters × the dtype's bytes)
-  among the N devices, by one of planner.cost.collectives' algorithms; one device synchronises nothing.
-* Overlap (PyTorch DDP; Li et al., "PyTorch Distributed: Experiences on Accelerating Data Parallel
-  Training", VLDB 2020, Sec. 3.2.3 and 4.2): gradients are grouped in buckets of `bucket_bytes` (DDP's
-  default bucket_cap_mb = 25, i.e. 25 MiB) in reverse layer order, the order backward produces them; a
-  bucket closes once it holds at least `bucket_bytes`. A bucket's all-reduce starts when its last
-  gradient is ready (the backward of its earliest layer is done) and the previous bucket's all-reduce has
-  finished (one communication stream, as NCCL runs them); the iteration's backward phase ends when both
-  the computation and the last all-reduce have finished. Without overlap the same buckets are all-reduced
-  one after another once the whole backward pass is done, so overlap is never slower by construction.
-  Not modelled: DDP's smaller first bucket (1 MiB), contention between the all-reduce and the backward
-  kernels for memory bandwidth and SMs.
+  among the N devices, by one of planner.cost.cluster_allreduce's algorithms; one device synchronises nothing.
+* Overlap (PyTorch DDP, Li et al. VLDB 2020): gradients grouped in buckets whose all-reduces overlap the
+  backward pass (planner.cost.dp_buckets).
 * Update: the optimizer step is memory-bound: parameters × update_bytes_per_parameter
   (planner.cost.memory) over the device's sustained memory bandwidth, on every replica.
 
@@ -34,32 +27,19 @@ ceil(N / devices per server) servers. Units: seconds, bytes, samples, US dollars
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
-import numpy.typing as npt
-
-from planner.cost.compute import (
-    LayerArrays,
-    is_mixed_precision,
-    layer_times,
-    sustained_compute,
-    sustained_memory_bandwidth,
-)
+from planner.cost.compute import LayerArrays, layer_times, sustained_memory_bandwidth
+from planner.cost.dp_buckets import DDP_BUCKET_BYTES, FloatArray, Iteration, SyncFn, simulate_iteration
 from planner.cost.lr_schedule import IMAGENET_TRAIN_SAMPLES, iterations_per_epoch
 from planner.cost.memory import TrainingMemory, training_memory, update_bytes_per_parameter
-from planner.errors import InfeasibleError
 from planner.spec.hardware import Cluster, Device
-
-DDP_BUCKET_BYTES = 25 * 2**20  # torch DistributedDataParallel(bucket_cap_mb=25): 25 MiB
-FloatArray = npt.NDArray[np.float64]
-SyncFn = Callable[[float], float]  # bytes of one all-reduce -> seconds
 
 
 class CollectiveLike(Protocol):
-    """What the planner reads from one all-reduce estimate (planner.cost.collectives.CollectiveResult);
+    """What the planner reads from one all-reduce estimate (planner.cost.collective_layout.CollectiveResult);
     read-only, so that a frozen dataclass satisfies it."""
 
     @property
@@ -80,106 +60,6 @@ class CollectiveLike(Protocol):
 
 # (cluster, message bytes, algorithm, devices) -> the collective's estimate
 CollectiveFn = Callable[[Cluster, float, str, int], CollectiveLike]
-
-
-# ---------------------------------------------------------------------------------------------------------
-# One iteration from per-layer times, gradient sizes and an all-reduce time function.
-
-
-def assign_buckets(gradient_bytes: npt.ArrayLike, bucket_bytes: float) -> list[tuple[int, ...]]:
-    """Layer indices per bucket, DDP-style: walk the layers in reverse, skip those without gradients, and
-    close a bucket once it holds >= `bucket_bytes` (a bucket may exceed the cap by its last layer)."""
-    if not bucket_bytes > 0:
-        raise ValueError(f"bucket_bytes must be > 0, got {bucket_bytes}")
-    sizes = np.asarray(gradient_bytes, dtype=float)
-    buckets: list[tuple[int, ...]] = []
-    current: list[int] = []
-    held = 0.0
-    for index in range(len(sizes) - 1, -1, -1):
-        if sizes[index] <= 0:
-            continue
-        current.append(index)
-        held += sizes[index]
-        if held >= bucket_bytes:
-            buckets.append(tuple(current))
-            current, held = [], 0.0
-    if current:
-        buckets.append(tuple(current))
-    return buckets
-
-
-def gradient_ready_times(forward_s: float, backward: npt.ArrayLike) -> FloatArray:
-    """When each layer's gradient is ready: forward + the backward of every layer from the last down to
-    and including it (backward runs in reverse layer order)."""
-    back = np.asarray(backward, dtype=float)
-    return forward_s + np.cumsum(back[::-1])[::-1]
-
-
-@dataclass(frozen=True)
-class BucketSync:
-    """One bucket's all-reduce on the timeline of an iteration (seconds from the iteration's start)."""
-
-    layers: tuple[int, ...]
-    bytes: float
-    ready_s: float
-    start_s: float
-    end_s: float
-
-
-@dataclass(frozen=True)
-class Iteration:
-    """One iteration's breakdown on one replica (seconds)."""
-
-    forward_s: float
-    backward_s: float
-    sync_total_s: float  # the sum of the buckets' all-reduce times
-    sync_exposed_s: float  # what the all-reduces add after the backward pass
-    update_s: float
-    buckets: tuple[BucketSync, ...]
-
-    @property
-    def compute_s(self) -> float:
-        return self.forward_s + self.backward_s
-
-    @property
-    def iteration_s(self) -> float:
-        return self.forward_s + self.backward_s + self.sync_exposed_s + self.update_s
-
-
-def simulate_iteration(
-    forward: npt.ArrayLike,
-    backward: npt.ArrayLike,
-    gradient_bytes: npt.ArrayLike,
-    update_s: float,
-    sync: SyncFn | None,
-    *,
-    overlap: bool = True,
-    bucket_bytes: float = DDP_BUCKET_BYTES,
-) -> Iteration:
-    """The breakdown of one data-parallel iteration (module doc); `sync` None means one device (no sync)."""
-    fwd = np.asarray(forward, dtype=float)
-    bwd = np.asarray(backward, dtype=float)
-    forward_s, backward_s = float(fwd.sum()), float(bwd.sum())
-    compute_end = forward_s + backward_s
-    if sync is None:
-        return Iteration(forward_s, backward_s, 0.0, 0.0, update_s, ())
-    sizes = np.asarray(gradient_bytes, dtype=float)
-    ready = gradient_ready_times(forward_s, bwd)
-    timeline: list[BucketSync] = []
-    free_at = 0.0
-    for layers in assign_buckets(sizes, bucket_bytes):
-        size = float(sizes[list(layers)].sum())
-        bucket_ready = float(ready[layers[-1]]) if overlap else compute_end
-        start = max(bucket_ready, free_at)
-        free_at = start + sync(size)
-        timeline.append(BucketSync(layers, size, bucket_ready, start, free_at))
-    total = sum(b.end_s - b.start_s for b in timeline)
-    exposed = max(0.0, free_at - compute_end)
-    return Iteration(forward_s, backward_s, total, exposed, update_s, tuple(timeline))
-
-
-# ---------------------------------------------------------------------------------------------------------
-# A model on a cluster: workload per device, memory, results with throughput, speedup and cost.
 
 
 @dataclass(frozen=True)
@@ -372,243 +252,16 @@ def evaluate(
     )
 
 
-def per_device_batch(global_batch: int, devices: int) -> int:
-    """The slowest device's share of a global batch split over `devices`: ceil(B / N)."""
-    return -(-global_batch // devices)
-
-
-def scaling_sizes(cluster: Cluster) -> list[int]:
-    """N for a scaling table: powers of two up to the cluster's size, one server, every whole number of
-    servers when there are at most 8, and the whole cluster."""
-    total, per_server = cluster.total_devices, cluster.devices_per_server
-    sizes = {1 << k for k in range(total.bit_length()) if 1 << k <= total}
-    sizes |= {per_server, total}
-    servers = cluster.levels[-1].count
-    if servers <= 8:
-        sizes |= {per_server * s for s in range(1, servers + 1)}
-    return sorted(sizes)
-
-
-@dataclass(frozen=True)
-class AlgorithmOption:
-    """One all-reduce algorithm at the plan's N: its iteration and the whole gradient's collective."""
-
-    result: DPResult | None
-    collective: CollectiveLike | None
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"error": self.error}
-        if self.result is not None:
-            it = self.result.iteration
-            out |= {
-                "algorithm": self.result.algorithm,
-                "sync_total_s": it.sync_total_s,
-                "sync_exposed_s": it.sync_exposed_s,
-                "iteration_s": self.result.iteration_s,
-                "throughput_samples_per_s": self.result.throughput,
-            }
-        if self.collective is not None:
-            c = self.collective
-            out |= {
-                "algorithm": c.algorithm,
-                "gradient_allreduce_s": c.time_s,
-                "gradient_lower_bound_s": c.lower_bound_s,
-                "bytes_sent_per_device": c.bytes_sent_per_device,
-                "busiest_link": c.busiest_link,
-                "over_lower_bound": c.time_s / c.lower_bound_s if c.lower_bound_s > 0 else None,
-            }
-        return out
-
-
-@dataclass(frozen=True)
-class DPPlan:
-    """The answer to `planner dp`: the chosen configuration, the alternatives, scaling tables, notes."""
-
-    setup: Setup = field(repr=False)
-    result: DPResult
-    options: dict[str, AlgorithmOption]
-    weak: tuple[DPResult, ...]
-    strong: tuple[DPResult, ...]
-    strong_scaling: bool
-    reason: str
-    notes: tuple[str, ...]
-
-
-def _try(
-    setup: Setup, devices: int, batch: int, algorithm: str, collective: CollectiveFn, **kw: Any
-) -> DPResult | str:
-    try:
-        return evaluate(setup, devices, batch, algorithm, collective, **kw)
-    except (ValueError, KeyError, NotImplementedError) as exc:  # an algorithm that does not apply here
-        return f"{algorithm}: {exc}"
-
-
-def best_result(
-    setup: Setup,
-    devices: int,
-    batch: int,
-    algorithms: Sequence[str],
-    collective: CollectiveFn,
-    **kw: Any,
-) -> tuple[DPResult, dict[str, DPResult | str]]:
-    """The algorithm with the lowest iteration time (ties: the first listed), and every outcome."""
-    outcomes = {a: _try(setup, devices, batch, a, collective, **kw) for a in algorithms}
-    valid = [r for r in outcomes.values() if isinstance(r, DPResult)]
-    if not valid:
-        raise ValueError("; ".join(str(v) for v in outcomes.values()))
-    return min(valid, key=lambda r: r.iteration_s), outcomes
-
-
-def plan(
-    setup: Setup,
-    devices: int,
-    batch: int,
-    algorithms: Sequence[str],
-    collective: CollectiveFn,
-    *,
-    strong_scaling: bool = False,
-) -> DPPlan:
-    """Plan data parallelism on `devices` devices of `setup.cluster`.
-
-    `batch` is the per-device batch (weak scaling), or the global batch with `strong_scaling`.
-    `algorithms` lists the candidates (one, or all for "best"). Raises InfeasibleError when the chosen
-    configuration's per-device memory exceeds the device's, ValueError for impossible inputs.
-    """
-    if devices < 1 or devices > setup.cluster.total_devices:
-        raise ValueError(f"devices must be in 1..{setup.cluster.total_devices}, got {devices}")
-    if batch < 1:
-        raise ValueError(f"batch must be >= 1, got {batch}")
-    if strong_scaling and batch < devices:
-        raise ValueError(f"a global batch of {batch} cannot be split over {devices} devices")
-    sustained_compute(setup.device, setup.dtype)  # fail early for a dtype the device lacks
-    b = per_device_batch(batch, devices) if strong_scaling else batch
-    global_batch = batch if strong_scaling else None
-    memory = setup.memory(b)
-    if memory.total_bytes > setup.device.memory:
-        raise InfeasibleError(_does_not_fit(setup, b, memory))
-
-    chosen, outcomes = best_result(setup, devices, b, algorithms, collective, global_batch=global_batch)
-    options: dict[str, AlgorithmOption] = {}
-    grad = float(setup.gradient_bytes().sum())
-    for name, outcome in outcomes.items():
-        if isinstance(outcome, str):
-            options[name] = AlgorithmOption(None, None, outcome)
-            continue
-        whole = collective(setup.cluster, grad, name, devices) if devices > 1 else None
-        options[name] = AlgorithmOption(outcome, whole)
-
-    weak_rows, strong_rows = [], []
-    per_device = b
-    total = devices * b if not strong_scaling else batch
-    for n in scaling_sizes(setup.cluster):
-        weak_rows.append(best_result(setup, n, per_device, algorithms, collective)[0])
-        if total >= n:
-            strong_rows.append(
-                best_result(setup, n, per_device_batch(total, n), algorithms, collective, global_batch=total)[
-                    0
-                ]
-            )
-    return DPPlan(
-        setup=setup,
-        result=chosen,
-        options=options,
-        weak=tuple(weak_rows),
-        strong=tuple(strong_rows),
-        strong_scaling=strong_scaling,
-        reason=_reason(chosen, outcomes),
-        notes=tuple(_notes(setup, chosen, options)),
-    )
-
-
-def _does_not_fit(setup: Setup, batch: int, memory: TrainingMemory) -> str:
-    gib = 2.0**30
-    return (
-        f"the model does not fit: {memory.total_bytes / gib:.2f} GiB per device needed "
-        f"(model states {memory.model_states_bytes / gib:.2f} GiB for {memory.parameters:,} parameters "
-        f"with {setup.optimizer} in {setup.dtype}, activations {memory.activations_bytes / gib:.2f} GiB "
-        f"for a per-device batch of {batch}), but {setup.device.name} has "
-        f"{setup.device.memory / gib:.2f} GiB; "
-        "use a smaller batch, a 16-bit dtype (fp16), or more devices with global_batch"
-    )
-
-
-def _reason(chosen: DPResult, outcomes: dict[str, DPResult | str]) -> str:
-    if chosen.devices == 1:
-        return "one device: nothing to synchronise"
-    others = sorted(
-        (r for r in outcomes.values() if isinstance(r, DPResult) and r.algorithm != chosen.algorithm),
-        key=lambda r: r.iteration_s,
-    )
-    it = chosen.iteration
-    hidden = it.sync_total_s - it.sync_exposed_s
-    if abs(hidden) <= 1e-9 * it.sync_total_s:  # rounding of total - exposed, not time hidden
-        hidden = 0.0
-    head = (
-        f"{chosen.algorithm}: the lowest iteration time, {chosen.iteration_s * 1e3:.4g} ms; its all-reduces "
-        f"take {it.sync_total_s * 1e3:.4g} ms, {hidden * 1e3:.4g} ms of it hidden behind the backward pass"
-    )
-    if not others:
-        return head
-    runner = others[0]
-    gap = (runner.iteration_s / chosen.iteration_s - 1.0) * 100.0
-    return f"{head}; next best {runner.algorithm} at {runner.iteration_s * 1e3:.4g} ms (+{gap:.3g}%)"
-
-
-def _notes(setup: Setup, chosen: DPResult, options: dict[str, AlgorithmOption]) -> list[str]:
-    arrays, device = setup.arrays, setup.device
-    notes: list[str] = []
-    if arrays.measured:
-        where = setup.measured_on.name if setup.measured_on is not None else "an unstated device"
-        rescale = (
-            f"rescaled by sustained {setup.dtype} compute, {where} / {device.name}"
-            if setup.measured_on is not None and setup.measured_on.name != device.name
-            else f"used as measured on {device.name}"
-        )
-        notes.append(
-            f"compute: the profile's measured times (from {where}), per sample × the per-device batch "
-            f"(time linear in the batch), {rescale}; input (data-loading) nodes count as zero"
-        )
-    else:
-        peak = sustained_compute(device, setup.dtype)
-        notes.append(
-            f"compute: roofline per layer (Williams et al. 2009) at {peak / 1e12:.4g} TFLOP/s sustained "
-            f"{setup.dtype} ({device.name} peak × compute_efficiency {device.compute_efficiency:g}) and "
-            f"{sustained_memory_bandwidth(device) / 1e9:.4g} GB/s; backward FLOP from the profile"
-        )
-    if is_mixed_precision(setup.dtype):
-        notes.append(
-            f"mixed precision: {setup.dtype} weights, activations and gradients (all-reduced in "
-            f"{setup.dtype}), fp32 master weights (Micikevicius et al. 2018)"
-        )
-    mode = "overlapped with the backward pass" if setup.overlap else "after the backward pass (no overlap)"
-    notes.append(
-        f"sync: {len(chosen.iteration.buckets)} buckets of >= {setup.bucket_bytes / 2**20:.4g} MiB in "
-        f"reverse layer order, all-reduced one at a time {mode} (PyTorch DDP, Li et al. VLDB 2020)"
-    )
-    notes.append(
-        f"update: memory-bound optimizer step, {update_bytes_per_parameter(setup.dtype, setup.optimizer):g} "
-        f"bytes per parameter ({setup.optimizer}, {setup.dtype}) over the device's sustained bandwidth"
-    )
-    option = options.get(chosen.algorithm)
-    if option is not None and option.collective is not None:
-        extra = option.collective.notes
-        if isinstance(extra, str):
-            extra = [extra]
-        notes.extend(f"{chosen.algorithm}: {line}" for line in extra or ())
-    return notes
-
-
 def default_collective(cluster: Cluster, size: float, algorithm: str, devices: int) -> CollectiveLike:
     """An all-reduce of `size` bytes among the first `devices` devices of `cluster`
-    (planner.cost.collectives.allreduce_on_cluster with its defaults)."""
-    from planner.cost.collectives import allreduce_on_cluster
+    (planner.cost.cluster_allreduce.allreduce_on_cluster with its defaults)."""
+    from planner.cost.cluster_allreduce import allreduce_on_cluster
 
     return allreduce_on_cluster(cluster, size, algorithm, devices=devices)
 
 
 def all_algorithms() -> tuple[str, ...]:
-    """The all-reduce algorithms planner.cost.collectives models."""
-    from planner.cost.collectives import ALGORITHMS
+    """The all-reduce algorithms planner.cost.cluster_allreduce models."""
+    from planner.cost.cluster_allreduce import ALGORITHMS
 
     return tuple(ALGORITHMS)

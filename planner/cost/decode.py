@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from planner.cost.collectives import allreduce_on_cluster
+from planner.cost.cluster_allreduce import allreduce_on_cluster
 from planner.cost.compute import roofline_time, sustained_compute, sustained_memory_bandwidth
 from planner.cost.transformer import (
     attention_parameters,

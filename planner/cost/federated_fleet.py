@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from planner.cost import federated as fl
 from planner.cost.compute import LayerArrays, layer_arrays
+from planner.cost.federated_clients import ClientTimes, Workload, class_step_times, client_times
 from planner.errors import SettingError
 from planner.spec.fleet import Fleet, Members, members
 from planner.spec.hardware import Device
@@ -105,16 +105,16 @@ class FleetTimes:
     fleet: Fleet
     members: Members
     model: Model
-    work: fl.Workload
+    work: Workload
     class_steps: npt.NDArray[np.float64]
-    times: fl.ClientTimes
+    times: ClientTimes
 
 
 def fleet_times(
     fleet: Fleet, model: Model, local: LocalWork, concurrent: int, measured_on: Device | None = None
 ) -> FleetTimes:
     """Every client's download, training and upload time when `concurrent` clients download at once."""
-    work = fl.Workload(
+    work = Workload(
         local.epochs,
         local.batch,
         model.download_bytes,
@@ -124,11 +124,11 @@ def fleet_times(
         local.prox_mu > 0,
     )
     try:
-        steps = fl.class_step_times(fleet, model.arrays, work, measured_on)
+        steps = class_step_times(fleet, model.arrays, work, measured_on)
     except ValueError as exc:
         raise SettingError("model", str(exc), show_got=False) from None
     crowd = members(fleet)
-    times = fl.client_times(fleet, crowd, steps, work, concurrent)
+    times = client_times(fleet, crowd, steps, work, concurrent)
     return FleetTimes(fleet, crowd, model, work, steps, times)
 
 

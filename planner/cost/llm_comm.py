@@ -5,9 +5,9 @@ Rank order (Megatron-LM's default): tensor-parallel ranks innermost (consecutive
 parallel, then pipeline stages outermost. So a tensor-parallel group of t devices sits inside one server
 when t <= devices per server and spans t / dps whole servers otherwise; the d members of a data-parallel
 group are t devices apart; adjacent pipeline stages are t·d devices apart. Devices fill servers in order
-(planner.cost.collectives.layout).
+(planner.cost.collective_layout.layout).
 
-All-reduces use planner.cost.collectives.allreduce_on_cluster (alpha-beta model over the cluster's
+All-reduces use planner.cost.cluster_allreduce.allreduce_on_cluster (alpha-beta model over the cluster's
 levels) and take the fastest of ring, tree and hierarchical (NCCL picks between ring and tree per size;
 hierarchical is the topology-aware variant). The server's outer link (its NICs) is shared by every group
 crossing it at once: a data-parallel group with k members per server shares it with dps/k - 1 others
@@ -25,7 +25,8 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from planner.cost.collectives import allreduce_on_cluster, ring_allgather_time
+from planner.cost.cluster_allreduce import allreduce_on_cluster
+from planner.cost.collectives import ring_allgather_time
 from planner.spec.hardware import Cluster, Level, Link
 
 LLM_ALGORITHMS: tuple[str, ...] = ("ring", "tree", "hierarchical")

@@ -5,7 +5,7 @@ model and its assumptions). Units: seconds, bytes, bytes/s.
 
 * Placement: devices fill the cluster innermost first; a block is devices [o, o + r). Its gradient
   all-reduce is costed on the packed sub-cluster of its shape (per level, the units it spans and
-  ceil(devices below / units) per unit) by planner.cost.collectives.allreduce_on_cluster, the fastest of
+  ceil(devices below / units) per unit) by planner.cost.cluster_allreduce.allreduce_on_cluster, the fastest of
   ring, halving-doubling and hierarchical. Each costs alpha + beta · P on a fixed placement (the
   alpha-beta model is affine in the message size; tests check it), so (alpha, beta) are read once per
   block shape at two sizes and any P is costed vectorised.
@@ -127,7 +127,7 @@ def stage_time(forward: Any, backward: Any, sync: Any, replicas: Any) -> Array:
 
 
 def _affine_coefficients(cluster: Cluster, counts: tuple[int, ...], replicas: int) -> tuple[Array, Array]:
-    from planner.cost.collectives import allreduce_on_cluster
+    from planner.cost.cluster_allreduce import allreduce_on_cluster
 
     levels = tuple(replace(level, count=count) for level, count in zip(cluster.levels, counts, strict=True))
     sub = replace(cluster, levels=levels)

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.cost.collectives import allreduce_on_cluster, ring_allgather_time, ring_link
+from planner.cost.cluster_allreduce import allreduce_on_cluster
+from planner.cost.collective_layout import ring_link
+from planner.cost.collectives import ring_allgather_time
 from planner.cost.compute import roofline_time
 from planner.cost.transformer import attention_parameters, ffn_parameters
 from planner.spec.hardware import Cluster, Device

@@ -15,7 +15,7 @@ A data-parallel plan is read through `DataParallelPlan`, the figures of planner.
 DPPlan (or of a data-parallel strategy of `planner plan`) that the DeepSpeed config carries.
 
 A pipeline plan is read through `PipelinePlan`, the fields every partitioner's result shares
-(planner.optimize.pipedream.PartitionResult, planner.optimize.pipeline_native.NativeResult, or the
+(planner.optimize.pipedream_types.PartitionResult, planner.optimize.native_types.NativeResult, or the
 payload of `planner pipeline partition`): per stage, in order, the profile layers it holds, its
 replicas and its devices; plus the profile's layer order, which the result itself does not keep.
 """
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from planner.errors import InfeasibleError
 
 if TYPE_CHECKING:
-    from planner.cost.data_parallel import DPPlan
+    from planner.cost.dp_scaling import DPPlan
 
 
 class NotExpressible(InfeasibleError):

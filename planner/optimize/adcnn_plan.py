@@ -25,7 +25,8 @@ from planner.cost import edge_tiles
 from planner.cost.edge_baselines import CloudOffload, cloud_offload, fits, single_device_s
 from planner.cost.edge_model import EdgeModel, model_time
 from planner.limits import MAX_ADCNN_BOARDS
-from planner.optimize.adcnn import AssignmentProblem, Solution, evaluate, greedy, solve
+from planner.optimize.adcnn import solve
+from planner.optimize.adcnn_problem import AssignmentProblem, Solution, evaluate, greedy
 from planner.spec.hardware import Cluster, Device, Link
 
 

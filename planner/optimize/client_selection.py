@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from planner.cost.federated import expected_max
+from planner.cost.order_statistics import expected_max
 from planner.limits import MAX_ILP_CLIENTS
 from planner.optimize.solver_scratch import scratch_folder, use_folder
 

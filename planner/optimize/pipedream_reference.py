@@ -105,7 +105,7 @@ def check_entries(
     activation_compression_ratio: float | None = None,
 ) -> None:
     """Recompute table entries (level, r, j, m) with plain loops from the other entries of `tables`
-    (shaped [m, j, r], as planner.optimize.pipedream.solve_tables returns them) and raise AssertionError
+    (shaped [m, j, r], as planner.optimize.pipedream_dp.solve_tables returns them) and raise AssertionError
     on a mismatch. An entry is consistent when it equals the recurrence applied to the entries it reads;
     checking a sample of a table too large for reference_tables is a spot check of the whole table."""
     count = view.num_states

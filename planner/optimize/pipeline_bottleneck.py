@@ -47,7 +47,8 @@ from numpy.typing import NDArray
 from planner.cost.stage_costs import stage_time, sync_time
 from planner.errors import SpecError
 from planner.optimize.chain_costs import ChainCosts
-from planner.optimize.pipeline_native import NativeOptions, NativePlanner, NativeResult
+from planner.optimize.native_types import NativeOptions, NativeResult
+from planner.optimize.pipeline_native import NativePlanner
 from planner.spec.hardware import Cluster
 
 INF = math.inf

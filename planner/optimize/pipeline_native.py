@@ -25,7 +25,7 @@ the prefix sums in planner.optimize.chain_costs):
   max(B, sync) is the simple bound of a perfect overlap (no bucket granularity, no tail after the
   last layer's gradient).
 * Gradient synchronisation: the fastest of ring, halving-doubling and hierarchical all-reduce
-  (planner.cost.collectives, alpha-beta) on the links the block of devices actually spans: inside one
+  (planner.cost.cluster_allreduce, alpha-beta) on the links the block of devices actually spans: inside one
   server only the intra-server link, across servers the server NICs as well. Each of these algorithms
   costs alpha + beta · P on a fixed placement (affine in bytes; tests check it), so for each block
   pattern (r, o) the coefficients are computed once from `allreduce_on_cluster` at two message sizes,
@@ -83,164 +83,22 @@ import numpy as np
 from numpy.typing import NDArray
 
 from planner.cost.stage_costs import Topology, in_flight, stage_memory_bytes, stage_time, sync_time
-from planner.errors import InfeasibleError, SpecError
+from planner.errors import InfeasibleError
 from planner.optimize.chain_costs import ChainCosts, chain_costs
 from planner.optimize.limits import check_native
+from planner.optimize.native_types import (
+    NativeOptions,
+    NativeResult,
+    NativeStage,
+    check_options,
+    stage_layer_names,
+)
 from planner.spec.hardware import Cluster
-from planner.spec.profile import DTYPE_BYTES, ModelProfile
+from planner.spec.profile import ModelProfile
 
 INF = math.inf
 
 Array = NDArray[np.float64]
-
-
-# -------------------------------------------------------------------------------------------- options
-
-
-@dataclass(frozen=True)
-class NativeOptions:
-    """Switches of the native search (see the module doc). `memory_limit_bytes` None: no memory check."""
-
-    memory_limit_bytes: float | None = None
-    straight: bool = False
-    use_fewer_machines: bool = False
-    activation_compression_ratio: float = 1.0
-    optimizer: str = "sgd"
-
-
-def _check_options(options: NativeOptions, dtype: str) -> float:
-    """SpecError for a bad option; returns the bytes of model states per parameter byte."""
-    from planner.cost.memory import OPTIMIZERS, state_bytes_per_parameter
-
-    limit = options.memory_limit_bytes
-    if limit is not None and not (math.isfinite(limit) and limit >= 0):
-        raise SpecError("options", "memory_limit_bytes", "expected a finite memory limit >= 0", limit)
-    ratio = options.activation_compression_ratio
-    if not (math.isfinite(ratio) and ratio > 0):
-        raise SpecError("options", "activation_compression_ratio", "expected a finite ratio > 0", ratio)
-    if options.optimizer not in OPTIMIZERS:
-        raise SpecError("options", "optimizer", f"expected one of {', '.join(OPTIMIZERS)}", options.optimizer)
-    return state_bytes_per_parameter(dtype, options.optimizer).total / DTYPE_BYTES[dtype]
-
-
-# --------------------------------------------------------------------------------------------- result
-
-
-@dataclass(frozen=True)
-class NativeStage:
-    """One stage: states [start, end) on devices [first_device, first_device + replicas).
-
-    `time_s` = (forward_s + max(backward_s, sync_s)) / replicas, its pipeline term; `transfer_in_s` the
-    transfer term of the cut before it (0 for the first stage). Times per minibatch, sizes in bytes,
-    `memory_bytes` per device.
-    """
-
-    start: int
-    end: int
-    layer_names: tuple[str, ...]
-    replicas: int
-    first_device: int
-    time_s: float
-    forward_s: float
-    backward_s: float
-    sync_s: float
-    sync_algorithm: str | None
-    transfer_in_s: float
-    transfer_link: str | None
-    parameter_bytes: float
-    activation_bytes: float
-    in_flight: int
-    memory_bytes: float
-
-    @property
-    def devices(self) -> tuple[int, ...]:
-        return tuple(range(self.first_device, self.first_device + self.replicas))
-
-    @property
-    def compute_s(self) -> float:
-        return self.forward_s + self.backward_s
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "layers": [self.start, self.end],
-            "layer_names": list(self.layer_names),
-            "replicas": self.replicas,
-            "devices": list(self.devices),
-            "time_s": self.time_s,
-            "compute_s": self.compute_s,
-            "forward_s": self.forward_s,
-            "backward_s": self.backward_s,
-            "sync_s": self.sync_s,
-            "sync_algorithm": self.sync_algorithm,
-            "transfer_in_s": self.transfer_in_s,
-            "transfer_link": self.transfer_link,
-            "parameter_bytes": self.parameter_bytes,
-            "activation_bytes": self.activation_bytes,
-            "in_flight_minibatches": self.in_flight,
-            "memory_bytes": self.memory_bytes,
-        }
-
-
-def config_string(replicas: Sequence[int]) -> str:
-    """ "straight" for an unreplicated pipeline of >= 2 stages, else the replicas joined by "-" ("15-1";
-    "16" is data parallelism on 16 devices)."""
-    if len(replicas) >= 2 and all(r == 1 for r in replicas):
-        return "straight"
-    return "-".join(str(r) for r in replicas)
-
-
-@dataclass(frozen=True)
-class NativeResult:
-    """The optimal partition in the native model (seconds per minibatch of the profile's batch)."""
-
-    pipeline_time_s: float
-    data_parallel_time_s: float
-    single_device_time_s: float
-    stages: tuple[NativeStage, ...]
-    num_devices: int
-    num_states: int
-    options: NativeOptions
-    cost_model: str = "native"
-
-    @property
-    def config(self) -> str:
-        return config_string([stage.replicas for stage in self.stages])
-
-    @property
-    def devices_used(self) -> int:
-        return sum(stage.replicas for stage in self.stages)
-
-    @property
-    def speedup_over_dp(self) -> float:
-        return _ratio(self.data_parallel_time_s, self.pipeline_time_s)
-
-    @property
-    def speedup_over_single(self) -> float:
-        return _ratio(self.single_device_time_s, self.pipeline_time_s)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "cost_model": self.cost_model,
-            "config": self.config,
-            "pipeline_time_s": self.pipeline_time_s,
-            "data_parallel_time_s": self.data_parallel_time_s,
-            "single_device_time_s": self.single_device_time_s,
-            "speedup_over_dp": self.speedup_over_dp,
-            "speedup_over_single": self.speedup_over_single,
-            "num_devices": self.num_devices,
-            "devices_used": self.devices_used,
-            "num_states": self.num_states,
-            "stages": [stage.to_dict() for stage in self.stages],
-        }
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    if denominator == 0:
-        return 1.0 if numerator == 0 else INF
-    return numerator / denominator
-
-
-# -------------------------------------------------------------------------------------------- solving
 
 
 def partition_native(
@@ -298,7 +156,7 @@ class NativePlanner:
         self.costs = costs
         self.topology = Topology(cluster)
         self.options = options or NativeOptions()
-        self.state_factor = _check_options(self.options, costs.dtype)
+        self.state_factor = check_options(self.options, costs.dtype)
 
     @cached_property
     def pairs(self) -> _PairArrays:
@@ -455,7 +313,7 @@ class NativePlanner:
 
     def stages(self, bounds: list[tuple[int, int, int, int]], total: int) -> list[NativeStage]:
         """The stages (start, end, replicas, first device) of a pipeline on `total` devices."""
-        names = _stage_layer_names(self.costs, [end for _, end, _, _ in bounds])
+        names = stage_layer_names(self.costs, [end for _, end, _, _ in bounds])
         return [
             self._stage(i, j, r, o, total, layer_names)
             for (i, j, r, o), layer_names in zip(bounds, names, strict=True)
@@ -504,26 +362,3 @@ class NativePlanner:
         costs, n, total = self.costs, self.costs.num_states, self.topology.total
         sync = float(self.topology.sync_time(costs.parameter_bytes(0, n), total, 0))
         return (costs.forward_s(0, n) + max(costs.backward_s(0, n), sync)) / total
-
-
-def _stage_layer_names(costs: ChainCosts, ends: list[int]) -> list[tuple[str, ...]]:
-    """Profile layer names of each stage (stages ending at the given states, in order): the nodes of
-    each down-set not in an earlier stage; PipeDream's dropped Input sources join the first stage and a
-    dropped __getitem__ sink the stage of its first producer. A plain chain: the layers [start, end)."""
-    view = costs.view
-    if view is None:
-        starts = [0, *ends[:-1]]
-        return [tuple(costs.layer_names[s:e]) for s, e in zip(starts, ends, strict=True)]
-    assigned = 0
-    members: list[list[int]] = []
-    for end in ends:
-        layers = view.layers_in(end, assigned)
-        for layer in layers:
-            assigned |= 1 << layer
-        members.append(layers)
-    owner = {layer: k for k, layers in enumerate(members) for layer in layers}
-    members[0] = [*view.dropped_inputs, *members[0]]
-    for sink in view.dropped_sinks:
-        producers = [owner[p] for p in view.layer_inputs[sink] if p in owner]
-        members[min(producers) if producers else 0].append(sink)
-    return [tuple(view.layer_names[k] for k in sorted(layers)) for layers in members]

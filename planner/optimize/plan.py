@@ -36,7 +36,9 @@ from planner.cost.pipeline import gpipe_time
 from planner.cost.pipeline_schedule import simulate
 from planner.errors import InfeasibleError
 from planner.limits import MAX_MICROBATCHES
-from planner.optimize.pipeline_native import ChainCosts, NativeResult, chain_costs, partition_native
+from planner.optimize.chain_costs import ChainCosts, chain_costs
+from planner.optimize.native_types import NativeResult
+from planner.optimize.pipeline_native import partition_native
 from planner.spec.hardware import Cluster
 from planner.spec.profile import DTYPE_BYTES, ModelProfile
 

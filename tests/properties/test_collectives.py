@@ -13,7 +13,7 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from planner.cost.collectives import ALGORITHMS, allreduce_on_cluster
+from planner.cost.cluster_allreduce import ALGORITHMS, allreduce_on_cluster
 
 from .strategies import PROPERTY, clusters
 

@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from planner.cost.compute import layer_arrays
-from planner.cost.data_parallel import Setup, default_collective, evaluate, simulate_iteration
+from planner.cost.data_parallel import Setup, default_collective, evaluate
+from planner.cost.dp_buckets import simulate_iteration
 from planner.cost.layers import derive_profile
 from planner.spec.catalog import find
 

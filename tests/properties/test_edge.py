@@ -17,7 +17,8 @@ from planner.cost.edge_baselines import wan_link
 from planner.cost.edge_model import from_architecture, model_time
 from planner.cost.heterofl import assign_levels
 from planner.cost.neurosurgeon import split_sweep
-from planner.optimize.adcnn import AssignmentProblem, solve
+from planner.optimize.adcnn import solve
+from planner.optimize.adcnn_problem import AssignmentProblem
 from planner.spec.catalog import find
 
 from .strategies import PROPERTY

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from planner.cost import federated as fl
+from planner.cost import federated_clients as fl_clients
 from planner.cost.compute import layer_arrays
 from planner.spec.fleet import ClientClass, Fleet, Server, Variation, members
 from planner.spec.hardware import Device, Link
@@ -28,7 +29,7 @@ ARRAYS = layer_arrays(
         layers=(Layer(name="all", forward_flops=1e9 / 3, backward_flops=2e9 / 3, parameters=1_000_000),),
     )
 )
-WORK = fl.Workload(epochs=1, batch=10, download_bytes=4e6, upload_bytes=4e6)
+WORK = fl_clients.Workload(epochs=1, batch=10, download_bytes=4e6, upload_bytes=4e6)
 
 
 @st.composite
@@ -59,7 +60,9 @@ def fleets(draw: st.DrawFn) -> Fleet:
 
 
 def round_times(fleet: Fleet, concurrent: int) -> list[float]:
-    times = fl.client_times(fleet, members(fleet), fl.class_step_times(fleet, ARRAYS, WORK), WORK, concurrent)
+    times = fl_clients.client_times(
+        fleet, members(fleet), fl_clients.class_step_times(fleet, ARRAYS, WORK), WORK, concurrent
+    )
     return [float(t) for t in times.total_s]
 
 

@@ -12,7 +12,10 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from planner.optimize.parallelism import RECOMPUTE, ZERO_STAGES, TrainingSetup, evaluate_configuration, search
+from planner.cost.llm_memory import ZERO_STAGES
+from planner.optimize.llm_evaluate import evaluate_configuration
+from planner.optimize.llm_setup import RECOMPUTE, TrainingSetup
+from planner.optimize.parallelism import search
 from planner.spec.llm import LLMConfig
 
 from .strategies import DEVICE, GB, PROPERTY, clusters

@@ -92,7 +92,7 @@ def allreduce_time(setup: Mapping[str, Any], ctx: Context) -> float:
 
 
 def _cluster_result(setup: Mapping[str, Any]) -> Any:
-    from planner.cost.collectives import allreduce_on_cluster
+    from planner.cost.cluster_allreduce import allreduce_on_cluster
     from planner.spec.catalog import find
 
     cluster = find("hardware", setup["cluster"], ("cluster",))
@@ -114,7 +114,7 @@ _CLUSTER_KEYS = ("servers", "devices", "shards", "dedicated", "backups")
 
 @evaluator("cluster_allreduce_time", setup=("cluster", "algorithm", "message_bytes"), optional=_CLUSTER_KEYS)
 def cluster_allreduce_time(setup: Mapping[str, Any], ctx: Context) -> float:
-    """All-reduce time (s) of one algorithm on a catalog cluster (planner.cost.collectives)."""
+    """All-reduce time (s) of one algorithm on a catalog cluster (planner.cost.cluster_allreduce)."""
     return _cluster_result(setup).time_s
 
 

@@ -48,7 +48,8 @@ def _cluster(value: Any, servers: Any) -> Any:
 
 def _setup(setup: Mapping[str, Any], ctx: Context) -> Any:
     from planner.cost.compute import layer_arrays
-    from planner.cost.data_parallel import DDP_BUCKET_BYTES, Setup
+    from planner.cost.data_parallel import Setup
+    from planner.cost.dp_buckets import DDP_BUCKET_BYTES
     from planner.cost.layers import derive_profile
     from planner.cost.lr_schedule import IMAGENET_TRAIN_SAMPLES
     from planner.units import parse_quantity
@@ -77,11 +78,12 @@ def _setup(setup: Mapping[str, Any], ctx: Context) -> Any:
 def _result(setup: Mapping[str, Any], ctx: Context, devices: int) -> Any:
     """The weak-scaling result on `devices` devices, with the fastest algorithm when it says best."""
     from planner.cost import data_parallel as dp
+    from planner.cost.dp_scaling import best_result
 
     s = _setup(setup, ctx)
     algorithm = setup.get("algorithm", "best")
     names = dp.all_algorithms() if algorithm == "best" else (algorithm,)
-    return dp.best_result(s, devices, int(setup["batch"]), names, dp.default_collective)[0]
+    return best_result(s, devices, int(setup["batch"]), names, dp.default_collective)[0]
 
 
 @evaluator("dp_scaling_efficiency", setup=DP_SETUP, optional=DP_OPTIONAL)

@@ -49,6 +49,7 @@ def _fleet_round(setup: Mapping[str, Any]) -> Any:
     backward) of `parameters` fp32 parameters; no server."""
     from planner.cost import federated as fl
     from planner.cost.compute import layer_arrays
+    from planner.cost.federated_clients import Workload, class_step_times, client_times
     from planner.spec.fleet import ClientClass, Fleet, members
     from planner.spec.hardware import Device, Link
     from planner.spec.profile import Layer, ModelProfile
@@ -79,8 +80,8 @@ def _fleet_round(setup: Mapping[str, Any]) -> Any:
     layer = Layer(name="all", forward_flops=flops / 3, backward_flops=2 * flops / 3, parameters=parameters)
     arrays = layer_arrays(ModelProfile(spec="profile", name="hand-model", per="sample", layers=(layer,)))
     size = parameters * 4.0
-    work = fl.Workload(_number(setup, "epochs"), _whole(setup, "batch"), size, size)
-    times = fl.client_times(fleet, members(fleet), fl.class_step_times(fleet, arrays, work), work)
+    work = Workload(_number(setup, "epochs"), _whole(setup, "batch"), size, size)
+    times = client_times(fleet, members(fleet), class_step_times(fleet, arrays, work), work)
     deadline = _number(setup, "deadline_s") if "deadline_s" in setup else None
     selected = _whole(setup, "selected") if "selected" in setup else total
     return fl.expected_round(times.total_s, selected, deadline=deadline)
@@ -129,7 +130,7 @@ def fl_round_updates(setup: Mapping[str, Any], ctx: Context) -> float:
 @evaluator("fl_local_steps", setup=("epochs", "samples", "batch"))
 def fl_local_steps(setup: Mapping[str, Any], ctx: Context) -> float:
     """FedAvg's local updates per round, u = E·n/B."""
-    from planner.cost.federated import local_steps
+    from planner.cost.federated_clients import local_steps
 
     return float(local_steps(_number(setup, "epochs"), _number(setup, "samples"), _whole(setup, "batch")))
 

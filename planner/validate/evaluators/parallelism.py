@@ -50,7 +50,7 @@ def _whole(setup: Mapping[str, Any], key: str, default: int | None = None) -> in
 
 
 def _setup(setup: Mapping[str, Any]) -> Any:
-    from planner.optimize.parallelism import TrainingSetup
+    from planner.optimize.llm_setup import TrainingSetup
 
     model = _spec(setup["model"], "models", "llm")
     cluster = _spec(setup["cluster"], "hardware", "cluster")
@@ -73,10 +73,11 @@ def _setup(setup: Mapping[str, Any]) -> Any:
     optional=("servers", "dtype", "microbatch", "interleave", "recompute", "zero"),
 )
 def llm_plan(setup: Mapping[str, Any], ctx: Context) -> float:
-    """A figure of one configuration (planner.optimize.parallelism.evaluate_configuration); an unstated
+    """A figure of one configuration (planner.optimize.llm_evaluate.evaluate_configuration); an unstated
     micro-batch size or interleaving is the planner's best for the stated degrees."""
     from planner.api.llm import LLMOptions
-    from planner.optimize.parallelism import evaluate_configuration, search
+    from planner.optimize.llm_evaluate import evaluate_configuration
+    from planner.optimize.parallelism import search
 
     quantity = setup["quantity"]
     if quantity not in QUANTITIES:

@@ -61,7 +61,8 @@ def _solve(
     fewer: bool,
     ctx: Context,
 ) -> Any:
-    from planner.optimize.pipedream import parse_levels, partition_pipedream
+    from planner.optimize.pipedream import partition_pipedream
+    from planner.optimize.pipedream_levels import parse_levels
     from planner.units import parse_quantity
 
     model = _model(profile, ctx)
