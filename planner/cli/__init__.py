@@ -1,20 +1,26 @@
-"""The `planner` command: a thin typer app; each area registers one sub-app module here.
+"""The `planner` command: a thin typer app; each area registers one module here.
 
-Modules listed in SUBAPPS must import only typer and the standard library at module level, so that
-`planner --help` stays fast; each command imports what it needs when it runs.
+A command's module (and the API module it reads its defaults from) is imported only when that command runs
+or shows its own help: `planner --help` lists every command from the registry below, with each module's
+docstring read as text, so it imports none of them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
+import re
 import signal
 import sys
 import threading
 from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import typer
+import typer.core
 
 from planner.errors import PlannerError, SettingError
 
@@ -39,21 +45,77 @@ COMMANDS = {
     "calibrate": "planner.cli.calibrate",
     "schema": "planner.cli.schema",
 }
+_DOCSTRING = re.compile(r'\A(?:\s*#.*\n)*\s*[rb]?"""(.*?)"""', re.DOTALL)
+
+
+@cache
+def module_doc(module: str) -> str:
+    """A module's docstring, read from its source without importing it."""
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None, module
+    match = _DOCSTRING.match(Path(spec.origin).read_text(encoding="utf-8"))
+    return match.group(1).strip() if match else ""
+
+
+def first_paragraph(text: str) -> str:
+    """The text up to its first blank line, on one line."""
+    return " ".join(text.split("\n\n", 1)[0].split())
+
+
+def _load(name: str) -> Any:
+    """The click command (or group) of `name`, its module imported."""
+    if name in SUBAPPS:
+        group = typer.main.get_group(importlib.import_module(SUBAPPS[name]).app)
+        group.name, group.help = name, first_paragraph(module_doc(SUBAPPS[name]))
+        return group
+    single = typer.Typer(rich_markup_mode="rich")
+    single.command(name=name, help=module_doc(COMMANDS[name]))(
+        importlib.import_module(COMMANDS[name]).command
+    )
+    command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class LazyGroup(typer.core.TyperGroup):
+    """The top-level group: commands are loaded when asked for; while the group's own help is drawn, a
+    placeholder with the command's help stands in, so listing them imports nothing."""
+
+    listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*COMMANDS, *SUBAPPS]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in SUBAPPS and cmd_name not in COMMANDS:
+            return None
+        if cmd_name not in self.commands:
+            if self.listing:
+                module = SUBAPPS.get(cmd_name) or COMMANDS[cmd_name]
+                return typer.core.TyperCommand(cmd_name, help=first_paragraph(module_doc(module)))
+            self.commands[cmd_name] = _load(cmd_name)
+        return self.commands[cmd_name]
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self.listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
+
 
 app = typer.Typer(
     name="planner",
-    help="Analytical performance models and exact planners for distributed deep learning.",
+    cls=LazyGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
 
-for _name, _module in SUBAPPS.items():
-    _sub = importlib.import_module(_module)
-    app.add_typer(_sub.app, name=_name, help=(_sub.__doc__ or "").strip().partition("\n")[0])
-for _name, _module in COMMANDS.items():
-    _cmd = importlib.import_module(_module)
-    app.command(name=_name, help=(_cmd.__doc__ or "").strip())(_cmd.command)
+
+@app.callback()
+def planner() -> None:
+    """Analytical performance models and exact planners for distributed deep learning."""
 
 
 def main() -> None:

@@ -167,9 +167,9 @@ def commands() -> dict[str, Any]:
     found: dict[str, Any] = {}
 
     def walk(command: Any, path: tuple[str, ...]) -> None:
-        if hasattr(command, "commands"):
-            for name, sub in command.commands.items():
-                walk(sub, (*path, name))
+        if hasattr(command, "list_commands"):  # a group; the top-level one loads its commands when asked
+            for name in command.list_commands(None):
+                walk(command.get_command(None, name), (*path, name))
         else:
             found[" ".join(path)] = command
 
