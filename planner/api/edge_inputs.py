@@ -60,11 +60,10 @@ def load_cluster(setting: str, cluster: str | Cluster) -> Cluster:
 
 def cluster_device(setting: str, cluster: Cluster) -> Device:
     """The device of a cluster; the catalog resolves it on load, a Cluster made in Python may not."""
-    from planner.spec.hardware import Device
-
-    if not isinstance(cluster.device, Device):
-        raise SettingError(setting, "expected a cluster whose device is a Device", cluster.device)
-    return cluster.device
+    try:
+        return cluster.resolved_device
+    except TypeError:
+        raise SettingError(setting, "expected a cluster whose device is a Device", cluster.device) from None
 
 
 def _load_hardware(setting: str, value: object, kind: str) -> Any:

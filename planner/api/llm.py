@@ -163,7 +163,7 @@ def llm_parallel(model: str | LLMConfig, cluster: str | Cluster, options: LLMOpt
 
 
 def _load(model: str | LLMConfig, cluster: str | Cluster, options: LLMOptions) -> tuple[LLMConfig, Cluster]:
-    from planner.spec.catalog import find
+    from planner.api.training import load_cluster
     from planner.spec.hf_config import load_llm
 
     llm = load_llm(model) if isinstance(model, str) else model
@@ -171,13 +171,7 @@ def _load(model: str | LLMConfig, cluster: str | Cluster, options: LLMOptions) -
         raise SpecError(
             llm.name, "architecture", "a decoder-only LLM, not an encoder-decoder model", show_got=False
         )
-    machine = find("hardware", cluster, ("cluster",)) if isinstance(cluster, str) else cluster
-    if options.servers is not None:
-        try:
-            machine = machine.with_top_count(options.servers)
-        except ValueError as exc:  # more devices than a cluster may hold
-            raise SettingError("servers", str(exc), show_got=False) from None
-    return llm, machine
+    return llm, load_cluster(cluster, options.servers)
 
 
 def _setup(llm: LLMConfig, machine: Cluster, options: LLMOptions) -> TrainingSetup:

@@ -17,6 +17,13 @@ DEFAULT_INTERLEAVED_CHUNKS = 2
 GPIPE_RULE = "M >= 4K (GPipe Sec. 2.3)"
 
 
+def chunks_per_device(schedule: str, chunks: int | None) -> int:
+    """The model chunks each device runs: `chunks` (default 2) for the interleaved schedule, else 1."""
+    if schedule != "interleaved":
+        return 1
+    return DEFAULT_INTERLEAVED_CHUNKS if chunks is None else chunks
+
+
 def _check_common(stages: int, microbatches: int | None, schedule: str, chunks: int | None) -> int:
     """Check the settings every pipeline question shares; the chunks per device the schedule runs."""
     for setting, value in (("stages", stages), ("microbatches", microbatches)):
@@ -24,11 +31,11 @@ def _check_common(stages: int, microbatches: int | None, schedule: str, chunks: 
             raise SettingError(setting, "a whole number >= 1", value)
     if schedule not in SCHEDULES:
         raise SettingError("schedule", f"one of {', '.join(SCHEDULES)}", schedule)
+    v = chunks_per_device(schedule, chunks)
     if schedule != "interleaved":
         if chunks not in (None, 1):
             raise SettingError("chunks", f"applies to the interleaved schedule; {schedule} runs 1", chunks)
-        return 1
-    v = DEFAULT_INTERLEAVED_CHUNKS if chunks is None else chunks
+        return v
     if v < 2:
         raise SettingError("chunks", "expected >= 2 for the interleaved schedule (1 chunk is 1f1b)", v)
     if microbatches is not None and microbatches % stages:

@@ -186,12 +186,3 @@ def plan_llm(model: Any, cluster: str | Cluster, options: LLMOptions) -> LLMReco
     if result.plan is not None and best is not None and not best.feasible:
         raise InfeasibleError(f"{describe(best)} does not fit: {'; '.join(best.reasons)}")
     return LLMRecommendation(result, config)
-
-
-def model_kind(model: Any) -> str:
-    """The kind of model `model` is (cnn, profile, llm): `plan` answers an LLM (an LLM spec or a Hugging
-    Face config.json) with the LLM search, the others with plan_strategies."""
-    from planner.api.training import load_model
-
-    spec = load_model(model)
-    return "llm" if spec is None else str(spec.spec)

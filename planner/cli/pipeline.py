@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from planner.api.pipeline import DEFAULT_INTERLEAVED_CHUNKS, BubbleOptions, ScheduleOptions
+from planner.api.pipeline import BubbleOptions, ScheduleOptions, chunks_per_device
 from planner.cli.common import FormatOption, force_help, quantity_option
 from planner.cli.partition_options import (
     DEFAULTS,
@@ -122,7 +122,7 @@ def schedule_chart(
                 "--stage-times", "either --stage-times or --forward/--backward, not both", show_got=False
             )
         forward_s, backward_s = _parse_stage_times(stage_times)
-        v = chunks or (DEFAULT_INTERLEAVED_CHUNKS if schedule is ScheduleName.interleaved else 1)
+        v = chunks_per_device(schedule.value, chunks)
         if len(forward_s) not in (stages, stages * v):  # one per device or virtual stage, not one for all
             counts = f"{stages}" + (f" (per device) or {stages * v} (per virtual stage)" if v > 1 else "")
             raise bad_option("--stage-times", f"expected {counts} items", len(forward_s))

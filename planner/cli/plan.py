@@ -74,7 +74,8 @@ def command(
 ) -> None:
     """Compare every strategy for a model on a cluster, rank them and recommend one (default: VGG-16 on
     PipeDream's Cluster-A, 4 servers)."""
-    from planner.api.plan import model_kind, plan_llm, plan_strategies
+    from planner.api.plan import plan_llm, plan_strategies
+    from planner.api.training import load_model
     from planner.render import emit
     from planner.render.plan import llm_plan_tables, plan_tables
 
@@ -82,7 +83,8 @@ def command(
         from planner.fileout import check_target
 
         check_target(export[1], setting="--export", force=force)
-    kind = model_kind(model)
+    spec = load_model(model)  # an LLM spec (or a Hugging Face config.json) gets the LLM search
+    kind = str(spec.spec)
     result: Any
     if kind == "llm":
         options = LLMOptions(
@@ -100,7 +102,7 @@ def command(
             recompute=recompute,
             zero=zero,
         )
-        result = plan_llm(model, cluster, options)
+        result = plan_llm(spec, cluster, options)  # loaded once
         tables: Any = llm_plan_tables
     else:
         llm_only = (tensor_parallel, pipeline_parallel, data_parallel, microbatch, interleave, recompute)

@@ -72,8 +72,11 @@ def emit(
             # terminal wraps the lines) rather than squeezed until numbers are cut.
             left_out: list[str] = []
             spec = getattr(renderable, "planner_spec", None)
-            while spec is not None and needed(renderable) > console.width and spec.droppable(left_out):
-                left_out.append(spec.droppable(left_out)[0])
+            while spec is not None and needed(renderable) > console.width:
+                candidates = spec.droppable(left_out)
+                if not candidates:
+                    break
+                left_out.append(candidates[0])
                 renderable = spec.build(left_out)
             width = needed(renderable)
             (console if width <= console.width else Console(width=width)).print(renderable)
