@@ -16,7 +16,8 @@ from collections.abc import Callable
 import numpy as np
 
 from planner.cost import collectives as c
-from planner.cost.cluster_allreduce import ALGORITHMS, allreduce_on_cluster
+from planner.cost.cluster_allreduce import allreduce_on_cluster
+from planner.cost.collective_registry import algorithm_names
 
 PRIMITIVES: dict[str, Callable[..., np.ndarray]] = {
     "ring": c.ring_allreduce_time,
@@ -65,7 +66,7 @@ def main() -> None:
 
     cluster = find("hardware", "pipedream-cluster-a").with_top_count(4)
     calls = 200
-    for algorithm in ALGORITHMS:
+    for algorithm in algorithm_names():
         t = best_of(
             args.repeat, lambda a=algorithm: [allreduce_on_cluster(cluster, 1e8, a) for _ in range(calls)]
         )

@@ -34,7 +34,7 @@ class CommOptions:
     dtype: str = "fp32"  # the gradient's dtype (bytes per parameter)
     servers: int | None = None  # the outermost level's count (None: the cluster's own)
     devices: int | None = None  # devices taking part, innermost first (None: all)
-    algorithm: str = "all"  # an algorithm of planner.cost.cluster_allreduce, or all
+    algorithm: str = "all"  # an algorithm of planner.cost.collective_registry, or all
     ps_shards: int = 1  # servers of ps-sharded
     ps_dedicated: bool = False  # PS servers outside the devices (2NG traffic, not 2(N-1)G)
     ps_backups: int = 0  # backup replicas of each PS shard
@@ -44,12 +44,13 @@ class CommOptions:
     def check(self) -> None:
         """Raise SettingError naming the first setting out of range (those that need the cluster are
         checked by allreduce_comparison)."""
-        from planner.cost.cluster_allreduce import ALGORITHMS
+        from planner.cost.collective_registry import algorithm_names
         from planner.cost.compression import ENCODINGS
         from planner.spec.profile import DTYPE_BYTES
 
-        if self.algorithm != "all" and self.algorithm not in ALGORITHMS:
-            raise SettingError("algorithm", f"expected one of {', '.join(ALGORITHMS)} or all", self.algorithm)
+        names = algorithm_names()
+        if self.algorithm != "all" and self.algorithm not in names:
+            raise SettingError("algorithm", f"expected one of {', '.join(names)} or all", self.algorithm)
         if not 1 <= self.ps_shards <= MAX_DEVICES:  # dedicated shards are devices too
             raise SettingError("ps_shards", f"expected an integer from 1 to {MAX_DEVICES:,}", self.ps_shards)
         if not 0 <= self.ps_backups < MAX_DEVICES:
@@ -129,8 +130,9 @@ def allreduce_comparison(cluster: str | Cluster, options: CommOptions) -> CommRe
     """Compare all-reduce algorithms for the message on `cluster`: time, bytes per device, busiest link
     and distance from the lower bound, best first; optionally Deep Gradient Compression."""
     from planner.api.training import load_cluster
-    from planner.cost.cluster_allreduce import ALGORITHMS, allreduce_on_cluster
+    from planner.cost.cluster_allreduce import allreduce_on_cluster
     from planner.cost.collective_layout import layout
+    from planner.cost.collective_registry import algorithm_names
     from planner.cost.compression import compare_on_cluster, compress
     from planner.spec.profile import DTYPE_BYTES
 
@@ -145,8 +147,9 @@ def allreduce_comparison(cluster: str | Cluster, options: CommOptions) -> CommRe
         )
     n = total if options.devices is None else options.devices
     g, message, tensors = _message(options)
-    _check_ps(options, n)
-    names = ALGORITHMS if options.algorithm == "all" else (options.algorithm,)
+    everything = algorithm_names()
+    names = everything if options.algorithm == "all" else (options.algorithm,)
+    _check_servers(options, names, n)
     results = [
         allreduce_on_cluster(
             machine,
@@ -159,7 +162,7 @@ def allreduce_comparison(cluster: str | Cluster, options: CommOptions) -> CommRe
         )
         for name in names
     ]
-    results.sort(key=lambda r: (r.time_s, ALGORITHMS.index(r.algorithm)))
+    results.sort(key=lambda r: (r.time_s, everything.index(r.algorithm)))
     comparison = None
     if options.compress_density is not None:
         compressed = compress(
@@ -169,18 +172,28 @@ def allreduce_comparison(cluster: str | Cluster, options: CommOptions) -> CommRe
     return CommResult(machine, layout(machine, n), message, tuple(results), comparison, tensors)
 
 
-def _check_ps(options: CommOptions, n: int) -> None:
-    """Co-located PS shards and backups need devices of their own among the n."""
+def _check_servers(options: CommOptions, names: tuple[str, ...], n: int) -> None:
+    """Co-located parameter-server shards and backups need devices of their own among the n."""
+    from planner.cost.collective_registry import named
+
     if options.ps_dedicated:
         return
-    if options.algorithm in ("ps-sharded", "all") and options.ps_shards > n:
+    servers = [found.servers for found in map(named, names) if found.servers is not None]
+    if any(count(options.ps_shards, n) > n for count in servers):
         raise SettingError(
             "ps_shards", f"expected at most {n} (co-located shards need one device each)", options.ps_shards
         )
-    if options.algorithm in ("ps", "ps-sharded", "all") and options.ps_backups > n - 1:
+    if servers and options.ps_backups > n - 1:
         raise SettingError(
             "ps_backups", f"expected at most {n - 1} (each backup needs another device)", options.ps_backups
         )
+
+
+def algorithm_choices() -> str:
+    """The registered all-reduce algorithms, each with its source, or all (the CLI's help)."""
+    from planner.cost.collective_registry import REGISTRY
+
+    return "; ".join(f"{name}: {algorithm.source}" for name, algorithm in REGISTRY.items()) + "; or all"
 
 
 def _message(options: CommOptions) -> tuple[float, dict[str, Any], GradientTensors]:

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from planner.spec.llm import LLMConfig
 
 DTYPES = ("fp32", "fp16", "bf16")
-ALLREDUCE_ALGORITHMS = ("ring", "tree", "halving-doubling", "hierarchical")
 DEFAULT_CONTEXT = 512  # tokens already in the KV cache
 
 
@@ -111,10 +110,11 @@ class SpecdecModelsOptions:
         check_count(self.context, "context", 0, MAX_COUNT_OPTION)
         if self.dtype is not None and self.dtype not in DTYPES:
             raise SettingError("dtype", f"expected {', '.join(DTYPES[:-1])} or {DTYPES[-1]}", self.dtype)
-        if self.allreduce not in ALLREDUCE_ALGORITHMS:
-            raise SettingError(
-                "allreduce", f"expected one of {', '.join(ALLREDUCE_ALGORITHMS)}", self.allreduce
-            )
+        from planner.cost.collective_registry import algorithm_names, peer_to_peer
+
+        allreduce = algorithm_names(peer_to_peer)  # tensor parallelism has no parameter servers
+        if self.allreduce not in allreduce:
+            raise SettingError("allreduce", f"expected one of {', '.join(allreduce)}", self.allreduce)
         check_cost_ratio(self.c, "c")
         check_count(self.max_gamma, "max_gamma", 1, MAX_GAMMA)
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from planner.api.comm import CommOptions
+from planner.api.comm import CommOptions, algorithm_choices
 from planner.cli.common import FormatOption, quantity_option
 from planner.render import OutputFormat
 
@@ -38,9 +38,7 @@ def command(
     devices: Annotated[
         int | None, typer.Option(help="devices taking part (default: all), innermost first")
     ] = DEFAULTS.devices,
-    algorithm: Annotated[
-        str, typer.Option(help="ps, ps-sharded, ring, tree, halving-doubling, hierarchical or all")
-    ] = DEFAULTS.algorithm,
+    algorithm: Annotated[str, typer.Option(help=algorithm_choices())] = DEFAULTS.algorithm,
     ps_shards: Annotated[int, typer.Option(help="servers of ps-sharded")] = DEFAULTS.ps_shards,
     ps_dedicated: Annotated[
         bool, typer.Option("--ps-dedicated", help="PS servers outside the devices (2NG traffic, not 2(N-1)G)")
@@ -56,7 +54,7 @@ def command(
     ] = DEFAULTS.compress_encoding,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Compare all-reduce algorithms (PS, ring, tree, halving-doubling, hierarchical) on a cluster."""
+    """Compare all-reduce algorithms (parameter servers, ring, tree, ...: see --algorithm) on a cluster."""
     from planner.api.comm import allreduce_comparison
     from planner.render import emit
     from planner.render.comm import comm_tables

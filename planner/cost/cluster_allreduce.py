@@ -10,17 +10,10 @@ from __future__ import annotations
 
 import math
 
-from planner.cost.collective_algorithms import (
-    halving_doubling_on_cluster,
-    hierarchical_on_cluster,
-    ring_on_cluster,
-    tree_on_cluster,
-)
 from planner.cost.collective_layout import CollectiveResult, layout
-from planner.cost.collective_ps import ps_on_cluster
+from planner.cost.collective_ps import ServerSettings
+from planner.cost.collective_registry import named
 from planner.spec.hardware import Cluster
-
-ALGORITHMS: tuple[str, ...] = ("ps", "ps-sharded", "ring", "tree", "halving-doubling", "hierarchical")
 
 
 def allreduce_on_cluster(
@@ -33,15 +26,15 @@ def allreduce_on_cluster(
     ps_dedicated: bool = False,
     ps_backups: int = 0,
 ) -> CollectiveResult:
-    """All-reduce `message_bytes` (G, the gradient each device holds) on a cluster by `algorithm`.
+    """All-reduce `message_bytes` (G, the gradient each device holds) on a cluster by `algorithm`, a name
+    in planner.cost.collective_registry.
 
     `devices` (default: all) fill units innermost first. "ps" is one parameter server; "ps-sharded" splits
     G over `ps_shards` servers (default, when ps_shards is 1: one shard per device). `ps_dedicated` puts
     the servers outside the N devices, reached through the outermost level's link; `ps_backups` adds
     replicas. Raises ValueError for an unknown algorithm or impossible counts.
     """
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm '{algorithm}'; expected one of {', '.join(ALGORITHMS)}")
+    chosen = named(algorithm)
     g = float(message_bytes)
     if not math.isfinite(g) or g < 0:
         raise ValueError(f"message size must be a finite number of bytes >= 0, got {message_bytes}")
@@ -51,20 +44,12 @@ def allreduce_on_cluster(
         raise ValueError(f"ps_shards must be >= 1, got {ps_shards}")
     if ps_backups < 0:
         raise ValueError(f"ps_backups must be >= 0, got {ps_backups}")
-    k = 1 if algorithm == "ps" else (ps_shards if ps_shards > 1 else n)
-    if algorithm.startswith("ps") and not ps_dedicated:
+    k = chosen.servers(ps_shards, n) if chosen.servers is not None else ps_shards
+    if chosen.servers is not None and not ps_dedicated:
         if k > n:
             raise ValueError(f"{k} co-located PS shards need as many devices, only {n} take part")
         if ps_backups > n - 1:
             raise ValueError(f"{ps_backups} backups need as many other devices, only {n - 1} there")
     if n == 1 or g == 0:
         return CollectiveResult(algorithm, n, g, 0.0, 0.0, 0.0, 0.0, "", 0.0, 0, "nothing to synchronise", ())
-    if algorithm == "ring":
-        return ring_on_cluster(plan, g)
-    if algorithm == "tree":
-        return tree_on_cluster(plan, g)
-    if algorithm == "halving-doubling":
-        return halving_doubling_on_cluster(plan, g)
-    if algorithm == "hierarchical":
-        return hierarchical_on_cluster(plan, g)
-    return ps_on_cluster(plan, g, k, ps_dedicated, ps_backups, algorithm)
+    return chosen.on_cluster(plan, g, ServerSettings(k, ps_dedicated, ps_backups))

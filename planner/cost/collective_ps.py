@@ -7,6 +7,7 @@ the busiest server receives its pushes one at a time. Traffic totals from planne
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from planner.cost.collective_layout import (
     CollectiveResult,
@@ -20,12 +21,31 @@ from planner.cost.collective_layout import (
 from planner.cost.collectives import ps_bytes_per_device, ps_total_traffic
 
 
-def ps_on_cluster(
-    plan: Layout, g: float, shards: int, dedicated: bool, backups: int, algorithm: str
-) -> CollectiveResult:
+@dataclass(frozen=True)
+class ServerSettings:
+    """A parameter server's set-up: `shards` servers each holding G / shards, `dedicated` (outside the N
+    devices, reached through the outermost level's link) or co-located, and `backups` replicas per shard.
+    Peer-to-peer algorithms ignore it."""
+
+    shards: int = 1
+    dedicated: bool = False
+    backups: int = 0
+
+
+def single_server(requested: int, devices: int) -> int:
+    """Servers of "ps": one, whatever was requested."""
+    return 1
+
+
+def sharded_servers(requested: int, devices: int) -> int:
+    """Servers of "ps-sharded": those requested, or one per device when one was requested."""
+    return requested if requested > 1 else devices
+
+
+def ps_on_cluster(plan: Layout, g: float, servers: ServerSettings, algorithm: str) -> CollectiveResult:
     """Synchronous parameter server on the cluster: push, aggregate, replicate, pull."""
     n = plan.devices
-    k = shards
+    k, dedicated, backups = servers.shards, servers.dedicated, servers.backups
     crossed = plan.crossed
     top = plan.levels[-1] if dedicated else plan.top
     top_units = max(top.spanned, 1)

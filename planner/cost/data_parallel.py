@@ -261,7 +261,7 @@ def default_collective(cluster: Cluster, size: float, algorithm: str, devices: i
 
 
 def all_algorithms() -> tuple[str, ...]:
-    """The all-reduce algorithms planner.cost.cluster_allreduce models."""
-    from planner.cost.cluster_allreduce import ALGORITHMS
+    """The all-reduce algorithms registered in planner.cost.collective_registry."""
+    from planner.cost.collective_registry import algorithm_names
 
-    return tuple(ALGORITHMS)
+    return algorithm_names()

@@ -8,10 +8,11 @@ group are t devices apart; adjacent pipeline stages are t·d devices apart. Devi
 (planner.cost.collective_layout.layout).
 
 All-reduces use planner.cost.cluster_allreduce.allreduce_on_cluster (alpha-beta model over the cluster's
-levels) and take the fastest of ring, tree and hierarchical (NCCL picks between ring and tree per size;
-hierarchical is the topology-aware variant). The server's outer link (its NICs) is shared by every group
-crossing it at once: a data-parallel group with k members per server shares it with dps/k - 1 others
-(Megatron runs all data-parallel groups' all-reduces at the same time).
+levels) and take the fastest of the algorithms NCCL implements (`llm_algorithms`: ring, tree and
+hierarchical; NCCL picks between ring and tree per size, hierarchical is the topology-aware variant).
+The server's outer link (its NICs) is shared by every group crossing it at once: a data-parallel group
+with k members per server shares it with dps/k - 1 others (Megatron runs all data-parallel groups'
+all-reduces at the same time).
 
 For clusters of more than two levels, the innermost link stands for "inside a server" and the outermost
 for "between servers"; middle levels are not modelled. Units: bytes, seconds.
@@ -26,11 +27,17 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from planner.cost.cluster_allreduce import allreduce_on_cluster
+from planner.cost.collective_registry import algorithm_names
 from planner.cost.collectives import ring_allgather_time
 from planner.spec.hardware import Cluster, Level, Link
 
-LLM_ALGORITHMS: tuple[str, ...] = ("ring", "tree", "hierarchical")
 FloatArray = NDArray[np.float64]
+
+
+def llm_algorithms() -> tuple[str, ...]:
+    """The registered all-reduce algorithms NCCL implements (planner.cost.collective_registry), which
+    Megatron-LM's all-reduces choose among."""
+    return algorithm_names(lambda a: a.nccl)
 
 
 def _links(cluster: Cluster) -> tuple[Link, Link]:
@@ -44,7 +51,7 @@ def _best(cluster: Cluster, message_bytes: float, devices: int) -> float:
         return 0.0
     return min(
         allreduce_on_cluster(cluster, message_bytes, algorithm, devices=devices).time_s
-        for algorithm in LLM_ALGORITHMS
+        for algorithm in llm_algorithms()
     )
 
 

@@ -6,9 +6,9 @@ model and its assumptions). Units: seconds, bytes, bytes/s.
 * Placement: devices fill the cluster innermost first; a block is devices [o, o + r). Its gradient
   all-reduce is costed on the packed sub-cluster of its shape (per level, the units it spans and
   ceil(devices below / units) per unit) by planner.cost.cluster_allreduce.allreduce_on_cluster, the fastest of
-  ring, halving-doubling and hierarchical. Each costs alpha + beta · P on a fixed placement (the
-  alpha-beta model is affine in the message size; tests check it), so (alpha, beta) are read once per
-  block shape at two sizes and any P is costed vectorised.
+  the affine peer-to-peer algorithms (`sync_algorithms`: ring, halving-doubling, hierarchical). Each costs
+  alpha + beta · P on a fixed placement (the alpha-beta model is affine in the message size; tests check
+  it), so (alpha, beta) are read once per block shape at two sizes and any P is costed vectorised.
 * A stage's term per minibatch is (F + max(B, sync)) / r: r replicas take minibatches round-robin
   (PipeDream, SOSP 2019, §3.2) and the all-reduce overlaps the backward pass as in DDP (Li et al.,
   "PyTorch Distributed", VLDB 2020, §3.2.3), max(B, sync) being the perfect-overlap bound.
@@ -30,10 +30,17 @@ from numpy.typing import NDArray
 
 from planner.spec.hardware import Cluster, Level, Link
 
-SYNC_ALGORITHMS: tuple[str, ...] = ("ring", "halving-doubling", "hierarchical")
 _PROBE_BYTES = (2.0**20, 2.0**21)  # message sizes at which the affine all-reduce coefficients are read
 
 Array = NDArray[np.float64]
+
+
+def sync_algorithms() -> tuple[str, ...]:
+    """The registered algorithms a stage's replicas may synchronise by: peer-to-peer (no parameter servers)
+    and affine in the message size (planner.cost.collective_registry)."""
+    from planner.cost.collective_registry import algorithm_names
+
+    return algorithm_names(lambda a: a.affine and a.servers is None)
 
 
 class Topology:
@@ -68,7 +75,7 @@ class Topology:
         return len(self._coefficients)
 
     def sync_coefficients(self, replicas: int, offset: int) -> tuple[Array, Array]:
-        """(alpha s, beta s/byte) of each of SYNC_ALGORITHMS for the block: all-reduce time alpha + beta·P."""
+        """(alpha s, beta s/byte) of each of `sync_algorithms()` for the block: time alpha + beta·P."""
         counts = self.block_counts(replicas, offset)
         key = (replicas, *counts)
         cached = self._coefficients.get(key)
@@ -89,7 +96,7 @@ class Topology:
         if replicas == 1 or parameter_bytes <= 0:
             return None
         alpha, beta = self.sync_coefficients(replicas, offset)
-        return SYNC_ALGORITHMS[int(np.argmin(alpha + beta * parameter_bytes))]
+        return sync_algorithms()[int(np.argmin(alpha + beta * parameter_bytes))]
 
     def cut_link(self, offset: int) -> Link:
         """The link joining devices offset-1 and offset: that of the lowest level containing both."""
@@ -133,7 +140,7 @@ def _affine_coefficients(cluster: Cluster, counts: tuple[int, ...], replicas: in
     sub = replace(cluster, levels=levels)
     small, large = _PROBE_BYTES
     alpha, beta = [], []
-    for algorithm in SYNC_ALGORITHMS:
+    for algorithm in sync_algorithms():
         t_small = allreduce_on_cluster(sub, small, algorithm, devices=replicas).time_s
         t_large = allreduce_on_cluster(sub, large, algorithm, devices=replicas).time_s
         slope = (t_large - t_small) / (large - small)

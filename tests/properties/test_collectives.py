@@ -13,7 +13,8 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from planner.cost.cluster_allreduce import ALGORITHMS, allreduce_on_cluster
+from planner.cost.cluster_allreduce import allreduce_on_cluster
+from planner.cost.collective_registry import algorithm_names
 
 from .strategies import PROPERTY, clusters
 
@@ -33,7 +34,7 @@ shared_clusters = st.tuples(clusters(max_per_server=4), st.booleans()).map(
 @PROPERTY
 @given(cluster=shared_clusters, g=sizes, more=st.floats(1.0, 10.0))
 def test_a_bigger_message_is_never_faster(cluster, g: float, more: float) -> None:  # type: ignore[no-untyped-def]
-    for algorithm in ALGORITHMS:
+    for algorithm in algorithm_names():
         small = allreduce_on_cluster(cluster, g, algorithm).time_s
         assert allreduce_on_cluster(cluster, g * more, algorithm).time_s >= small * (1 - REL), algorithm
 
@@ -45,7 +46,7 @@ def test_more_latency_is_never_faster(cluster, g: float, level: int, extra: floa
     link = levels[level].link
     levels[level] = replace(levels[level], link=replace(link, latency=link.latency + extra))
     slower = replace(cluster, levels=tuple(levels))
-    for algorithm in ALGORITHMS:
+    for algorithm in algorithm_names():
         base = allreduce_on_cluster(cluster, g, algorithm).time_s
         assert allreduce_on_cluster(slower, g, algorithm).time_s >= base * (1 - REL), algorithm
 

@@ -13,8 +13,6 @@ from planner.validate.evaluators import Context, evaluator
 
 MIB = 2.0**20
 
-_PRIMITIVES = ("ps", "ring", "tree", "halving-doubling")
-
 
 def _quantity(setup: Mapping[str, Any], key: str, kind: str) -> float:
     from planner.units import UnitError, parse_quantity
@@ -62,33 +60,28 @@ def ring_bytes_per_device(setup: Mapping[str, Any], ctx: Context) -> float:
     optional=("shards", "dedicated", "backups"),
 )
 def allreduce_time(setup: Mapping[str, Any], ctx: Context) -> float:
-    """All-reduce time (s) on N devices with independent links (the vectorised primitives)."""
-    from planner.cost import collectives as c
+    """All-reduce time (s) on N devices with independent links: the closed form of a registered algorithm
+    (planner.cost.collective_registry)."""
+    from planner.cost.collective_ps import ServerSettings
+    from planner.cost.collective_registry import REGISTRY, algorithm_names
 
     algorithm = setup["algorithm"]
-    if algorithm not in _PRIMITIVES:
-        raise ValueError(f"algorithm must be one of {', '.join(_PRIMITIVES)}, got '{algorithm}'")
+    chosen = REGISTRY.get(algorithm)
+    if chosen is None or chosen.flat_time is None:  # hierarchical needs two levels: a cluster
+        closed = algorithm_names(lambda a: a.flat_time is not None)
+        raise ValueError(f"algorithm must be one of {', '.join(closed)}, got '{algorithm}'")
     args = (
         _quantity(setup, "message_bytes", "memory"),
         _count(setup, "devices"),
         _quantity(setup, "bandwidth", "bandwidth"),
         _quantity(setup, "latency", "time"),
     )
-    if algorithm == "ps":
-        return float(
-            c.ps_allreduce_time(
-                *args,
-                shards=_count(setup, "shards", 1),
-                dedicated=bool(setup.get("dedicated", False)),
-                backups=_count(setup, "backups", 0),
-            )
+    servers = ServerSettings()
+    if chosen.servers is not None:  # only a parameter server reads these
+        servers = ServerSettings(
+            _count(setup, "shards", 1), bool(setup.get("dedicated", False)), _count(setup, "backups", 0)
         )
-    function = {
-        "ring": c.ring_allreduce_time,
-        "tree": c.tree_allreduce_time,
-        "halving-doubling": c.halving_doubling_allreduce_time,
-    }[algorithm]
-    return float(function(*args))
+    return float(chosen.flat_time(*args, servers))
 
 
 def _cluster_result(setup: Mapping[str, Any]) -> Any:
