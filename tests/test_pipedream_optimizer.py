@@ -429,3 +429,90 @@ def test_validation_evaluator_rejects_bad_setups() -> None:
         pipedream_optimizer({**setup, "memory_limit": 16e9}, context)
     with pytest.raises(ValueError, match="data folder"):
         pipedream_optimizer({**setup, "profile": "data:profiles/pipedream/vgg16.graph.txt"}, context)
+
+
+# ------------------------------------------------------------------------------------- back-pointers
+
+
+def first_candidate(
+    view: ChainView, level: pipedream.LevelTerms, tables: list, index: int, entry: tuple
+) -> int:
+    """The choice the tie-break order gives entry (m, j, r) of a level: the first of one stage, one machine
+    fewer, then the splits by (not genuine, idle last stage, replicas, -k) whose value equals the entry."""
+    m, j, r = entry
+    values = tables[index].values
+    value = values[m, j, r]
+    cum_c, cum_p, cum_a = view.cum_compute_s, view.cum_parameter_bytes, view.cum_activation_bytes
+
+    def compute(a: int, b: int) -> float:
+        return float(cum_c[b + 1] - cum_c[a]) if index == 0 else float(tables[index - 1].values[-1, b, a])
+
+    def figures(cum: np.ndarray, a: int, b: int) -> np.ndarray:
+        return np.array([cum[b + 1] - cum[a]])
+
+    base = level.base(np.array([compute(r, j)]), figures(cum_p, r, j), figures(cum_a, r, j), m)[0]
+    if m < level.max_m and base == value:
+        return pipedream.BASE
+    if level.options.use_fewer_machines and m > 0 and j > r and values[m - 1, j, r] == value:
+        return pipedream.FEWER
+    splits = []
+    for k in (int(k) for k in view.predecessors[j] if k >= r):
+        genuine = r == 0 or r - 1 in set(int(p) for p in view.predecessors[k])
+        idle = cum_c[j + 1] - cum_c[k + 1] <= 0
+        for replicas in [1] if level.options.straight else range(1, m + 1):
+            splits.append(((not genuine, idle, replicas, -k), (k, replicas)))
+    for _, (k, replicas) in sorted(splits):
+        parameters, activations = figures(cum_p, k + 1, j), figures(cum_a, k + 1, j)
+        stage = level.last_stage(np.array([compute(k + 1, j)]), parameters, np.array([k]), j, replicas)[0]
+        fits = level.stash_fits(activations, parameters, m, replicas)[0]
+        if fits and max(values[m - replicas, k, r], stage) == value:
+            code = int(tables[index].choices[m, j, r])
+            return code if level.split_of(code) == (k, replicas) else -3
+    raise AssertionError(f"no candidate reproduces entry {entry} of level {index}")
+
+
+@pytest.mark.parametrize("chunk", [128, 3])
+@pytest.mark.parametrize("seed", range(30))
+def test_each_finite_entry_points_to_its_first_optimal_candidate(
+    seed: int, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random profiles have many zero and equal figures: ties everywhere. Small chunks and samples run
+    the pruned, chunked fill on small tables."""
+    monkeypatch.setattr(pipedream, "ROW_CHUNK", chunk)
+    if chunk < 10:
+        monkeypatch.setattr(pipedream, "SAMPLE_STEP", 2)
+        monkeypatch.setattr(pipedream, "SAMPLE_MIN", 4)
+    view, _, levels, options = random_case(5000 + seed, max_states=25)
+    settings = PipeDreamOptions(**options)
+    tables = pipedream.solve(view, levels, settings)
+    inner = 1
+    for index, ((machines, bandwidth), table) in enumerate(zip(levels, tables, strict=True)):
+        level = pipedream.LevelTerms(view, machines, bandwidth, inner, settings)
+        inner = machines
+        for entry in zip(*np.nonzero(np.isfinite(table.values)), strict=True):
+            m, j, r = (int(i) for i in entry)
+            if j >= r:
+                assert table.choices[m, j, r] == first_candidate(view, level, tables, index, (m, j, r))
+
+
+@pytest.mark.parametrize(
+    ("levels", "straight", "ms"),
+    [([(4, 10e9), (4, 1.25e9)], True, (1, 3)), ([(8, 10e9), (2, 1e9)], False, (7,))],
+)
+def test_gnmts_entries_point_to_their_first_optimal_candidate(
+    levels: list, straight: bool, ms: tuple
+) -> None:
+    """GNMT's branches make splits that are not genuine (state r-1 no predecessor of k) and candidates of
+    different replica counts that tie: a sample of the inner level's entries."""
+    path = SHARED / "profiles" / "pipedream" / "gnmt.graph.txt"
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    view = build_chain_view(load_graph(path, path.name))
+    settings = PipeDreamOptions(straight=straight)
+    tables = pipedream.solve(view, levels, settings)
+    level = pipedream.LevelTerms(view, levels[0][0], levels[0][1], 1, settings)
+    count = view.num_states
+    entries = [(m, j, r) for m in ms for r in range(1, count, 4) for j in range(r, count, 3)]
+    for entry in entries:
+        if math.isfinite(tables[0].values[entry]):
+            assert tables[0].choices[entry] == first_candidate(view, level, tables, 0, entry), entry

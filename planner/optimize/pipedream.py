@@ -39,8 +39,8 @@ profiles random re-orderings of the edges gave the same optima in every multi-le
 API: `partition_pipedream(profile, levels, ...)` -> PartitionResult (stages, config, times, speedups);
 `levels_from_cluster(cluster)` and `parse_levels("4:10GB/s,4:1.25GB/s")` (planner.optimize.pipedream_levels)
 build levels; `solve_tables` (planner.optimize.pipedream_dp) exposes the raw tables; `data_parallel_time`
-PipeDream's data-parallel time. Search and speed: planner.optimize.pipedream_dp; ties:
-planner.optimize.pipedream_reconstruct.
+PipeDream's data-parallel time. Search, speed, back-pointers and ties: planner.optimize.pipedream_dp; the
+stages from the back-pointers: planner.optimize.pipedream_reconstruct.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING
 from planner.errors import InfeasibleError, SpecError
 from planner.optimize.chain_view import ChainView, build_chain_view
 from planner.optimize.limits import check_pipedream
-from planner.optimize.pipedream_dp import solve_tables
+from planner.optimize.pipedream_dp import solve
 from planner.optimize.pipedream_levels import check_levels
 from planner.optimize.pipedream_reconstruct import Reconstruction
 from planner.optimize.pipedream_types import PartitionResult, PipeDreamOptions
@@ -79,9 +79,9 @@ def partition_pipedream(
     options = _options(memory_limit_bytes, straight, use_fewer_machines, activation_compression_ratio)
     view = profile if isinstance(profile, ChainView) else build_chain_view(profile)
     check_pipedream(view.num_states, checked, options.straight)
-    tables = solve_tables(view, checked, options)
+    tables = solve(view, checked, options)
     count = view.num_states
-    best = float(tables[-1][checked[-1][0] - 1, count - 1, 0])
+    best = float(tables[-1].values[checked[-1][0] - 1, count - 1, 0])
     if not math.isfinite(best):
         raise InfeasibleError(
             "no PipeDream partition fits: every candidate exceeds the memory limit or a straight pipeline "

@@ -1,11 +1,6 @@
-"""The optimal stages of PipeDream's optimizer (planner.optimize.pipedream) recovered from its tables
-(planner.optimize.pipedream_dp) by re-evaluating the candidates of only the entries on the optimal path,
-with the same arithmetic.
-
-Ties: zero-cost layers make several splits equally good; the optimal time is unique. Among equal
-candidates the reconstruction prefers a single stage, then fewer machines, then a split after a
-successor of the range's previous state (a "genuine" split), then a last stage with some compute, then
-fewer replicas for the last stage, then a later split point.
+"""The optimal stages of PipeDream's optimizer (planner.optimize.pipedream) followed from the back-pointers
+its dynamic program stores (planner.optimize.pipedream_dp, whose docstring gives the tie-break order), with
+each stage's time recomputed by the same arithmetic.
 """
 
 from __future__ import annotations
@@ -17,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from planner.optimize.chain_view import ChainView
-from planner.optimize.pipedream_dp import LevelTerms
+from planner.optimize.pipedream_dp import BASE, FEWER, LevelTable, LevelTerms
 from planner.optimize.pipedream_types import PartitionStage, PipeDreamOptions
 
 INF = math.inf
@@ -33,19 +28,17 @@ class _Flat:
 
 
 class Reconstruction:
-    """Recovers the optimal stages from the tables by re-evaluating the candidates of the entries on the
-    optimal path (the same arithmetic as the fill, so the chosen candidate equals the table value)."""
+    """Follows the stored choices from the answer A[0][N-1][n-1] down to the stages of every level."""
 
     def __init__(
         self,
         view: ChainView,
         levels: list[tuple[int, float]],
         options: PipeDreamOptions,
-        tables: list[np.ndarray],
+        tables: list[LevelTable],
     ):
         self.view = view
         self.levels = levels
-        self.options = options
         self.tables = tables
         self.level_terms = []
         inner = 1
@@ -57,7 +50,7 @@ class Reconstruction:
     def _compute(self, index: int, r: int, j: int) -> float:
         if index == 0:
             return float(self.view.cum_compute_s[j + 1] - self.view.cum_compute_s[r]) if j >= r else INF
-        below = self.tables[index - 1]
+        below = self.tables[index - 1].values
         return float(below[self.levels[index - 1][0] - 1, j, r])
 
     def _raw(self, cum: np.ndarray, r: int, j: int) -> float:
@@ -89,52 +82,16 @@ class Reconstruction:
     def _level_stages(self, index: int, r: int, j: int, m: int) -> list[tuple[int, int, int, Any]]:
         """The stages (start, end inclusive, replicas, time combiner) of entry A[r][j][m] at a level."""
         level = self.level_terms[index]
-        table = self.tables[index]
-        view = self.view
-        value = float(table[m, j, r])
-        compute = self._compute(index, r, j)
-        parameters = np.array([self._raw(view.cum_parameter_bytes, r, j)])
-        activations = np.array([self._raw(view.cum_activation_bytes, r, j)])
-        if m < level.max_m:
-            base = float(level.base(np.array([compute]), parameters, activations, m)[0])
-            if base == value:
-                return [(r, j, m + 1, self._base_combiner(level, float(parameters[0]), m, compute))]
-        if self.options.use_fewer_machines and m > 0 and j > r and float(table[m - 1, j, r]) == value:
+        choice = int(self.tables[index].choices[m, j, r])
+        if choice == BASE:
+            parameters = self._raw(self.view.cum_parameter_bytes, r, j)
+            return [(r, j, m + 1, self._base_combiner(level, parameters, m, self._compute(index, r, j)))]
+        if choice == FEWER:
             return self._level_stages(index, r, j, m - 1)
-        for k, replicas in self._split_candidates(index, r, j, m):
-            split = np.array([k])
-            stage_compute = np.array([self._compute(index, k + 1, j)])
-            stage_parameters = np.array([self._raw(view.cum_parameter_bytes, k + 1, j)])
-            stage_activations = np.array([self._raw(view.cum_activation_bytes, k + 1, j)])
-            time = float(level.last_stage(stage_compute, stage_parameters, split, j, replicas)[0])
-            if not level.stash_fits(stage_activations, stage_parameters, m, replicas)[0]:
-                continue
-            if max(float(table[m - replicas, k, r]), time) == value:
-                head = self._level_stages(index, r, k, m - replicas)
-                return [
-                    *head,
-                    (
-                        k + 1,
-                        j,
-                        replicas,
-                        self._split_combiner(level, float(stage_parameters[0]), k, j, replicas),
-                    ),
-                ]
-        raise AssertionError(f"no candidate reproduces table entry A[{r}][{j}][{m}] at level {index}")
-
-    def _split_candidates(self, index: int, r: int, j: int, m: int) -> list[tuple[int, int]]:
-        """Split candidates (k, m') of entry A[r][j][m] in tie-break order: a split after a successor of
-        state r-1 first, then a last stage with some compute, then fewer replicas for it, then larger k."""
-        if j <= r:
-            return []
-        cum = self.view.cum_compute_s
-        candidates = []
-        for k in (int(k) for k in self.view.predecessors[j] if k >= r):
-            genuine = r == 0 or _precedes(self.view, r - 1, k)
-            idle = cum[j + 1] - cum[k + 1] <= 0
-            for replicas in [1] if self.options.straight else range(1, m + 1):
-                candidates.append(((not genuine, idle, replicas, -k), (k, replicas)))
-        return [candidate for _, candidate in sorted(candidates)]
+        k, replicas = level.split_of(choice)
+        parameters = self._raw(self.view.cum_parameter_bytes, k + 1, j)
+        head = self._level_stages(index, r, k, m - replicas)
+        return [*head, (k + 1, j, replicas, self._split_combiner(level, parameters, k, j, replicas))]
 
     @staticmethod
     def _base_combiner(level: LevelTerms, parameters: float, m: int, compute: float) -> Any:
@@ -194,10 +151,3 @@ class Reconstruction:
                 )
             )
         return stages
-
-
-def _precedes(view: ChainView, before: int, after: int) -> bool:
-    """Whether state `before` is a predecessor of state `after` in the antichain DAG."""
-    predecessors = view.predecessors[after]
-    index = int(np.searchsorted(predecessors, before))
-    return index < len(predecessors) and int(predecessors[index]) == before
