@@ -84,6 +84,18 @@ class Device:
     memory_efficiency: float = spec_field(
         "fraction of memory_bandwidth a large streaming copy sustains [1e-6, 1]", default=1.0, limit=FRACTION
     )
+    flash_forward_efficiency: float | None = spec_field(
+        "fraction of peak_compute a fused (flash) attention forward sustains [1e-6, 1]; "
+        "compute_efficiency when absent",
+        default=None,
+        limit=FRACTION,
+    )
+    flash_backward_efficiency: float | None = spec_field(
+        "fraction of peak_compute a fused (flash) attention backward sustains [1e-6, 1]; "
+        "compute_efficiency when absent",
+        default=None,
+        limit=FRACTION,
+    )
     source: str = spec_field("where the figures come from", default="")
 
     def peak(self, dtype: str) -> float:
