@@ -35,6 +35,7 @@ from planner.spec.hardware import Device
 from planner.spec.profile import DTYPE_BYTES
 
 FloatArray = npt.NDArray[np.float64]
+Dim = npt.ArrayLike  # a GEMM dimension: a number or an array of them (broadcast together)
 
 
 def _dims(**values: npt.ArrayLike) -> list[FloatArray]:
@@ -56,14 +57,7 @@ def _peak(device: Device, dtype: str) -> float:
     return device.peak_compute[dtype]
 
 
-def gemm_time(
-    device: Device,
-    dtype: str,
-    m: npt.ArrayLike,
-    n: npt.ArrayLike,
-    k: npt.ArrayLike,
-    batch: npt.ArrayLike = 1,
-) -> FloatArray:
+def gemm_time(device: Device, dtype: str, m: Dim, n: Dim, k: Dim, batch: Dim = 1) -> FloatArray:
     """Seconds for `batch` GEMMs C[m, n] = A[m, k] · B[k, n] in one kernel; m, n, k, batch broadcast.
 
     Raises ValueError for a dtype the device lists no peak for, or a dimension below 1.
@@ -84,14 +78,7 @@ def gemm_time(
     return np.maximum(compute, memory) + device.kernel_overhead
 
 
-def gemm_efficiency(
-    device: Device,
-    dtype: str,
-    m: npt.ArrayLike,
-    n: npt.ArrayLike,
-    k: npt.ArrayLike,
-    batch: npt.ArrayLike = 1,
-) -> FloatArray:
+def gemm_efficiency(device: Device, dtype: str, m: Dim, n: Dim, k: Dim, batch: Dim = 1) -> FloatArray:
     """Achieved FLOP/s over peak FLOP/s of the GEMMs `gemm_time` times (overhead included)."""
     m_, n_, k_, b_ = _dims(m=m, n=n, k=k, batch=batch)
     flop = 2.0 * m_ * n_ * k_ * b_
