@@ -132,3 +132,26 @@ def test_zero3_counts_its_working_copy_and_exposes_its_first_gather() -> None:
     # with everything overlapped ZeRO-3 still exposes traffic, so it no longer ties ZeRO-1
     assert zero3.time_breakdown["data_parallel_exposed_s"] > 0
     assert zero3.time_per_iteration_s > zero1.time_per_iteration_s
+
+
+def test_unfused_gradient_accumulation_adds_one_pass_over_the_gradients_per_micro_batch() -> None:
+    from planner.cost.layer_kernels import gradient_accumulation_time
+
+    cluster = _dgx_a100()
+    fused, unfused = (
+        evaluate_configuration(
+            TrainingSetup(GPT_7B, cluster, 16, 2048, dtype="fp16", gradient_accumulation_fusion=f),
+            tensor=2,
+            pipeline=1,
+            data=4,
+            microbatch=1,
+        )
+        for f in (True, False)
+    )
+    m = 16 / 4
+    per_layer = float(gradient_accumulation_time(cluster.resolved_device, GPT_7B, 2, 2, 2))
+    added = unfused.time_breakdown["compute_s"] - fused.time_breakdown["compute_s"]
+    assert added == pytest.approx(m * GPT_7B.num_layers * per_layer, rel=1e-9)
+    # parameters / t · (2 + 2·2) bytes at the sustained bandwidth is most of it
+    device = cluster.resolved_device
+    assert per_layer > layer_parameters(GPT_7B) / 2 * 6 / (device.memory_bandwidth * device.memory_efficiency)

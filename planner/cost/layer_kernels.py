@@ -16,7 +16,14 @@ and wave quantisation, the A+B+C roofline, the per-kernel overhead). Memory-boun
 device's sustained memory bandwidth plus the per-kernel overhead (planner.cost.gemm.memory_bound_time):
 with Megatron-LM's fusions (SC'21 Sec. 4.2) a layer's forward launches two LayerNorms, two
 bias-dropout-adds and one bias-activation, plus (standard attention) the fused scale-mask-softmax and the
-attention dropout: 5 + 2 kernels; the backward as many again. Units: seconds.
+attention dropout: 5 + 2 kernels; the backward as many again.
+
+Gradient accumulation: without fusion each weight gradient is written by its GEMM and then added into
+the main gradient buffer by a separate kernel per parameter tensor, every micro-batch (Megatron-LM's
+local DDP hook, megatron/model/distributed.py `_make_param_hook`: "param.main_grad.add_(param.grad.data)"):
+it reads the gradient (training dtype) and reads and writes the main gradient (its precision). With
+fusion (Megatron-LM's gradient_accumulation_fusion, the default since 2022) the weight-gradient GEMM
+accumulates into the buffer itself and no kernel is added. Units: seconds.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import numpy as np
 
 from planner.cost.gemm import gemm_time, memory_bound_time
 from planner.cost.megatron import projection_sizes
+from planner.cost.transformer import attention_parameters, ffn_parameters
 from planner.spec.hardware import Device
 from planner.spec.llm import LLMConfig
 
@@ -77,3 +85,18 @@ def elementwise_time(device: Device, bytes_moved: Any, attention: str) -> Any:
     """Seconds of one layer's forward memory-bound kernels moving `bytes_moved` bytes (module docstring)."""
     kernels = LINEAR_KERNELS + (SCORE_KERNELS if attention == "standard" else 0)
     return memory_bound_time(device, bytes_moved, kernels)
+
+
+def gradient_accumulation_time(
+    device: Device, cfg: LLMConfig, dtype_bytes: int, gradient_bytes: int, tensor: Any
+) -> Any:
+    """Seconds of one layer's unfused gradient accumulation per micro-batch on one of t devices (module
+    docstring): its parameters / t · (dtype + 2 · gradient) bytes, one kernel per parameter tensor."""
+    matrices = 4 + (1 if cfg.gated_ffn else 0)
+    tensors = 2 * matrices if cfg.bias else matrices
+    tensors += 2 * (2 if cfg.norm == "layernorm" else 1)
+    norms = 2 * cfg.hidden_size * (2 if cfg.norm == "layernorm" else 1)
+    parameters = (attention_parameters(cfg) + ffn_parameters(cfg) + norms) / np.asarray(
+        tensor, dtype=np.float64
+    )
+    return memory_bound_time(device, parameters * (dtype_bytes + 2 * gradient_bytes), tensors)

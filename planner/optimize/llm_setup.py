@@ -50,7 +50,9 @@ class TrainingSetup:
     today) or standard (the scores materialised, as in SC'21); planner.cost.megatron. `gradient_dtype`:
     the precision gradients are accumulated and reduced in; by default Megatron-LM's rule: fp32 for bf16
     ("bfloat16 requires gradient accumulation and all-reduce to be done in fp32", megatron/arguments.py,
-    which forces --accumulate-allreduce-grads-in-fp32), the training dtype otherwise."""
+    which forces --accumulate-allreduce-grads-in-fp32), the training dtype otherwise.
+    `gradient_accumulation_fusion`: weight-gradient GEMMs accumulate into the main gradient buffer
+    (planner.cost.layer_kernels), Megatron-LM's default since 2022."""
 
     model: LLMConfig
     cluster: Cluster
@@ -63,6 +65,7 @@ class TrainingSetup:
     overlap_grad_reduce: bool = True
     attention: str = "flash"
     gradient_dtype: str | None = None
+    gradient_accumulation_fusion: bool = True
 
     def __post_init__(self) -> None:
         if self.model.architecture != "decoder":

@@ -20,12 +20,14 @@ from planner.cost.layer_kernels import (
     attention_core_times,
     dense_times,
     elementwise_time,
+    gradient_accumulation_time,
     logit_times,
 )
 from planner.cost.llm_memory import model_state_bytes
 from planner.cost.memory import update_bytes_per_parameter
 from planner.optimize.llm_setup import FloatArray, TrainingSetup
 from planner.spec.hardware import Device
+from planner.spec.profile import DTYPE_BYTES
 
 
 def compute_times(
@@ -81,6 +83,11 @@ def _layer_times(
     elementwise = elementwise_time(device, (linear + core) * scale, setup.attention)
     forward_layer = dense + attention + elementwise
     backward_layer = dense_backward + attention_backward + 2.0 * elementwise
+    if not setup.gradient_accumulation_fusion:
+        grad_bytes = DTYPE_BYTES[setup.gradient_precision]
+        backward_layer = backward_layer + gradient_accumulation_time(
+            device, cfg, DTYPE_BYTES[dtype], grad_bytes, t
+        )
     if recompute == "full":
         replay = forward_layer
     elif recompute == "selective":  # standard attention: the core's GEMMs and its score kernels

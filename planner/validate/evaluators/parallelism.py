@@ -4,7 +4,8 @@ A setup names an LLM (catalog name, or an inline mapping in the catalog's `spec:
 the catalog lacks), a cluster (catalog name or inline mapping) with an optional `servers` count, the
 global batch and sequence length, and the configuration: tensor, pipeline, data, and optionally
 microbatch and interleave; the system as the source ran it: `attention` (flash / standard),
-`sequence_parallel`, `overlap_grad_reduce`, `gradient_dtype` (the planner's defaults where unstated).
+`sequence_parallel`, `overlap_grad_reduce`, `gradient_dtype`, `gradient_accumulation_fusion` (the planner's
+defaults where unstated).
 A configuration the source does not state (micro-batch size, interleaving) is
 left out and the planner picks its best value for the stated degrees (`search` with those pinned), the
 same rule for every case. `quantity` selects the reported figure.
@@ -70,6 +71,7 @@ def _setup(setup: Mapping[str, Any]) -> Any:
         overlap_grad_reduce=_flag(setup, "overlap_grad_reduce", True),
         attention=str(setup.get("attention", "flash")),
         gradient_dtype=setup.get("gradient_dtype"),
+        gradient_accumulation_fusion=_flag(setup, "gradient_accumulation_fusion", True),
     )
 
 
@@ -94,6 +96,7 @@ def _flag(setup: Mapping[str, Any], key: str, default: bool) -> bool:
         "overlap_grad_reduce",
         "attention",
         "gradient_dtype",
+        "gradient_accumulation_fusion",
     ),
 )
 def llm_plan(setup: Mapping[str, Any], ctx: Context) -> float:
