@@ -87,6 +87,8 @@ def search(
     counts of the rejected ones per reason. Keyword arguments restrict the grid (see `candidate_grid`)."""
     if top < 1:
         raise ValueError(f"top must be >= 1, got {top}")
+    if setup.attention == "flash" and {"none", "selective"} <= set(recompute):
+        recompute = tuple(r for r in recompute if r != "selective")  # the same plan as none (megatron)
     grid = candidate_grid(
         setup.device_count,
         max_microbatch=max_microbatch,
