@@ -8,14 +8,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from planner.api.edge_inputs import (
-    ModelRef,
-    cnn_edge_model,
-    load_cluster,
-    load_device,
-    model_error,
-    setting_error,
-)
+from planner.api.edge_inputs import cnn_edge_model, model_error, setting_error
+from planner.api.inputs import ModelRef, load_cluster, load_device
 from planner.errors import SettingError
 from planner.limits import FRACTION, range_problem
 
@@ -93,9 +87,9 @@ def edge_adcnn(model: ModelRef, options: EdgeADCNNOptions | None = None) -> Edge
     options = options or EdgeADCNNOptions()
     options.check()
     edge = cnn_edge_model(model, options.input_dtype)
-    cluster = load_cluster("cluster", options.cluster)
+    cluster = load_cluster(options.cluster)
     central, conv = _boards(cluster, options)
-    cloud = None if options.cloud is None else load_cluster("cloud", options.cloud)
+    cloud = None if options.cloud is None else load_cluster(options.cloud, setting="cloud")
     rows, cols = options.tiles
     _check_cut_and_grid(edge, options.cut, rows, cols)
     with model_error(edge.name):
@@ -126,7 +120,7 @@ def _boards(cluster: Cluster, options: EdgeADCNNOptions) -> tuple[Board, list[Bo
         return central, conv
     conv = []
     for ref, count in options.boards:
-        device: Device = load_device("boards", ref)
+        device: Device = load_device(ref, setting="boards")
         conv += [Board(f"{device.name}#{i + 1}", device, central.link) for i in range(count)]
     return central, conv
 

@@ -7,15 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from planner.api.edge_inputs import (
-    ModelRef,
-    cluster_device,
-    load_cluster,
-    load_model,
-    setting_error,
-    spec_name,
-)
-from planner.errors import SettingError, SpecError
+from planner.api.edge_inputs import setting_error
+from planner.api.inputs import ModelRef, cluster_device, load_cluster, load_llm
+from planner.errors import SettingError
 
 if TYPE_CHECKING:
     from planner.cost.transformer_partition import PartitionCost
@@ -68,15 +62,13 @@ def edge_transformer(model: ModelRef, options: EdgeTransformerOptions | None = N
 
     options = options or EdgeTransformerOptions()
     options.check()
-    cfg = load_model(model, ("llm",))
-    if cfg.spec != "llm":
-        raise SpecError(spec_name(model, cfg), "spec", "expected an llm spec", cfg.spec)
-    cluster = load_cluster("cluster", options.cluster)
+    cfg = load_llm(model)
+    cluster = load_cluster(options.cluster)
     n = options.devices if options.devices is not None else cluster.devices_per_server
     if not 1 <= n <= cluster.total_devices:
         raise SettingError("devices", f"expected 1 to {cluster.total_devices} on {cluster.name}", n)
     length = options.tokens if options.tokens is not None else cfg.max_sequence_length
-    device = cluster_device("cluster", cluster)
+    device = cluster_device(cluster)
     with setting_error("dtype"):
         dtype = options.dtype or pick_dtype(cfg, device)
         if dtype not in device.peak_compute:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner import limits
+from planner.api import inputs
 from planner.api.fl_common import (
     FleetSummary,
     LocalTraining,
@@ -15,7 +16,6 @@ from planner.api.fl_common import (
     check_dtype,
     check_range,
     load_fleet,
-    load_spec,
     result_dict,
 )
 from planner.errors import SettingError
@@ -101,7 +101,7 @@ def fl_select(fleet: Fleet | str, model: Any, options: FLSelectOptions | None = 
     options = options or FLSelectOptions()
     options.check()
     fleet = load_fleet(fleet)
-    loaded = load_model(load_spec(model), options.dtype)
+    loaded = load_model(inputs.load_model(model), options.dtype)
     total, m = fleet.total_clients, options.clients(fleet)
     low = m if options.min_clients is None else options.min_clients
     high = m if options.max_clients is None else options.max_clients

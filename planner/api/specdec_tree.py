@@ -142,10 +142,11 @@ def specdec_tree(
 
 def verify_cost(target: LLMConfig | str, device: Device | str, tp: int, batch: int, size: int) -> VerifyCost:
     """t(n) of the target on `tp` devices (InfeasibleError when it does not fit them)."""
-    from planner.api.specdec_models import check_dtype, check_split, load_model, resolve_hardware
+    from planner.api.inputs import load_llm
+    from planner.api.specdec_models import check_dtype, check_split, resolve_hardware
     from planner.cost.decode import Placement, check_fits, verify_ratios
 
-    cfg = load_model(target)
+    cfg = load_llm(target)
     dev, server = resolve_hardware(device, None, tp)
     check_split(cfg, tp, "tensor_parallel")
     placement = Placement(dev, tp, server if tp > 1 else None)

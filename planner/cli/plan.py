@@ -74,8 +74,8 @@ def command(
 ) -> None:
     """Compare every strategy for a model on a cluster, rank them and recommend one (default: VGG-16 on
     PipeDream's Cluster-A, 4 servers)."""
+    from planner.api.inputs import load_model
     from planner.api.plan import plan_llm, plan_strategies
-    from planner.api.training import load_model
     from planner.render import emit
     from planner.render.plan import llm_plan_tables, plan_tables
 
