@@ -34,7 +34,7 @@ def load_llm(model: LLMConfig | str) -> LLMConfig:
         raise SpecError(
             spec_name(model, spec),
             "spec",
-            "expected an LLM (a catalog LLM, an LLM YAML or a Hugging Face config.json), not a "
+            "expected an LLM config (a catalog LLM, an LLM YAML or a Hugging Face config.json), not a "
             f"{getattr(spec, 'spec', type(spec).__name__)} spec",
             show_got=False,
         )
