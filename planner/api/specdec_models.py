@@ -114,7 +114,7 @@ class SpecdecModelsOptions:
 
 NOTE_ROOFLINE = (
     "roofline step times are lower bounds (no kernel-launch or per-layer overheads); measured c runs "
-    "2-3x the parameter ratio, so prefer a measured --c when you have one"
+    "2-3x the parameter ratio, so prefer a measured `c` when you have one"
 )
 
 
@@ -151,7 +151,7 @@ class SpecdecModelsResult:
         payload = {
             **table,
             "rows": self.rows(),
-            "c_source": "roofline" if o.c is None else "given (--c)",
+            "c_source": "roofline" if o.c is None else "given",
             "c_roofline": costs.c,
             "parameter_ratio": costs.parameter_ratio,
             "device": self.device.name,

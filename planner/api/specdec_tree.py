@@ -19,7 +19,7 @@ METHOD_SEQUOIA = "Sequoia dynamic program (Chen et al. 2024, Sec. 3.2.1), O(n^2 
 METHOD_AWARE = "Sequoia hardware-aware: max G(n, d) / (t(n) + d c) over n <= size, d <= depth"
 METHOD_MEDUSA = "Medusa greedy growth (Cai et al. 2024, Sec. 2.3.1): largest accuracy product first"
 # Medusa's speedup = acceleration rate / overhead (its Sec. 3)
-METHOD_MEDUSA_C = "; --c is the heads' overhead per step (speedup = tokens / (1 + c))"
+METHOD_MEDUSA_C = "; `c` is the heads' overhead per step (speedup = tokens / (1 + c))"
 VERIFY_CONTEXT = 512  # tokens in the KV cache when the tree's target is checked to fit
 
 

@@ -172,7 +172,7 @@ def solve_ilp(problem: SelectionProblem, time_limit_s: float = 60.0) -> Selectio
 
         raise InfeasibleError(
             f"the selection ILP ended '{status}' within the time limit of {time_limit_s:g} s; "
-            "allow more time (--time-limit)"
+            "allow more time (`time_limit`)"
         )
     chosen = [k for k in range(count) if (x[k].value() or 0.0) > 0.5]
     return evaluate(problem, chosen, "ilp", status=status, solve_s=elapsed)
