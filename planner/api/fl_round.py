@@ -237,8 +237,8 @@ def fl_round(fleet: Fleet | str, model: Any, options: FLRoundOptions | None = No
         work_fraction = float(room[on_time].mean()) if on_time.any() else 0.0
     prox_extra = 0.0
     if options.prox_mu > 0:
-        devices = [c.device for c in fleet.classes]
-        prox_extra = float(np.mean([prox_time(loaded.parameters, loaded.dtype, d) for d in devices]))  # type: ignore[arg-type]
+        devices = [c.resolved_device for c in fleet.classes]
+        prox_extra = float(np.mean([prox_time(loaded.parameters, loaded.dtype, d) for d in devices]))
     setup = RoundSetup(
         clients_per_round=m,
         clients_selected=selected,

@@ -126,7 +126,10 @@ class ADCNNPlan:
                     "return_end_s": float(timeline.return_end[j]),
                 }
             )
-        cloud = None if self.cloud is None else {"cluster": self.cloud_name, **self.cloud.to_dict()}
+        cloud = None
+        if self.cloud is not None:
+            speedup = self.cloud.total_s / self.latency_s
+            cloud = {"cluster": self.cloud_name, **self.cloud.to_dict(), "speedup": speedup}
         return {
             "model": self.model,
             "cut": {"layer": self.cut, "index": self.cut_index},
@@ -165,7 +168,7 @@ class ADCNNPlan:
                 "fits_in_memory": self.single_device_fits,
                 "speedup": self.single_device_s / self.latency_s,
             },
-            "cloud": None if cloud is None else {**cloud, "speedup": self.cloud.total_s / self.latency_s},  # type: ignore[union-attr]
+            "cloud": cloud,
             "schemes": [
                 {
                     "scheme": s.scheme,
