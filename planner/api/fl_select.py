@@ -3,7 +3,6 @@ client_selection) against the fastest-m and random baselines. Options, result, a
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +45,10 @@ class FLSelectOptions(LocalTraining):
         check_dtype(self.dtype)
         for setting in ("w_utility", "w_latency", "w_bytes"):  # 1e308 left the ILP no feasible point
             check_range(setting, getattr(self, setting), limits.WEIGHT, "a weight")
-        if not (math.isfinite(self.time_limit) and self.time_limit > 0):
-            raise SettingError("time_limit", "expected > 0 seconds", self.time_limit)
+        if not 0 < self.time_limit <= limits.MAX_SOLVER_SECONDS:  # also refuses NaN
+            raise SettingError(
+                "time_limit", f"expected > 0 seconds, at most {limits.MAX_SOLVER_SECONDS:g}", self.time_limit
+            )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from planner.api.inputs import cluster_device, load_cluster, load_device, load_training_model
 from planner.cost.lr_schedule import IMAGENET_TRAIN_SAMPLES
 from planner.errors import SettingError
-from planner.limits import SIZE
+from planner.limits import MAX_BATCH, MAX_EPOCH_SAMPLES, SIZE, count_problem
 
 if TYPE_CHECKING:
     from planner.spec.hardware import Cluster
@@ -46,12 +46,19 @@ class TrainingOptions:
             raise SettingError("dtype", f"one of {', '.join(TRAINING_DTYPES)}", self.dtype)
         if self.optimizer not in OPTIMIZERS:
             raise SettingError("optimizer", f"one of {', '.join(OPTIMIZERS)}", self.optimizer)
-        for setting in ("servers", "devices", "batch", "profile_batch"):
+        for setting in ("servers", "devices"):
             value = getattr(self, setting)
             if value is not None and value < 1:
                 raise SettingError(setting, "a whole number >= 1", value)
-        if self.epoch_samples < 1:
-            raise SettingError("epoch_samples", "a whole number >= 1", self.epoch_samples)
+        for setting, high in (
+            ("batch", MAX_BATCH),
+            ("profile_batch", MAX_BATCH),
+            ("epoch_samples", MAX_EPOCH_SAMPLES),
+        ):
+            value = getattr(self, setting)
+            problem = None if value is None else count_problem(value, high, "samples")
+            if problem:
+                raise SettingError(setting, problem, value)
         if self.bucket is not None and not (self.bucket > 0 and self.bucket in SIZE):
             raise SettingError("bucket", f"a size > 0 and <= {SIZE.show(SIZE.high)}, e.g. 25MiB", self.bucket)
 
