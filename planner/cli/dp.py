@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from planner.api.dp import DPOptions
+from planner.cli import training_options as training
 from planner.cli.common import (
     ClusterOption,
     DevicesOption,
@@ -30,21 +31,11 @@ def command(
     cluster: ClusterOption,
     servers: ServersOption = DEFAULTS.servers,
     devices: DevicesOption = DEFAULTS.devices,
-    batch: Annotated[
-        int | None,
-        typer.Option(
-            help="samples per device (default: the profile's minibatch, 32 for a CNN architecture); "
-            "with --global-batch, the global batch"
-        ),
-    ] = DEFAULTS.batch,
-    global_batch: Annotated[
-        bool, typer.Option("--global-batch", help="--batch is the global batch (strong scaling)")
-    ] = DEFAULTS.global_batch,
-    profile_batch: Annotated[
-        int | None, typer.Option(help="samples per minibatch of a profile that does not state it")
-    ] = DEFAULTS.profile_batch,
-    dtype: Annotated[str, typer.Option(help="fp32, or fp16 / bf16 mixed precision")] = DEFAULTS.dtype,
-    optimizer: Annotated[str, typer.Option(help="sgd (with momentum) or adam")] = DEFAULTS.optimizer,
+    batch: training.Batch = DEFAULTS.batch,
+    global_batch: training.GlobalBatch = DEFAULTS.global_batch,
+    profile_batch: training.ProfileBatch = DEFAULTS.profile_batch,
+    dtype: training.Dtype = DEFAULTS.dtype,
+    optimizer: training.Optimizer = DEFAULTS.optimizer,
     algorithm: Annotated[str, typer.Option(help="all-reduce algorithm, or best")] = DEFAULTS.algorithm,
     overlap: Annotated[
         bool, typer.Option("--overlap/--no-overlap", help="overlap gradient all-reduce with backward")

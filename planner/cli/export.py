@@ -24,6 +24,7 @@ import typer
 from planner.api.export import DPExportOptions, LLMExportOptions, PipelineExportOptions
 from planner.cli import llm_options
 from planner.cli import partition_options as part
+from planner.cli import training_options as training
 from planner.cli.common import (
     ClusterOption,
     DevicesOption,
@@ -110,17 +111,11 @@ def dp(
     to: Annotated[str, typer.Option("--to", help="deepspeed")] = "deepspeed",
     servers: ServersOption = DP.servers,
     devices: DevicesOption = DP.devices,
-    batch: Annotated[
-        int | None, typer.Option(help="samples per device (with --global-batch: the global batch)")
-    ] = DP.batch,
-    global_batch: Annotated[
-        bool, typer.Option("--global-batch", help="--batch is the global batch (strong scaling)")
-    ] = DP.global_batch,
-    profile_batch: Annotated[
-        int | None, typer.Option(help="samples per minibatch of a profile that does not state it")
-    ] = DP.profile_batch,
-    dtype: Annotated[str, typer.Option(help="fp32, or fp16 / bf16 mixed precision")] = DP.dtype,
-    optimizer: Annotated[str, typer.Option(help="sgd (with momentum) or adam")] = DP.optimizer,
+    batch: training.Batch = DP.batch,
+    global_batch: training.GlobalBatch = DP.global_batch,
+    profile_batch: training.ProfileBatch = DP.profile_batch,
+    dtype: training.Dtype = DP.dtype,
+    optimizer: training.Optimizer = DP.optimizer,
     zero: Annotated[int, typer.Option(help="ZeRO stage 0-3 for the config")] = DP.zero,
     output: OutputOption = None,
     force: ForceOption = False,
