@@ -170,10 +170,9 @@ def llm_parallel(model: str | LLMConfig, cluster: str | Cluster, options: LLMOpt
 
 
 def _load(model: str | LLMConfig, cluster: str | Cluster, options: LLMOptions) -> tuple[LLMConfig, Cluster]:
-    from planner.api.training import load_cluster
-    from planner.spec.hf_config import load_llm
+    from planner.api.inputs import load_cluster, load_llm
 
-    llm = load_llm(model) if isinstance(model, str) else model
+    llm = load_llm(model)
     if llm.architecture != "decoder":
         raise SpecError(
             llm.name, "architecture", "a decoder-only LLM, not an encoder-decoder model", show_got=False

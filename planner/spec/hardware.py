@@ -234,7 +234,7 @@ class Cluster:
         return math.prod(level.count for level in self.levels[:-1])
 
     def with_top_count(self, count: int) -> Cluster:
-        """The same cluster with the outermost level's count replaced (e.g. `--servers 4`)."""
+        """The same cluster with the outermost level's count replaced (the `servers` setting)."""
         if count < 1:
             raise ValueError(f"the outermost level's count must be >= 1, got {count}")
         top = replace(self.levels[-1], count=count)
