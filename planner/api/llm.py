@@ -64,6 +64,7 @@ class LLMOptions:
     overlap: bool = True  # overlap the gradient reduction with backward
     attention: str = "flash"  # flash (fused kernel) or standard (scores materialised)
     gradient_dtype: str | None = None  # gradients' precision (default: fp32 for bf16, else the dtype)
+    gradient_accumulation_fusion: bool = True  # weight-gradient GEMMs accumulate into the buffer
 
     @property
     def pins_configuration(self) -> bool:
@@ -213,6 +214,7 @@ def _setup(llm: LLMConfig, machine: Cluster, options: LLMOptions) -> TrainingSet
             overlap_grad_reduce=options.overlap,
             attention=options.attention,
             gradient_dtype=options.gradient_dtype,
+            gradient_accumulation_fusion=options.gradient_accumulation_fusion,
         )
     except ValueError as exc:  # e.g. the device has no such dtype
         raise SettingError("dtype", str(exc), show_got=False) from None

@@ -57,6 +57,25 @@ Overlap = Annotated[
         "--overlap/--no-overlap", help="overlap the gradient reduction with backward", rich_help_panel=PANEL
     ),
 ]
+Attention = Annotated[
+    str,
+    typer.Option(
+        help="attention kernel: flash (fused, no s×s scores kept) or standard (scores kept, as SC'21)",
+        rich_help_panel=PANEL,
+    ),
+]
+GradientDtype = Annotated[
+    str | None,
+    typer.Option(help="gradient precision (default: fp32 for bf16, else the dtype)", rich_help_panel=PANEL),
+]
+GradientAccumulationFusion = Annotated[
+    bool,
+    typer.Option(
+        "--gradient-accumulation-fusion/--no-gradient-accumulation-fusion",
+        help="weight-gradient GEMMs accumulate into the gradient buffer (no extra pass)",
+        rich_help_panel=PANEL,
+    ),
+]
 Dtype = Annotated[str, typer.Option(help="bf16 / fp16 (mixed precision) or fp32")]
 Optimizer = Annotated[str, typer.Option(help="adam or sgd (with momentum)")]
 Top = Annotated[int, typer.Option(help="how many plans to list", rich_help_panel=PANEL)]

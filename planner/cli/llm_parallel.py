@@ -44,6 +44,9 @@ def command(
     max_interleave: llm.MaxInterleave = DEFAULTS.max_interleave,
     sequence_parallel: llm.SequenceParallel = DEFAULTS.sequence_parallel,
     overlap: llm.Overlap = DEFAULTS.overlap,
+    attention: llm.Attention = DEFAULTS.attention,
+    gradient_dtype: llm.GradientDtype = DEFAULTS.gradient_dtype,
+    gradient_accumulation_fusion: llm.GradientAccumulationFusion = DEFAULTS.gradient_accumulation_fusion,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Plan LLM training: tensor × pipeline × data parallelism, micro-batch, interleaving, recomputation,

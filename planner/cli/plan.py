@@ -19,7 +19,7 @@ from planner.cli.common import FormatOption, ServersOption, bad_option, force_he
 from planner.render import OutputFormat
 
 CNN, LLM = PlanOptions, LLMOptions  # every default is the API's, defined once
-LLM_ONLY = (*CONFIGURATION, "interleave", "recompute", "zero", "global_batch", "seq_len")
+LLM_ONLY = (*CONFIGURATION, "interleave", "recompute", "zero", "global_batch", "seq_len", "attention")
 
 
 def command(
@@ -63,6 +63,13 @@ def command(
     interleave: llm.Interleave = LLM.interleave,
     recompute: llm.Recompute = LLM.recompute,
     zero: llm.Zero = LLM.zero,
+    attention: Annotated[
+        str | None,
+        typer.Option(
+            help=f"LLM attention kernel: flash or standard (default {LLM.attention})",
+            rich_help_panel=llm.PANEL,
+        ),
+    ] = None,
     top: llm.Top = LLM.top,
     export: Annotated[
         tuple[str, Path] | None,
@@ -98,6 +105,7 @@ def command(
                 "global_batch": DEFAULT_LLM_GLOBAL_BATCH if global_batch is None else global_batch,
                 "dtype": LLM.dtype if dtype is None else dtype,
                 "optimizer": LLM.optimizer if optimizer is None else optimizer,
+                "attention": LLM.attention if attention is None else attention,
             },
         )
         result = plan_llm(spec, cluster, options)  # loaded once

@@ -91,7 +91,8 @@ def candidate_grid(
     if math.prod(shape) > MAX_CANDIDATES:  # checked before any array of that size is made
         raise InfeasibleError(
             f"the search would evaluate {math.prod(shape):,} candidates (limit {MAX_CANDIDATES:,}, about "
-            "6 s and 0.7 GB): lower --max-microbatch or --max-interleave, or pin a degree (-t, -p, -b)"
+            "6 s and 0.7 GB): lower `max_microbatch` or `max_interleave`, or pin a degree "
+            "(`tensor_parallel`, `pipeline_parallel`, `microbatch`)"
         )
     b_values = np.arange(1, max_microbatch + 1, dtype=np.int64)
     v_values = np.arange(1, max_interleave + 1, dtype=np.int64)
