@@ -66,9 +66,14 @@ _SETTING = re.compile(r"`([a-z_][a-z0-9_]*)`")
 
 
 class InfeasibleError(PlannerError):
-    """The question is well formed but has no feasible answer (e.g. the model does not fit)."""
+    """The question is well formed but has no feasible answer (e.g. the model does not fit). A setting
+    the message suggests changing is written in backquotes (`max_gamma`), as in a SettingError."""
 
     exit_code = 1
+
+    def for_options(self, option_for: Callable[[str], str]) -> InfeasibleError:
+        """The same error told about command-line options: `option_for(setting)` names each."""
+        return InfeasibleError(_SETTING.sub(lambda match: option_for(match.group(1)), str(self)))
 
 
 def _short(value: object, limit: int = 60) -> str:

@@ -27,6 +27,13 @@ MAX_MONTE_CARLO_DRAWS       5e7          trials x fleet clients: each trial draw
 MAX_HISTOGRAM_BINS          1,000        bins of the terminal histogram, one line each (1e8 bins took 3.8
                                          GB in 15 s)
 MAX_ROUNDS                  1e9          federated rounds R (a multiplier of times and bytes: finite)
+MAX_BATCH                   1e7          samples in one minibatch, per device or global (`plan`, `dp`,
+                                         `lr`): 150x the largest published one (LAMB's 65,536, You et
+                                         al. 2020) and 8x ImageNet-1k's epoch; 1e20 was a typo
+MAX_EPOCH_SAMPLES           1e12         samples per epoch: 170x LAION-5B's 5.85e9 pairs (Schuhmann et
+                                         al. 2022), the largest public training set
+MAX_SOLVER_SECONDS          3,600        the time limit of an ILP (`edge adcnn`, `fl select`): an answer
+                                         within an hour of a session; the solves of one question share it
 MAX_ADCNN_BOARDS            64           ADCNN Conv nodes: the ILP has boards x tile classes integers; 64
                                          boards end within the ILP's time limit in 120 MB, 1,024 took 2 GB
                                          (and 1,000,000 never ended; the greedy rule is O(boards) Python)
@@ -134,6 +141,9 @@ MAX_TRIALS = 1_000_000
 MAX_MONTE_CARLO_DRAWS = 5e7
 MAX_HISTOGRAM_BINS = 1_000
 MAX_ROUNDS = 10**9
+MAX_BATCH = 10**7
+MAX_EPOCH_SAMPLES = 10**12
+MAX_SOLVER_SECONDS = 3600.0
 MAX_ADCNN_BOARDS = 64
 MAX_LABEL_CELLS = 50_000_000
 MAX_ILP_CLIENTS = 5_000

@@ -233,3 +233,13 @@ def test_edge_tables_fit_80_columns_keeping_the_answer(
     out = capsys.readouterr().out
     assert max(len(line) for line in out.splitlines()) <= 80
     assert kept in out and "left out to fit 80 columns" in out
+
+
+def test_boards_and_conv_nodes_together_are_refused_and_the_time_limit_is_bounded(run_cli: Any) -> None:
+    both = EdgeADCNNOptions(conv_nodes=2, boards=(("raspberry-pi-4b", 2),))
+    with pytest.raises(SettingError, match="field 'conv_nodes': not with `boards`"):
+        edge_adcnn("vgg16", both)
+    result = run_cli("edge", "adcnn", "vgg16", "--conv-nodes", "2", "--boards", "raspberry-pi-4b:2")
+    assert result.exit_code == 2 and "not with --boards" in result.stderr
+    with pytest.raises(SettingError, match=r"field 'time_limit'.*at most 3600"):
+        edge_adcnn("vgg16", EdgeADCNNOptions(time_limit=1e9))

@@ -247,5 +247,5 @@ def test_a_simulated_vocabulary_from_p_is_bounded_like_vocab(run_cli: Any) -> No
 
 
 def test_a_model_that_does_not_fit_is_infeasible_in_the_api() -> None:
-    with pytest.raises(InfeasibleError, match="tensor-parallel 2"):
+    with pytest.raises(InfeasibleError, match="`tensor_parallel` 2"):  # a setting, not a flag
         specdec_models("llama-2-70b", "llama-2-7b", SpecdecModelsOptions(alpha=0.8), device="h100")

@@ -71,7 +71,7 @@ def test_adcnn_heterogeneous_boards_with_highs(run_cli) -> None:
         (("edge", "exits", "vgg16", "--exit", "nope:0.2"), "nope"),
         (("edge", "modnn", "vgg16", "--workers", "12"), "--workers"),
         (("edge", "transformer", "gpt2", "--devices", "5"), "heads"),
-        (("edge", "transformer", "vgg16"), "llm"),
+        (("edge", "transformer", "vgg16"), "expected an LLM"),
     ],
 )
 def test_bad_input_exits_2(run_cli, args: tuple[str, ...], needle: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from planner.cost.collectives import ring_allreduce_bytes_per_device
@@ -49,3 +51,14 @@ def test_bad_splits_and_dtypes() -> None:
     with pytest.raises(ValueError, match="tokens"):
         partition_costs(cfg, dgx, 4, 1023, "fp32")
     assert pick_dtype(find("models", "llama-2-7b"), dgx.device) == "fp16"  # V100 has no bf16
+
+
+def test_the_default_devices_divide_the_heads_and_tokens_and_say_so(run_cli) -> None:
+    # gpt2 has 12 heads; dgx-1 has 8 devices per server, which do not divide them: 4 do
+    from planner.api.edge_transformer import default_devices
+
+    assert default_devices(12, 1024, 8) == 4 and default_devices(32, 4096, 8) == 8
+    result = run_cli("edge", "transformer", "gpt2", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["devices"] == 4 and "12 heads" in payload["notes"][0]

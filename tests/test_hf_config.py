@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
+from planner.api.inputs import load_llm
 from planner.cost.transformer import parameter_count
 from planner.errors import SpecError
 from planner.spec.catalog import find
-from planner.spec.hf_config import load_hf_config, load_llm
+from planner.spec.hf_config import load_hf_config
 
 LLAMA_2_7B = {  # meta-llama/Llama-2-7b-hf config.json (the keys the loader reads, and some it ignores)
     "_name_or_path": "meta-llama/Llama-2-7b-hf",

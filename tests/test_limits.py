@@ -127,3 +127,17 @@ def test_fleet_draws_stay_within_int64() -> None:
         spec.resolve_devices(lambda name, path: find("hardware", name, ("device",)))
     ).samples
     assert drawn.min() >= 1 and drawn.max() <= 2**62
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("lr", "--batch", "100000000000000000000"),
+        ("lr", "--batch", "8192", "--dataset-size", "10000000000000"),
+        ("plan", "--batch", "100000000000000000000"),
+        ("dp", "vgg16", "--cluster", "dgx-1", "--epoch-samples", "10000000000000"),
+    ],
+)
+def test_sample_counts_are_bounded(run_cli, argv: tuple[str, ...]) -> None:
+    result = run_cli(*argv)
+    assert result.exit_code == 2 and "planner's bound" in result.stderr, result.stderr

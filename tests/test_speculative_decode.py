@@ -28,7 +28,7 @@ def test_weights_a_step_reads() -> None:
 
 def test_llama_70b_in_bf16_does_not_fit_one_h100() -> None:
     assert parameter_count(L70) * 2 == pytest.approx(138e9, rel=0.01)
-    with pytest.raises(InfeasibleError, match="--tensor-parallel 2"):
+    with pytest.raises(InfeasibleError, match="`tensor_parallel` 2"):
         decode.check_fits(L70, decode.Placement(H100), "bf16", 1, 512)
     need = decode.check_fits(L70, decode.Placement(H100, 2, DGX), "bf16", 1, 512)
     assert need < H100.memory

@@ -176,7 +176,7 @@ def spec_yaml(result: Calibration, kind: str, name: str) -> str:
         f"{fq(result.loopback.latency, 'time')} latency ({stamp}; {how['bandwidth']}; {how['latency']})"
     )
     if kind == "device":
-        lines = [f"# {link}; `planner calibrate --spec cluster` stores it as a link", *device]
+        lines = [f"# {link}; calibrating with `spec` cluster stores it as a link", *device]
     else:
         lines = [
             "spec: cluster",
@@ -186,7 +186,7 @@ def spec_yaml(result: Calibration, kind: str, name: str) -> str:
             *(f"  {line}" for line in device),
             "levels:",
             "  - name: server",
-            "    count: 1    # this machine; `--servers N` reuses the loopback link below: replace it first",
+            "    count: 1    # this machine; more `servers` reuse the loopback link below: replace it first",
             "    link:",
             f"      name: {q('loopback TCP, 127.0.0.1 (measured)')}",
             f"      bandwidth: {fq(result.loopback.bandwidth, 'bandwidth')}    # {stamp}: {how['bandwidth']}",

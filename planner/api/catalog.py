@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from planner.api.inputs import load_hardware, load_model, with_servers
 from planner.errors import SettingError
 
 if TYPE_CHECKING:
@@ -121,16 +122,13 @@ def hardware_list() -> HardwareListResult:
 def hardware_show(hardware: str | Device | Cluster, options: HardwareShowOptions) -> HardwareResult:
     """A device or cluster by catalog name, alias, file path or spec."""
     options.check()
-    spec: Any = _find("hardware", hardware)
+    spec: Any = load_hardware(hardware)
     if options.servers is not None:
         if spec.spec != "cluster":
             raise SettingError(
                 "servers", f"applies to a cluster, and '{spec.name}' is a device", show_got=False
             )
-        try:
-            spec = spec.with_top_count(options.servers)
-        except ValueError as exc:  # e.g. more devices than a cluster may hold
-            raise SettingError("servers", str(exc), show_got=False) from None
+        spec = with_servers(spec, options.servers)
     return HardwareResult(spec)
 
 
@@ -144,16 +142,8 @@ def models_list() -> ModelsListResult:
 def model_show(model: Any, options: ModelShowOptions) -> ModelResult:
     """A model by catalog name, alias, file path (YAML, graph.txt, HF config.json) or spec."""
     options.check()
-    spec = _find("models", model)
+    spec = load_model(model)
     return ModelResult(spec, None if spec.spec == "llm" else _as_profile(spec, options.batch_size))
-
-
-def _find(area: str, given: Any) -> Any:
-    if not isinstance(given, str):
-        return given
-    from planner.spec.catalog import find
-
-    return find(area, given)
 
 
 def _as_profile(spec: Any, batch_size: int) -> ModelProfile:

@@ -129,7 +129,7 @@ class CommResult:
 def allreduce_comparison(cluster: str | Cluster, options: CommOptions) -> CommResult:
     """Compare all-reduce algorithms for the message on `cluster`: time, bytes per device, busiest link
     and distance from the lower bound, best first; optionally Deep Gradient Compression."""
-    from planner.api.training import load_cluster
+    from planner.api.inputs import load_cluster
     from planner.cost.cluster_allreduce import allreduce_on_cluster
     from planner.cost.collective_layout import layout
     from planner.cost.collective_registry import algorithm_names
@@ -210,7 +210,7 @@ def _message(options: CommOptions) -> tuple[float, dict[str, Any], GradientTenso
             (elements,), 0, f"one tensor of {elements:,} {dtype} values, all sparsified"
         )
         return g, {"source": "size", "bytes": g, "dtype": dtype}, tensors
-    from planner.api.training import load_model
+    from planner.api.inputs import load_model
 
     spec = load_model(options.model)
     parameters = _parameters(spec)

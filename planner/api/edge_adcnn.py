@@ -8,16 +8,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from planner.api.edge_inputs import (
-    ModelRef,
-    cnn_edge_model,
-    load_cluster,
-    load_device,
-    model_error,
-    setting_error,
-)
+from planner.api.edge_inputs import cnn_edge_model, model_error, setting_error
+from planner.api.inputs import ModelRef, load_cluster, load_device
 from planner.errors import SettingError
-from planner.limits import FRACTION, range_problem
+from planner.limits import FRACTION, MAX_SOLVER_SECONDS, range_problem
 
 if TYPE_CHECKING:
     from planner.cost.edge_model import EdgeModel
@@ -41,11 +35,11 @@ class EdgeADCNNOptions:
     tiles: tuple[int, int] = (4, 4)  # the FDSP grid (rows, cols) on the cut's feature map
     solver: ADCNNSolver = ADCNNSolver.cbc
     cut: str | None = None  # the last layer on the Conv nodes; None: chosen (adcnn_plan's docstring)
-    conv_nodes: int | None = None  # None: every device of the cluster but the Central node
+    conv_nodes: int | None = None  # None: every device of the cluster but the Central node (not with boards)
     boards: tuple[tuple[str | Device, int], ...] | None = None  # heterogeneous Conv nodes: (device, count)
     compression: float = 1.0  # tile output bytes after / before quantisation
     cloud: str | Cluster | None = "cloud-v100"  # the remote baseline (its top link is the WAN); None: none
-    time_limit: float = 10.0  # seconds the ILP may run
+    time_limit: float = 10.0  # seconds the ILP solves may take, all together
     gap: float = 0.0  # relative optimality gap at which the ILP may stop
     input_dtype: str | None = None  # the model input's dtype on the wire; None: the model's
 
@@ -64,10 +58,16 @@ class EdgeADCNNOptions:
         problem = range_problem(self.compression, FRACTION, "a ratio")
         if problem:
             raise SettingError("compression", problem, self.compression)
-        if not self.time_limit > 0:  # also refuses NaN
-            raise SettingError("time_limit", "expected seconds > 0", self.time_limit)
+        if not 0 < self.time_limit <= MAX_SOLVER_SECONDS:  # also refuses NaN
+            raise SettingError(
+                "time_limit", f"expected seconds > 0, at most {MAX_SOLVER_SECONDS:g}", self.time_limit
+            )
         if not (math.isfinite(self.gap) and 0 <= self.gap < 1):
             raise SettingError("gap", "expected a fraction in [0, 1)", self.gap)
+        if self.boards is not None and self.conv_nodes is not None:
+            raise SettingError(
+                "conv_nodes", "not with `boards`: the boards given are the Conv nodes", show_got=False
+            )
         if self.boards is not None:
             if not self.boards or any(count < 1 for _, count in self.boards):
                 raise SettingError("boards", "expected (device, count) pairs with counts >= 1", self.boards)
@@ -93,9 +93,9 @@ def edge_adcnn(model: ModelRef, options: EdgeADCNNOptions | None = None) -> Edge
     options = options or EdgeADCNNOptions()
     options.check()
     edge = cnn_edge_model(model, options.input_dtype)
-    cluster = load_cluster("cluster", options.cluster)
+    cluster = load_cluster(options.cluster)
     central, conv = _boards(cluster, options)
-    cloud = None if options.cloud is None else load_cluster("cloud", options.cloud)
+    cloud = None if options.cloud is None else load_cluster(options.cloud, setting="cloud")
     rows, cols = options.tiles
     _check_cut_and_grid(edge, options.cut, rows, cols)
     with model_error(edge.name):
@@ -126,7 +126,7 @@ def _boards(cluster: Cluster, options: EdgeADCNNOptions) -> tuple[Board, list[Bo
         return central, conv
     conv = []
     for ref, count in options.boards:
-        device: Device = load_device("boards", ref)
+        device: Device = load_device(ref, setting="boards")
         conv += [Board(f"{device.name}#{i + 1}", device, central.link) for i in range(count)]
     return central, conv
 

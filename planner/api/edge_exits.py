@@ -8,14 +8,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from planner.api.edge_inputs import (
-    ModelRef,
-    check_input_dtype,
-    cnn_edge_model,
-    load_cluster,
-    load_device,
-    setting_error,
-)
+from planner.api.edge_inputs import check_input_dtype, cnn_edge_model, setting_error
+from planner.api.inputs import ModelRef, load_cluster, load_device
 from planner.errors import SettingError
 
 if TYPE_CHECKING:
@@ -90,13 +84,13 @@ def edge_exits(model: ModelRef, options: EdgeExitsOptions) -> EdgeExitsResult:
 
     options.check()
     edge = cnn_edge_model(model, options.input_dtype)
-    mobile = load_device("device", options.device)
+    mobile = load_device(options.device)
     assert edge.shapes_out is not None  # a CNN architecture's model has its shapes
     classes = options.classes if options.classes is not None else int(edge.shapes_out[-1][0])
     if options.offload_after is not None:
         with setting_error("offload_after"):
             edge.index(options.offload_after)
-    remote = load_cluster("cloud", options.cloud) if options.offload_after is not None else None
+    remote = load_cluster(options.cloud, setting="cloud") if options.offload_after is not None else None
     cloud = None if remote is None else cloud_device(remote)
     link = None if remote is None else wan_link(remote)
     with setting_error("exit"):

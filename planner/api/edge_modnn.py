@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from planner.api.edge_inputs import ModelRef, cluster_device, cnn_edge_model, load_cluster, model_error
+from planner.api.edge_inputs import cnn_edge_model, model_error
+from planner.api.inputs import ModelRef, cluster_device, load_cluster
 from planner.errors import SettingError
 
 if TYPE_CHECKING:
@@ -65,12 +66,12 @@ def edge_modnn(model: ModelRef, options: EdgeMoDNNOptions | None = None) -> Edge
     options = options or EdgeMoDNNOptions()
     options.check()
     edge = cnn_edge_model(model)
-    cluster = load_cluster("cluster", options.cluster)
+    cluster = load_cluster(options.cluster)
     for n in options.workers:
         if not 1 <= n <= cluster.total_devices:
             raise SettingError("workers", f"expected 1 to {cluster.total_devices} on {cluster.name}", n)
     partition = MoDNNPartition(options.partition)
-    device, link = cluster_device("cluster", cluster), cluster.levels[-1].link
+    device, link = cluster_device(cluster), cluster.levels[-1].link
     with model_error(edge.name):
         results = tuple(modnn(edge, [device] * n, link, partition.value) for n in options.workers)
     return EdgeMoDNNResult(edge.name, cluster.name, partition, results)

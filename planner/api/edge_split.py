@@ -9,16 +9,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from planner.api.edge_inputs import (
-    ModelRef,
-    check_input_dtype,
-    load_cluster,
-    load_device,
-    load_model,
-    model_error,
-    setting_error,
-    spec_name,
-)
+from planner.api.edge_inputs import check_input_dtype, model_error, setting_error
+from planner.api.inputs import ModelRef, load_cluster, load_device, load_model, spec_name
 from planner.errors import SettingError, SpecError
 from planner.limits import BANDWIDTH, POWER, range_problem
 
@@ -148,8 +140,8 @@ def edge_split(model: ModelRef, options: EdgeSplitOptions | None = None) -> Edge
     options = options or EdgeSplitOptions()
     options.check()
     edge = _edge_model(model, options)
-    mobile = load_device("device", options.device)
-    remote = load_cluster("cloud", options.cloud)
+    mobile = load_device(options.device)
+    remote = load_cluster(options.cloud, setting="cloud")
     link = wan_link(remote)
     rates = list(options.uplink) or [link.effective_bandwidth]
     power = None
@@ -198,5 +190,5 @@ def _edge_model(model: ModelRef, options: EdgeSplitOptions) -> EdgeModel:
         if spec.spec == "cnn":
             return from_architecture(spec, options.input_dtype)
         where = options.measured_on or spec.measured_on
-        origin = load_device("measured_on", where) if where else None
+        origin = load_device(where, setting="measured_on") if where else None
         return from_profile(spec, measured_on=origin, samples=options.batch_size)

@@ -7,15 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from planner.api.edge_inputs import (
-    ModelRef,
-    cluster_device,
-    load_cluster,
-    load_model,
-    setting_error,
-    spec_name,
-)
-from planner.errors import SettingError, SpecError
+from planner.api.edge_inputs import setting_error
+from planner.api.inputs import ModelRef, cluster_device, load_cluster, load_llm
+from planner.errors import SettingError
 
 if TYPE_CHECKING:
     from planner.cost.transformer_partition import PartitionCost
@@ -27,7 +21,7 @@ class EdgeTransformerOptions:
     """The devices, the sequence and the dtype."""
 
     cluster: str | Cluster = "dgx-1"
-    devices: int | None = None  # devices to split over; None: one server's
+    devices: int | None = None  # devices to split over; None: default_devices (one server's, or fewer)
     tokens: int | None = None  # the sequence length L; None: the model's maximum
     dtype: str | None = None  # the compute dtype; None: the model's if the device has it
 
@@ -49,6 +43,7 @@ class EdgeTransformerResult:
     dtype: str
     layers: int
     schemes: tuple[PartitionCost, ...]
+    notes: tuple[str, ...] = ()  # how a default was chosen
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +54,7 @@ class EdgeTransformerResult:
             "dtype": self.dtype,
             "layers": self.layers,
             "schemes": [scheme.to_dict(self.layers) for scheme in self.schemes],
+            "notes": list(self.notes),
         }
 
 
@@ -68,15 +64,21 @@ def edge_transformer(model: ModelRef, options: EdgeTransformerOptions | None = N
 
     options = options or EdgeTransformerOptions()
     options.check()
-    cfg = load_model(model, ("llm",))
-    if cfg.spec != "llm":
-        raise SpecError(spec_name(model, cfg), "spec", "expected an llm spec", cfg.spec)
-    cluster = load_cluster("cluster", options.cluster)
-    n = options.devices if options.devices is not None else cluster.devices_per_server
+    cfg = load_llm(model)
+    cluster = load_cluster(options.cluster)
+    length = options.tokens if options.tokens is not None else cfg.max_sequence_length
+    n = options.devices
+    notes: tuple[str, ...] = ()
+    if n is None:
+        n = default_devices(cfg.num_heads, length, cluster.devices_per_server)
+        if n != cluster.devices_per_server:
+            notes = (
+                f"devices: {n}, the most of one server's {cluster.devices_per_server} that divide both the "
+                f"{cfg.num_heads} heads and the {length} tokens (both schemes split them evenly)",
+            )
     if not 1 <= n <= cluster.total_devices:
         raise SettingError("devices", f"expected 1 to {cluster.total_devices} on {cluster.name}", n)
-    length = options.tokens if options.tokens is not None else cfg.max_sequence_length
-    device = cluster_device("cluster", cluster)
+    device = cluster_device(cluster)
     with setting_error("dtype"):
         dtype = options.dtype or pick_dtype(cfg, device)
         if dtype not in device.peak_compute:
@@ -84,4 +86,10 @@ def edge_transformer(model: ModelRef, options: EdgeTransformerOptions | None = N
     with setting_error("devices"):
         costs = partition_costs(cfg, cluster, n, length, dtype)
     layers = cfg.num_layers + cfg.encoder_layers
-    return EdgeTransformerResult(cfg.name, cluster.name, n, length, dtype, layers, tuple(costs))
+    return EdgeTransformerResult(cfg.name, cluster.name, n, length, dtype, layers, tuple(costs), notes)
+
+
+def default_devices(heads: int, tokens: int, server_devices: int) -> int:
+    """The devices to split over when none are given: the most, up to one server's, that divide both the
+    heads (head-wise partition) and the tokens (sequence partition; planner.cost.transformer_partition)."""
+    return max(d for d in range(1, server_devices + 1) if heads % d == 0 and tokens % d == 0)

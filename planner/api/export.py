@@ -220,12 +220,12 @@ def export_llm(
 ) -> ExportResult:
     """An LLM plan (planner.api.llm: the search's `rank`-th plan, or the configuration given) as Megatron-LM
     arguments or a DeepSpeed config JSON. NotExpressible when the engine cannot run it as planned."""
+    from planner.api.inputs import load_llm
     from planner.api.llm import llm_parallel
-    from planner.spec.hf_config import load_llm
 
     check_target(to, LLM_TARGETS)
     options.check()
-    config = load_llm(model) if isinstance(model, str) else model
+    config = load_llm(model)
     payload = llm_parallel(config, cluster, replace(options, top=options.rank)).to_dict()
     if payload["mode"] == "evaluate":
         plan = payload["plan"]

@@ -113,15 +113,6 @@ def load_fleet(fleet: Fleet | str | os.PathLike[str]) -> Fleet:
     return fleet
 
 
-def load_spec(model: Any) -> Any:
-    """A model spec as given, or by catalog name or file path."""
-    if isinstance(model, (str, os.PathLike)):
-        from planner.spec.catalog import find
-
-        return find("models", os.fspath(model))
-    return model
-
-
 @dataclass(frozen=True)
 class FleetSummary:
     """The fleet an answer is about: its size and its server (None: the fleet names none)."""

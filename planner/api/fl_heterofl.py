@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from planner.api import inputs
 from planner.api.fl_common import (
     FleetSummary,
     LocalTraining,
@@ -14,7 +15,6 @@ from planner.api.fl_common import (
     check_deadline,
     check_fraction,
     load_fleet,
-    load_spec,
     result_dict,
 )
 from planner.errors import SettingError
@@ -123,7 +123,7 @@ def fl_heterofl(fleet: Fleet | str, model: Any, options: FLHeteroFLOptions | Non
     options = options or FLHeteroFLOptions()
     options.check()
     fleet = load_fleet(fleet)
-    spec = load_spec(model)
+    spec = inputs.load_model(model)
     total, m = fleet.total_clients, options.clients(fleet)
     base = load_model(spec)
     try:
@@ -141,7 +141,7 @@ def fl_heterofl(fleet: Fleet | str, model: Any, options: FLHeteroFLOptions | Non
         fraction = lv.parameters / base.parameters
         levels.append(Level(lv.level, lv.width, lv.formula_fraction, fraction, lv.parameters, size, memory))
     crowd = ft.members
-    device_memory = np.array([c.device.memory for c in fleet.classes])  # type: ignore[union-attr]
+    device_memory = np.array([c.resolved_device.memory for c in fleet.classes])
     budget = device_memory[crowd.class_index] * options.memory_fraction
     times = np.array(level_times)
     assigned = hf.assign_levels(times, np.array(level_memory), budget, options.deadline)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner import limits
+from planner.api import inputs
 from planner.api.fl_common import (
     ROUNDS_NOTE,
     FleetSummary,
@@ -18,7 +19,6 @@ from planner.api.fl_common import (
     check_count,
     check_fraction,
     load_fleet,
-    load_spec,
     result_dict,
 )
 from planner.errors import SettingError
@@ -147,7 +147,7 @@ def fl_noniid(
     options.check()
     fleet = load_fleet(fleet)
     given = None if options.partition is None else load_partition(options.partition)  # files first
-    spec = None if model is None else load_spec(model)
+    spec = None if model is None else inputs.load_model(model)
     size = options.sample_bytes if options.sample_bytes is not None else _input_bytes(spec)
     m = None if spec is None else options.clients(fleet)
     crowd = members(fleet)

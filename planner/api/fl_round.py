@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner import limits
+from planner.api import inputs
 from planner.api.fl_common import (
     ROUNDS_NOTE,
     FleetSummary,
@@ -23,7 +24,6 @@ from planner.api.fl_common import (
     check_fraction,
     check_range,
     load_fleet,
-    load_spec,
     result_dict,
 )
 from planner.errors import SettingError
@@ -183,7 +183,9 @@ def fl_round(fleet: Fleet | str, model: Any, options: FLRoundOptions | None = No
     options = options or FLRoundOptions()
     options.check()
     fleet = load_fleet(fleet)
-    loaded = load_model(load_spec(model), options.dtype, options.upload_density, options.upload_encoding)
+    loaded = load_model(
+        inputs.load_model(model), options.dtype, options.upload_density, options.upload_encoding
+    )
     total, m = fleet.total_clients, options.clients(fleet)
     selected = min(total, math.ceil(m * (1.0 + options.over_select) - 1e-9))  # ceil((1 + x) m), at most K
     ft = fleet_times(fleet, loaded, options.local_work(options.prox_mu), selected)
@@ -235,8 +237,8 @@ def fl_round(fleet: Fleet | str, model: Any, options: FLRoundOptions | None = No
         work_fraction = float(room[on_time].mean()) if on_time.any() else 0.0
     prox_extra = 0.0
     if options.prox_mu > 0:
-        devices = [c.device for c in fleet.classes]
-        prox_extra = float(np.mean([prox_time(loaded.parameters, loaded.dtype, d) for d in devices]))  # type: ignore[arg-type]
+        devices = [c.resolved_device for c in fleet.classes]
+        prox_extra = float(np.mean([prox_time(loaded.parameters, loaded.dtype, d) for d in devices]))
     setup = RoundSetup(
         clients_per_round=m,
         clients_selected=selected,

@@ -3,11 +3,11 @@ client_selection) against the fastest-m and random baselines. Options, result, a
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner import limits
+from planner.api import inputs
 from planner.api.fl_common import (
     FleetSummary,
     LocalTraining,
@@ -15,7 +15,6 @@ from planner.api.fl_common import (
     check_dtype,
     check_range,
     load_fleet,
-    load_spec,
     result_dict,
 )
 from planner.errors import SettingError
@@ -46,8 +45,10 @@ class FLSelectOptions(LocalTraining):
         check_dtype(self.dtype)
         for setting in ("w_utility", "w_latency", "w_bytes"):  # 1e308 left the ILP no feasible point
             check_range(setting, getattr(self, setting), limits.WEIGHT, "a weight")
-        if not (math.isfinite(self.time_limit) and self.time_limit > 0):
-            raise SettingError("time_limit", "expected > 0 seconds", self.time_limit)
+        if not 0 < self.time_limit <= limits.MAX_SOLVER_SECONDS:  # also refuses NaN
+            raise SettingError(
+                "time_limit", f"expected > 0 seconds, at most {limits.MAX_SOLVER_SECONDS:g}", self.time_limit
+            )
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def fl_select(fleet: Fleet | str, model: Any, options: FLSelectOptions | None = 
     options = options or FLSelectOptions()
     options.check()
     fleet = load_fleet(fleet)
-    loaded = load_model(load_spec(model), options.dtype)
+    loaded = load_model(inputs.load_model(model), options.dtype)
     total, m = fleet.total_clients, options.clients(fleet)
     low = m if options.min_clients is None else options.min_clients
     high = m if options.max_clients is None else options.max_clients

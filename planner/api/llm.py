@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 RECOMPUTE_CHOICES = ("none", "selective", "full")
 ZERO_CHOICES = (0, 1, 2, 3)
+ATTENTION_CHOICES = ("flash", "standard")  # planner.cost.megatron.ATTENTION (kept light to import)
 # the settings that pin one configuration when all are given (with data_parallel)
 CONFIGURATION = ("tensor_parallel", "pipeline_parallel", "data_parallel", "microbatch")
 _COUNTS = (
@@ -61,6 +62,9 @@ class LLMOptions:
     max_interleave: int = 8  # the largest interleaving searched
     sequence_parallel: bool = True  # shard activations tensor-parallel
     overlap: bool = True  # overlap the gradient reduction with backward
+    attention: str = "flash"  # flash (fused kernel) or standard (scores materialised)
+    gradient_dtype: str | None = None  # gradients' precision (default: fp32 for bf16, else the dtype)
+    gradient_accumulation_fusion: bool = True  # weight-gradient GEMMs accumulate into the buffer
 
     @property
     def pins_configuration(self) -> bool:
@@ -88,6 +92,10 @@ class LLMOptions:
             raise SettingError("dtype", f"one of {', '.join(TRAINING_DTYPES)}", self.dtype)
         if self.optimizer not in OPTIMIZERS:
             raise SettingError("optimizer", f"one of {', '.join(OPTIMIZERS)}", self.optimizer)
+        if self.attention not in ATTENTION_CHOICES:
+            raise SettingError("attention", f"one of {', '.join(ATTENTION_CHOICES)}", self.attention)
+        if self.gradient_dtype is not None and self.gradient_dtype not in TRAINING_DTYPES:
+            raise SettingError("gradient_dtype", f"one of {', '.join(TRAINING_DTYPES)}", self.gradient_dtype)
         if self.recompute is not None and self.recompute not in RECOMPUTE_CHOICES:
             raise SettingError("recompute", f"one of {', '.join(RECOMPUTE_CHOICES)}", self.recompute)
         if self.zero is not None and self.zero not in ZERO_CHOICES:
@@ -163,10 +171,9 @@ def llm_parallel(model: str | LLMConfig, cluster: str | Cluster, options: LLMOpt
 
 
 def _load(model: str | LLMConfig, cluster: str | Cluster, options: LLMOptions) -> tuple[LLMConfig, Cluster]:
-    from planner.api.training import load_cluster
-    from planner.spec.hf_config import load_llm
+    from planner.api.inputs import load_cluster, load_llm
 
-    llm = load_llm(model) if isinstance(model, str) else model
+    llm = load_llm(model)
     if llm.architecture != "decoder":
         raise SpecError(
             llm.name, "architecture", "a decoder-only LLM, not an encoder-decoder model", show_got=False
@@ -205,6 +212,9 @@ def _setup(llm: LLMConfig, machine: Cluster, options: LLMOptions) -> TrainingSet
             devices=used,
             sequence_parallel=options.sequence_parallel,
             overlap_grad_reduce=options.overlap,
+            attention=options.attention,
+            gradient_dtype=options.gradient_dtype,
+            gradient_accumulation_fusion=options.gradient_accumulation_fusion,
         )
     except ValueError as exc:  # e.g. the device has no such dtype
         raise SettingError("dtype", str(exc), show_got=False) from None

@@ -8,7 +8,7 @@ from typing import Any
 
 from planner.cost.lr_schedule import DEFAULT_DECAY, DEFAULT_MILESTONES, IMAGENET_TRAIN_SAMPLES, LRSchedule
 from planner.errors import SettingError
-from planner.limits import EPOCHS, count_problem
+from planner.limits import EPOCHS, MAX_BATCH, MAX_EPOCH_SAMPLES, count_problem
 
 SOURCE = (
     "Goyal et al. 2017, arXiv:1706.02677, Sec. 2.1 (linear scaling), 2.2 (gradual warm-up), "
@@ -31,9 +31,14 @@ class LROptions:
 
     def check(self) -> None:
         """Raise SettingError naming the first setting out of range."""
-        for setting in ("batch", "base_batch", "dataset_size"):
-            if getattr(self, setting) < 1:
-                raise SettingError(setting, "a whole number >= 1", getattr(self, setting))
+        for setting, high in (
+            ("batch", MAX_BATCH),
+            ("base_batch", MAX_BATCH),
+            ("dataset_size", MAX_EPOCH_SAMPLES),
+        ):
+            problem = count_problem(getattr(self, setting), high, "samples")
+            if problem:
+                raise SettingError(setting, problem, getattr(self, setting))
         problem = count_problem(self.epochs, EPOCHS.high, "epochs")  # the schedule lists every epoch
         if problem:
             raise SettingError("epochs", problem, self.epochs)

@@ -116,7 +116,7 @@ def pipeline_partition(
     """The optimal pipeline partition of `model` (a spec, catalog name or file) on `cluster` (a Cluster,
     catalog name or file; None with `options.levels`): stages, replicas, time, speedup. InfeasibleError
     when no partition fits."""
-    from planner.api.training import load_cluster, load_training_model
+    from planner.api.inputs import load_cluster, load_training_model
     from planner.optimize.pipedream_levels import levels_from_cluster
 
     options.check()

@@ -177,10 +177,10 @@ class LLMRecommendation:
 def plan_llm(model: Any, cluster: str | Cluster, options: LLMOptions) -> LLMRecommendation:
     """The LLM search (planner.api.llm) with a recommendation; InfeasibleError when the configuration
     given does not fit, or the search finds nothing that does."""
+    from planner.api.inputs import load_llm
     from planner.api.llm import describe, llm_parallel
-    from planner.spec.hf_config import load_llm
 
-    config = load_llm(model) if isinstance(model, str) else model
+    config = load_llm(model)
     result = llm_parallel(config, cluster, options)
     best = result.best
     if result.plan is not None and best is not None and not best.feasible:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from planner.api.inputs import cluster_device, load_cluster, load_device, load_llm
 from planner.api.specdec import DEFAULT_MAX_GAMMA, check_alpha, check_cost_ratio, check_count
 from planner.errors import SettingError
 from planner.limits import MAX_COUNT_OPTION, MAX_GAMMA
@@ -20,33 +21,25 @@ DTYPES = ("fp32", "fp16", "bf16")
 DEFAULT_CONTEXT = 512  # tokens already in the KV cache
 
 
-def load_model(model: LLMConfig | str) -> LLMConfig:
-    """An LLM spec, or one by catalog name, LLM YAML file or Hugging Face config.json."""
-    if not isinstance(model, str):
-        return model
-    from planner.spec.catalog import find
-
-    return find("models", model, ("llm",))  # a Hugging Face config.json is found as an LLM too
-
-
 def resolve_hardware(
     device: Device | str | None, cluster: Cluster | str | None, tp: int
 ) -> tuple[Device, Cluster | None]:
     """The device, and the server whose innermost link carries tensor-parallel all-reduces (None when
     tp = 1 and no cluster is given): by default the catalog cluster of the device with the most devices
     per server (dgx-h100 for h100)."""
-    from planner.spec.catalog import entries, find
+    from planner.spec.catalog import entries
 
     if device is None and cluster is None:
         raise SettingError("device", "give device or cluster", show_got=False)
-    server: Cluster | None = find("hardware", cluster, ("cluster",)) if isinstance(cluster, str) else cluster
-    dev: Device | None = find("hardware", device, ("device",)) if isinstance(device, str) else device
-    if dev is None:
-        assert server is not None
-        dev = server.resolved_device
-    if server is not None and server.resolved_device.name != dev.name:
+    server = None if cluster is None else load_cluster(cluster)
+    if device is None:
+        assert server is not None  # one of the two is given (checked above)
+        dev = cluster_device(server)
+    else:
+        dev = load_device(device)
+    if server is not None and cluster_device(server).name != dev.name:
         raise SettingError(
-            "cluster", f"holds {server.resolved_device.name}, not device {dev.name}", server.name
+            "cluster", f"holds {cluster_device(server).name}, not device {dev.name}", server.name
         )
     if tp > 1 and server is None:
         candidates = sorted(
@@ -121,7 +114,7 @@ class SpecdecModelsOptions:
 
 NOTE_ROOFLINE = (
     "roofline step times are lower bounds (no kernel-launch or per-layer overheads); measured c runs "
-    "2-3x the parameter ratio, so prefer a measured --c when you have one"
+    "2-3x the parameter ratio, so prefer a measured `c` when you have one"
 )
 
 
@@ -158,7 +151,7 @@ class SpecdecModelsResult:
         payload = {
             **table,
             "rows": self.rows(),
-            "c_source": "roofline" if o.c is None else "given (--c)",
+            "c_source": "roofline" if o.c is None else "given",
             "c_roofline": costs.c,
             "parameter_ratio": costs.parameter_ratio,
             "device": self.device.name,
@@ -221,7 +214,7 @@ def specdec_models(
 
     options.check()
     o = options
-    target_cfg, draft_cfg = load_model(target), load_model(draft)
+    target_cfg, draft_cfg = load_llm(target), load_llm(draft)
     dev, server = resolve_hardware(device, cluster, max(o.tensor_parallel, o.draft_tensor_parallel))
     dtype = check_dtype(o.dtype or target_cfg.dtype, dev)
     check_split(target_cfg, o.tensor_parallel, "tensor_parallel")

@@ -19,7 +19,7 @@ METHOD_SEQUOIA = "Sequoia dynamic program (Chen et al. 2024, Sec. 3.2.1), O(n^2 
 METHOD_AWARE = "Sequoia hardware-aware: max G(n, d) / (t(n) + d c) over n <= size, d <= depth"
 METHOD_MEDUSA = "Medusa greedy growth (Cai et al. 2024, Sec. 2.3.1): largest accuracy product first"
 # Medusa's speedup = acceleration rate / overhead (its Sec. 3)
-METHOD_MEDUSA_C = "; --c is the heads' overhead per step (speedup = tokens / (1 + c))"
+METHOD_MEDUSA_C = "; `c` is the heads' overhead per step (speedup = tokens / (1 + c))"
 VERIFY_CONTEXT = 512  # tokens in the KV cache when the tree's target is checked to fit
 
 
@@ -142,10 +142,11 @@ def specdec_tree(
 
 def verify_cost(target: LLMConfig | str, device: Device | str, tp: int, batch: int, size: int) -> VerifyCost:
     """t(n) of the target on `tp` devices (InfeasibleError when it does not fit them)."""
-    from planner.api.specdec_models import check_dtype, check_split, load_model, resolve_hardware
+    from planner.api.inputs import load_llm
+    from planner.api.specdec_models import check_dtype, check_split, resolve_hardware
     from planner.cost.decode import Placement, check_fits, verify_ratios
 
-    cfg = load_model(target)
+    cfg = load_llm(target)
     dev, server = resolve_hardware(device, None, tp)
     check_split(cfg, tp, "tensor_parallel")
     placement = Placement(dev, tp, server if tp > 1 else None)

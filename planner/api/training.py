@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from planner.api.inputs import cluster_device, load_cluster, load_device, load_training_model
 from planner.cost.lr_schedule import IMAGENET_TRAIN_SAMPLES
-from planner.errors import SettingError, SpecError
-from planner.limits import SIZE
+from planner.errors import SettingError
+from planner.limits import MAX_BATCH, MAX_EPOCH_SAMPLES, SIZE, count_problem
 
 if TYPE_CHECKING:
     from planner.spec.hardware import Cluster
@@ -45,12 +46,19 @@ class TrainingOptions:
             raise SettingError("dtype", f"one of {', '.join(TRAINING_DTYPES)}", self.dtype)
         if self.optimizer not in OPTIMIZERS:
             raise SettingError("optimizer", f"one of {', '.join(OPTIMIZERS)}", self.optimizer)
-        for setting in ("servers", "devices", "batch", "profile_batch"):
+        for setting in ("servers", "devices"):
             value = getattr(self, setting)
             if value is not None and value < 1:
                 raise SettingError(setting, "a whole number >= 1", value)
-        if self.epoch_samples < 1:
-            raise SettingError("epoch_samples", "a whole number >= 1", self.epoch_samples)
+        for setting, high in (
+            ("batch", MAX_BATCH),
+            ("profile_batch", MAX_BATCH),
+            ("epoch_samples", MAX_EPOCH_SAMPLES),
+        ):
+            value = getattr(self, setting)
+            problem = None if value is None else count_problem(value, high, "samples")
+            if problem:
+                raise SettingError(setting, problem, value)
         if self.bucket is not None and not (self.bucket > 0 and self.bucket in SIZE):
             raise SettingError("bucket", f"a size > 0 and <= {SIZE.show(SIZE.high)}, e.g. 25MiB", self.bucket)
 
@@ -67,45 +75,6 @@ class ResolvedTraining:
     profile_batch: int | None  # the samples a measured profile's minibatch covers, as resolved
 
 
-def load_model(model: Any) -> Any:
-    """A model spec: given as a spec, a catalog name, a spec file or a Hugging Face config.json (or its
-    folder)."""
-    if not isinstance(model, str):
-        return model
-    from planner.spec.catalog import find
-
-    return find("models", model)  # the catalog lookup reads a Hugging Face config.json too
-
-
-def load_training_model(model: Any) -> Any:
-    """A CNN architecture or layer profile (given as load_model takes it); another kind is a SpecError."""
-    spec = load_model(model)
-    if spec.spec not in ("profile", "cnn"):
-        name = model if isinstance(model, str) else spec.name
-        raise SpecError(
-            name,
-            "",
-            f"expected a CNN architecture or a layer profile, not an {spec.spec} config",
-            show_got=False,
-        )
-    return spec
-
-
-def load_cluster(cluster: str | Cluster, servers: int | None = None) -> Cluster:
-    """A cluster spec (given, by catalog name or from a file), with `servers` outermost units if given."""
-    from planner.spec.catalog import find
-
-    machine = find("hardware", cluster, ("cluster",)) if isinstance(cluster, str) else cluster
-    if servers is None:
-        return machine
-    if servers < 1:
-        raise SettingError("servers", "a whole number >= 1", servers)
-    try:
-        return machine.with_top_count(servers)
-    except ValueError as exc:  # e.g. more devices than a cluster may hold
-        raise SettingError("servers", str(exc), show_got=False) from None
-
-
 def resolve_training(model: Any, cluster: str | Cluster, options: TrainingOptions) -> ResolvedTraining:
     """Resolve a CNN architecture or layer profile, a cluster and the options into a data-parallel setup;
     a bad combination is a SettingError naming the setting."""
@@ -113,7 +82,6 @@ def resolve_training(model: Any, cluster: str | Cluster, options: TrainingOption
     from planner.cost.compute import layer_arrays, sustained_compute
     from planner.cost.dp_buckets import DDP_BUCKET_BYTES
     from planner.cost.layers import derive_profile
-    from planner.spec.catalog import find
 
     options.check()
     spec = load_training_model(model)
@@ -137,7 +105,7 @@ def resolve_training(model: Any, cluster: str | Cluster, options: TrainingOption
     arrays = layer_arrays(profile, None if spec.spec == "cnn" else profile_batch)
     measured_on = None
     if arrays.measured and profile.measured_on:
-        measured_on = find("hardware", profile.measured_on, ("device",))
+        measured_on = load_device(profile.measured_on, setting="measured_on")
     if arrays.measured and options.dtype != profile.dtype:
         raise SettingError(
             "dtype",
@@ -146,7 +114,7 @@ def resolve_training(model: Any, cluster: str | Cluster, options: TrainingOption
             options.dtype,
         )
     try:
-        sustained_compute(machine.resolved_device, options.dtype)
+        sustained_compute(cluster_device(machine), options.dtype)
     except ValueError as exc:
         raise SettingError("dtype", str(exc), show_got=False) from None
 

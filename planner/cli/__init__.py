@@ -22,7 +22,7 @@ from typing import Any
 import typer
 import typer.core
 
-from planner.errors import PlannerError, SettingError
+from planner.errors import InfeasibleError, PlannerError, SettingError
 
 # name -> module defining `app` (a typer.Typer), registered as `planner NAME ...`
 SUBAPPS = {
@@ -130,7 +130,7 @@ def main() -> None:
         with _signals_as_exit():
             code = app(prog_name="planner", standalone_mode=False)
     except PlannerError as exc:
-        if isinstance(exc, SettingError):  # the API names a setting; the user typed its option
+        if isinstance(exc, (SettingError, InfeasibleError)):  # the API names settings; the user typed options
             exc = exc.for_options(option_for)
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(exc.exit_code)

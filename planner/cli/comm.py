@@ -14,14 +14,14 @@ from typing import Annotated
 import typer
 
 from planner.api.comm import CommOptions, algorithm_choices
-from planner.cli.common import FormatOption, quantity_option
+from planner.cli.common import ClusterOption, FormatOption, ServersOption, options_from, quantity_option
 from planner.render import OutputFormat
 
 DEFAULTS = CommOptions  # every default is the API's, defined once (planner.api.comm)
 
 
 def command(
-    cluster: Annotated[str, typer.Option("--cluster", help="catalog cluster name or a cluster YAML file")],
+    cluster: ClusterOption,
     size: Annotated[
         float | None,
         quantity_option("memory", "message per device, e.g. 100MB (1e8 bytes), 97.5 MiB", "--size"),
@@ -32,9 +32,7 @@ def command(
             "--model", help="a catalog model, a file or a HF config.json: its gradient is the message"
         ),
     ] = DEFAULTS.model,
-    servers: Annotated[
-        int | None, typer.Option(help="override the outermost level's count")
-    ] = DEFAULTS.servers,
+    servers: ServersOption = DEFAULTS.servers,
     devices: Annotated[
         int | None, typer.Option(help="devices taking part (default: all), innermost first")
     ] = DEFAULTS.devices,
@@ -55,21 +53,10 @@ def command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Compare all-reduce algorithms (parameter servers, ring, tree, ...: see --algorithm) on a cluster."""
+    given = dict(locals())  # the parameters, before the imports below add names
     from planner.api.comm import allreduce_comparison
     from planner.render import emit
     from planner.render.comm import comm_tables
 
-    options = CommOptions(
-        size=size,
-        model=model,
-        dtype=dtype,
-        servers=servers,
-        devices=devices,
-        algorithm=algorithm,
-        ps_shards=ps_shards,
-        ps_dedicated=ps_dedicated,
-        ps_backups=ps_backups,
-        compress_density=compress_density,
-        compress_encoding=compress_encoding,
-    )
+    options = options_from(CommOptions, given, "cluster")
     emit(allreduce_comparison(cluster, options).to_dict(), fmt, comm_tables)

@@ -4,7 +4,8 @@ bad value is refused the same way from Python and from the command line."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, TypeVar, overload
 
 import typer
 
@@ -14,6 +15,18 @@ FormatOption = Annotated[
     OutputFormat,
     typer.Option("--format", "-f", help="table for people; json or yaml (stable keys) for machines."),
 ]
+ClusterOption = Annotated[str, typer.Option("--cluster", help="catalog cluster name or a cluster YAML file")]
+ServersOption = Annotated[int | None, typer.Option(help="override the outermost level's count")]
+DevicesOption = Annotated[int | None, typer.Option(help="devices to use (default: the whole cluster)")]
+
+Options = TypeVar("Options")
+
+
+def options_from(kind: type[Options], values: Mapping[str, Any], *own: str) -> Options:
+    """The API's options dataclass `kind` from a command's values named as its settings (the command
+    passes `locals()`), less `fmt` and the command's `own` values (a plot, a file to write): any other
+    value must be a setting, so a misnamed parameter fails instead of leaving a setting at its default."""
+    return kind(**{name: value for name, value in values.items() if name not in ("fmt", *own)})
 
 
 def quantity_option(kind: str, help: str, *flags: str, default: float | None = None) -> Any:
@@ -51,3 +64,32 @@ def bad_option(option: str, expected: str, got: object = None, show_got: bool = 
     from planner.errors import SpecError
 
     return SpecError(option, option.lstrip("-"), expected, got, show_got=show_got)
+
+
+@overload
+def parse_numbers(
+    text: str, option: str, *, whole: Literal[True], empty: bool = False
+) -> tuple[int, ...]: ...
+@overload
+def parse_numbers(
+    text: str, option: str, *, whole: Literal[False] = False, empty: bool = False
+) -> tuple[float, ...]: ...
+def parse_numbers(text: str, option: str, *, whole: bool = False, empty: bool = False) -> tuple[float, ...]:
+    """`0.8,0.1` -> (0.8, 0.1): comma-separated plain numbers in ASCII digits (planner.units.parse_number);
+    `whole`: whole numbers in digits only, as ints; `empty`: no number at all is allowed. A bad list is a
+    SpecError naming `option`."""
+    from planner.units import parse_number
+
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if whole:
+        if not all(part.isascii() and part.isdigit() for part in parts):
+            raise bad_option(option, "comma-separated whole numbers, e.g. 30,60,80", text)
+        values: tuple[float, ...] = tuple(int(part) for part in parts)
+    else:
+        try:
+            values = tuple(parse_number(part) for part in parts)
+        except ValueError:
+            raise bad_option(option, "comma-separated numbers, e.g. 0.8,0.1", text) from None
+    if not values and not empty:
+        raise bad_option(option, "at least one number", text)
+    return values

@@ -12,7 +12,15 @@ from typing import Annotated
 import typer
 
 from planner.api.dp import DPOptions
-from planner.cli.common import FormatOption, quantity_option
+from planner.cli import training_options as training
+from planner.cli.common import (
+    ClusterOption,
+    DevicesOption,
+    FormatOption,
+    ServersOption,
+    options_from,
+    quantity_option,
+)
 from planner.render import OutputFormat
 
 DEFAULTS = DPOptions  # every default is the API's, defined once (planner.api.dp, planner.api.training)
@@ -20,28 +28,14 @@ DEFAULTS = DPOptions  # every default is the API's, defined once (planner.api.dp
 
 def command(
     model: Annotated[str, typer.Argument(help="catalog model (CNN architecture or profile) or a file")],
-    cluster: Annotated[str, typer.Option("--cluster", help="catalog cluster name or a cluster YAML file")],
-    servers: Annotated[
-        int | None, typer.Option(help="override the outermost level's count")
-    ] = DEFAULTS.servers,
-    devices: Annotated[
-        int | None, typer.Option(help="devices to use (default: the whole cluster)")
-    ] = DEFAULTS.devices,
-    batch: Annotated[
-        int | None,
-        typer.Option(
-            help="samples per device (default: the profile's minibatch, 32 for a CNN architecture); "
-            "with --global-batch, the global batch"
-        ),
-    ] = DEFAULTS.batch,
-    global_batch: Annotated[
-        bool, typer.Option("--global-batch", help="--batch is the global batch (strong scaling)")
-    ] = DEFAULTS.global_batch,
-    profile_batch: Annotated[
-        int | None, typer.Option(help="samples per minibatch of a profile that does not state it")
-    ] = DEFAULTS.profile_batch,
-    dtype: Annotated[str, typer.Option(help="fp32, or fp16 / bf16 mixed precision")] = DEFAULTS.dtype,
-    optimizer: Annotated[str, typer.Option(help="sgd (with momentum) or adam")] = DEFAULTS.optimizer,
+    cluster: ClusterOption,
+    servers: ServersOption = DEFAULTS.servers,
+    devices: DevicesOption = DEFAULTS.devices,
+    batch: training.Batch = DEFAULTS.batch,
+    global_batch: training.GlobalBatch = DEFAULTS.global_batch,
+    profile_batch: training.ProfileBatch = DEFAULTS.profile_batch,
+    dtype: training.Dtype = DEFAULTS.dtype,
+    optimizer: training.Optimizer = DEFAULTS.optimizer,
     algorithm: Annotated[str, typer.Option(help="all-reduce algorithm, or best")] = DEFAULTS.algorithm,
     overlap: Annotated[
         bool, typer.Option("--overlap/--no-overlap", help="overlap gradient all-reduce with backward")
@@ -60,22 +54,10 @@ def command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Plan data-parallel training: iteration breakdown, best all-reduce, memory, scaling over N, cost."""
+    given = dict(locals())  # the parameters, before the imports below add names
     from planner.api.dp import data_parallel
     from planner.render import emit
     from planner.render.dp import dp_tables
 
-    options = DPOptions(
-        servers=servers,
-        devices=devices,
-        batch=batch,
-        global_batch=global_batch,
-        profile_batch=profile_batch,
-        dtype=dtype,
-        optimizer=optimizer,
-        overlap=overlap,
-        bucket=bucket,
-        epoch_samples=epoch_samples,
-        algorithm=algorithm,
-        epochs=epochs,
-    )
+    options = options_from(DPOptions, given, "model", "cluster", "plot")
     emit(data_parallel(model, cluster, options).to_dict(), fmt, lambda p: dp_tables(p, plot))

@@ -48,7 +48,10 @@ def adcnn(
     conv_nodes: Annotated[int | None, typer.Option(help="Conv nodes (default: all devices but one)")] = None,
     boards: Annotated[
         str | None,
-        typer.Option(help="Conv nodes as DEVICE:COUNT,... (heterogeneous boards on the cluster's link)"),
+        typer.Option(
+            help="Conv nodes as DEVICE:COUNT,... (heterogeneous boards on the cluster's link); "
+            "not with --conv-nodes"
+        ),
     ] = None,
     compression: Annotated[
         float, typer.Option(help="tile output bytes after / before quantisation, (0, 1]")
@@ -56,7 +59,9 @@ def adcnn(
     cloud: Annotated[
         str, typer.Option(help="remote cloud baseline: a cluster whose link is the WAN, or 'none'")
     ] = str(ADCNN.cloud),
-    time_limit: Annotated[float, typer.Option(help="ILP time limit, seconds")] = ADCNN.time_limit,
+    time_limit: Annotated[
+        float, typer.Option(help="time limit of all the ILP solves together, seconds")
+    ] = ADCNN.time_limit,
     gap: Annotated[float, typer.Option(help="relative optimality gap at which the ILP may stop")] = ADCNN.gap,
     input_dtype: InputDtype = None,
     fmt: FormatOption = OutputFormat.table,
@@ -236,7 +241,12 @@ def modnn_command(
 def transformer(
     model: Annotated[str, typer.Argument(help="catalog LLM (e.g. gpt2) or a YAML file")],
     cluster: Annotated[str, typer.Option(help="the devices and their links")] = str(TRANSFORMER.cluster),
-    devices: Annotated[int | None, typer.Option(help="devices to split over (default: one server's)")] = None,
+    devices: Annotated[
+        int | None,
+        typer.Option(
+            help="devices to split over (default: the most of one server's dividing heads and tokens)"
+        ),
+    ] = None,
     tokens: Annotated[
         int | None, typer.Option(help="sequence length L (default: the model's maximum)")
     ] = None,

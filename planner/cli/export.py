@@ -22,8 +22,17 @@ from typing import Annotated
 import typer
 
 from planner.api.export import DPExportOptions, LLMExportOptions, PipelineExportOptions
+from planner.cli import llm_options
 from planner.cli import partition_options as part
-from planner.cli.common import FormatOption, force_help
+from planner.cli import training_options as training
+from planner.cli.common import (
+    ClusterOption,
+    DevicesOption,
+    FormatOption,
+    ServersOption,
+    force_help,
+    options_from,
+)
 from planner.render import OutputFormat
 
 app = typer.Typer(
@@ -33,13 +42,12 @@ app = typer.Typer(
     "the plan (the reason is printed); exit 2: bad input.",
 )
 PIPELINE, DP, LLM = PipelineExportOptions, DPExportOptions, LLMExportOptions  # the defaults are the API's
+NOT_SETTINGS = ("model", "cluster", "to", "output", "force")  # each command's values that are not options
 
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="write to this file instead of stdout")
 ]
 ForceOption = Annotated[bool, typer.Option("--force", help=force_help("--output"))]
-ClusterOption = Annotated[str, typer.Option("--cluster", help="catalog cluster name or a cluster YAML file")]
-Devices = Annotated[int | None, typer.Option(help="devices to use (default: the whole cluster)")]
 
 
 def _check_output(output: Path | None, force: bool) -> None:
@@ -54,7 +62,7 @@ def pipeline(
     model: part.PartitionModel,
     to: Annotated[str, typer.Option("--to", help="torch (split_spec), pipedream (ranks map), deepspeed")],
     cluster: part.PartitionCluster = None,
-    servers: part.Servers = PIPELINE.servers,
+    servers: ServersOption = PIPELINE.servers,
     levels: part.Levels = None,
     cost_model: part.CostModel = PIPELINE.cost_model,
     straight: part.Straight = PIPELINE.straight,
@@ -86,25 +94,11 @@ def pipeline(
 
     deepspeed: a micro-batch is the plan's minibatch; a step is --microbatches micro-batches.
     """
-    from dataclasses import asdict
-
+    given = dict(locals())  # the parameters, before the imports below add names
     from planner.api.export import export_pipeline
-    from planner.cli.partition_options import partition_options
     from planner.render.export import deliver, pipeline_summary
 
-    partition = partition_options(
-        servers=servers,
-        levels=levels,
-        cost_model=cost_model,
-        straight=straight,
-        memory=memory,
-        activation_compression=activation_compression,
-        use_fewer_machines=use_fewer_machines,
-        batch=batch,
-    )
-    options = PipelineExportOptions(
-        **asdict(partition), microbatches=microbatches, profile_batch=profile_batch
-    )
+    options = part.partition_options(PipelineExportOptions, given, *NOT_SETTINGS)
     _check_output(output, force)
     result = export_pipeline(model, cluster, to, options)
     deliver(result.to_dict(), fmt, output, force, pipeline_summary(result.plan))
@@ -115,19 +109,13 @@ def dp(
     model: Annotated[str, typer.Argument(help="catalog model (CNN architecture or profile) or a file")],
     cluster: ClusterOption,
     to: Annotated[str, typer.Option("--to", help="deepspeed")] = "deepspeed",
-    servers: part.Servers = DP.servers,
-    devices: Devices = DP.devices,
-    batch: Annotated[
-        int | None, typer.Option(help="samples per device (with --global-batch: the global batch)")
-    ] = DP.batch,
-    global_batch: Annotated[
-        bool, typer.Option("--global-batch", help="--batch is the global batch (strong scaling)")
-    ] = DP.global_batch,
-    profile_batch: Annotated[
-        int | None, typer.Option(help="samples per minibatch of a profile that does not state it")
-    ] = DP.profile_batch,
-    dtype: Annotated[str, typer.Option(help="fp32, or fp16 / bf16 mixed precision")] = DP.dtype,
-    optimizer: Annotated[str, typer.Option(help="sgd (with momentum) or adam")] = DP.optimizer,
+    servers: ServersOption = DP.servers,
+    devices: DevicesOption = DP.devices,
+    batch: training.Batch = DP.batch,
+    global_batch: training.GlobalBatch = DP.global_batch,
+    profile_batch: training.ProfileBatch = DP.profile_batch,
+    dtype: training.Dtype = DP.dtype,
+    optimizer: training.Optimizer = DP.optimizer,
     zero: Annotated[int, typer.Option(help="ZeRO stage 0-3 for the config")] = DP.zero,
     output: OutputOption = None,
     force: ForceOption = False,
@@ -139,19 +127,11 @@ def dp(
 
     train_batch_size = micro-batch × accumulation steps × data-parallel GPUs.
     """
+    given = dict(locals())  # the parameters, before the imports below add names
     from planner.api.export import export_dp
     from planner.render.export import deliver, dp_summary
 
-    options = DPExportOptions(
-        servers=servers,
-        devices=devices,
-        batch=batch,
-        global_batch=global_batch,
-        profile_batch=profile_batch,
-        dtype=dtype,
-        optimizer=optimizer,
-        zero=zero,
-    )
+    options = options_from(DPExportOptions, given, *NOT_SETTINGS)
     _check_output(output, force)
     result = export_dp(model, cluster, to, options)
     deliver(result.to_dict(), fmt, output, force, dp_summary(result.to_dict(), result.plan))
@@ -161,31 +141,26 @@ def dp(
 def llm(
     model: Annotated[str, typer.Argument(help="catalog LLM, LLM YAML file, or a Hugging Face config.json")],
     cluster: ClusterOption,
-    global_batch: Annotated[int, typer.Option("--global-batch", help="sequences per iteration (B)")],
+    global_batch: llm_options.GlobalBatch,
     to: Annotated[str, typer.Option("--to", help="megatron (arguments) or deepspeed (config JSON)")],
     rank: Annotated[int, typer.Option(help="export the plan ranked this (1 = the fastest)")] = LLM.rank,
-    seq_len: Annotated[
-        int | None, typer.Option("--seq-len", help="tokens per sequence (default: the model's context)")
-    ] = LLM.seq_len,
-    servers: part.Servers = LLM.servers,
-    devices: Devices = LLM.devices,
-    dtype: Annotated[str, typer.Option(help="bf16 / fp16 (mixed precision) or fp32")] = LLM.dtype,
-    optimizer: Annotated[str, typer.Option(help="adam or sgd (with momentum)")] = LLM.optimizer,
-    tensor_parallel: Annotated[int | None, typer.Option("--tensor-parallel", "-t", help="degree t")] = None,
-    pipeline_parallel: Annotated[
-        int | None, typer.Option("--pipeline-parallel", "-p", help="stages p")
-    ] = None,
-    data_parallel: Annotated[int | None, typer.Option("--data-parallel", "-d", help="replicas d")] = None,
-    microbatch: Annotated[int | None, typer.Option("--microbatch", "-b", help="micro-batch size b")] = None,
-    interleave: Annotated[int | None, typer.Option(help="model chunks per device v")] = None,
-    recompute: Annotated[str | None, typer.Option(help="none, selective or full")] = None,
-    zero: Annotated[int | None, typer.Option(help="ZeRO stage 0-3")] = None,
-    sequence_parallel: Annotated[
-        bool, typer.Option("--sequence-parallel/--no-sequence-parallel", help="shard activations (t > 1)")
-    ] = LLM.sequence_parallel,
-    overlap: Annotated[
-        bool, typer.Option("--overlap/--no-overlap", help="overlap the gradient reduction with backward")
-    ] = LLM.overlap,
+    seq_len: llm_options.SeqLen = LLM.seq_len,
+    servers: ServersOption = LLM.servers,
+    devices: DevicesOption = LLM.devices,
+    dtype: llm_options.Dtype = LLM.dtype,
+    optimizer: llm_options.Optimizer = LLM.optimizer,
+    tensor_parallel: llm_options.TensorParallel = LLM.tensor_parallel,
+    pipeline_parallel: llm_options.PipelineParallel = LLM.pipeline_parallel,
+    data_parallel: llm_options.DataParallel = LLM.data_parallel,
+    microbatch: llm_options.Microbatch = LLM.microbatch,
+    interleave: llm_options.Interleave = LLM.interleave,
+    recompute: llm_options.Recompute = LLM.recompute,
+    zero: llm_options.Zero = LLM.zero,
+    sequence_parallel: llm_options.SequenceParallel = LLM.sequence_parallel,
+    overlap: llm_options.Overlap = LLM.overlap,
+    attention: llm_options.Attention = LLM.attention,
+    gradient_dtype: llm_options.GradientDtype = LLM.gradient_dtype,
+    gradient_accumulation_fusion: llm_options.GradientAccumulationFusion = LLM.gradient_accumulation_fusion,
     output: OutputOption = None,
     force: ForceOption = False,
     fmt: FormatOption = OutputFormat.table,
@@ -196,27 +171,11 @@ def llm(
 
     Exit 1 when the engine cannot run the plan as planned (e.g. ZeRO-2/3 with pipeline stages).
     """
+    given = dict(locals())  # the parameters, before the imports below add names
     from planner.api.export import export_llm
     from planner.render.export import deliver, llm_summary
 
-    options = LLMExportOptions(
-        global_batch=global_batch,
-        seq_len=seq_len,
-        servers=servers,
-        devices=devices,
-        dtype=dtype,
-        optimizer=optimizer,
-        tensor_parallel=tensor_parallel,
-        pipeline_parallel=pipeline_parallel,
-        data_parallel=data_parallel,
-        microbatch=microbatch,
-        interleave=interleave,
-        recompute=recompute,
-        zero=zero,
-        sequence_parallel=sequence_parallel,
-        overlap=overlap,
-        rank=rank,
-    )
+    options = options_from(LLMExportOptions, given, *NOT_SETTINGS)
     _check_output(output, force)
     result = export_llm(model, cluster, to, options)
     deliver(result.to_dict(), fmt, output, force, llm_summary(result.to_dict()))

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from planner.api.catalog import HardwareShowOptions
-from planner.cli.common import FormatOption
+from planner.cli.common import FormatOption, ServersOption
 from planner.render import OutputFormat
 
 DEFAULTS = HardwareShowOptions  # every default is the API's, defined once (planner.api.catalog)
@@ -27,9 +27,7 @@ def list_hardware(fmt: FormatOption = OutputFormat.table) -> None:
 @app.command("show")
 def show_hardware(
     name: Annotated[str, typer.Argument(help="catalog name or alias, or a YAML file")],
-    servers: Annotated[
-        int | None, typer.Option(help="override the outermost level's count")
-    ] = DEFAULTS.servers,
+    servers: ServersOption = DEFAULTS.servers,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Show one device or cluster with every figure in SI-readable units."""

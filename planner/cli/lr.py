@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from planner.api.lr import LROptions
-from planner.cli.common import FormatOption
+from planner.cli.common import FormatOption, parse_numbers
 from planner.render import OutputFormat
 
 DEFAULTS = LROptions  # every default is the API's, defined once (planner.api.lr)
@@ -47,17 +47,7 @@ def command(
         warmup_epochs=warmup_epochs,
         epochs=epochs,
         dataset_size=dataset_size,
-        milestones=parse_milestones(milestones),
+        milestones=parse_numbers(milestones, "--milestones", whole=True, empty=True),
         decay=decay,
     )
     emit(lr_schedule(options).to_dict(), fmt, lambda p: lr_tables(p, per_epoch))
-
-
-def parse_milestones(text: str) -> tuple[int, ...]:
-    """`30,60,80` -> (30, 60, 80): whole epochs in ASCII digits (see planner.units)."""
-    from planner.cli.common import bad_option
-
-    parts = [part.strip() for part in text.split(",") if part.strip()]
-    if not all(part.isascii() and part.isdigit() for part in parts):
-        raise bad_option("--milestones", "comma-separated whole epochs, e.g. 30,60,80", text)
-    return tuple(int(part) for part in parts)

@@ -3,12 +3,13 @@ pipeline` (the same question, so the same vocabulary and defaults: planner.api.p
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import typer
 
 from planner.api.partition import PartitionOptions
-from planner.cli.common import quantity_option
+from planner.cli.common import Options, options_from, quantity_option
 
 DEFAULTS = PartitionOptions  # every default is the API's, defined once
 
@@ -18,7 +19,6 @@ PartitionModel = Annotated[
 PartitionCluster = Annotated[
     str | None, typer.Option(help="catalog cluster name or a cluster YAML file (or give --levels)")
 ]
-Servers = Annotated[int | None, typer.Option(help="override the cluster's outermost count")]
 Levels = Annotated[
     str | None,
     typer.Option(
@@ -46,30 +46,12 @@ Batch = Annotated[
 ]
 
 
-def partition_options(
-    *,
-    servers: int | None,
-    levels: str | None,
-    cost_model: str,
-    straight: bool,
-    memory: float | None,
-    activation_compression: float | None,
-    use_fewer_machines: bool,
-    batch: int | None,
-) -> PartitionOptions:
-    """The API's options from the command line; --levels text is parsed here."""
-    parsed = None
+def partition_options(kind: type[Options], given: Mapping[str, Any], *own: str) -> Options:
+    """`kind` (PartitionOptions or a subclass) from a command's values (planner.cli.common.options_from,
+    `own` as there); the --levels text is parsed here."""
+    levels = given["levels"]
     if levels is not None:
         from planner.optimize.pipedream_levels import parse_levels
 
-        parsed = tuple(parse_levels(levels, "--levels"))
-    return PartitionOptions(
-        servers=servers,
-        levels=parsed,
-        cost_model=cost_model,
-        straight=straight,
-        memory=memory,
-        activation_compression=activation_compression,
-        use_fewer_machines=use_fewer_machines,
-        batch=batch,
-    )
+        levels = tuple(parse_levels(levels, "--levels"))
+    return options_from(kind, {**given, "levels": levels}, *own)

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from planner.api.pipeline import BubbleOptions, ScheduleOptions, chunks_per_device
-from planner.cli.common import FormatOption, force_help, quantity_option
+from planner.cli.common import FormatOption, ServersOption, force_help, quantity_option
 from planner.cli.partition_options import (
     DEFAULTS,
     ActivationCompression,
@@ -24,7 +24,6 @@ from planner.cli.partition_options import (
     Memory,
     PartitionCluster,
     PartitionModel,
-    Servers,
     Straight,
 )
 from planner.limits import MAX_CHART_WIDTH, MIN_CHART_WIDTH
@@ -168,7 +167,7 @@ def _parse_stage_times(text: str) -> tuple[tuple[float, ...], tuple[float, ...]]
 def partition(
     model: PartitionModel,
     cluster: PartitionCluster = None,
-    servers: Servers = DEFAULTS.servers,
+    servers: ServersOption = DEFAULTS.servers,
     levels: Levels = None,
     cost_model: CostModel = DEFAULTS.cost_model,
     straight: Straight = DEFAULTS.straight,
@@ -179,19 +178,11 @@ def partition(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Split a model into pipeline stages (PipeDream's optimizer): stages, replicas, time, speedup."""
-    from planner.api.partition import pipeline_partition
+    given = dict(locals())  # the parameters, before the imports below add names
+    from planner.api.partition import PartitionOptions, pipeline_partition
     from planner.cli.partition_options import partition_options
     from planner.render import emit
     from planner.render.partition import partition_tables
 
-    options = partition_options(
-        servers=servers,
-        levels=levels,
-        cost_model=cost_model,
-        straight=straight,
-        memory=memory,
-        activation_compression=activation_compression,
-        use_fewer_machines=use_fewer_machines,
-        batch=batch,
-    )
+    options = partition_options(PartitionOptions, given, "model", "cluster")
     emit(pipeline_partition(model, cluster, options).to_dict(), fmt, partition_tables)

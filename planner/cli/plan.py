@@ -14,11 +14,12 @@ import typer
 
 from planner.api.llm import CONFIGURATION, LLMOptions
 from planner.api.plan import DEFAULT_CLUSTER, DEFAULT_LLM_GLOBAL_BATCH, DEFAULT_MODEL, PlanOptions
-from planner.cli.common import FormatOption, bad_option, force_help
+from planner.cli import llm_options as llm
+from planner.cli.common import FormatOption, ServersOption, bad_option, force_help, options_from
 from planner.render import OutputFormat
 
 CNN, LLM = PlanOptions, LLMOptions  # every default is the API's, defined once
-LLM_ONLY = (*CONFIGURATION, "interleave", "recompute", "zero", "global_batch", "seq_len")
+LLM_ONLY = (*CONFIGURATION, "interleave", "recompute", "zero", "global_batch", "seq_len", "attention")
 
 
 def command(
@@ -26,7 +27,7 @@ def command(
         str, typer.Argument(help="catalog model or file (CNN, profile, graph.txt, LLM, HF config.json)")
     ] = DEFAULT_MODEL,
     cluster: Annotated[str, typer.Option(help="catalog cluster or cluster YAML file")] = DEFAULT_CLUSTER,
-    servers: Annotated[int | None, typer.Option(help="override the outermost level's count")] = None,
+    servers: ServersOption = None,
     batch: Annotated[
         int | None, typer.Option(help="samples per device per iteration (CNN default 32; a profile: its own)")
     ] = CNN.batch,
@@ -49,19 +50,27 @@ def command(
         bool, typer.Option("--sensitivity", help="±20% on each hardware figure: the winner's time, flips")
     ] = CNN.sensitivity,
     global_batch: Annotated[
-        int | None, typer.Option(help=f"LLM: sequences per iteration (default {DEFAULT_LLM_GLOBAL_BATCH})")
+        int | None,
+        typer.Option(
+            help=f"sequences per iteration (default {DEFAULT_LLM_GLOBAL_BATCH})", rich_help_panel=llm.PANEL
+        ),
     ] = None,
-    seq_len: Annotated[
-        int | None, typer.Option(help="LLM: tokens per sequence (default: its context)")
+    seq_len: llm.SeqLen = LLM.seq_len,
+    tensor_parallel: llm.TensorParallel = LLM.tensor_parallel,
+    pipeline_parallel: llm.PipelineParallel = LLM.pipeline_parallel,
+    data_parallel: llm.DataParallel = LLM.data_parallel,
+    microbatch: llm.Microbatch = LLM.microbatch,
+    interleave: llm.Interleave = LLM.interleave,
+    recompute: llm.Recompute = LLM.recompute,
+    zero: llm.Zero = LLM.zero,
+    attention: Annotated[
+        str | None,
+        typer.Option(
+            help=f"LLM attention kernel: flash or standard (default {LLM.attention})",
+            rich_help_panel=llm.PANEL,
+        ),
     ] = None,
-    tensor_parallel: Annotated[int | None, typer.Option("--tensor-parallel", "-t", help="LLM: t")] = None,
-    pipeline_parallel: Annotated[int | None, typer.Option("--pipeline-parallel", "-p", help="LLM: p")] = None,
-    data_parallel: Annotated[int | None, typer.Option("--data-parallel", "-d", help="LLM: d")] = None,
-    microbatch: Annotated[int | None, typer.Option("--microbatch", "-b", help="LLM: micro-batch b")] = None,
-    interleave: Annotated[int | None, typer.Option(help="LLM: model chunks per device v")] = None,
-    recompute: Annotated[str | None, typer.Option(help="LLM: none, selective or full")] = None,
-    zero: Annotated[int | None, typer.Option(help="LLM: ZeRO stage 0-3")] = None,
-    top: Annotated[int, typer.Option(help="LLM: how many plans to list")] = LLM.top,
+    top: llm.Top = LLM.top,
     export: Annotated[
         tuple[str, Path] | None,
         typer.Option(
@@ -74,8 +83,9 @@ def command(
 ) -> None:
     """Compare every strategy for a model on a cluster, rank them and recommend one (default: VGG-16 on
     PipeDream's Cluster-A, 4 servers)."""
+    given = dict(locals())  # the parameters, before the imports below add names
+    from planner.api.inputs import load_model
     from planner.api.plan import plan_llm, plan_strategies
-    from planner.api.training import load_model
     from planner.render import emit
     from planner.render.plan import llm_plan_tables, plan_tables
 
@@ -87,27 +97,22 @@ def command(
     kind = str(spec.spec)
     result: Any
     if kind == "llm":
-        options = LLMOptions(
-            global_batch=DEFAULT_LLM_GLOBAL_BATCH if global_batch is None else global_batch,
-            seq_len=seq_len,
-            servers=servers,
-            dtype=LLM.dtype if dtype is None else dtype,
-            optimizer=LLM.optimizer if optimizer is None else optimizer,
-            top=top,
-            tensor_parallel=tensor_parallel,
-            pipeline_parallel=pipeline_parallel,
-            data_parallel=data_parallel,
-            microbatch=microbatch,
-            interleave=interleave,
-            recompute=recompute,
-            zero=zero,
+        chosen = {setting: given[setting] for setting in (*LLM_ONLY, "servers", "top")}
+        options = options_from(
+            LLMOptions,
+            {
+                **chosen,
+                "global_batch": DEFAULT_LLM_GLOBAL_BATCH if global_batch is None else global_batch,
+                "dtype": LLM.dtype if dtype is None else dtype,
+                "optimizer": LLM.optimizer if optimizer is None else optimizer,
+                "attention": LLM.attention if attention is None else attention,
+            },
         )
         result = plan_llm(spec, cluster, options)  # loaded once
         tables: Any = llm_plan_tables
     else:
-        llm_only = (tensor_parallel, pipeline_parallel, data_parallel, microbatch, interleave, recompute)
-        for setting, value in zip(LLM_ONLY, (*llm_only, zero, global_batch, seq_len), strict=True):
-            if value is not None:
+        for setting in LLM_ONLY:
+            if given[setting] is not None:
                 option = "--" + setting.replace("_", "-")
                 raise bad_option(option, f"only for an LLM; '{model}' is a {kind}", show_got=False)
         plan_options = PlanOptions(

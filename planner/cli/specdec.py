@@ -14,7 +14,7 @@ import typer
 from planner.api.specdec import SpecdecSimulateOptions, SpecdecSpeedupOptions
 from planner.api.specdec_models import SpecdecModelsOptions
 from planner.api.specdec_tree import SpecdecTreeOptions
-from planner.cli.common import FormatOption
+from planner.cli.common import FormatOption, parse_numbers
 from planner.limits import (
     MAX_GAMMA,
     MAX_SIMULATE_GAMMA,
@@ -183,10 +183,10 @@ def tree_command(
     heads = (
         None
         if medusa is None
-        else tuple(_floats(part, "--medusa") for part in medusa.split(";") if part.strip())
+        else tuple(parse_numbers(part, "--medusa") for part in medusa.split(";") if part.strip())
     )
     options = SpecdecTreeOptions(
-        acceptance=None if acceptance is None else _floats(acceptance, "--acceptance"),
+        acceptance=None if acceptance is None else parse_numbers(acceptance, "--acceptance"),
         medusa=heads,
         size=size,
         depth=depth,
@@ -241,8 +241,8 @@ def simulate_command(
     options = SpecdecSimulateOptions(
         gamma=gamma,
         vocab=vocab,
-        p=None if p is None else _floats(p, "--p"),
-        q=None if q is None else _floats(q, "--q"),
+        p=None if p is None else parse_numbers(p, "--p"),
+        q=None if q is None else parse_numbers(q, "--q"),
         tree_size=tree_size,
         trials=trials,
         length=length,
@@ -253,17 +253,3 @@ def simulate_command(
     emit(result.to_dict(), fmt, simulate_tables)
     if not result.passed:
         raise InfeasibleError("a Monte Carlo check failed at the stated significance (see the table)")
-
-
-def _floats(text: str, option: str) -> tuple[float, ...]:
-    """`0.8,0.1` -> (0.8, 0.1): plain ASCII numbers (planner.units.parse_number)."""
-    from planner.cli.common import bad_option
-    from planner.units import parse_number
-
-    try:
-        values = tuple(parse_number(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise bad_option(option, "expected comma-separated numbers, e.g. 0.8,0.1", text) from None
-    if not values:
-        raise bad_option(option, "expected at least one number", text)
-    return values

@@ -120,7 +120,7 @@ def check_fits(cfg: LLMConfig, placement: Placement, dtype: str, batch: int, con
             ),
             None,
         )
-        hint = f"; give --tensor-parallel {least} or more" if least else ""
+        hint = f"; give `tensor_parallel` {least} or more" if least else ""
         device = placement.device
         split = f"; split over {placement.tp}, {_size(need)} per device" if placement.tp > 1 else ""
         raise InfeasibleError(

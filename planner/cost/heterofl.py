@@ -25,6 +25,7 @@ import numpy.typing as npt
 from planner.cost.compute import LayerArrays
 from planner.cost.memory import training_memory
 from planner.spec.architecture import BasicBlock, Bottleneck, CNNArchitecture, CNNLayer, Conv, Linear, Repeat
+from planner.spec.profile import ModelProfile
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -100,7 +101,7 @@ class Level:
         return training_memory(self.parameters, activations, dtype, optimizer).total_bytes
 
 
-def model_levels(model: object, ratio: float, levels: int) -> list[Level]:
+def model_levels(model: CNNArchitecture | ModelProfile, ratio: float, levels: int) -> list[Level]:
     """Levels 1..`levels` of a catalog model: a CNN architecture is shrunk layer by layer
     (scale_architecture); any other profile is scaled by the formula (parameters, weight bytes, FLOP and
     measured times × r^(2(p−1)), activations × r^(p−1): they have the layer's output channels)."""
@@ -111,7 +112,7 @@ def model_levels(model: object, ratio: float, levels: int) -> list[Level]:
         raise ValueError(f"levels must be >= 1, got {levels}")
     _check_ratio(ratio)
     found = []
-    base = None if isinstance(model, CNNArchitecture) else layer_arrays(model)  # type: ignore[arg-type]
+    base = None if isinstance(model, CNNArchitecture) else layer_arrays(model)
     for level in range(1, levels + 1):
         width = float(level_width(ratio, level))
         fraction = width * width

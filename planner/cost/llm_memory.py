@@ -65,11 +65,17 @@ def stage_parameters(cfg: LLMConfig, pipeline: ArrayLike, tensor: ArrayLike) -> 
 
 
 def model_state_bytes(
-    parameters: ArrayLike, data: ArrayLike, zero: ArrayLike, dtype: str, optimizer: str
+    parameters: ArrayLike,
+    data: ArrayLike,
+    zero: ArrayLike,
+    dtype: str,
+    optimizer: str,
+    gradient_dtype: str | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(weights, gradients, optimizer state incl. master weights) bytes per device under ZeRO stage `zero`
-    (0-3) over `data` replicas (Rajbhandari et al. 2020, Sec. 5). Unit: bytes."""
-    per = state_bytes_per_parameter(dtype, optimizer)
+    (0-3) over `data` replicas (Rajbhandari et al. 2020, Sec. 5); gradients in `gradient_dtype` (default
+    the training dtype). Unit: bytes."""
+    per = state_bytes_per_parameter(dtype, optimizer, gradient_dtype)
     psi = np.asarray(parameters, dtype=np.float64)
     d = np.asarray(data, dtype=np.float64)
     z = np.asarray(zero)

@@ -40,8 +40,19 @@ reading two 2h inputs and writing 2h plus a 1-byte mask (14h), the bias-activati
 the FFN's inner activation (4f; gated: reading two and writing one, 6f), and per score the softmax (read
 and write 2 bytes) and its dropout (read 2, write 2 and a 1-byte mask): 9·a·s. GPT: 38h + 9as per token.
 The backward pass moves twice that and recomputation repeats the forward, like the FLOPs. Each byte is
-assumed to cross memory once per kernel (no cache reuse). FlashAttention-style fused attention, which
-never materialises the a·s² scores, is not modelled.
+assumed to cross memory once per kernel (no cache reuse).
+
+Attention kinds. `standard` is the above (SC'21's Megatron-LM: the a·s² scores are materialised, kept for
+the backward pass and moved through memory). `flash` is a fused kernel (Dao et al., "FlashAttention",
+NeurIPS 2022, Sec. 3; Dao, "FlashAttention-2", ICLR 2024, Sec. 3): the scores never reach memory, so the
+attention core keeps no a·s²·b activations and moves no 9·a·s bytes per token; it stores the softmax
+log-sum-exp, one fp32 value per row and head (4·a·s·b bytes per layer, counted with the 16-bit
+activations), and its backward recomputes the scores: 5 matrix multiplies against the forward's 2
+(FlashAttention-2 Sec. 3.1.2), i.e. 2.5 times the forward's attention FLOPs instead of 2. Causal masking
+lets it skip the blocks above the diagonal (FlashAttention-2 Sec. 3.1.1): (1 + B/s)/2 of the blocks run,
+B = 128 its block size. Selective recomputation has nothing left to recompute with fused attention and is
+the same as none. FLOP counts reported (training_flops, model_flops) keep Eq. 3's convention (the full
+s² attention, no fused-kernel recomputation); the time model counts what the kernels run.
 
 Units: FLOP, bytes, seconds; `tokens` = B·s (or b·s per micro-batch).
 """
@@ -57,12 +68,35 @@ from planner.spec.llm import LLMConfig
 
 Recompute = Literal["none", "selective", "full"]
 RECOMPUTE: tuple[str, ...] = ("none", "selective", "full")
+ATTENTION: tuple[str, ...] = ("flash", "standard")
+FLASH_BLOCK = 128  # FlashAttention-2's tile of the sequence (Sec. 3.1.1; the block of its causal skipping)
+FLASH_BACKWARD_MATMULS = 2.5  # 5 backward matmuls against 2 forward (FlashAttention-2 Sec. 3.1.2)
 FloatArray = NDArray[np.float64]
 
 
 def _check_recompute(recompute: str) -> None:
     if recompute not in RECOMPUTE:
         raise ValueError(f"recompute must be one of {', '.join(RECOMPUTE)}, got {recompute!r}")
+
+
+def check_attention(attention: str) -> None:
+    if attention not in ATTENTION:
+        raise ValueError(f"attention must be one of {', '.join(ATTENTION)}, got {attention!r}")
+
+
+def effective_recompute(recompute: str, attention: str) -> str:
+    """The recomputation that happens: selective recomputation is none with fused attention (no attention
+    core is kept to drop; FlashAttention recomputes it inside its backward)."""
+    _check_recompute(recompute)
+    check_attention(attention)
+    return "none" if attention == "flash" and recompute == "selective" else recompute
+
+
+def flash_causal_fraction(seq_len: ArrayLike) -> FloatArray:
+    """Fraction of the s×s score blocks a causal fused-attention kernel computes: (1 + B/s)/2, at most 1
+    (FlashAttention-2 Sec. 3.1.1, blocks of B = FLASH_BLOCK). Dimensionless."""
+    s = np.asarray(seq_len, dtype=np.float64)
+    return np.minimum(1.0, 0.5 * (1.0 + FLASH_BLOCK / s))
 
 
 def _decoder_only(cfg: LLMConfig) -> None:
@@ -105,16 +139,6 @@ def logit_flops_per_token(cfg: LLMConfig) -> float:
     return 2.0 * cfg.hidden_size * cfg.vocab_size
 
 
-def layer_forward_equivalents(recompute: str, attention_share: ArrayLike) -> FloatArray:
-    """Layer forward passes a training step runs per layer: 3 (forward + backward at twice the forward),
-    4 with full recomputation, 3 + the attention core's share of the forward with selective
-    recomputation (Korthikanti et al. Sec. 5). `attention_share` = attention / (dense + attention)."""
-    _check_recompute(recompute)
-    share = np.asarray(attention_share, dtype=np.float64)
-    extra = {"none": 0.0 * share, "selective": share, "full": 1.0 + 0.0 * share}[recompute]
-    return 3.0 + extra
-
-
 def training_flops(cfg: LLMConfig, tokens: ArrayLike, seq_len: ArrayLike, recompute: str) -> FloatArray:
     """FLOPs of one training step over `tokens` tokens of sequences of `seq_len` (SC'21 Eq. 3 generalised).
 
@@ -139,18 +163,25 @@ def model_flops(cfg: LLMConfig, tokens: ArrayLike, seq_len: ArrayLike) -> FloatA
 
 
 def elementwise_bytes_per_token(
-    cfg: LLMConfig, seq_len: ArrayLike, tensor: ArrayLike, sequence_parallel: bool = True
+    cfg: LLMConfig,
+    seq_len: ArrayLike,
+    tensor: ArrayLike,
+    sequence_parallel: bool = True,
+    attention: str = "standard",
 ) -> tuple[FloatArray, FloatArray]:
     """(linear, attention core) bytes one device's memory-bound kernels move per token in one layer's
     forward pass (16-bit activations; see the module docstring): linear = norms and bias-dropout-adds
     (22h, divided by t only with sequence parallelism) + the bias-activation (4f or 6f, divided by t);
-    core = 9·a·s / t. GPT, t = 1: 38h + 9as. Unit: bytes per token."""
+    core = 9·a·s / t with standard attention, 0 with flash (the fused kernel keeps the scores on chip).
+    GPT, t = 1: 38h + 9as. Unit: bytes per token."""
     _decoder_only(cfg)
+    check_attention(attention)
     h, f = cfg.hidden_size, cfg.ffn_size
     t = np.asarray(tensor, dtype=np.float64)
     shard = t if sequence_parallel else 1.0
     linear = 22.0 * h / shard + (6.0 if cfg.gated_ffn else 4.0) * f / t
-    core = 9.0 * cfg.num_heads * np.asarray(seq_len, dtype=np.float64) / t
+    per_score = 9.0 if attention == "standard" else 0.0
+    core = per_score * cfg.num_heads * np.asarray(seq_len, dtype=np.float64) / t
     return linear + 0.0 * core, core + 0.0 * linear
 
 
@@ -182,14 +213,16 @@ def layer_activation_bytes(
     tensor: ArrayLike,
     recompute: str,
     sequence_parallel: bool = True,
+    attention: str = "standard",
 ) -> FloatArray:
     """Activation bytes one layer keeps for its backward pass, per micro-batch, on one device.
 
     none: s·b·(R + S/t) + 5·a·s²·b/t (R the replicated, S the split part; R/t too with sequence
     parallelism); selective: without the attention core; full: the layer input only, 2·s·b·h (/t with
-    sequence parallelism). Korthikanti et al. 2022, Sec. 4-5. Unit: bytes.
+    sequence parallelism). Korthikanti et al. 2022, Sec. 4-5. Flash attention: the attention core is the
+    log-sum-exp, 4·a·s·b/t, linear in s (module docstring). Unit: bytes.
     """
-    _check_recompute(recompute)
+    recompute = effective_recompute(recompute, attention)
     s = np.asarray(seq_len, dtype=np.float64)
     b = np.asarray(microbatch, dtype=np.float64)
     t = np.asarray(tensor, dtype=np.float64)
@@ -200,6 +233,8 @@ def layer_activation_bytes(
     linear = s * b * (replicated / shard + split / t)
     if recompute == "selective":
         return linear
+    if attention == "flash":
+        return linear + 4.0 * cfg.num_heads * s * b / t
     return linear + core * cfg.num_heads * s * s * b / t
 
 

@@ -49,19 +49,23 @@ class StateBytes:
         return self.weights + self.gradients + self.master_weights + self.optimizer_state
 
 
-def state_bytes_per_parameter(dtype: str, optimizer: str) -> StateBytes:
-    """Bytes per parameter of weights, gradients, fp32 master weights and optimizer state.
+def state_bytes_per_parameter(dtype: str, optimizer: str, gradient_dtype: str | None = None) -> StateBytes:
+    """Bytes per parameter of weights, gradients (in `gradient_dtype`, default the training dtype), fp32
+    master weights and optimizer state.
 
-    Mixed-precision Adam gives 2 + 2 + 4 + 8 = 16 (ZeRO Sec. 3.1: 2Ψ + 2Ψ + KΨ with K = 12).
+    Mixed-precision Adam gives 2 + 2 + 4 + 8 = 16 (ZeRO Sec. 3.1: 2Ψ + 2Ψ + KΨ with K = 12); with fp32
+    gradients (Megatron-LM's main_grad) 2 + 4 + 4 + 8 = 18.
     """
     if optimizer not in OPTIMIZER_STATE_COPIES:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got '{optimizer}'")
     if dtype not in DTYPE_BYTES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPE_BYTES)}, got '{dtype}'")
+    if gradient_dtype is not None and gradient_dtype not in DTYPE_BYTES:
+        raise ValueError(f"gradient dtype must be one of {', '.join(DTYPE_BYTES)}, got '{gradient_dtype}'")
     master = DTYPE_BYTES[MASTER_DTYPE] if is_mixed_precision(dtype) else 0.0
     return StateBytes(
         weights=float(DTYPE_BYTES[dtype]),
-        gradients=float(DTYPE_BYTES[dtype]),
+        gradients=float(DTYPE_BYTES[gradient_dtype or dtype]),
         master_weights=float(master),
         optimizer_state=float(OPTIMIZER_STATE_COPIES[optimizer] * DTYPE_BYTES[MASTER_DTYPE]),
     )
@@ -111,12 +115,12 @@ def training_memory(parameters: int, activations_bytes: float, dtype: str, optim
     )
 
 
-def update_bytes_per_parameter(dtype: str, optimizer: str) -> float:
+def update_bytes_per_parameter(dtype: str, optimizer: str, gradient_dtype: str | None = None) -> float:
     """Bytes the optimizer step moves per parameter: it reads the (master) weights, the gradient and the
     optimizer state, and writes the weights and the state back; mixed precision also writes the fp16 /
     bf16 copy of the weights. SGD-momentum fp32: 4 + 4 + 4 read, 4 + 4 written = 20 bytes.
     """
-    per = state_bytes_per_parameter(dtype, optimizer)
+    per = state_bytes_per_parameter(dtype, optimizer, gradient_dtype)
     weights = per.master_weights if per.master_weights else per.weights
     read = weights + per.gradients + per.optimizer_state
     written = weights + per.optimizer_state + (per.weights if per.master_weights else 0.0)

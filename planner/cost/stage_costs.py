@@ -158,7 +158,7 @@ def cluster_from_levels(levels: Sequence[tuple[int, float]], name: str = "levels
         Level(
             name=names[k] if k < len(names) else f"level{k}",
             count=int(count),
-            link=Link(bandwidth=float(bandwidth), latency=0.0, efficiency=1.0, name="from --levels"),
+            link=Link(bandwidth=float(bandwidth), latency=0.0, efficiency=1.0, name="from levels"),
         )
         for k, (count, bandwidth) in enumerate(levels)
     )

@@ -17,6 +17,7 @@ A board's transfers run at the slower of its link and the Central node's, with t
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,7 +127,10 @@ class ADCNNPlan:
                     "return_end_s": float(timeline.return_end[j]),
                 }
             )
-        cloud = None if self.cloud is None else {"cluster": self.cloud_name, **self.cloud.to_dict()}
+        cloud = None
+        if self.cloud is not None:
+            speedup = self.cloud.total_s / self.latency_s
+            cloud = {"cluster": self.cloud_name, **self.cloud.to_dict(), "speedup": speedup}
         return {
             "model": self.model,
             "cut": {"layer": self.cut, "index": self.cut_index},
@@ -165,7 +169,7 @@ class ADCNNPlan:
                 "fits_in_memory": self.single_device_fits,
                 "speedup": self.single_device_s / self.latency_s,
             },
-            "cloud": None if cloud is None else {**cloud, "speedup": self.cloud.total_s / self.latency_s},  # type: ignore[union-attr]
+            "cloud": cloud,
             "schemes": [
                 {
                     "scheme": s.scheme,
@@ -267,7 +271,8 @@ def plan_adcnn(
     gap: float = 0.0,
     cloud: Cluster | None = None,
 ) -> ADCNNPlan:
-    """Plan ADCNN for `model` on `boards` with a `rows` × `cols` tile grid (module docstring).
+    """Plan ADCNN for `model` on `boards` with a `rows` × `cols` tile grid (module docstring). The ILP
+    solves of the candidate cuts share `time_limit` (s), best-seeded first.
 
     Raises ValueError for an unknown or unusable cut, a grid that does not fit, or bad limits.
     """
@@ -283,11 +288,15 @@ def plan_adcnn(
         scored.append((seed + model_time(model, central.device, index + 1), index))
     scored.sort()
     best: tuple[float, int, list[TileClass], list[Board], AssignmentProblem, Solution, Solution] | None = None
+    deadline = time.perf_counter() + time_limit  # the candidates' solves share the time limit
     for _, index in scored[:3]:
+        left = deadline - time.perf_counter()
+        if best is not None and left <= 0:
+            break  # the best-seeded candidates were solved first
         classes = tile_classes(model, index, rows, cols, compression)
         ordered = order_boards(model, index, boards)
         problem = build_problem(model, index, classes, central, ordered)
-        exact = solve(problem, solver, time_limit, gap)
+        exact = solve(problem, solver, max(left, 1e-3), gap)  # 1 ms: solve takes a limit > 0
         quick = solve(problem, "greedy")
         total = exact.makespan + model_time(model, central.device, index + 1)
         if best is None or total < best[0]:

@@ -29,6 +29,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate, pairwise
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from planner.spec.profile import ModelProfile
 
 
 @dataclass(frozen=True)
@@ -130,12 +134,12 @@ def balance(weights: Sequence[float], stages: int) -> Balance:
     return Balance(tuple(boundaries), sums, float(bottleneck))
 
 
-def profile_weights(profile: object, by: str = "time") -> list[float]:
+def profile_weights(profile: ModelProfile, by: str = "time") -> list[float]:
     """Per-layer weights of a profile in its layer order: 'time' = forward + backward time (s), 'memory' =
     parameter bytes. ValueError when a computing layer lacks a time."""
-    layers = profile.layers  # type: ignore[attr-defined]
+    layers = profile.layers
     if by == "memory":
-        return [float(profile.layer_parameter_bytes(layer)) for layer in layers]  # type: ignore[attr-defined]
+        return [float(profile.layer_parameter_bytes(layer)) for layer in layers]
     if by != "time":
         raise ValueError(f"by must be 'time' or 'memory', got {by!r}")
     out = []

@@ -114,7 +114,13 @@ def objective(problem: SelectionProblem, utility: float, round_s: float, moved: 
     )
 
 
-def evaluate(problem: SelectionProblem, chosen: npt.ArrayLike, method: str, **extra: object) -> Selection:
+def evaluate(
+    problem: SelectionProblem,
+    chosen: npt.ArrayLike,
+    method: str,
+    status: str = "optimal",
+    solve_s: float = 0.0,
+) -> Selection:
     """The terms and objective of a given set of clients (indices)."""
     index = np.asarray(chosen, dtype=np.int64)
     utility = float(problem.utility[index].sum())
@@ -128,7 +134,8 @@ def evaluate(problem: SelectionProblem, chosen: npt.ArrayLike, method: str, **ex
         round_s,
         moved,
         objective(problem, utility, round_s, moved),
-        **extra,  # type: ignore[arg-type]
+        status=status,
+        solve_s=solve_s,
     )
 
 
@@ -172,7 +179,7 @@ def solve_ilp(problem: SelectionProblem, time_limit_s: float = 60.0) -> Selectio
 
         raise InfeasibleError(
             f"the selection ILP ended '{status}' within the time limit of {time_limit_s:g} s; "
-            "allow more time (--time-limit)"
+            "allow more time (`time_limit`)"
         )
     chosen = [k for k in range(count) if (x[k].value() or 0.0) > 0.5]
     return evaluate(problem, chosen, "ilp", status=status, solve_s=elapsed)

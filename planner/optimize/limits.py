@@ -95,7 +95,7 @@ def check_native(states: int, ranges: int, devices: int, straight: bool, per_tot
         extra = " with a memory limit and fewer machines allowed" if per_total else ""
         raise InfeasibleError(
             f"the exact native partition of {states:,} states on {devices:,} devices{extra} {what}; "
-            f"use fewer devices (--servers) or merge consecutive layers into fewer blocks, or {_LARGE}"
+            f"use fewer devices (`servers`) or merge consecutive layers into fewer blocks, or {_LARGE}"
         )
 
 

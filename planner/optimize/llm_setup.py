@@ -46,7 +46,13 @@ class TrainingSetup:
     on `devices` devices (default: all) of `cluster`, in `dtype` (bf16 / fp16: mixed precision with fp32
     master weights) with `optimizer` (adam / sgd). `sequence_parallel` shards the activations that tensor
     parallelism replicates (Korthikanti et al. 2022); `overlap_grad_reduce` overlaps the data-parallel
-    reduction with the last backward pass."""
+    reduction with the last backward pass. `attention`: flash (a fused kernel, what practitioners run
+    today) or standard (the scores materialised, as in SC'21); planner.cost.megatron. `gradient_dtype`:
+    the precision gradients are accumulated and reduced in; by default Megatron-LM's rule: fp32 for bf16
+    ("bfloat16 requires gradient accumulation and all-reduce to be done in fp32", megatron/arguments.py,
+    which forces --accumulate-allreduce-grads-in-fp32), the training dtype otherwise.
+    `gradient_accumulation_fusion`: weight-gradient GEMMs accumulate into the main gradient buffer
+    (planner.cost.layer_kernels), Megatron-LM's default since 2022."""
 
     model: LLMConfig
     cluster: Cluster
@@ -57,6 +63,9 @@ class TrainingSetup:
     devices: int | None = None
     sequence_parallel: bool = True
     overlap_grad_reduce: bool = True
+    attention: str = "flash"
+    gradient_dtype: str | None = None
+    gradient_accumulation_fusion: bool = True
 
     def __post_init__(self) -> None:
         if self.model.architecture != "decoder":
@@ -74,6 +83,11 @@ class TrainingSetup:
         if self.dtype not in TRAINING_DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(TRAINING_DTYPES)}, got '{self.dtype}'")
         sustained_compute(self.device, self.dtype)  # ValueError when the device lacks the dtype
+        mg.check_attention(self.attention)
+        if self.gradient_dtype is not None and self.gradient_dtype not in TRAINING_DTYPES:
+            raise ValueError(
+                f"gradient dtype must be one of {', '.join(TRAINING_DTYPES)}, got '{self.gradient_dtype}'"
+            )
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got '{self.optimizer}'")
         if self.devices is not None and not 1 <= self.devices <= self.cluster.total_devices:
@@ -89,6 +103,13 @@ class TrainingSetup:
     @property
     def device(self) -> Device:
         return self.cluster.resolved_device
+
+    @property
+    def gradient_precision(self) -> str:
+        """The dtype gradients are accumulated and reduced in (see the class docstring)."""
+        if self.gradient_dtype is not None:
+            return self.gradient_dtype
+        return "fp32" if self.dtype == "bf16" else self.dtype
 
     @property
     def activation_bytes(self) -> int:

@@ -6,8 +6,8 @@ devices given, subject to the memory of one device. Ties (equal times) are broke
 device, then smaller t·p (less model parallelism), then smaller t, p, b, v, recomputation in the order
 none < selective < full, and lower ZeRO stage: a total order, so the ranking is deterministic.
 
-The search space and its rules: planner.optimize.llm_grid (evaluated there as arrays); the cost model of
-one configuration: planner.optimize.llm_evaluate, which evaluates the top plans in full.
+The search space: planner.optimize.llm_grid; its rules: planner.optimize.llm_rules; the cost model, on
+arrays: planner.optimize.llm_costs, which also gives the top plans in full.
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ from typing import Any
 import numpy as np
 
 from planner.cost.llm_memory import ZERO_STAGES
-from planner.optimize.llm_evaluate import evaluate_configuration
-from planner.optimize.llm_grid import Grid, GridCosts, candidate_grid, evaluate_grid
+from planner.optimize.llm_costs import GridCosts, evaluate_grid, plan_evaluation
+from planner.optimize.llm_grid import Grid, candidate_grid
 from planner.optimize.llm_setup import (
     DETAILS,
     REASONS,
     RECOMPUTE,
-    Configuration,
     IntArray,
     PlanEvaluation,
     TrainingSetup,
@@ -84,11 +83,12 @@ def search(
     microbatch: int | None = None,
     interleave: int | None = None,
 ) -> SearchResult:
-    """Evaluate every candidate on the setup's devices and return the `top` feasible plans (each evaluated
-    in full by `evaluate_configuration`) with counts of the rejected ones per reason. Keyword arguments
-    restrict the grid (see `candidate_grid`)."""
+    """Evaluate every candidate on the setup's devices and return the `top` feasible plans (in full) with
+    counts of the rejected ones per reason. Keyword arguments restrict the grid (see `candidate_grid`)."""
     if top < 1:
         raise ValueError(f"top must be >= 1, got {top}")
+    if setup.attention == "flash" and {"none", "selective"} <= set(recompute):
+        recompute = tuple(r for r in recompute if r != "selective")  # the same plan as none (megatron)
     grid = candidate_grid(
         setup.device_count,
         max_microbatch=max_microbatch,
@@ -102,9 +102,7 @@ def search(
     )
     costs = evaluate_grid(setup, grid)
     order = rank(grid, costs)
-    plans = tuple(
-        evaluate_configuration(setup, **_arguments(grid.configuration(int(i)))) for i in order[:top]
-    )
+    plans = tuple(plan_evaluation(setup, grid, costs, int(i)) for i in order[:top])
     category = costs.category
     structural = (costs.detail < 0) | (category == REASONS.index("memory"))
     return SearchResult(
@@ -116,15 +114,3 @@ def search(
         smallest_memory_bytes=float(costs.memory_bytes[structural].min()) if structural.any() else None,
         plans=plans,
     )
-
-
-def _arguments(c: Configuration) -> dict[str, Any]:
-    return {
-        "tensor": c.tensor,
-        "pipeline": c.pipeline,
-        "data": c.data,
-        "microbatch": c.microbatch,
-        "interleave": c.interleave,
-        "recompute": c.recompute,
-        "zero": c.zero,
-    }

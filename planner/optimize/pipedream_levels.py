@@ -27,7 +27,7 @@ def levels_from_cluster(cluster: Cluster) -> list[tuple[int, float]]:
 _LEVEL_ITEM = re.compile(r"\s*([0-9]+)\s*:\s*(.+?)\s*")  # ASCII digits: see planner.units
 
 
-def parse_levels(text: str, option: str = "--levels") -> list[tuple[int, float]]:
+def parse_levels(text: str, option: str = "levels") -> list[tuple[int, float]]:
     """Parse "4:10GB/s,4:1.25GB/s" (count:bandwidth per level, innermost first) into levels."""
     expected = "count:bandwidth per level, innermost first, e.g. '4:10GB/s,4:1.25GB/s'"
     if not isinstance(text, str) or not text.strip():

@@ -12,8 +12,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from planner.optimize.chain_view import ChainView
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float64]
 
 INF = math.inf
 
@@ -34,8 +41,8 @@ def reference_tables(
     out = view.output_activation_bytes
     preds = [set(int(k) for k in p) for p in view.predecessors]
 
-    def raw(cum: object, r: int, j: int) -> float:
-        return float(cum[j + 1] - cum[r])  # type: ignore[index]
+    def raw(cum: FloatArray, r: int, j: int) -> float:
+        return float(cum[j + 1] - cum[r])
 
     compute = [[raw(cum_c, r, j) if j >= r else INF for j in range(count)] for r in range(count + 1)]
     tables = []
@@ -96,7 +103,7 @@ def reference_tables(
 def check_entries(
     view: ChainView,
     levels: Sequence[tuple[int, float]],
-    tables: Sequence[object],
+    tables: Sequence[FloatArray],
     entries: Sequence[tuple[int, int, int, int]],
     *,
     memory_limit_bytes: float | None = None,
@@ -113,11 +120,11 @@ def check_entries(
     out = view.output_activation_bytes
     preds = [set(int(k) for k in p) for p in view.predecessors]
 
-    def raw(cum: object, r: int, j: int) -> float:
-        return float(cum[j + 1] - cum[r])  # type: ignore[index]
+    def raw(cum: FloatArray, r: int, j: int) -> float:
+        return float(cum[j + 1] - cum[r])
 
     def entry(level: int, m: int, j: int, r: int) -> float:
-        return float(tables[level][m, j, r])  # type: ignore[index]
+        return float(tables[level][m, j, r])
 
     def compute(level: int, r: int, j: int) -> float:
         if j < r:

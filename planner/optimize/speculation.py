@@ -99,7 +99,7 @@ def gamma_table(
     if not speculative.gain_possible(alpha, c):
         notes.append(f"speculation cannot pay: alpha {alpha:g} <= c {c:g} (Leviathan et al. 2023, Cor. 3.9)")
     elif int(best) == top:
-        notes.append(f"the optimum sits at the largest gamma searched ({top}); raise --max-gamma")
+        notes.append(f"the optimum sits at the largest gamma searched ({top}); raise `max_gamma`")
     if int(best) == 0 and speculative.gain_possible(alpha, c):
         notes.append("verification of even 2 tokens costs more than the speculation gains: do not speculate")
     return GammaTable(

@@ -126,7 +126,8 @@ class TableSpec:
                 table.add_column(name, overflow="fold", max_width=60)
         for row in self.cells:
             table.add_row(*(row[i] for i in shown))
-        table.planner_spec = self  # type: ignore[attr-defined]
+        # emit reads the spec back to rebuild the table narrower; rich's Table does not declare the attribute
+        table.planner_spec = self  # type: ignore[attr-defined]  # see above
         return table
 
 

@@ -141,5 +141,6 @@ def transformer_tables(p: dict[str, Any]) -> list[Any]:
                 f"{p['layers']} layers",
             ],
             secondary=["FLOP/device", "weights/device", "sent/device"],  # the times are the comparison
-        )
+        ),
+        *(f"note: {note}" for note in p["notes"]),
     ]

@@ -47,7 +47,11 @@ def generate(
         raise ValueError("length and trials must be >= 1")
     if target.vocab != draft.vocab:
         raise ValueError(f"target and draft vocabularies differ: {target.vocab} vs {draft.vocab}")
-    most = (gamma + 1) if gamma is not None else tree.depth + 1  # type: ignore[union-attr]
+    if tree is None:
+        assert gamma is not None  # exactly one of the two is given (checked above)
+        most = gamma + 1  # tokens one step emits at most
+    else:
+        most = tree.depth + 1
     buffer = np.full((trials, length + most), -1, dtype=np.int64)
     position = np.zeros(trials, dtype=np.int64)
     emitted: list[IntArray] = []
@@ -56,10 +60,10 @@ def generate(
         if active.size == 0:
             break
         last = np.where(position[active] > 0, buffer[active, np.maximum(position[active] - 1, 0)], -1)
-        if gamma is not None:
-            step = chain_step(target, draft, last, gamma, rng)
+        if tree is None:
+            step = chain_step(target, draft, last, most - 1, rng)  # most - 1 = gamma
         else:
-            step = tree_step(target, draft, last, tree, rng)  # type: ignore[arg-type]
+            step = tree_step(target, draft, last, tree, rng)
         columns = position[active, None] + np.arange(step.tokens.shape[1])[None, :]
         write = step.tokens >= 0
         buffer[np.repeat(active, write.sum(axis=1)), columns[write]] = step.tokens[write]

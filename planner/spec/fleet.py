@@ -76,6 +76,15 @@ class ClientClass:
     vary: Variation | None = spec_field("lognormal spread of speed, bandwidth and samples", default=None)
     description: str = spec_field("a human description", default="")
 
+    @property
+    def resolved_device(self) -> Device:
+        """`device` as a spec: loading a fleet (planner.spec.catalog) replaces its catalog name."""
+        if isinstance(self.device, str):
+            raise TypeError(
+                f"client class {self.name}: device '{self.device}' was not resolved from the catalog"
+            )
+        return self.device
+
     def __post_init__(self) -> None:
         for which in ("uplink", "downlink"):
             if getattr(self, which).shared:

@@ -52,12 +52,35 @@ class Price:
 
 
 @dataclass(frozen=True)
+class GemmTile:
+    """One output tile shape a GPU's GEMM library launches: a thread block computes `m` x `n` outputs.
+
+    NVIDIA, "Matrix Multiplication Background User's Guide" (DU-09799-001, 2023), sec. 2.3: larger tiles
+    reuse more data and run closer to peak; smaller tiles give more tiles to run in parallel.
+    `efficiency` is the fraction of the device's large-GEMM rate (compute_efficiency) that a full wave
+    of this tile sustains (1 for the tile the large-GEMM measurement ran with).
+    """
+
+    m: int = spec_field("output rows per tile (thread block)", minimum=1, maximum=65536)
+    n: int = spec_field("output columns per tile (thread block)", minimum=1, maximum=65536)
+    efficiency: float = spec_field(
+        "fraction of the large-GEMM rate a full wave of these tiles sustains [1e-6, 1]",
+        default=1.0,
+        limit=FRACTION,
+    )
+
+
+@dataclass(frozen=True)
 class Device:
     """One accelerator or board.
 
     `compute_efficiency`: the fraction of `peak_compute` a large dense matrix multiply sustains on this
     device. `memory_efficiency`: the fraction of `memory_bandwidth` a large streaming copy sustains. Both
     are set once per device (a hardware property), never per model or per test.
+
+    GEMM shape model (planner.cost.gemm; GPUs only, optional): `sm_count` and `gemm_tiles` together give
+    tile and wave quantisation; `kernel_overhead` is the fixed time each kernel adds (launch and tail).
+    A device without `sm_count` / `gemm_tiles` runs every GEMM at peak · compute_efficiency.
     """
 
     spec: Literal["device"] = spec_field("file type marker: device")
@@ -84,7 +107,40 @@ class Device:
     memory_efficiency: float = spec_field(
         "fraction of memory_bandwidth a large streaming copy sustains [1e-6, 1]", default=1.0, limit=FRACTION
     )
+    flash_forward_efficiency: float | None = spec_field(
+        "fraction of peak_compute a fused (flash) attention forward sustains [1e-6, 1]; "
+        "compute_efficiency when absent",
+        default=None,
+        limit=FRACTION,
+    )
+    flash_backward_efficiency: float | None = spec_field(
+        "fraction of peak_compute a fused (flash) attention backward sustains [1e-6, 1]; "
+        "compute_efficiency when absent",
+        default=None,
+        limit=FRACTION,
+    )
+    sm_count: int | None = spec_field(
+        "streaming multiprocessors: GEMM tiles run in waves of this many (one tile per SM)",
+        default=None,
+        minimum=1,
+        maximum=1_000_000,
+    )
+    gemm_tiles: tuple[GemmTile, ...] = spec_field(
+        "output tile shapes the GEMM library picks from (the fastest per shape); needs sm_count",
+        default=(),
+    )
+    kernel_overhead: float = spec_field(
+        "fixed time each kernel adds (launch gap and tail), e.g. 4 us",
+        unit="time",
+        limit=LATENCY,
+        default=0.0,
+    )
     source: str = spec_field("where the figures come from", default="")
+
+    def __post_init__(self) -> None:
+        if (self.sm_count is None) != (not self.gemm_tiles):
+            missing = "gemm_tiles" if self.sm_count is not None else "sm_count"
+            raise FieldValueError(missing, "sm_count and gemm_tiles go together: give both or neither")
 
     def peak(self, dtype: str) -> float:
         """Peak FLOP/s for `dtype`; KeyError names the dtypes this device lists."""
@@ -178,7 +234,7 @@ class Cluster:
         return math.prod(level.count for level in self.levels[:-1])
 
     def with_top_count(self, count: int) -> Cluster:
-        """The same cluster with the outermost level's count replaced (e.g. `--servers 4`)."""
+        """The same cluster with the outermost level's count replaced (the `servers` setting)."""
         if count < 1:
             raise ValueError(f"the outermost level's count must be >= 1, got {count}")
         top = replace(self.levels[-1], count=count)

@@ -247,20 +247,3 @@ def _dtype(read: _Reader, default: str) -> str:
     if value not in _TORCH_DTYPES:
         raise read.doc.error(("torch_dtype",), f"one of {', '.join(_TORCH_DTYPES)}", value)
     return _TORCH_DTYPES[value]
-
-
-def load_llm(name_or_path: str, option: str = "MODEL") -> LLMConfig:
-    """An LLM by catalog name, LLM YAML file or Hugging Face config.json (or its folder); SpecError
-    otherwise."""
-    from planner.spec.catalog import find
-
-    spec = find("models", name_or_path)
-    if getattr(spec, "spec", None) != "llm":
-        raise SpecError(
-            option,
-            "model",
-            f"an LLM config (catalog LLM, LLM YAML or a Hugging Face config.json); '{name_or_path}' is a "
-            f"{spec.spec}",
-            show_got=False,
-        )
-    return spec

@@ -19,13 +19,16 @@ import math
 import re
 import types
 import typing
-from typing import Any, Literal, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
 from planner import limits
 from planner.spec.yamlio import Document, PathKey
 from planner.units import UnitError, parse_quantity
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")  # build() makes spec dataclasses
 _FLOAT_LITERAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+")  # ASCII digits: see units
 _REQUIRED = dataclasses.MISSING
 
@@ -86,7 +89,7 @@ def build(cls: type[T], doc: Document, path: PathKey = (), value: Any = _REQUIRE
     if not isinstance(value, dict):
         raise doc.error(path, f"expected a mapping for {_describe(cls)}", value)
     hints = typing.get_type_hints(cls)
-    fields = [f for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
+    fields = [f for f in dataclasses.fields(cls) if f.init]
     names = {f.name for f in fields}
     for key in value:
         if key not in names:

@@ -151,7 +151,7 @@ class _Loader(yaml.SafeLoader):
                     self.peek_event().start_mark,
                 )
             # types-PyYAML declares index an int; PyYAML also passes None, and a mapping value's key node
-            return super().compose_node(parent, index)  # type: ignore[arg-type]
+            return super().compose_node(parent, index)  # type: ignore[arg-type]  # the stub's int is too narrow
         finally:
             self.depth -= 1
 

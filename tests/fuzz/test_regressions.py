@@ -243,10 +243,13 @@ def test_a_huge_batch_does_not_make_plan_simulate_millions_of_micro_batches() ->
     # optimize/plan: GPipe and 1F1B tried M = K·2^i up to the global batch, each schedule simulated
     # event by event: --batch 100000 took 60 s and 1.7 GB, --batch 1e30 never ended (now M <= 1,024).
     # Where nothing fits `plan` exits 1 (issue 14), so the strategies are read from the model side.
+    # A batch past limits.MAX_BATCH (1e7) is refused before anything runs (issue 14).
     from planner.api.training import TrainingOptions, resolve_training
     from planner.optimize.plan import compare
 
-    for batch in ("100000", "1" + "0" * 30):
+    refused = run(["plan", "alexnet", "--cluster", "pipedream-cluster-a", "--batch", "1" + "0" * 30])
+    assert refused.exit_code == 2 and "--batch" in refused.stderr
+    for batch in ("100000", "10000000"):
         out = run(["plan", "alexnet", "--cluster", "pipedream-cluster-a", "--batch", batch, "-f", "json"])
         resolved = resolve_training("alexnet", "pipedream-cluster-a", TrainingOptions(batch=int(batch)))
         comparison = compare(resolved.setup, resolved.profile, resolved.batch)

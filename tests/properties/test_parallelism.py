@@ -56,6 +56,8 @@ def brute_force(setup: TrainingSetup) -> list[tuple]:  # type: ignore[type-arg]
         if n % (t * p):
             continue
         for b, v, r, z in itertools.product(range(1, MAX_B + 1), range(1, MAX_V + 1), RECOMPUTE, ZERO_STAGES):
+            if setup.attention == "flash" and r == "selective":
+                continue  # the same plan as none with fused attention: the search lists it once
             e = evaluate_configuration(
                 setup,
                 tensor=t,

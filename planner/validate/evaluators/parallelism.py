@@ -3,7 +3,10 @@
 A setup names an LLM (catalog name, or an inline mapping in the catalog's `spec: llm` format for a model
 the catalog lacks), a cluster (catalog name or inline mapping) with an optional `servers` count, the
 global batch and sequence length, and the configuration: tensor, pipeline, data, and optionally
-microbatch and interleave. A configuration the source does not state (micro-batch size, interleaving) is
+microbatch and interleave; the system as the source ran it: `attention` (flash / standard),
+`sequence_parallel`, `overlap_grad_reduce`, `gradient_dtype`, `gradient_accumulation_fusion` (the planner's
+defaults where unstated).
+A configuration the source does not state (micro-batch size, interleaving) is
 left out and the planner picks its best value for the stated degrees (`search` with those pinned), the
 same rule for every case. `quantity` selects the reported figure.
 """
@@ -64,13 +67,37 @@ def _setup(setup: Mapping[str, Any]) -> Any:
         seq_len=_whole(setup, "seq_len"),
         dtype=str(setup.get("dtype", "bf16")),
         devices=devices,
+        sequence_parallel=_flag(setup, "sequence_parallel", True),
+        overlap_grad_reduce=_flag(setup, "overlap_grad_reduce", True),
+        attention=str(setup.get("attention", "flash")),
+        gradient_dtype=setup.get("gradient_dtype"),
+        gradient_accumulation_fusion=_flag(setup, "gradient_accumulation_fusion", True),
     )
+
+
+def _flag(setup: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = setup.get(key, default)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, got {value!r}")
+    return value
 
 
 @evaluator(
     "llm_plan",
     setup=("model", "cluster", "global_batch", "seq_len", "tensor", "pipeline", "data", "quantity"),
-    optional=("servers", "dtype", "microbatch", "interleave", "recompute", "zero"),
+    optional=(
+        "servers",
+        "dtype",
+        "microbatch",
+        "interleave",
+        "recompute",
+        "zero",
+        "sequence_parallel",
+        "overlap_grad_reduce",
+        "attention",
+        "gradient_dtype",
+        "gradient_accumulation_fusion",
+    ),
 )
 def llm_plan(setup: Mapping[str, Any], ctx: Context) -> float:
     """A figure of one configuration (planner.optimize.llm_evaluate.evaluate_configuration); an unstated

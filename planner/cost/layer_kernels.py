@@ -1,0 +1,102 @@
+"""Time of one decoder layer's kernels on one device, from the shapes of its matrix multiplies.
+
+A layer of a decoder-only transformer trained with t-way tensor parallelism runs, per micro-batch of
+b sequences of s tokens (T = b·s rows; Megatron-LM's column/row split, Shoeybi et al. 2019 Sec. 3):
+
+  forward GEMM (M, N, K)           query/key/value projection (T, (q + 2kv)/t, h), output projection
+                                   (T, h, q/t), FFN in (T, f/t, h; gated: 2f/t), FFN out (T, h, f/t)
+  backward of each                 input gradient (M, K, N) and weight gradient (K, N, M): twice the
+                                   forward's FLOPs (SC'21 Eq. 3's appendix)
+  standard attention core          per head (batch b·a/t): scores QKᵀ (s, s, d) and scores × V (s, d, s);
+                                   backward: dP = dO·Vᵀ (s, s, d), dV, dQ, dK (s, d, s) each
+  logit layer                      (T, V/t, h) forward; (T, h, V/t) and (h, V/t, T) backward
+
+q = heads·d and kv = kv_heads·d (d the head size). Each GEMM is timed by planner.cost.gemm.gemm_time (tile
+and wave quantisation, the A+B+C roofline, the per-kernel overhead). Memory-bound kernels run at the
+device's sustained memory bandwidth plus the per-kernel overhead (planner.cost.gemm.memory_bound_time):
+with Megatron-LM's fusions (SC'21 Sec. 4.2) a layer's forward launches two LayerNorms, two
+bias-dropout-adds and one bias-activation, plus (standard attention) the fused scale-mask-softmax and the
+attention dropout: 5 + 2 kernels; the backward as many again.
+
+Gradient accumulation: without fusion each weight gradient is written by its GEMM and then added into
+the main gradient buffer by a separate kernel per parameter tensor, every micro-batch (Megatron-LM's
+local DDP hook, megatron/model/distributed.py `_make_param_hook`: "param.main_grad.add_(param.grad.data)"):
+it reads the gradient (training dtype) and reads and writes the main gradient (its precision). With
+fusion (Megatron-LM's gradient_accumulation_fusion, the default since 2022) the weight-gradient GEMM
+accumulates into the buffer itself and no kernel is added. Units: seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from planner.cost.gemm import gemm_time, memory_bound_time
+from planner.cost.megatron import projection_sizes
+from planner.cost.transformer import attention_parameters, ffn_parameters
+from planner.spec.hardware import Device
+from planner.spec.llm import LLMConfig
+
+FloatArray = Any  # numpy float arrays broadcast from the arguments
+LINEAR_KERNELS = 5  # two norms, two bias-dropout-adds, one bias-activation (SC'21 Sec. 4.2 fusions)
+SCORE_KERNELS = 2  # scale-mask-softmax and attention dropout (standard attention only)
+
+
+def _forward_and_backward(device: Device, dtype: str, m: Any, n: Any, k: Any) -> tuple[Any, Any]:
+    """(forward, backward) seconds of a weight GEMM (m, n, k): backward = input + weight gradient."""
+    forward = gemm_time(device, dtype, m, n, k)
+    backward = gemm_time(device, dtype, m, k, n) + gemm_time(device, dtype, k, n, m)
+    return forward, backward
+
+
+def dense_times(device: Device, dtype: str, cfg: LLMConfig, tokens: Any, tensor: Any) -> tuple[Any, Any]:
+    """(forward, backward) seconds of one layer's weight GEMMs on one of t devices, T = `tokens` rows."""
+    h, f = cfg.hidden_size, cfg.ffn_size
+    q, kv = projection_sizes(cfg)
+    t = np.asarray(tensor, dtype=np.float64)
+    inner = (2 if cfg.gated_ffn else 1) * f
+    shapes = (((q + 2 * kv) / t, h), (h, q / t), (inner / t, h), (h, f / t))
+    forward = backward = 0.0
+    for n, k in shapes:
+        fwd, bwd = _forward_and_backward(device, dtype, tokens, n, k)
+        forward, backward = forward + fwd, backward + bwd
+    return forward, backward
+
+
+def attention_core_times(
+    device: Device, dtype: str, cfg: LLMConfig, seq_len: int, microbatch: Any, tensor: Any
+) -> tuple[Any, Any]:
+    """(forward, backward) seconds of the standard (unfused) attention core's GEMMs on one of t devices."""
+    heads = np.asarray(microbatch, dtype=np.float64) * cfg.num_heads / np.asarray(tensor, dtype=np.float64)
+    d = cfg.head_size
+    scores = gemm_time(device, dtype, seq_len, seq_len, d, heads)
+    mix = gemm_time(device, dtype, seq_len, d, seq_len, heads)
+    return scores + mix, scores + 3.0 * mix
+
+
+def logit_times(device: Device, dtype: str, cfg: LLMConfig, tokens: Any, tensor: Any) -> tuple[Any, Any]:
+    """(forward, backward) seconds of the output projection to the vocabulary on one of t devices."""
+    vocab = cfg.vocab_size / np.asarray(tensor, dtype=np.float64)
+    return _forward_and_backward(device, dtype, tokens, vocab, cfg.hidden_size)
+
+
+def elementwise_time(device: Device, bytes_moved: Any, attention: str) -> Any:
+    """Seconds of one layer's forward memory-bound kernels moving `bytes_moved` bytes (module docstring)."""
+    kernels = LINEAR_KERNELS + (SCORE_KERNELS if attention == "standard" else 0)
+    return memory_bound_time(device, bytes_moved, kernels)
+
+
+def gradient_accumulation_time(
+    device: Device, cfg: LLMConfig, dtype_bytes: int, gradient_bytes: int, tensor: Any
+) -> Any:
+    """Seconds of one layer's unfused gradient accumulation per micro-batch on one of t devices (module
+    docstring): its parameters / t · (dtype + 2 · gradient) bytes, one kernel per parameter tensor."""
+    matrices = 4 + (1 if cfg.gated_ffn else 0)
+    tensors = 2 * matrices if cfg.bias else matrices
+    tensors += 2 * (2 if cfg.norm == "layernorm" else 1)
+    norms = 2 * cfg.hidden_size * (2 if cfg.norm == "layernorm" else 1)
+    parameters = (attention_parameters(cfg) + ffn_parameters(cfg) + norms) / np.asarray(
+        tensor, dtype=np.float64
+    )
+    return memory_bound_time(device, parameters * (dtype_bytes + 2 * gradient_bytes), tensors)
