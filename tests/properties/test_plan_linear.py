@@ -1,8 +1,9 @@
 """No `planner plan` row beats linear scaling (issue 16): every row, the one-device baseline included, runs
 the same per-device batch and pays the same optimizer step, so no strategy's efficiency exceeds 100 %
 unless it says why (`superlinear_reason`: a synchronous pipeline's one optimizer step per K·b samples),
-and then its forward and backward alone are not faster than linear. Seeded random settings: 200 CNN plans and 40 LLM plans (an
-LLM plan's analogue of efficiency is its hardware FLOP utilisation, which cannot exceed 1)."""
+and then its forward and backward alone are not faster than linear. Seeded random settings: 200 CNN
+plans and 40 LLM plans (an LLM plan's analogue of efficiency is its hardware FLOP utilisation, which
+cannot exceed 1)."""
 
 from __future__ import annotations
 
