@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from planner.api.llm import LLMOptions, LLMPlanResult
     from planner.api.training import ResolvedTraining
     from planner.optimize.llm_setup import PlanEvaluation
-    from planner.optimize.plan import Comparison, Objective, Strategy
+    from planner.optimize.plan import Comparison
+    from planner.optimize.plan_rows import Objective, Strategy
     from planner.spec.hardware import Cluster
     from planner.spec.llm import LLMConfig
 
@@ -39,6 +40,7 @@ class PlanOptions:
     optimizer: str = TrainingOptions.optimizer
     objective: str = "throughput"  # throughput (samples/s) or latency (time per iteration)
     sensitivity: bool = False  # ±20 % on each hardware figure: the winner's time and the flips
+    rematerialise: bool = True  # GPipe recomputes activations in the backward (Huang et al. 2019 Sec. 2.3)
 
     def check(self) -> None:
         """Raise SettingError naming the first setting out of range (the training settings: resolve)."""
@@ -86,6 +88,7 @@ class StrategyPlanResult:
                 "dtype": o.dtype,
                 "optimizer": o.optimizer,
                 "objective": o.objective,
+                "gpipe_rematerialise": o.rematerialise,
                 "work": "measured times" if self.resolved.setup.arrays.measured else "FLOP (roofline)",
                 "price": None
                 if price is None
@@ -116,7 +119,9 @@ def plan_strategies(model: Any, cluster: str | Cluster, options: PlanOptions) ->
     options.check()
     resolved = resolve_training(model, cluster, options.training())
     objective: Objective = "latency" if options.objective == "latency" else "throughput"
-    comparison = plan.compare(resolved.setup, resolved.profile, resolved.batch, objective)
+    comparison = plan.compare(
+        resolved.setup, resolved.profile, resolved.batch, objective, options.rematerialise
+    )
     if comparison.winner is None:
         raise InfeasibleError(_nothing_fits(comparison, resolved))
     rows = None
