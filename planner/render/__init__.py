@@ -17,7 +17,9 @@ from typing import Any
 
 # 2: llm-parallel/plan with -t -p -d -b add `chosen_by_search` (the settings the search chose); export made by
 #    plan --export adds `strategy` and `strategy_config` (listed in the README beside --format)
-SCHEMA_VERSION = 2
+# 3: every result with a predicted time or throughput adds `error_band_pct` and `error_band_basis` (plan: on
+#    each strategy; planner.validate.bands)
+SCHEMA_VERSION = 3
 # Keys whose values are wall-clock measurements, not functions of the inputs: left out of JSON/YAML.
 VOLATILE_KEYS = frozenset({"solve_s"})
 
