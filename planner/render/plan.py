@@ -58,17 +58,7 @@ def plan_tables(payload: dict[str, Any], explain: bool) -> list[Any]:
         "$/1M samples",
         "fits",
     ]
-    numbers = [
-        "#",
-        "devices",
-        "iteration",
-        "samples/s",
-        "band",
-        "speedup",
-        "eff.",
-        "mem/device",
-        "$/1M samples",
-    ]
+    numbers = [c for c in cols if c not in ("strategy", "config", "fits")]
     secondary = ["#", "devices", "fits", "eff.", "$/1M samples", "mem/device", "band"]
     out: list[Any] = [
         make_table(title, cols, rows, right=numbers, keep=["strategy", "config"], secondary=secondary)
