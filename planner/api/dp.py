@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from planner.api.training import TrainingOptions
 from planner.errors import SettingError
 from planner.limits import EPOCHS
+from planner.validate.bands import DATA_PARALLEL, band_fields
 
 if TYPE_CHECKING:
     from planner.cost.dp_scaling import DPPlan
@@ -85,6 +86,7 @@ class DPPlanResult:
                 "strong": [r.to_dict() for r in plan.strong],
             },
             "notes": list(plan.notes),
+            **band_fields(DATA_PARALLEL),
         }
 
 

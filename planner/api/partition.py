@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from planner.errors import SettingError, SpecError
 from planner.limits import RATIO, SIZE
+from planner.validate.bands import PIPELINE, band_fields
 
 if TYPE_CHECKING:
     from planner.spec.hardware import Cluster
@@ -107,6 +108,7 @@ class PartitionResult:
                 "use_fewer_machines": o.use_fewer_machines,
                 "activation_compression_ratio": o.activation_compression,
             },
+            **band_fields(PIPELINE),
         }
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from planner.api.training import TrainingOptions
 from planner.errors import InfeasibleError, SettingError
+from planner.validate.bands import DATA_PARALLEL, PIPELINE, band_fields
 
 if TYPE_CHECKING:
     from planner.api.llm import LLMOptions, LLMPlanResult
@@ -27,6 +28,8 @@ DEFAULT_MODEL = "vgg16"
 DEFAULT_CLUSTER = "pipedream-cluster-a"  # PipeDream's Cluster-A: 4 servers x 4 V100, 10 Gbps between
 DEFAULT_LLM_GLOBAL_BATCH = 1024  # sequences per iteration of an LLM plan
 OBJECTIVES = ("throughput", "latency")
+# a strategy's family (planner.optimize.plan.Strategy) -> the model class whose error band its times carry
+FAMILY_CLASSES = {"data-parallel": DATA_PARALLEL, "pipeline": PIPELINE, "gpipe": PIPELINE, "1f1b": PIPELINE}
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,9 @@ class StrategyPlanResult:
                 if price is None
                 else {"usd_per_server_hour": price.usd_per_hour, "date": price.date, "source": price.source},
             },
-            "strategies": [s.to_dict() for s in comparison.strategies],
+            "strategies": [
+                s.to_dict() | band_fields(FAMILY_CLASSES[s.family]) for s in comparison.strategies
+            ],
             "not_evaluated": list(comparison.infeasible),
             "recommendation": comparison.recommendation,
             "winner": self.winner.name,

@@ -4,7 +4,9 @@ Each case names an evaluator (planner.validate.evaluators), its setup in catalog
 value with its source, and a tolerance fixed before looking at the prediction. `exact` cases are counts
 or formulas that must match (a miss is a bug); `published` cases are measurements our models predict,
 whose error is reported honestly. A `known_deviation` reason keeps a miss visible but out of the exit
-status; it never widens the tolerance.
+status; it never widens the tolerance. A case marked `calibration: true` was used to fit a parameter (its
+figure set a hardware or system field), so its error is not out of sample: it still runs, but the error
+bands (planner.validate.bands) leave it out.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ class Case:
     requires: tuple[str, ...] = spec_field("files the case needs, relative to the data folder", default=())
     confidence: str = spec_field(
         "primary, or secondary where the figure is a transcription", default="primary"
+    )
+    calibration: bool = spec_field(
+        "true for a case whose figure was used to fit a parameter (left out of the error bands)",
+        default=False,
     )
 
 
