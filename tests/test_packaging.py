@@ -29,6 +29,7 @@ def test_wheel_carries_the_catalog_and_finds_it(tmp_path: Path) -> None:
     }
     assert expected <= catalog, expected - catalog
     assert "planner/validate/cases/models.yaml" in names
+    assert "planner/validate/error_bands.json" in names  # read by every result that carries a band
 
     site = tmp_path / "site"
     subprocess.run(

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from planner.cost.cluster_allreduce import allreduce_on_cluster
+from planner.cost.overlap import backward_phase
 from planner.cost.pipeline import stage_memory
 from planner.cost.stage_costs import (
     Topology,
@@ -87,7 +88,9 @@ def _plan_time(planner: NativePlanner, bounds, replicas, total) -> float:
         i, j = bounds[s], bounds[s + 1]
         p = costs.parameter_bytes(i, j)
         sync = float(topology.sync_time(p, r, offset))
-        worst = max(worst, (costs.forward_s(i, j) + max(costs.backward_s(i, j), sync)) / r)
+        tail = topology.sync_tail_time(p, r, offset, options.overlap.bucket_bytes)
+        phase = float(backward_phase(costs.backward_s(i, j), sync, tail, options.overlap))
+        worst = max(worst, (costs.forward_s(i, j) + phase + p * options.update_s_per_parameter_byte) / r)
         if s:
             cut = costs.output_activation_bytes[i - 1]
             worst = max(

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from planner.optimize.plan import rank
+from planner.optimize.plan_rows import rank
 from planner.optimize.plan_sensitivity import perturbed, sensitivity_factors
 from planner.spec.catalog import find
 
@@ -74,7 +74,7 @@ def test_perturbed_scales_one_figure_and_caps_efficiencies() -> None:
 
 
 def test_rank_puts_infeasible_last() -> None:
-    from planner.optimize.plan import Strategy
+    from planner.optimize.plan_rows import Strategy
 
     def strategy(name: str, time: float, fits: bool) -> Strategy:
         return Strategy(name, "data-parallel", "4", 4, 32, time, 1.0, fits, 10.0, 1, None)

@@ -50,7 +50,7 @@ def test_validate_passes_and_reports_json(run_cli, shared_dir: Path) -> None:
     result = run_cli("validate", "--data", str(shared_dir), "--format", "json")
     assert result.exit_code == 0, result.stdout + result.stderr
     payload = json.loads(result.stdout)
-    assert payload["schema_version"] == 2
+    assert payload["schema_version"] == 3
     keys = {
         "name",
         "kind",

@@ -2,7 +2,9 @@
 
 Each function takes specs (or catalog names and file paths) and an options dataclass whose defaults are
 defined there, once (the CLI reads its defaults from the same dataclass). It returns a typed result whose
-`to_dict()` is exactly what `planner ... --format json` prints (less `schema_version`). Errors are
+`to_dict()` is exactly what `planner ... --format json` prints (less `schema_version`); a result that predicts
+a time or throughput carries its model class's error band (`error_band_pct`, `error_band(model_class)`:
+planner.validate.bands). Errors are
 planner.errors types: SettingError (a setting out of range, named as the options field, e.g.
 `base_batch`), SpecError (a bad file or catalog name: file, line, field), InfeasibleError (no answer).
 
@@ -41,6 +43,7 @@ _WHERE = {
     "EdgeSplitResult": "planner.api.edge_split",
     "EdgeTransformerOptions": "planner.api.edge_transformer",
     "EdgeTransformerResult": "planner.api.edge_transformer",
+    "ErrorBand": "planner.validate.bands",
     "ExportResult": "planner.api.export",
     "FLHeteroFLOptions": "planner.api.fl_heterofl",
     "FLHeteroFLResult": "planner.api.fl_heterofl",
@@ -100,6 +103,7 @@ _WHERE = {
     "edge_modnn": "planner.api.edge_modnn",
     "edge_split": "planner.api.edge_split",
     "edge_transformer": "planner.api.edge_transformer",
+    "error_band": "planner.validate.bands",
     "export_dp": "planner.api.export",
     "export_llm": "planner.api.export",
     "export_pipeline": "planner.api.export",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from planner.errors import SettingError
 from planner.limits import FRACTION, MAX_DEVICES, SIZE
+from planner.validate.bands import COMMUNICATION, band_fields
 
 if TYPE_CHECKING:
     from planner.cost.collective_layout import CollectiveResult, Layout
@@ -114,6 +115,7 @@ class CommResult:
             "best": best.algorithm,
             "results": [r.to_dict() for r in self.results],
             "model": MODEL_NOTE,
+            **band_fields(COMMUNICATION),
         }
         if self.compression is not None:
             dgc = self.compression

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from planner.api.training import TrainingOptions
 from planner.errors import SettingError
 from planner.limits import EPOCHS
+from planner.validate.bands import DATA_PARALLEL, band_fields
 
 if TYPE_CHECKING:
     from planner.cost.dp_scaling import DPPlan
@@ -68,6 +69,7 @@ class DPPlanResult:
                 "optimizer": setup.optimizer,
                 "algorithm": options.algorithm,
                 "overlap": setup.overlap,
+                "overlap_slowdown": setup.overlap_slowdown,
                 "bucket_bytes": setup.bucket_bytes,
                 "strong_scaling": plan.strong_scaling,
                 "profile_batch": self.profile_batch,
@@ -84,6 +86,7 @@ class DPPlanResult:
                 "strong": [r.to_dict() for r in plan.strong],
             },
             "notes": list(plan.notes),
+            **band_fields(DATA_PARALLEL),
         }
 
 

@@ -12,6 +12,7 @@ from planner.api.edge_inputs import cnn_edge_model, model_error, setting_error
 from planner.api.inputs import ModelRef, load_cluster, load_device
 from planner.errors import SettingError
 from planner.limits import FRACTION, MAX_SOLVER_SECONDS, range_problem
+from planner.validate.bands import EDGE, band_fields
 
 if TYPE_CHECKING:
     from planner.cost.edge_model import EdgeModel
@@ -83,7 +84,7 @@ class EdgeADCNNResult:
     plan: ADCNNPlan
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cluster": self.cluster, **self.plan.to_dict()}
+        return {"cluster": self.cluster, **self.plan.to_dict(), **band_fields(EDGE)}
 
 
 def edge_adcnn(model: ModelRef, options: EdgeADCNNOptions | None = None) -> EdgeADCNNResult:

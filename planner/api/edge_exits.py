@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from planner.api.edge_inputs import check_input_dtype, cnn_edge_model, setting_error
 from planner.api.inputs import ModelRef, load_cluster, load_device
 from planner.errors import SettingError
+from planner.validate.bands import EDGE, band_fields
 
 if TYPE_CHECKING:
     from planner.cost.early_exit import Exit, ExpectedCost
@@ -74,6 +75,7 @@ class EdgeExitsResult:
             "expected_bytes": cost.expected_bytes,
             "no_exit_latency_s": self.no_exit.expected_latency_s,
             "no_exit_bytes": self.no_exit.expected_bytes,
+            **band_fields(EDGE),
         }
 
 

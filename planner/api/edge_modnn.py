@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from planner.api.edge_inputs import cnn_edge_model, model_error
 from planner.api.inputs import ModelRef, cluster_device, load_cluster
 from planner.errors import SettingError
+from planner.validate.bands import EDGE, band_fields
 
 if TYPE_CHECKING:
     from planner.cost.modnn import MoDNNResult
@@ -56,6 +57,7 @@ class EdgeMoDNNResult:
             "cluster": self.cluster,
             "partition": MoDNNPartition(self.partition).value,
             "results": [result.to_dict() for result in self.results],
+            **band_fields(EDGE),
         }
 
 

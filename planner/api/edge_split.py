@@ -13,6 +13,7 @@ from planner.api.edge_inputs import check_input_dtype, model_error, setting_erro
 from planner.api.inputs import ModelRef, load_cluster, load_device, load_model, spec_name
 from planner.errors import SettingError, SpecError
 from planner.limits import BANDWIDTH, POWER, range_problem
+from planner.validate.bands import EDGE, band_fields
 
 if TYPE_CHECKING:
     from planner.cost.edge_model import EdgeModel
@@ -127,6 +128,7 @@ class EdgeSplitResult:
             "wan_latency_s": self.wan_latency_s,
             "power_w": None if p is None else {"compute": p.compute, "transmit": p.transmit, "idle": p.idle},
             "sweep": [choice.to_dict() for choice in self.choices],
+            **band_fields(EDGE),
         }
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from planner.api.edge_inputs import setting_error
 from planner.api.inputs import ModelRef, cluster_device, load_cluster, load_llm
 from planner.errors import SettingError
+from planner.validate.bands import EDGE, band_fields
 
 if TYPE_CHECKING:
     from planner.cost.transformer_partition import PartitionCost
@@ -55,6 +56,7 @@ class EdgeTransformerResult:
             "layers": self.layers,
             "schemes": [scheme.to_dict(self.layers) for scheme in self.schemes],
             "notes": list(self.notes),
+            **band_fields(EDGE),
         }
 
 

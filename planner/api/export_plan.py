@@ -18,7 +18,7 @@ from planner.api.export import ExportResult, check_target
 
 if TYPE_CHECKING:
     from planner.api.plan import LLMRecommendation, StrategyPlanResult
-    from planner.optimize.plan import Strategy
+    from planner.optimize.plan_rows import Strategy
 
 CNN_ENGINES = ("deepspeed", "torch", "pipedream")  # a CNN or profile plan
 LLM_ENGINES = ("megatron", "deepspeed")  # an LLM plan

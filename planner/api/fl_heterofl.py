@@ -18,6 +18,7 @@ from planner.api.fl_common import (
     result_dict,
 )
 from planner.errors import SettingError
+from planner.validate.bands import FEDERATED, band_fields
 
 if TYPE_CHECKING:
     from planner.spec.fleet import Fleet
@@ -108,7 +109,7 @@ class FLHeteroFLResult:
     notes: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        return result_dict(self)
+        return result_dict(self) | band_fields(FEDERATED)
 
 
 def fl_heterofl(fleet: Fleet | str, model: Any, options: FLHeteroFLOptions | None = None) -> FLHeteroFLResult:

@@ -23,6 +23,7 @@ from planner.api.fl_common import (
 )
 from planner.errors import SettingError
 from planner.limits import MAX_LABEL_CELLS
+from planner.validate.bands import FEDERATED, band_fields
 
 if TYPE_CHECKING:
     from planner.spec.fleet import Fleet
@@ -127,7 +128,7 @@ class FLNoniidResult:
     training_with_shared: SharedTraining | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return result_dict(self)
+        return result_dict(self) | band_fields(FEDERATED)
 
 
 def fl_noniid(

@@ -27,6 +27,7 @@ from planner.api.fl_common import (
     result_dict,
 )
 from planner.errors import SettingError
+from planner.validate.bands import FEDERATED, band_fields
 
 if TYPE_CHECKING:
     from planner.cost.federated_fleet import FleetTimes, Histogram
@@ -168,7 +169,7 @@ class FLRoundResult:
     histogram: Histogram | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return result_dict(self)
+        return result_dict(self) | band_fields(FEDERATED)
 
 
 def fl_round(fleet: Fleet | str, model: Any, options: FLRoundOptions | None = None) -> FLRoundResult:

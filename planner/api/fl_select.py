@@ -18,6 +18,7 @@ from planner.api.fl_common import (
     result_dict,
 )
 from planner.errors import SettingError
+from planner.validate.bands import FEDERATED, band_fields
 
 if TYPE_CHECKING:
     from planner.optimize.client_selection import Selection
@@ -89,7 +90,7 @@ class FLSelectResult:
     notes: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        return {**result_dict(self), "objective": OBJECTIVE, "utility": UTILITY}
+        return {**result_dict(self), "objective": OBJECTIVE, "utility": UTILITY, **band_fields(FEDERATED)}
 
 
 def fl_select(fleet: Fleet | str, model: Any, options: FLSelectOptions | None = None) -> FLSelectResult:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from planner.errors import InfeasibleError, SettingError, SpecError
 from planner.limits import MAX_COUNT_OPTION
+from planner.validate.bands import LLM_TRAINING, band_fields
 
 if TYPE_CHECKING:
     from planner.optimize.llm_setup import PlanEvaluation, TrainingSetup
@@ -133,9 +134,15 @@ class LLMPlanResult:
                 "inputs": self.inputs,
                 "plan": self.plan.to_dict(),
                 "chosen_by_search": list(self.chosen),
+                **band_fields(LLM_TRAINING),
             }
         assert self.search is not None
-        return {"mode": "search", "inputs": self.inputs, "search": self.search.to_dict()}
+        return {
+            "mode": "search",
+            "inputs": self.inputs,
+            "search": self.search.to_dict(),
+            **band_fields(LLM_TRAINING),
+        }
 
 
 def llm_parallel(model: str | LLMConfig, cluster: str | Cluster, options: LLMOptions) -> LLMPlanResult:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from planner.errors import SettingError, SpecError
 from planner.limits import RATIO, SIZE
+from planner.validate.bands import PIPELINE, band_fields
 
 if TYPE_CHECKING:
     from planner.spec.hardware import Cluster
@@ -107,6 +108,7 @@ class PartitionResult:
                 "use_fewer_machines": o.use_fewer_machines,
                 "activation_compression_ratio": o.activation_compression,
             },
+            **band_fields(PIPELINE),
         }
 
 
@@ -145,8 +147,8 @@ def pipeline_partition(
             "`cluster` for a model timed from FLOP (the roofline needs the cluster's device)",
             show_got=False,
         )
-    profile, times, batch = _timed_from_flop(spec, machine, options.batch)
-    result = _partition(options, profile, times, machine, levels)
+    profile, times, batch, update_rate = _timed_from_flop(spec, machine, options.batch)
+    result = _partition(options, profile, times, machine, levels, update_rate)
     return PartitionResult(options, result, profile, machine.name, levels, batch, False)
 
 
@@ -162,9 +164,9 @@ def _name(machine: Cluster | None) -> str | None:
     return None if machine is None else machine.name
 
 
-def _timed_from_flop(spec: Any, machine: Cluster, batch: int | None) -> tuple[Any, Any, int]:
-    """(profile at the batch, per-layer (forward, backward) seconds, the batch) from the training resolver,
-    as `plan` and `dp` time the same model."""
+def _timed_from_flop(spec: Any, machine: Cluster, batch: int | None) -> tuple[Any, Any, int, float]:
+    """(profile at the batch, per-layer (forward, backward) seconds, the batch, the optimizer step per
+    parameter byte) from the training resolver, as `plan` and `dp` time the same model."""
     from planner.api.training import TrainingOptions, resolve_training
     from planner.cost import data_parallel as dp
 
@@ -183,7 +185,13 @@ def _timed_from_flop(spec: Any, machine: Cluster, batch: int | None) -> tuple[An
         resolved = resolve_training(spec, machine, TrainingOptions(batch=batch, dtype=spec.dtype))
     except SettingError as exc:  # the cluster's device cannot run the model's dtype
         raise SettingError("cluster", exc.expected, show_got=False) from None
-    return resolved.profile, dp.compute_times(resolved.setup, resolved.batch), resolved.batch
+    setup = resolved.setup
+    return (
+        resolved.profile,
+        dp.compute_times(setup, resolved.batch),
+        resolved.batch,
+        setup.update_s_per_parameter_byte(),
+    )
 
 
 def _partition(
@@ -192,8 +200,11 @@ def _partition(
     times: Any,
     machine: Cluster | None,
     levels: tuple[tuple[int, float], ...],
+    update_rate: float = 0.0,
 ) -> Any:
-    """Run the cost model's optimizer on measured times (`times` None) or the given per-layer times."""
+    """Run the cost model's optimizer on measured times (`times` None) or the given per-layer times; the
+    native model charges each stage's optimizer step at `update_rate` s per parameter byte (timed from
+    FLOP: as `plan` does; a measured profile: 0, it times no step)."""
     settings: dict[str, Any] = {
         "memory_limit_bytes": options.memory,
         "straight": options.straight,
@@ -214,5 +225,9 @@ def _partition(
     costs = chain_costs(profile) if times is None else chain_costs(profile, *times)
     target = machine if machine is not None else cluster_from_levels(levels)
     return partition_native(
-        costs, target, activation_compression_ratio=options.activation_compression or 1.0, **settings
+        costs,
+        target,
+        activation_compression_ratio=options.activation_compression or 1.0,
+        update_s_per_parameter_byte=update_rate,
+        **settings,
     )

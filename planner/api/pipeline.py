@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from planner.errors import SettingError
 from planner.limits import DURATION, MAX_SIMULATED_OPS, range_problem
+from planner.validate.bands import PIPELINE, band_fields
 
 if TYPE_CHECKING:
     from planner.cost.pipeline_schedule import Timeline
@@ -225,6 +226,7 @@ class ScheduleResult:
                 }
                 for e in t.events
             ],
+            **band_fields(PIPELINE),
         }
 
 

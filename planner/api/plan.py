@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from planner.api.training import TrainingOptions
 from planner.errors import InfeasibleError, SettingError
+from planner.validate.bands import DATA_PARALLEL, PIPELINE, band_fields
 
 if TYPE_CHECKING:
     from planner.api.llm import LLMOptions, LLMPlanResult
     from planner.api.training import ResolvedTraining
     from planner.optimize.llm_setup import PlanEvaluation
-    from planner.optimize.plan import Comparison, Objective, Strategy
+    from planner.optimize.plan import Comparison
+    from planner.optimize.plan_rows import Objective, Strategy
     from planner.spec.hardware import Cluster
     from planner.spec.llm import LLMConfig
 
@@ -26,6 +28,8 @@ DEFAULT_MODEL = "vgg16"
 DEFAULT_CLUSTER = "pipedream-cluster-a"  # PipeDream's Cluster-A: 4 servers x 4 V100, 10 Gbps between
 DEFAULT_LLM_GLOBAL_BATCH = 1024  # sequences per iteration of an LLM plan
 OBJECTIVES = ("throughput", "latency")
+# a strategy's family (planner.optimize.plan.Strategy) -> the model class whose error band its times carry
+FAMILY_CLASSES = {"data-parallel": DATA_PARALLEL, "pipeline": PIPELINE, "gpipe": PIPELINE, "1f1b": PIPELINE}
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class PlanOptions:
     optimizer: str = TrainingOptions.optimizer
     objective: str = "throughput"  # throughput (samples/s) or latency (time per iteration)
     sensitivity: bool = False  # ±20 % on each hardware figure: the winner's time and the flips
+    rematerialise: bool = True  # GPipe recomputes activations in the backward (Huang et al. 2019 Sec. 2.3)
 
     def check(self) -> None:
         """Raise SettingError naming the first setting out of range (the training settings: resolve)."""
@@ -86,12 +91,15 @@ class StrategyPlanResult:
                 "dtype": o.dtype,
                 "optimizer": o.optimizer,
                 "objective": o.objective,
+                "gpipe_rematerialise": o.rematerialise,
                 "work": "measured times" if self.resolved.setup.arrays.measured else "FLOP (roofline)",
                 "price": None
                 if price is None
                 else {"usd_per_server_hour": price.usd_per_hour, "date": price.date, "source": price.source},
             },
-            "strategies": [s.to_dict() for s in comparison.strategies],
+            "strategies": [
+                s.to_dict() | band_fields(FAMILY_CLASSES[s.family]) for s in comparison.strategies
+            ],
             "not_evaluated": list(comparison.infeasible),
             "recommendation": comparison.recommendation,
             "winner": self.winner.name,
@@ -116,7 +124,9 @@ def plan_strategies(model: Any, cluster: str | Cluster, options: PlanOptions) ->
     options.check()
     resolved = resolve_training(model, cluster, options.training())
     objective: Objective = "latency" if options.objective == "latency" else "throughput"
-    comparison = plan.compare(resolved.setup, resolved.profile, resolved.batch, objective)
+    comparison = plan.compare(
+        resolved.setup, resolved.profile, resolved.batch, objective, options.rematerialise
+    )
     if comparison.winner is None:
         raise InfeasibleError(_nothing_fits(comparison, resolved))
     rows = None

@@ -23,6 +23,7 @@ from planner.limits import (
     MAX_SIMULATE_VOCAB,
     count_problem,
 )
+from planner.validate.bands import SPECULATIVE_DECODING, band_fields
 
 if TYPE_CHECKING:
     from planner.optimize.speculation import GammaTable
@@ -79,7 +80,7 @@ class SpecdecSpeedupResult:
     plot: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        payload = {**self.table.to_dict(), "verify_cost": VERIFY_COST}
+        payload = {**self.table.to_dict(), "verify_cost": VERIFY_COST, **band_fields(SPECULATIVE_DECODING)}
         if self.plot is not None:
             payload["plot"] = self.plot
         return payload
@@ -237,7 +238,7 @@ class SpecdecSimulateResult:
         return all(test["passed"] for test in self.report["tests"])
 
     def to_dict(self) -> dict[str, Any]:
-        return self.report
+        return {**self.report, **band_fields(SPECULATIVE_DECODING)}
 
 
 def specdec_simulate(options: SpecdecSimulateOptions) -> SpecdecSimulateResult:

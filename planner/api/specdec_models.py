@@ -11,6 +11,7 @@ from planner.api.inputs import cluster_device, load_cluster, load_device, load_l
 from planner.api.specdec import DEFAULT_MAX_GAMMA, check_alpha, check_cost_ratio, check_count
 from planner.errors import SettingError
 from planner.limits import MAX_COUNT_OPTION, MAX_GAMMA
+from planner.validate.bands import SPECULATIVE_DECODING, band_fields
 
 if TYPE_CHECKING:
     from planner.optimize.speculation import GammaTable, PairCosts
@@ -175,7 +176,7 @@ class SpecdecModelsResult:
         }
         if self.plot is not None:
             payload["plot"] = self.plot
-        return payload
+        return payload | band_fields(SPECULATIVE_DECODING)
 
 
 def _model_dict(cfg: LLMConfig, tp: int, step: Any, memory: float) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from planner.api.specdec import check_cost_ratio, check_count
 from planner.errors import SettingError
 from planner.limits import MAX_COUNT_OPTION, MAX_TREE_SIZE
+from planner.validate.bands import SPECULATIVE_DECODING, band_fields
 
 if TYPE_CHECKING:
     from planner.optimize.token_tree import TokenTree
@@ -114,6 +115,7 @@ class SpecdecTreeResult:
             "verify_cost": self.verify.to_dict() if self.verify is not None else None,
             "widths": [depths.count(d) for d in range(tree.depth + 1)],
             "nodes": nodes,
+            **band_fields(SPECULATIVE_DECODING),
         }
 
 

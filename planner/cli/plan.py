@@ -46,6 +46,13 @@ def command(
         str, typer.Option(help="throughput (samples/s) or latency (time per iteration)")
     ] = CNN.objective,
     explain: Annotated[bool, typer.Option("--explain", help="the cost breakdown of the winner")] = False,
+    rematerialise: Annotated[
+        bool | None,
+        typer.Option(
+            "--rematerialise/--no-rematerialise",
+            help=f"GPipe recomputes activations in the backward (default: {CNN.rematerialise})",
+        ),
+    ] = None,
     sensitivity: Annotated[
         bool, typer.Option("--sensitivity", help="±20% on each hardware figure: the winner's time, flips")
     ] = CNN.sensitivity,
@@ -97,6 +104,12 @@ def command(
     kind = str(spec.spec)
     result: Any
     if kind == "llm":
+        if rematerialise is not None:
+            raise bad_option(
+                "--rematerialise",
+                f"GPipe's, for a CNN or profile; '{model}' is an LLM (see --recompute)",
+                show_got=False,
+            )
         chosen = {setting: given[setting] for setting in (*LLM_ONLY, "servers", "top")}
         options = options_from(
             LLMOptions,
@@ -123,6 +136,7 @@ def command(
             optimizer=CNN.optimizer if optimizer is None else optimizer,
             objective=objective,
             sensitivity=sensitivity,
+            rematerialise=CNN.rematerialise if rematerialise is None else rematerialise,
         )
         result = plan_strategies(model, cluster, plan_options)
         tables = lambda p: plan_tables(p, explain)  # noqa: E731

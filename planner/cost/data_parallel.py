@@ -11,7 +11,8 @@ One iteration on N devices, each holding a full replica and processing its own m
 * Gradient synchronisation: an all-reduce of every layer's gradient (parameters × the dtype's bytes)
   among the N devices, by one of planner.cost.cluster_allreduce's algorithms; one device synchronises nothing.
 * Overlap (PyTorch DDP, Li et al. VLDB 2020): gradients grouped in buckets whose all-reduces overlap the
-  backward pass (planner.cost.dp_buckets).
+  backward pass (planner.cost.dp_buckets); the all-reduce kernels slow the backward pass they overlap by
+  `overlap_slowdown` (planner.cost.overlap), and the last bucket's all-reduce stays exposed.
 * Update: the optimizer step is memory-bound: parameters × update_bytes_per_parameter
   (planner.cost.memory) over the device's sustained memory bandwidth, on every replica.
 
@@ -35,6 +36,7 @@ from planner.cost.compute import LayerArrays, layer_times, sustained_memory_band
 from planner.cost.dp_buckets import DDP_BUCKET_BYTES, FloatArray, Iteration, SyncFn, simulate_iteration
 from planner.cost.lr_schedule import IMAGENET_TRAIN_SAMPLES, iterations_per_epoch
 from planner.cost.memory import TrainingMemory, training_memory, update_bytes_per_parameter
+from planner.cost.overlap import OVERLAP_COMPUTE_SLOWDOWN
 from planner.spec.hardware import Cluster, Device
 
 
@@ -72,6 +74,7 @@ class Setup:
     optimizer: str = "sgd"
     overlap: bool = True
     bucket_bytes: float = DDP_BUCKET_BYTES
+    overlap_slowdown: float = OVERLAP_COMPUTE_SLOWDOWN  # 0: overlap without contention (best case)
     measured_on: Device | None = None  # the device a measured profile's times come from, if known
     epoch_samples: int = IMAGENET_TRAIN_SAMPLES
 
@@ -91,6 +94,11 @@ class Setup:
         """Optimizer step time: parameters × bytes moved per parameter / sustained memory bandwidth."""
         moved = self.parameters * update_bytes_per_parameter(self.dtype, self.optimizer)
         return moved / sustained_memory_bandwidth(self.device)
+
+    def update_s_per_parameter_byte(self) -> float:
+        """The optimizer step per byte of parameters (a pipeline stage's step: its bytes × this)."""
+        total = float(self.arrays.parameter_bytes.sum())
+        return self.update_s() / total if total > 0 else 0.0
 
     def memory(self, batch: float) -> TrainingMemory:
         """Per-device memory for a per-device batch (planner.cost.memory; activations in the dtype)."""
@@ -165,6 +173,7 @@ class DPResult:
             "compute_s": it.compute_s,
             "sync_total_s": it.sync_total_s,
             "sync_exposed_s": it.sync_exposed_s,
+            "contention_s": it.contention_s,
             "update_s": it.update_s,
             "iteration_s": self.iteration_s,
             "throughput_samples_per_s": self.throughput,
@@ -226,6 +235,7 @@ def evaluate(
         sync,
         overlap=setup.overlap,
         bucket_bytes=setup.bucket_bytes,
+        slowdown=setup.overlap_slowdown,
     )
     if baseline_iteration_s is None:
         if devices == 1 and baseline_batch == batch_per_device:

@@ -8,9 +8,13 @@ bucket closes once it holds at least `bucket_bytes`. A bucket's all-reduce start
 gradient is ready (the backward of its earliest layer is done) and the previous bucket's all-reduce has
 finished (one communication stream, as NCCL runs them); the iteration's backward phase ends when both
 the computation and the last all-reduce have finished. Without overlap the same buckets are all-reduced
-one after another once the whole backward pass is done, so overlap is never slower by construction.
-Not modelled: DDP's smaller first bucket (1 MiB), contention between the all-reduce and the backward
-kernels for memory bandwidth and SMs.
+one after another once the whole backward pass is done.
+Contention (planner.cost.overlap): while an all-reduce runs under the backward pass its kernels take a
+fraction `slowdown` of the device's throughput, so the backward pass lasts s · (seconds overlapped)
+longer. One fixed-point step: the timeline is simulated, the backward layers are stretched uniformly by
+the time lost, and the timeline is simulated again with the later ready times (the overlap of the second
+pass is not fed back again). With s = 0 this is the plain bucket timeline.
+Not modelled: DDP's smaller first bucket (1 MiB).
 """
 
 from __future__ import annotations
@@ -73,9 +77,10 @@ class Iteration:
     forward_s: float
     backward_s: float
     sync_total_s: float  # the sum of the buckets' all-reduce times
-    sync_exposed_s: float  # what the all-reduces add after the backward pass
+    sync_exposed_s: float  # what the all-reduces add after the (slowed) backward pass
     update_s: float
     buckets: tuple[BucketSync, ...]
+    contention_s: float = 0.0  # backward time lost to the all-reduce kernels running beside it
 
     @property
     def compute_s(self) -> float:
@@ -83,7 +88,7 @@ class Iteration:
 
     @property
     def iteration_s(self) -> float:
-        return self.forward_s + self.backward_s + self.sync_exposed_s + self.update_s
+        return self.forward_s + self.backward_s + self.contention_s + self.sync_exposed_s + self.update_s
 
 
 def simulate_iteration(
@@ -95,24 +100,46 @@ def simulate_iteration(
     *,
     overlap: bool = True,
     bucket_bytes: float = DDP_BUCKET_BYTES,
+    slowdown: float = 0.0,
 ) -> Iteration:
-    """The breakdown of one data-parallel iteration (module doc); `sync` None means one device (no sync)."""
+    """The breakdown of one data-parallel iteration (module doc); `sync` None means one device (no sync);
+    `slowdown` the backward throughput lost while an all-reduce overlaps it (planner.cost.overlap)."""
     fwd = np.asarray(forward, dtype=float)
     bwd = np.asarray(backward, dtype=float)
     forward_s, backward_s = float(fwd.sum()), float(bwd.sum())
-    compute_end = forward_s + backward_s
     if sync is None:
         return Iteration(forward_s, backward_s, 0.0, 0.0, update_s, ())
     sizes = np.asarray(gradient_bytes, dtype=float)
-    ready = gradient_ready_times(forward_s, bwd)
+    buckets = assign_buckets(sizes, bucket_bytes)
+    timeline = _timeline(forward_s, bwd, sizes, buckets, sync, overlap)
+    contention = 0.0
+    if overlap and slowdown > 0 and backward_s > 0:
+        hidden = sum(max(0.0, min(b.end_s, forward_s + backward_s) - b.start_s) for b in timeline)
+        if hidden > 1e-9 * backward_s:  # less is the round-off of the ready times' cumulative sum
+            contention = slowdown * hidden
+        timeline = _timeline(forward_s, bwd * (1.0 + contention / backward_s), sizes, buckets, sync, overlap)
+    total = sum(b.end_s - b.start_s for b in timeline)
+    exposed = max(0.0, timeline[-1].end_s - (forward_s + backward_s + contention)) if timeline else 0.0
+    return Iteration(forward_s, backward_s, total, exposed, update_s, tuple(timeline), contention)
+
+
+def _timeline(
+    forward_s: float,
+    backward: FloatArray,
+    sizes: FloatArray,
+    buckets: list[tuple[int, ...]],
+    sync: SyncFn,
+    overlap: bool,
+) -> list[BucketSync]:
+    """The buckets' all-reduces, one at a time, each from when it is ready (or the backward's end)."""
+    ready = gradient_ready_times(forward_s, backward)
+    compute_end = forward_s + float(backward.sum())
     timeline: list[BucketSync] = []
     free_at = 0.0
-    for layers in assign_buckets(sizes, bucket_bytes):
+    for layers in buckets:
         size = float(sizes[list(layers)].sum())
         bucket_ready = float(ready[layers[-1]]) if overlap else compute_end
         start = max(bucket_ready, free_at)
         free_at = start + sync(size)
         timeline.append(BucketSync(layers, size, bucket_ready, start, free_at))
-    total = sum(b.end_s - b.start_s for b in timeline)
-    exposed = max(0.0, free_at - compute_end)
-    return Iteration(forward_s, backward_s, total, exposed, update_s, tuple(timeline))
+    return timeline

@@ -237,6 +237,12 @@ def _notes(setup: Setup, chosen: DPResult, options: dict[str, AlgorithmOption]) 
         f"sync: {len(chosen.iteration.buckets)} buckets of >= {setup.bucket_bytes / 2**20:.4g} MiB in "
         f"reverse layer order, all-reduced one at a time {mode} (PyTorch DDP, Li et al. VLDB 2020)"
     )
+    if setup.overlap and chosen.devices > 1:
+        notes.append(
+            f"contention: the all-reduce kernels take {setup.overlap_slowdown:.0%} of the backward pass's "
+            f"throughput while they overlap it, {chosen.iteration.contention_s * 1e3:.4g} ms "
+            "(planner.cost.overlap; 0 % is the perfect-overlap bound)"
+        )
     notes.append(
         f"update: memory-bound optimizer step, {update_bytes_per_parameter(setup.dtype, setup.optimizer):g} "
         f"bytes per parameter ({setup.optimizer}, {setup.dtype}) over the device's sustained bandwidth"

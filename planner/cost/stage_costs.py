@@ -9,9 +9,11 @@ model and its assumptions). Units: seconds, bytes, bytes/s.
   the affine peer-to-peer algorithms (`sync_algorithms`: ring, halving-doubling, hierarchical). Each costs
   alpha + beta · P on a fixed placement (the alpha-beta model is affine in the message size; tests check
   it), so (alpha, beta) are read once per block shape at two sizes and any P is costed vectorised.
-* A stage's term per minibatch is (F + max(B, sync)) / r: r replicas take minibatches round-robin
-  (PipeDream, SOSP 2019, §3.2) and the all-reduce overlaps the backward pass as in DDP (Li et al.,
-  "PyTorch Distributed", VLDB 2020, §3.2.3), max(B, sync) being the perfect-overlap bound.
+* A stage's term per minibatch is (F + phase(B, sync, tail) + U) / r: r replicas take minibatches
+  round-robin (PipeDream, SOSP 2019, §3.2); the all-reduce overlaps the backward pass as in DDP (Li et
+  al., "PyTorch Distributed", VLDB 2020, §3.2.3), slowing it while they overlap and leaving the last
+  bucket's all-reduce (`tail`, the all-reduce of min(P, bucket) bytes) exposed (planner.cost.overlap;
+  max(B, sync) is its best-case bound); U is the replica's optimizer step on the stage's parameters.
 * The cut between devices o-1 and o carries 2 · a / R bytes per minibatch (activations forward,
   gradients backward) over the link of the lowest level containing both devices.
 * Memory per device: model states plus PipeDream's stashed weight versions and in-flight activations
@@ -28,6 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from planner.cost.overlap import Overlap, backward_phase
 from planner.spec.hardware import Cluster, Level, Link
 
 _PROBE_BYTES = (2.0**20, 2.0**21)  # message sizes at which the affine all-reduce coefficients are read
@@ -91,6 +94,12 @@ class Topology:
         alpha, beta = self.sync_coefficients(replicas, offset)
         return sync_time(size, alpha, beta)
 
+    def sync_tail_time(self, parameter_bytes: Any, replicas: int, offset: int, bucket_bytes: float) -> Array:
+        """The last bucket's all-reduce over the block, seconds (0 for P = 0 or r = 1)."""
+        return self.sync_time(
+            np.minimum(np.asarray(parameter_bytes, dtype=float), bucket_bytes), replicas, offset
+        )
+
     def sync_algorithm(self, parameter_bytes: float, replicas: int, offset: int) -> str | None:
         """The fastest algorithm for one message (None when nothing is synchronised)."""
         if replicas == 1 or parameter_bytes <= 0:
@@ -128,9 +137,25 @@ def sync_time(parameter_bytes: Any, alpha: Any, beta: Any) -> Array:
     return best
 
 
-def stage_time(forward: Any, backward: Any, sync: Any, replicas: Any) -> Array:
-    """A stage's pipeline term per minibatch, seconds: (F + max(B, sync)) / r (DDP-style overlap bound)."""
-    return (np.asarray(forward, dtype=float) + np.maximum(backward, sync)) / replicas
+def sync_tail(parameter_bytes: Any, alpha: Any, beta: Any, bucket_bytes: float) -> Array:
+    """The all-reduce of the last gradient bucket, min(P, bucket) bytes, seconds (0 where P = 0)."""
+    return sync_time(np.minimum(np.asarray(parameter_bytes, dtype=float), bucket_bytes), alpha, beta)
+
+
+def stage_time(
+    forward: Any,
+    backward: Any,
+    sync: Any,
+    replicas: Any,
+    *,
+    overlap: Overlap,
+    tail: Any = 0.0,
+    update: Any = 0.0,
+) -> Array:
+    """A stage's pipeline term per minibatch, seconds: (F + phase(B, sync, tail) + U) / r, the backward
+    phase as planner.cost.overlap.backward_phase has it."""
+    phase = backward_phase(backward, sync, tail, overlap)
+    return (np.asarray(forward, dtype=float) + phase + np.asarray(update, dtype=float)) / replicas
 
 
 def _affine_coefficients(cluster: Cluster, counts: tuple[int, ...], replicas: int) -> tuple[Array, Array]:

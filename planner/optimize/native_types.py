@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from planner.cost.overlap import Overlap
 from planner.errors import SpecError
 from planner.optimize.chain_costs import ChainCosts
 from planner.spec.profile import DTYPE_BYTES
@@ -31,6 +32,9 @@ class NativeOptions:
     use_fewer_machines: bool = False
     activation_compression_ratio: float = 1.0
     optimizer: str = "sgd"
+    overlap: Overlap = field(default_factory=Overlap)  # how a replicated stage's sync overlaps its backward
+    # the optimizer step per byte of a stage's parameters, seconds (0: not costed, as PipeDream's profiles)
+    update_s_per_parameter_byte: float = 0.0
 
 
 def check_options(options: NativeOptions, dtype: str) -> float:
@@ -40,6 +44,9 @@ def check_options(options: NativeOptions, dtype: str) -> float:
     limit = options.memory_limit_bytes
     if limit is not None and not (math.isfinite(limit) and limit >= 0):
         raise SpecError("options", "memory_limit_bytes", "expected a finite memory limit >= 0", limit)
+    update = options.update_s_per_parameter_byte
+    if not (math.isfinite(update) and update >= 0):
+        raise SpecError("options", "update_s_per_parameter_byte", "expected a finite time >= 0", update)
     ratio = options.activation_compression_ratio
     if not (math.isfinite(ratio) and ratio > 0):
         raise SpecError("options", "activation_compression_ratio", "expected a finite ratio > 0", ratio)
@@ -55,7 +62,8 @@ def check_options(options: NativeOptions, dtype: str) -> float:
 class NativeStage:
     """One stage: states [start, end) on devices [first_device, first_device + replicas).
 
-    `time_s` = (forward_s + max(backward_s, sync_s)) / replicas, its pipeline term; `transfer_in_s` the
+    `time_s` = (forward_s + the backward phase with sync_s overlapped + update_s) / replicas, its pipeline
+    term (planner.cost.stage_costs.stage_time); `transfer_in_s` the
     transfer term of the cut before it (0 for the first stage). Times per minibatch, sizes in bytes,
     `memory_bytes` per device.
     """
@@ -76,6 +84,7 @@ class NativeStage:
     activation_bytes: float
     in_flight: int
     memory_bytes: float
+    update_s: float = 0.0  # one replica's optimizer step on the stage's parameters
 
     @property
     def devices(self) -> tuple[int, ...]:
@@ -97,6 +106,7 @@ class NativeStage:
             "backward_s": self.backward_s,
             "sync_s": self.sync_s,
             "sync_algorithm": self.sync_algorithm,
+            "update_s": self.update_s,
             "transfer_in_s": self.transfer_in_s,
             "transfer_link": self.transfer_link,
             "parameter_bytes": self.parameter_bytes,

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.cost.stage_costs import stage_time, sync_time
+from planner.cost.stage_costs import stage_time, sync_tail, sync_time
 from planner.errors import SpecError
 from planner.optimize.chain_costs import ChainCosts
 from planner.optimize.native_types import NativeOptions, NativeResult
@@ -133,8 +133,17 @@ class _Search:
     def cost(self, i: int, entries: NDArray[np.int64], j: NDArray[np.int64]) -> NDArray[np.float64]:
         """Stage terms of [i, j) for the entries (the DP's expressions)."""
         forward, backward, parameters = self.cumulative[:, j] - self.cumulative[:, i : i + 1]
-        sync = sync_time(parameters, self.alpha[:, entries], self.beta[:, entries])
-        return stage_time(forward, backward, sync, self.replicas[entries])
+        alpha, beta = self.alpha[:, entries], self.beta[:, entries]
+        options = self.planner.options
+        return stage_time(
+            forward,
+            backward,
+            sync_time(parameters, alpha, beta),
+            self.replicas[entries],
+            overlap=options.overlap,
+            tail=sync_tail(parameters, alpha, beta, options.overlap.bucket_bytes),
+            update=parameters * options.update_s_per_parameter_byte,
+        )
 
     def check(self, tau: float) -> tuple[list[tuple[int, int, int]] | None, float]:
         """(a plan within τ or None, the smallest term above τ met on reached states)."""

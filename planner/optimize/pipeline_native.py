@@ -17,13 +17,16 @@ replicas may span server boundaries: "15-1" on 4 servers × 4 GPUs is a candidat
 Cost terms (assumptions stated; every term per minibatch; the functions are in planner.cost.stage_costs,
 the prefix sums in planner.optimize.chain_costs):
 
-* Stage: (F(i,j) + max(B(i,j), sync)) / r. F and B are the stage's forward and backward time on one
+* Stage: (F(i,j) + phase + U(i,j)) / r. F and B are the stage's forward and backward time on one
   device; the r replicas take minibatches round-robin (PipeDream §3.2), so the stage finishes r
-  minibatches per F + max(B, sync). `sync` all-reduces the gradients, P(i,j) bytes (the stage's
+  minibatches per F + phase + U. `sync` all-reduces the gradients, P(i,j) bytes (the stage's
   parameter bytes), across the r replicas, overlapped with the backward pass as DDP does (Li et al.,
-  "PyTorch Distributed", VLDB 2020, §3.2.3: gradient buckets reduce while the backward proceeds);
-  max(B, sync) is the simple bound of a perfect overlap (no bucket granularity, no tail after the
-  last layer's gradient).
+  "PyTorch Distributed", VLDB 2020, §3.2.3: gradient buckets reduce while the backward proceeds; the
+  PipeDream runtime wraps a replicated stage in DDP): phase = planner.cost.overlap.backward_phase, the
+  backward slowed while the all-reduce overlaps it and the last bucket's all-reduce (min(P, bucket)
+  bytes) exposed after it; `overlap=BEST_CASE` gives the perfect-overlap bound max(B, sync). U is the
+  optimizer step on the stage's parameters, P(i,j) × `update_s_per_parameter_byte` (0 by default: a
+  measured profile says nothing about it; planner.optimize.plan sets it so that every strategy pays it).
 * Gradient synchronisation: the fastest of ring, halving-doubling and hierarchical all-reduce
   (planner.cost.cluster_allreduce, alpha-beta) on the links the block of devices actually spans: inside one
   server only the intra-server link, across servers the server NICs as well. Each of these algorithms
@@ -82,7 +85,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.cost.stage_costs import Topology, in_flight, stage_memory_bytes, stage_time, sync_time
+from planner.cost.overlap import Overlap
+from planner.cost.stage_costs import (
+    Topology,
+    in_flight,
+    stage_memory_bytes,
+    stage_time,
+    sync_tail,
+    sync_time,
+)
 from planner.errors import InfeasibleError
 from planner.optimize.chain_costs import ChainCosts, chain_costs
 from planner.optimize.limits import check_native
@@ -110,6 +121,8 @@ def partition_native(
     use_fewer_machines: bool = False,
     activation_compression_ratio: float = 1.0,
     optimizer: str = "sgd",
+    overlap: Overlap | None = None,
+    update_s_per_parameter_byte: float = 0.0,
 ) -> NativeResult:
     """The optimal native partition of `model` (a measured profile, or ChainCosts) on `cluster` (see the
     module doc). Raises SpecError for a bad option, InfeasibleError when nothing fits (the memory limit,
@@ -120,6 +133,8 @@ def partition_native(
         use_fewer_machines=bool(use_fewer_machines),
         activation_compression_ratio=float(activation_compression_ratio),
         optimizer=optimizer,
+        overlap=Overlap() if overlap is None else overlap,
+        update_s_per_parameter_byte=float(update_s_per_parameter_byte),
     )
     return NativePlanner(model, cluster, options).optimum()
 
@@ -237,15 +252,24 @@ class NativePlanner:
         return self.result(built, time)
 
     def stage_terms(self, rows: Any, replicas: int, offset: int, total: int) -> Array:
-        """Stage terms (F + max(B, sync)) / r of the pairs `rows` (indices or a slice) on devices
+        """Stage terms (F + phase + U) / r of the pairs `rows` (indices or a slice) on devices
         [offset, offset + r) of a `total`-device pipeline; +inf over the memory limit."""
-        pairs = self.pairs
+        pairs, options = self.pairs, self.options
+        parameters = pairs.parameters[rows]
+        update = parameters * options.update_s_per_parameter_byte
         if replicas == 1:
-            time = pairs.compute[rows]
+            time = pairs.compute[rows] + update
         else:
             alpha, beta = self.topology.sync_coefficients(replicas, offset)
-            sync = sync_time(pairs.parameters[rows], alpha, beta)
-            time = stage_time(pairs.forward[rows], pairs.backward[rows], sync, replicas)
+            time = stage_time(
+                pairs.forward[rows],
+                pairs.backward[rows],
+                sync_time(parameters, alpha, beta),
+                replicas,
+                overlap=options.overlap,
+                tail=sync_tail(parameters, alpha, beta, options.overlap.bucket_bytes),
+                update=update,
+            )
         limit = self.options.memory_limit_bytes
         if limit is not None:
             versions = in_flight(total - offset, replicas)
@@ -324,6 +348,9 @@ class NativePlanner:
         parameters, activations = costs.parameter_bytes(i, j), costs.activation_bytes(i, j)
         forward, backward = costs.forward_s(i, j), costs.backward_s(i, j)
         sync = float(topology.sync_time(parameters, r, o))
+        tail = topology.sync_tail_time(parameters, r, o, self.options.overlap.bucket_bytes)
+        update = parameters * self.options.update_s_per_parameter_byte
+        time = stage_time(forward, backward, sync, r, overlap=self.options.overlap, tail=tail, update=update)
         versions = in_flight(total - o, r)
         transfer = float(self.transfer_time(i, o)) if i > 0 else 0.0
         return NativeStage(
@@ -332,7 +359,7 @@ class NativePlanner:
             layer_names=names,
             replicas=r,
             first_device=o,
-            time_s=float(stage_time(forward, backward, sync, r)),
+            time_s=float(time),
             forward_s=forward,
             backward_s=backward,
             sync_s=sync,
@@ -343,6 +370,7 @@ class NativePlanner:
             activation_bytes=activations,
             in_flight=versions,
             memory_bytes=float(stage_memory_bytes(parameters, activations, versions, self.state_factor)),
+            update_s=update,
         )
 
     def result(self, stages: list[NativeStage], time: float) -> NativeResult:
@@ -350,7 +378,7 @@ class NativePlanner:
         return NativeResult(
             pipeline_time_s=time,
             data_parallel_time_s=self.data_parallel_time(),
-            single_device_time_s=float(costs.cum_forward_s[-1] + costs.cum_backward_s[-1]),
+            single_device_time_s=float(costs.cum_forward_s[-1] + costs.cum_backward_s[-1]) + self.update_s(),
             stages=tuple(stages),
             num_devices=self.topology.total,
             num_states=costs.num_states,
@@ -359,6 +387,9 @@ class NativePlanner:
 
     def data_parallel_time(self) -> float:
         """All the states as one stage on all N devices (no memory check)."""
-        costs, n, total = self.costs, self.costs.num_states, self.topology.total
-        sync = float(self.topology.sync_time(costs.parameter_bytes(0, n), total, 0))
-        return (costs.forward_s(0, n) + max(costs.backward_s(0, n), sync)) / total
+        n, total = self.costs.num_states, self.topology.total
+        return self._stage(0, n, total, 0, total, ()).time_s
+
+    def update_s(self) -> float:
+        """The optimizer step on all the model's parameters on one device, seconds."""
+        return self.costs.parameter_bytes(0, self.costs.num_states) * self.options.update_s_per_parameter_byte

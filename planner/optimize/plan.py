@@ -13,13 +13,24 @@ What it compares, all in one cost model per term (the same per-layer times, link
   max(K, MAX_MICROBATCHES) (the schedule is simulated event by event, O(K·M); beyond 1,024 micro-batches
   the bubble of K <= 64 stages is under 6 % and a huge batch would take minutes). A boundary's
   transfer per micro-batch and direction is the per-minibatch transfer scaled by the micro-batch's
-  share (its latency too: a small overestimate).
+  share (its latency too: a small overestimate). GPipe re-materialises by default (Huang et al. 2019
+  Sec. 2.3): a stage keeps each in-flight micro-batch's input and one micro-batch's activations, and
+  recomputes the forward during the backward (+1 forward per micro-batch); `rematerialise=False` keeps
+  every activation. 1F1B keeps its at most K - k micro-batches' activations and recomputes nothing.
+
+Every row pays the same optimizer step as the one-device baseline: data parallelism on every replica, a
+pipeline stage on its own parameters (PipeDream: each minibatch's update on each replica; GPipe and 1F1B:
+one update per iteration after the flush, the slowest stage's), so no row can beat linear scaling by
+leaving it out. A GPipe or 1F1B row can still beat linear scaling: it takes one step per K·b samples
+(each stage on its own parameters, a K-th of them) where one device takes a whole step every b; such a
+row says so in `superlinear_reason` (its forward and backward alone never beat linear).
 
 `profile` gives its activation and parameter sizes for one minibatch of the per-device batch b
 (a CNN architecture derived at b; a measured profile at its own minibatch), and `setup` gives the
 per-layer times for any batch.
 
-Throughput is samples per second; speedup is against one device running the same per-device batch;
+Throughput is samples per second; speedup is against one device running the same per-device batch
+(forward, backward and the optimizer step);
 efficiency is speedup / devices used; memory is the peak per device; cost is per million samples where
 the cluster has a price. Units: seconds, bytes, samples.
 """
@@ -27,11 +38,11 @@ the cluster has a price. Units: seconds, bytes, samples.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, replace
 
 from planner.cost import data_parallel as dp
 from planner.cost.memory import training_memory
+from planner.cost.overlap import Overlap
 from planner.cost.pipeline import gpipe_time
 from planner.cost.pipeline_schedule import simulate
 from planner.errors import InfeasibleError
@@ -39,110 +50,9 @@ from planner.limits import MAX_MICROBATCHES
 from planner.optimize.chain_costs import ChainCosts, chain_costs
 from planner.optimize.native_types import NativeResult
 from planner.optimize.pipeline_native import partition_native
+from planner.optimize.plan_rows import Objective, Strategy, rank, recommendation
 from planner.spec.hardware import Cluster
 from planner.spec.profile import DTYPE_BYTES, ModelProfile
-
-Objective = Literal["throughput", "latency"]
-
-
-@dataclass(frozen=True)
-class Strategy:
-    """One way to train: its figures per iteration and per sample, and what it needs per device."""
-
-    name: str
-    family: str  # data-parallel | pipeline | gpipe | 1f1b
-    config: str
-    devices: int
-    samples_per_iteration: int
-    iteration_s: float
-    memory_per_device_bytes: float
-    fits: bool
-    single_device_throughput: float
-    servers: int
-    price_usd_per_server_hour: float | None
-    breakdown: dict[str, float] = field(default_factory=dict)
-    note: str = ""
-    # the stages of a pipeline strategy (for an export of exactly this plan); None for data parallelism
-    partition: NativeResult | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def throughput(self) -> float:
-        """Samples per second."""
-        return self.samples_per_iteration / self.iteration_s
-
-    @property
-    def speedup(self) -> float:
-        return self.throughput / self.single_device_throughput
-
-    @property
-    def efficiency(self) -> float:
-        return self.speedup / self.devices
-
-    @property
-    def cost_per_million_samples_usd(self) -> float | None:
-        if self.price_usd_per_server_hour is None:
-            return None
-        return self.servers * self.price_usd_per_server_hour * 1e6 / self.throughput / 3600.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "family": self.family,
-            "config": self.config,
-            "devices": self.devices,
-            "servers": self.servers,
-            "samples_per_iteration": self.samples_per_iteration,
-            "iteration_s": self.iteration_s,
-            "time_per_sample_s": 1.0 / self.throughput,
-            "throughput_samples_per_s": self.throughput,
-            "speedup_over_one_device": self.speedup,
-            "efficiency": self.efficiency,
-            "memory_per_device_bytes": self.memory_per_device_bytes,
-            "fits": self.fits,
-            "cost_per_million_samples_usd": self.cost_per_million_samples_usd,
-            "breakdown": dict(self.breakdown),
-            "note": self.note,
-        }
-
-
-def rank(strategies: Sequence[Strategy], objective: Objective) -> list[Strategy]:
-    """Feasible first; then by throughput (highest) or by iteration time (lowest); ties by name."""
-    if objective == "throughput":
-        return sorted(strategies, key=lambda s: (not s.fits, -s.throughput, s.name))
-    return sorted(strategies, key=lambda s: (not s.fits, s.iteration_s, s.name))
-
-
-def recommendation(ranked: Sequence[Strategy], objective: Objective) -> str:
-    """One line: the winner and why, against the runner-up."""
-    feasible = [s for s in ranked if s.fits]
-    if not feasible:
-        return "no strategy fits in the device's memory"
-    best = feasible[0]
-    what = f"{best.throughput:,.1f} samples/s" if objective == "throughput" else f"{best.iteration_s:.4g} s"
-    if len(feasible) == 1:
-        return f"{best.name} ({best.config}): the only strategy that fits, {what}"
-    second = feasible[1]
-    if objective == "throughput":
-        margin = best.throughput / second.throughput
-        return (
-            f"{best.name} ({best.config}): {what}, {margin:.2f}x the next best, {second.name} "
-            f"({second.throughput:,.1f} samples/s); {_why(best)}"
-        )
-    margin = second.iteration_s / best.iteration_s
-    return f"{best.name} ({best.config}): {what} per iteration, {margin:.2f}x faster than {second.name}"
-
-
-def _why(best: Strategy) -> str:
-    b = best.breakdown
-    if best.family == "data-parallel":
-        hidden = b.get("sync_total_s", 0.0) - b.get("sync_exposed_s", 0.0)
-        return (
-            f"its gradient all-reduce ({b.get('sync_total_s', 0.0) * 1e3:.1f} ms) is "
-            f"{hidden / max(b.get('sync_total_s', 0.0), 1e-300):.0%} hidden behind the backward pass"
-        )
-    if best.family == "pipeline":
-        return "replicated stages keep the large-parameter layers off the slow links"
-    return f"{b.get('bubble_fraction', 0.0):.0%} of the schedule is bubble"
 
 
 def _servers(cluster: Cluster, devices: int) -> int:
@@ -190,18 +100,26 @@ def _chain(setup: dp.Setup, profile: ModelProfile, batch: float) -> ChainCosts:
     return chain_costs(profile, forward, backward)
 
 
+def _overlap(setup: dp.Setup) -> Overlap:
+    """The data-parallel rows' overlap, for the pipeline's replicated stages."""
+    return Overlap(slowdown=setup.overlap_slowdown, bucket_bytes=setup.bucket_bytes)
+
+
 def pipeline_strategy(
     setup: dp.Setup, profile: ModelProfile, devices: int, batch: int, single_throughput: float
 ) -> Strategy | str:
     """The optimal native pipeline (replicated stages) of `batch`-sample minibatches, or why none fits."""
     cluster = _first(setup.cluster, devices)
+    chain = _chain(setup, profile, batch)
     try:
         result = partition_native(
-            _chain(setup, profile, batch),
+            chain,
             cluster,
             memory_limit_bytes=setup.device.memory,
             optimizer=setup.optimizer,
             use_fewer_machines=True,
+            overlap=_overlap(setup),
+            update_s_per_parameter_byte=setup.update_s_per_parameter_byte(),
         )
     except InfeasibleError as exc:
         return f"pipeline: {exc}"
@@ -240,19 +158,28 @@ def _pipeline_row(result: NativeResult, cluster: Cluster, batch: int, single_thr
 
 
 def synchronous_pipeline_strategies(
-    setup: dp.Setup, profile: ModelProfile, devices: int, batch: int, single_throughput: float
+    setup: dp.Setup,
+    profile: ModelProfile,
+    devices: int,
+    batch: int,
+    single_throughput: float,
+    rematerialise: bool = True,
 ) -> list[Strategy] | str:
-    """GPipe and 1F1B over a straight pipeline of up to `devices` stages, best micro-batch count each."""
+    """GPipe (re-materialising unless told not to) and 1F1B over a straight pipeline of up to `devices`
+    stages, best micro-batch count each."""
     cluster = _first(setup.cluster, devices)
+    whole = _chain(setup, profile, batch)
+    rate = setup.update_s_per_parameter_byte()
     try:
         straight = partition_native(
-            _chain(setup, profile, batch), cluster, straight=True, use_fewer_machines=True
+            whole, cluster, straight=True, use_fewer_machines=True, update_s_per_parameter_byte=rate
         )
     except InfeasibleError as exc:
         return f"synchronous pipeline: {exc}"
     stages = [(s.start, s.end) for s in straight.stages]
     k = len(stages)
     global_batch = k * batch
+    update_s = max(whole.parameter_bytes(a, b) for a, b in stages) * rate  # the stages update at once
     best: dict[str, Strategy] = {}
     m = k
     while m <= min(global_batch, max(k, MAX_MICROBATCHES)):
@@ -262,12 +189,16 @@ def synchronous_pipeline_strategies(
         bw = [chain.backward_s(a, b) for a, b in stages]
         transfer = [s.transfer_in_s * micro / batch / 2.0 for s in straight.stages[1:]]  # one direction
         for schedule in ("gpipe", "1f1b"):
+            remat = rematerialise and schedule == "gpipe"
             if schedule == "gpipe":
-                time = gpipe_time(f, bw, m, transfer)
+                recompute = f if remat else [0.0] * k
+                time = gpipe_time(f, [b + r for b, r in zip(bw, recompute, strict=True)], m, transfer)
             else:
                 time = simulate("1f1b", k, m, f, bw, transfer=transfer or (0.0,)).makespan
+            time += update_s
             memory = max(
-                _sync_stage_memory(setup, chain, stages, i, m, schedule, micro / batch) for i in range(k)
+                _sync_stage_memory(setup, chain, stages, i, m, schedule, micro / batch, remat)
+                for i in range(k)
             )
             row = Strategy(
                 name="GPipe" if schedule == "gpipe" else "1F1B",
@@ -281,15 +212,30 @@ def synchronous_pipeline_strategies(
                 single_device_throughput=single_throughput,
                 servers=_servers(cluster, k),
                 price_usd_per_server_hour=None if cluster.price is None else cluster.price.usd_per_hour,
-                breakdown={"bubble_fraction": (k - 1) / (m + k - 1), "micro_batch": micro},
-                note=f"micro-batches of {micro:g} samples; GPipe advises M >= 4K = {4 * k}",
+                breakdown={
+                    "bubble_fraction": (k - 1) / (m + k - 1),
+                    "micro_batch": micro,
+                    "update_s": update_s,
+                },
+                note=f"micro-batches of {micro:g} samples; GPipe advises M >= 4K = {4 * k}"
+                + ("; re-materialised" if remat else ""),
                 partition=straight,
             )
+            if row.efficiency > 1.0:
+                row = replace(row, superlinear_reason=_amortised_update(k, batch))
             current = best.get(schedule)
             if current is None or (row.fits, -row.iteration_s) > (current.fits, -current.iteration_s):
                 best[schedule] = row
         m *= 2
     return list(best.values())
+
+
+def _amortised_update(stages: int, batch: int) -> str:
+    return (
+        f"one optimizer step per iteration of {stages * batch} samples, each stage updating only its own "
+        f"parameters, against the one-device baseline's full step every {batch} samples; the forward and "
+        "backward alone are not faster than linear"
+    )
 
 
 def _sync_stage_memory(
@@ -300,16 +246,20 @@ def _sync_stage_memory(
     m: int,
     schedule: str,
     micro_share: float,
+    rematerialise: bool,
 ) -> float:
     """Peak bytes of stage `index`: its model states plus the activations of its in-flight micro-batches
-    (GPipe keeps all M; 1F1B at most K - index, Narayanan et al. 2021 Sec. 2.2). The chain's activation
-    sizes are for the per-device batch; a micro-batch holds `micro_share` of them."""
+    (GPipe keeps all M; 1F1B at most K - index, Narayanan et al. 2021 Sec. 2.2); re-materialised, the
+    input of each but one and one micro-batch's activations (planner.cost.pipeline.stage_memory; stage
+    0's input, the samples themselves, is not counted). The chain's activation sizes are for the
+    per-device batch; a micro-batch holds `micro_share` of them."""
     start, end = stages[index]
     parameters = int(chain.parameter_bytes(start, end) / DTYPE_BYTES[chain.dtype])
     in_flight = m if schedule == "gpipe" else min(m, len(stages) - index)
-    activations = (
-        chain.activation_bytes(start, end) * micro_share * setup.arrays.dtype_scale(setup.dtype) * in_flight
-    )
+    scale = micro_share * setup.arrays.dtype_scale(setup.dtype)
+    held = chain.activation_bytes(start, end) * scale
+    boundary = float(chain.output_activation_bytes[start - 1]) * scale if start > 0 else 0.0
+    activations = (in_flight - 1) * min(boundary, held) + held if rematerialise else in_flight * held
     return training_memory(parameters, activations, setup.dtype, setup.optimizer).total_bytes
 
 
@@ -327,6 +277,7 @@ class Comparison:
     infeasible: tuple[str, ...]
     objective: Objective
     recommendation: str
+    rematerialise: bool = True  # whether the GPipe row re-materialises
 
     @property
     def winner(self) -> Strategy | None:
@@ -334,15 +285,20 @@ class Comparison:
 
 
 def compare(
-    setup: dp.Setup, profile: ModelProfile, batch: int, objective: Objective = "throughput"
+    setup: dp.Setup,
+    profile: ModelProfile,
+    batch: int,
+    objective: Objective = "throughput",
+    rematerialise: bool = True,
 ) -> Comparison:
-    """Every strategy on all of `setup.cluster`'s devices with per-device batch `batch`, ranked."""
+    """Every strategy on all of `setup.cluster`'s devices with per-device batch `batch`, ranked
+    (GPipe re-materialising unless `rematerialise` is False)."""
     devices = setup.cluster.total_devices
     rows, single = data_parallel_strategies(setup, devices, batch)
     notes: list[str] = []
     for outcome in (
         pipeline_strategy(setup, profile, devices, batch, single),
-        synchronous_pipeline_strategies(setup, profile, devices, batch, single),
+        synchronous_pipeline_strategies(setup, profile, devices, batch, single, rematerialise),
     ):
         if isinstance(outcome, str):
             notes.append(outcome)
@@ -351,4 +307,6 @@ def compare(
         else:
             rows.extend(outcome)
     ranked = rank(rows, objective)
-    return Comparison(tuple(ranked), tuple(notes), objective, recommendation(ranked, objective))
+    return Comparison(
+        tuple(ranked), tuple(notes), objective, recommendation(ranked, objective), rematerialise
+    )

@@ -61,6 +61,7 @@ def sensitivity(
                 profile,
                 batch,
                 base.objective,
+                base.rematerialise,
             )
             same = next((s for s in again.strategies if s.name == winner.name), None)
             new_winner = again.winner

@@ -17,7 +17,9 @@ from typing import Any
 
 # 2: llm-parallel/plan with -t -p -d -b add `chosen_by_search` (the settings the search chose); export made by
 #    plan --export adds `strategy` and `strategy_config` (listed in the README beside --format)
-SCHEMA_VERSION = 2
+# 3: every result with a predicted time or throughput adds `error_band_pct` and `error_band_basis` (plan: on
+#    each strategy; planner.validate.bands)
+SCHEMA_VERSION = 3
 # Keys whose values are wall-clock measurements, not functions of the inputs: left out of JSON/YAML.
 VOLATILE_KEYS = frozenset({"solve_s"})
 
@@ -56,7 +58,8 @@ def dumps(payload: dict[str, Any], fmt: OutputFormat) -> str:
 def emit(
     payload: dict[str, Any], fmt: OutputFormat, table: Callable[[dict[str, Any]], Iterable[Any]]
 ) -> None:
-    """Print a payload: as JSON/YAML, or as the rich renderables `table(payload)` yields."""
+    """Print a payload: as JSON/YAML, or as the rich renderables `table(payload)` yields, then, for a
+    payload that carries one error band (planner.validate.bands.band_fields), the line that states it."""
     if fmt is OutputFormat.table:
         from rich.console import Console
         from rich.measure import Measurement
@@ -86,6 +89,8 @@ def emit(
                     "--format json shows them)",
                     style="dim",
                 )
+        if "error_band_pct" in payload:
+            console.print(band_note(payload), highlight=False)
         return
     import sys
 
@@ -145,6 +150,23 @@ def make_table(
     On a terminal too narrow for it, columns are left out: `secondary` first, then from the right."""
     cells = tuple(tuple("" if cell is None else str(cell) for cell in row) for row in rows)
     return TableSpec(title, tuple(columns), cells, tuple(right), tuple(keep), tuple(secondary)).build()
+
+
+def band_note(band: dict[str, Any]) -> str:
+    """The line that states a prediction's error band, from its `error_band_pct` and `error_band_basis`:
+    'error band ±35% (p90 |error|, 10 published cases, llm-training)'."""
+    from planner.validate.bands import MIN_CASES
+
+    basis, pct = band["error_band_basis"], band["error_band_pct"]
+    cases = f"{basis['cases']} published case{'' if basis['cases'] == 1 else 's'}, {basis['model_class']}"
+    if pct is None:
+        return f"no error band ({cases}; a band needs {MIN_CASES})"
+    return f"error band {fmt_band(pct)} (p{basis['percentile']:g} |error|, {cases})"
+
+
+def fmt_band(pct: float | None) -> str:
+    """An error band in percent ('±35%'), or 'no band'."""
+    return "no band" if pct is None else f"±{pct:.0f}%"
 
 
 def first_sentence(text: str, limit: int = 80) -> str:

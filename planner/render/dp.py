@@ -32,6 +32,7 @@ def dp_tables(payload: dict[str, Any], plot: bool) -> list[Any]:
         ("forward", fmt_time(main["forward_s"])),
         ("backward", fmt_time(main["backward_s"])),
         ("gradient all-reduce (total)", fmt_time(main["sync_total_s"])),
+        ("backward slowed by the all-reduce", fmt_time(main["contention_s"])),
         ("gradient all-reduce (exposed)", fmt_time(main["sync_exposed_s"])),
         ("weight update", fmt_time(main["update_s"])),
         ("iteration", fmt_time(main["iteration_s"])),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.render import fmt_bytes, fmt_time, make_table
+from planner.render import band_note, fmt_band, fmt_bytes, fmt_time, make_table
 
 
 def llm_plan_tables(payload: dict[str, Any]) -> list[Any]:
@@ -31,6 +31,7 @@ def plan_tables(payload: dict[str, Any], explain: bool) -> list[Any]:
                 s["devices"],
                 fmt_time(s["iteration_s"]),
                 f"{s['throughput_samples_per_s']:,.1f}",
+                fmt_band(s["error_band_pct"]),
                 f"{s['speedup_over_one_device']:.2f}x",
                 f"{s['efficiency']:.0%}",
                 fmt_bytes(s["memory_per_device_bytes"]),
@@ -50,17 +51,20 @@ def plan_tables(payload: dict[str, Any], explain: bool) -> list[Any]:
         "devices",
         "iteration",
         "samples/s",
+        "band",
         "speedup",
         "eff.",
         "mem/device",
         "$/1M samples",
         "fits",
     ]
-    numbers = ["#", "devices", "iteration", "samples/s", "speedup", "eff.", "mem/device", "$/1M samples"]
-    secondary = ["#", "devices", "fits", "eff.", "$/1M samples", "mem/device"]
+    numbers = [c for c in cols if c not in ("strategy", "config", "fits")]
+    secondary = ["#", "devices", "fits", "eff.", "$/1M samples", "mem/device", "band"]
     out: list[Any] = [
         make_table(title, cols, rows, right=numbers, keep=["strategy", "config"], secondary=secondary)
     ]
+    # the band column's classes, each stated once (a row's band is its class's: planner.validate.bands)
+    out.extend(Text(note) for note in dict.fromkeys(band_note(s) for s in payload["strategies"]))
     out.append(Text(f"recommendation: {payload['recommendation']}", style="bold"))
     for note in payload["not_evaluated"]:
         out.append(Text(f"not evaluated: {note}"))

@@ -44,4 +44,11 @@ def validation_tables(payload: dict[str, Any]) -> list[Any]:
         if err["cases"]
         else ""
     )
+    for key, what in (
+        ("published_bounds", "bounds met"),
+        ("configuration_matches", "configurations matched"),
+    ):
+        apart = s.get(key, {"cases": 0})
+        if apart["cases"]:
+            tail += f"; {what} {apart['pass']} of {apart['cases']}"
     return [table, counts + tail]

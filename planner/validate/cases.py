@@ -4,7 +4,9 @@ Each case names an evaluator (planner.validate.evaluators), its setup in catalog
 value with its source, and a tolerance fixed before looking at the prediction. `exact` cases are counts
 or formulas that must match (a miss is a bug); `published` cases are measurements our models predict,
 whose error is reported honestly. A `known_deviation` reason keeps a miss visible but out of the exit
-status; it never widens the tolerance.
+status; it never widens the tolerance. A case marked `calibration: true` was used to fit a parameter (its
+figure set a hardware or system field), so its error is not out of sample: it still runs, but the error
+bands (planner.validate.bands) leave it out.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ class Case:
     tolerance_pct: float = spec_field(
         "allowed |error| in percent, fixed before looking at the prediction", minimum=0
     )
-    comparison: Literal["value", "at_least", "at_most"] = spec_field(
+    comparison: Literal["value", "at_least", "at_most", "match"] = spec_field(
         "value: |error| within the tolerance; at_least / at_most: the paper states a bound ('over 20x'), "
-        "met when the prediction is on its side (the tolerance still allows that much short of it)",
+        "met when the prediction is on its side (the tolerance still allows that much short of it); "
+        "match: a configuration, 1 when ours equals the paper's (counted apart from the values' errors)",
         default="value",
     )
     known_deviation: str = spec_field(
@@ -43,6 +46,10 @@ class Case:
     requires: tuple[str, ...] = spec_field("files the case needs, relative to the data folder", default=())
     confidence: str = spec_field(
         "primary, or secondary where the figure is a transcription", default="primary"
+    )
+    calibration: bool = spec_field(
+        "true for a case whose figure was used to fit a parameter (left out of the error bands)",
+        default=False,
     )
 
 

@@ -142,8 +142,9 @@ def run(data_dir: Path | None, only: str | None = None) -> list[CaseResult]:
 
 
 def summarize(results: list[CaseResult]) -> dict[str, object]:
-    """Counts per status and the median / maximum |error| of the published cases that ran (a case that
-    checks a published bound has no error to average)."""
+    """Counts per status and the median / maximum |error| of the published value cases that ran; the
+    published bounds (met or not) and configuration matches (matched or not) are counted apart: they have
+    no error to average."""
     errors = [
         abs(r.error_pct)
         for r in results
@@ -156,4 +157,16 @@ def summarize(results: list[CaseResult]) -> dict[str, object]:
             "median": statistics.median(errors) if errors else None,
             "max": max(errors) if errors else None,
         },
+        "published_bounds": _apart(results, ("at_least", "at_most")),
+        "configuration_matches": _apart(results, ("match",)),
     }
+
+
+def _apart(results: list[CaseResult], comparisons: tuple[str, ...]) -> dict[str, int]:
+    """Published cases of these comparisons that ran, and how many pass."""
+    ran = [
+        r
+        for r in results
+        if r.kind == "published" and r.comparison in comparisons and r.predicted is not None
+    ]
+    return {"cases": len(ran), "pass": sum(r.status == "pass" for r in ran)}
