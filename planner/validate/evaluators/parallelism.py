@@ -6,9 +6,11 @@ global batch and sequence length, and the configuration: tensor, pipeline, data,
 microbatch and interleave; the system as the source ran it: `attention` (flash / standard),
 `sequence_parallel`, `overlap_grad_reduce`, `gradient_dtype`, `gradient_accumulation_fusion` (the planner's
 defaults where unstated).
-A configuration the source does not state (micro-batch size, interleaving) is
-left out and the planner picks its best value for the stated degrees (`search` with those pinned), the
-same rule for every case. `quantity` selects the reported figure.
+A configuration the source does not state (micro-batch size, interleaving; the degrees; the ZeRO stage or
+recomputation) is left out and the planner picks its best value with the stated ones pinned (`search`),
+the same rule for every case. Without all three degrees the plan spans the cluster's devices (set by
+`servers`) and `data` follows from the picked tensor and pipeline degrees. `quantity` selects the reported
+figure; `tokens_per_s_per_device` is tokens per second / devices (the LLaMA papers' tokens/sec/GPU).
 """
 
 from __future__ import annotations
@@ -27,7 +29,11 @@ QUANTITIES = (
     "flops_per_iteration",
     "model_flops_per_iteration",
     "memory_per_device_bytes",
+    "mfu",
+    "tokens_per_s",
+    "tokens_per_s_per_device",
 )
+DEGREES = ("tensor", "pipeline", "data")
 
 
 def _spec(value: Any, area: str, kind: str) -> Any:
@@ -59,7 +65,12 @@ def _setup(setup: Mapping[str, Any]) -> Any:
     cluster = _spec(setup["cluster"], "hardware", "cluster")
     if "servers" in setup:
         cluster = cluster.with_top_count(_whole(setup, "servers"))
-    devices = _whole(setup, "tensor") * _whole(setup, "pipeline") * _whole(setup, "data")
+    if all(key in setup for key in DEGREES):
+        devices = math.prod(_whole(setup, key) for key in DEGREES)
+    elif "data" in setup:
+        raise ValueError("data is derived from the devices when tensor or pipeline is left to the planner")
+    else:
+        devices = cluster.total_devices
     return TrainingSetup(
         model=model,
         cluster=cluster,
@@ -84,8 +95,9 @@ def _flag(setup: Mapping[str, Any], key: str, default: bool) -> bool:
 
 @evaluator(
     "llm_plan",
-    setup=("model", "cluster", "global_batch", "seq_len", "tensor", "pipeline", "data", "quantity"),
+    setup=("model", "cluster", "global_batch", "seq_len", "quantity"),
     optional=(
+        *DEGREES,
         "servers",
         "dtype",
         "microbatch",
@@ -100,52 +112,57 @@ def _flag(setup: Mapping[str, Any], key: str, default: bool) -> bool:
     ),
 )
 def llm_plan(setup: Mapping[str, Any], ctx: Context) -> float:
-    """A figure of one configuration (planner.optimize.llm_evaluate.evaluate_configuration); an unstated
-    micro-batch size or interleaving is the planner's best for the stated degrees."""
-    from planner.api.llm import LLMOptions
-    from planner.optimize.llm_evaluate import evaluate_configuration
-    from planner.optimize.parallelism import search
-
+    """A figure of the case's plan (`plan_of`)."""
     quantity = setup["quantity"]
     if quantity not in QUANTITIES:
         raise ValueError(f"quantity must be one of {', '.join(QUANTITIES)}, got {quantity!r}")
-    training = _setup(setup)
-    recompute = str(setup.get("recompute", "full"))
-    zero = setup.get("zero", 0)
-    t, p, d = _whole(setup, "tensor"), _whole(setup, "pipeline"), _whole(setup, "data")
-    if "microbatch" in setup and "interleave" in setup:
-        plan = evaluate_configuration(
-            training,
-            tensor=t,
-            pipeline=p,
-            data=d,
-            microbatch=_whole(setup, "microbatch"),
-            interleave=_whole(setup, "interleave"),
-            recompute=recompute,
-            zero=zero,
-        )
-    else:
-        found = search(
-            training,
-            top=1,
-            max_microbatch=LLMOptions.max_microbatch,
-            max_interleave=LLMOptions.max_interleave,
-            tensor=t,
-            pipeline=p,
-            microbatch=setup.get("microbatch"),
-            interleave=setup.get("interleave"),
-            recompute=(recompute,),
-            zero=(zero,),
-        )
-        if not found.plans:
-            raise ValueError(
-                f"no feasible micro-batch / interleaving for t={t}, p={p}, d={d}: {found.rejected}"
-            )
-        plan = found.plans[0]
-    value = float(getattr(plan, quantity))
+    plan = plan_of(setup)
+    value = _quantity(plan, quantity)
     if not math.isfinite(value):
         raise ValueError(f"{quantity} is undefined for this configuration ({'; '.join(plan.reasons)})")
     return value
+
+
+def plan_of(setup: Mapping[str, Any]) -> Any:
+    """The configuration a case states, evaluated (planner.optimize.llm_evaluate.evaluate_configuration);
+    what it leaves out (micro-batch, interleaving, degrees, ZeRO stage, recomputation) is the planner's best
+    with the stated settings pinned."""
+    from planner.api.llm import LLMOptions
+    from planner.cost.llm_memory import ZERO_STAGES
+    from planner.optimize.llm_evaluate import evaluate_configuration
+    from planner.optimize.llm_setup import RECOMPUTE
+    from planner.optimize.parallelism import search
+
+    training = _setup(setup)
+    pinned = {key: _whole(setup, key) for key in (*DEGREES, "microbatch", "interleave") if key in setup}
+    if len(pinned) == 5:
+        return evaluate_configuration(
+            training,
+            **pinned,
+            recompute=str(setup.get("recompute", "full")),
+            zero=setup.get("zero", 0),
+        )
+    found = search(
+        training,
+        top=1,
+        max_microbatch=LLMOptions.max_microbatch,
+        max_interleave=LLMOptions.max_interleave,
+        tensor=pinned.get("tensor"),
+        pipeline=pinned.get("pipeline"),
+        microbatch=pinned.get("microbatch"),
+        interleave=pinned.get("interleave"),
+        recompute=(str(setup["recompute"]),) if "recompute" in setup else RECOMPUTE,
+        zero=(setup["zero"],) if "zero" in setup else ZERO_STAGES,
+    )
+    if not found.plans:
+        raise ValueError(f"no feasible plan for the stated configuration {pinned}: {found.rejected}")
+    return found.plans[0]
+
+
+def _quantity(plan: Any, quantity: str) -> float:
+    if quantity == "tokens_per_s_per_device":
+        return float(plan.tokens_per_s) / plan.devices
+    return float(getattr(plan, quantity))
 
 
 @evaluator("llm_parameters", setup=("model",))
