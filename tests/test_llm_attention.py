@@ -155,3 +155,29 @@ def test_unfused_gradient_accumulation_adds_one_pass_over_the_gradients_per_micr
     # parameters / t · (2 + 2·2) bytes at the sustained bandwidth is most of it
     device = cluster.resolved_device
     assert per_layer > layer_parameters(GPT_7B) / 2 * 6 / (device.memory_bandwidth * device.memory_efficiency)
+
+
+def test_zero3_collectives_run_as_rings_and_overlap_slows_compute() -> None:
+    """NCCL's reduce-scatter and all-gather are rings: at many replicas their (d - 1) latency steps add up,
+    so per-layer ZeRO-3 traffic grows with d even though each replica's bytes shrink; and overlapped traffic
+    costs the compute it runs beside (planner.cost.overlap)."""
+    from planner.cost.overlap import OVERLAP_COMPUTE_SLOWDOWN
+
+    small, large = (
+        evaluate_configuration(
+            TrainingSetup(GPT_7B, _dgx_a100(servers), 8 * servers, 2048),
+            tensor=1,
+            pipeline=1,
+            data=8 * servers,
+            microbatch=1,
+            recompute="none",
+            zero=3,
+        )
+        for servers in (2, 128)
+    )
+    assert large.time_breakdown["data_parallel_comm_s"] > small.time_breakdown["data_parallel_comm_s"]
+    for plan in (small, large):
+        traffic = plan.time_breakdown["data_parallel_comm_s"]
+        window = plan.time_breakdown["compute_s"]  # ZeRO-3 overlaps every forward and backward
+        exposed = plan.time_breakdown["data_parallel_exposed_s"]
+        assert exposed >= OVERLAP_COMPUTE_SLOWDOWN * min(traffic, window)
