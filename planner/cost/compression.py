@@ -192,12 +192,6 @@ def dgc_allgather_time(
     return ring_allgather_time(s, n, b, a) + dense
 
 
-def union_density(density: ArrayLike, devices: ArrayLike) -> Array:
-    """Density of the sum of N sparse gradients whose kept positions are independent: 1 - (1 - s)^N."""
-    s, n = (np.asarray(v, dtype=np.float64) for v in (density, devices))
-    return 1.0 - np.power(1.0 - s, n)
-
-
 def _linear_terms(
     dense_bytes: Array, sparse: Array, dense_part: Array, n: Array
 ) -> tuple[Array, Array, Array, Array]:
