@@ -85,7 +85,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.cost.overlap import Overlap
+from planner.cost.overlap import Overlap, device_overlap
 from planner.cost.stage_costs import (
     Topology,
     in_flight,
@@ -104,7 +104,7 @@ from planner.optimize.native_types import (
     check_options,
     stage_layer_names,
 )
-from planner.spec.hardware import Cluster
+from planner.spec.hardware import Cluster, Device
 from planner.spec.profile import ModelProfile
 
 INF = math.inf
@@ -133,10 +133,15 @@ def partition_native(
         use_fewer_machines=bool(use_fewer_machines),
         activation_compression_ratio=float(activation_compression_ratio),
         optimizer=optimizer,
-        overlap=Overlap() if overlap is None else overlap,
+        overlap=device_overlap(_device(cluster)) if overlap is None else overlap,
         update_s_per_parameter_byte=float(update_s_per_parameter_byte),
     )
     return NativePlanner(model, cluster, options).optimum()
+
+
+def _device(cluster: Cluster) -> Device | None:
+    """The cluster's device, or None for one built from bandwidths alone (measured times need none)."""
+    return cluster.device if isinstance(cluster.device, Device) else None
 
 
 @dataclass(frozen=True, eq=False)
