@@ -12,7 +12,8 @@ One iteration on N devices, each holding a full replica and processing its own m
   among the N devices, by one of planner.cost.cluster_allreduce's algorithms; one device synchronises nothing.
 * Overlap (PyTorch DDP, Li et al. VLDB 2020): gradients grouped in buckets whose all-reduces overlap the
   backward pass (planner.cost.dp_buckets); the all-reduce kernels slow the backward pass they overlap by
-  the device's `collective_overlap_slowdown` (planner.cost.overlap), and the last bucket's all-reduce stays exposed.
+  the device's `collective_overlap_slowdown` (planner.cost.overlap), and the last bucket's all-reduce
+  stays exposed.
 * Update: the optimizer step is memory-bound: parameters × update_bytes_per_parameter
   (planner.cost.memory) over the device's sustained memory bandwidth, on every replica.
 
