@@ -151,3 +151,37 @@ def _valid_pairs(view: ChainView) -> tuple[NDArray[np.int64], NDArray[np.int64]]
         starts.append(np.concatenate(([0], before)).astype(np.int64))
         ends.append(np.full(len(before) + 1, j, dtype=np.int64))
     return np.concatenate(starts), np.concatenate(ends)
+
+
+@dataclass(frozen=True, eq=False)
+class PairArrays:
+    """Per valid pair (i, j) (sorted by j, then i): its figures; `group_start` the first pair of each j,
+    `first_pairs` the pairs with i = 0 (one per j). Units as ChainCosts."""
+
+    i: NDArray[np.int64]
+    j: NDArray[np.int64]
+    forward: Array
+    backward: Array
+    parameters: Array
+    activations: Array
+    compute: Array
+    group_start: NDArray[np.int64]
+    first_pairs: NDArray[np.int64]
+
+
+def pair_arrays(costs: ChainCosts) -> PairArrays:
+    """The figures of every valid stage range of `costs`, vectorised (the native DP's inputs)."""
+    i, j = costs.pair_start, costs.pair_end
+    forward = costs.cum_forward_s[j] - costs.cum_forward_s[i]
+    backward = costs.cum_backward_s[j] - costs.cum_backward_s[i]
+    return PairArrays(
+        i=i,
+        j=j,
+        forward=forward,
+        backward=backward,
+        parameters=costs.cum_parameter_bytes[j] - costs.cum_parameter_bytes[i],
+        activations=costs.cum_activation_bytes[j] - costs.cum_activation_bytes[i],
+        compute=forward + backward,
+        group_start=np.flatnonzero(np.r_[True, j[1:] != j[:-1]]),
+        first_pairs=np.flatnonzero(i == 0),
+    )

@@ -13,8 +13,10 @@ chain view and stage ranges             n layers: O(n^2) ranges and bit matrix  
 chain view's antichain states           S states: about S^2/2 predecessor         --         8,000
                                         indices (int64) and S x n down-set floats            states
 native DP (pipeline_native)             steps S = sum over totals of (d, r)       20-30 ns   2e9
-                                        pairs; work S · (Q + 1,250), Q ranges     per unit
-native DP table                         (n + 1)(N + 1) entries                    --         5e7
+                                        pairs; work S · (Q + 1,250) + about       per unit
+                                        N^3/6 prefixes · (n + 1,250), Q ranges
+native DP table                         (n + 1)(N + 1)^2 entries (the last        --         5e7
+                                        stage's replicas are part of the state)
 PipeDream DP, levels below the top      n^3 · sum of m^2 (m: the level's count)   ~0.1 ns    6e11
 PipeDream DP, outermost level           n^2 · m(m-1)/2; one column's block        ~6 ns      1e10;
                                         n · m(m-1)/2 floats                                  2e7 floats
@@ -84,8 +86,10 @@ def native_steps(devices: int, straight: bool, per_total: bool) -> int:
 def check_native(states: int, ranges: int, devices: int, straight: bool, per_total: bool) -> None:
     """Refuse a native DP whose estimated work or table exceeds the limits (see the module doc)."""
     steps = native_steps(devices, straight, per_total)
-    work = steps * (ranges + NATIVE_STEP_WORK)
-    table = (states + 1) * (devices + 1)
+    # each step's best prefix is a minimum over the replicas of the stage before the cut (o of them)
+    prefixes = (devices if straight else devices**3 // 6) * (devices if per_total else 1)
+    work = steps * (ranges + NATIVE_STEP_WORK) + prefixes * (states + NATIVE_STEP_WORK)
+    table = (states + 1) * (devices + 1) ** 2
     if work > MAX_NATIVE_WORK or table > MAX_NATIVE_TABLE:
         what = (
             f"would evaluate about {work:.2g} candidate stages (limit {MAX_NATIVE_WORK:.0e}, about a minute)"
