@@ -46,7 +46,17 @@ EDGE = "edge"
 FEDERATED = "federated"
 SPECULATIVE_DECODING = "speculative-decoding"
 COMMUNICATION = "communication"
-MODEL_CLASSES = (LLM_TRAINING, DATA_PARALLEL, PIPELINE, EDGE, FEDERATED, SPECULATIVE_DECODING, COMMUNICATION)
+SERVING = "serving"
+MODEL_CLASSES = (
+    LLM_TRAINING,
+    DATA_PARALLEL,
+    PIPELINE,
+    EDGE,
+    FEDERATED,
+    SPECULATIVE_DECODING,
+    COMMUNICATION,
+    SERVING,
+)
 
 # evaluator -> the model class whose time or throughput (or a ratio of times: speed-up, efficiency) it
 # predicts; None for an evaluator of a count, a size, a learning rate or a configuration, whose error says
