@@ -42,6 +42,7 @@ COMMANDS = {
     "dp": "planner.cli.dp",
     "lr": "planner.cli.lr",
     "llm-parallel": "planner.cli.llm_parallel",
+    "serve": "planner.cli.serve",
     "calibrate": "planner.cli.calibrate",
     "schema": "planner.cli.schema",
 }
