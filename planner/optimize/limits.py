@@ -38,7 +38,6 @@ from __future__ import annotations
 from planner.errors import InfeasibleError
 from planner.limits import (  # the values, beside every other bound of the planner
     MAX_CHAIN_LAYERS,
-    MAX_CHAIN_STATES,
     MAX_NATIVE_TABLE,
     MAX_NATIVE_WORK,
     MAX_PIPEDREAM_BLOCK,
@@ -46,6 +45,12 @@ from planner.limits import (  # the values, beside every other bound of the plan
     MAX_PIPEDREAM_OUTER_WORK,
     NATIVE_STEP_WORK,
 )
+
+# Per-unit costs (bench/bench_branchy.py, reference machine): the antichain search explores a state in
+# about 16 µs; a stage range costs 8 bytes of predecessor indices in the view and about 120 bytes through
+# the native DP (pair indices, five per-pair figures, the stage terms' temporaries).
+SEARCH_S_PER_STATE = 16e-6
+RANGE_BYTES = 8
 
 _LARGE = "`planner dp` plans data parallelism for any number of layers and devices"
 
@@ -60,15 +65,26 @@ def check_chain_layers(layers: int) -> None:
         )
 
 
-def check_chain_states(states: int) -> None:
-    """Refuse a graph whose chain view has more antichain states than the limit (checked while the
-    breadth-first search finds them, so the refusal comes before the memory is spent)."""
-    if states > MAX_CHAIN_STATES:
-        raise InfeasibleError(
-            f"the graph has more than {MAX_CHAIN_STATES:,} antichain states to partition into pipeline "
-            "stages (parallel branches multiply them: w branches of l layers give about (l+1)^w); merge "
-            f"each block of parallel branches into one layer, or use {_LARGE}"
-        )
+def refuse_chain_states(name: str, estimate: int, budget: int) -> None:
+    """Refuse PipeDream's chain view of a graph whose antichain states exceed the budget (max(MAX_CHAIN_
+    STATES, its layers)), stating the estimated states, the search's time and the stage ranges' memory."""
+    seconds = estimate * SEARCH_S_PER_STATE
+    memory = estimate * (estimate + 1) / 2 * RANGE_BYTES
+    raise InfeasibleError(
+        f"PipeDream's chain view of {name} has about {estimate:.3g} antichain states (an upper bound; "
+        f"limit {budget:,}: parallel branches multiply them, w branches of l layers give about (l+1)^w): "
+        f"finding them would take about {_duration(seconds)} and their stage ranges about "
+        f"{_size(memory)}; the native cost model partitions such graphs along the layer order, or merge "
+        f"each block of parallel branches into one layer, or use {_LARGE}"
+    )
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.2g} s" if seconds < 86_400 else f"{seconds / 86_400 / 365:.2g} years"
+
+
+def _size(size: float) -> str:
+    return f"{size / 2**20:.2g} MiB" if size < 2**30 else f"{size / 2**30:.2g} GiB"
 
 
 def native_steps(devices: int, straight: bool, per_total: bool) -> int:
