@@ -10,8 +10,9 @@ search                                  estimate (n states or layers, N devices)
 ======================================  ========================================  =========  ==========
 chain view and stage ranges             n layers: O(n^2) ranges and bit matrix    --         4,000
   (planner.optimize.chain_view)         (10,000 layers: 50 M ranges, 2.8 GB)                 layers
-chain view's antichain states           S states: about S^2/2 predecessor         --         8,000
-                                        indices (int64) and S x n down-set floats            states
+chain view's antichain states           S states, estimated per block before      16 µs      max(2,000,
+  (planner.optimize.antichain_blocks)   searching (chain decomposition), counted  per state  n) states
+                                        as found; S^2/2 int64 predecessor indices
 native DP (pipeline_native)             steps S = sum over totals of (d, r)       20-30 ns   2e9
                                         pairs; work S · (Q + 1,250), Q ranges     per unit
 native DP table                         (n + 1)(N + 1) entries                    --         5e7
@@ -23,8 +24,11 @@ PipeDream DP, outermost level           n^2 · m(m-1)/2; one column's block     
 Each (d, r) step of the native DP also costs a fixed ~25 µs of Python and all-reduce set-up, counted as
 1,250 candidates. Parallel branches multiply the antichain states (a block of w branches of l layers
 has about (l+1)^w), so a small graph can have millions: 4 blocks of 8 branches of 3 layers (101 layers)
-took 13 GB before the states were counted as they are found (8,000 states: about 260 MB of predecessor
-indices, and as much again for the down-sets of 4,000 layers).
+took 13 GB before the states were counted as they are found. The state budget keeps the stage ranges
+at most those of a 4,000-layer chain (8 M ranges: 64 MB of predecessor indices, 128 MB of range indices,
+allocated before the native check; the DP's ~100 bytes per range only after it). Past the budget the
+native partitioner linearises wide blocks (no refusal) and PipeDream's search is refused with the
+estimated states, search time (16 µs per state) and range memory (8 bytes per range).
 The worst accepted input of each search takes about a minute; a refused one takes no
 time. Refusals are InfeasibleError (exit 1: no answer within the planner's limits), whose message names
 the limit, the size given and what to do: use fewer devices, merge consecutive layers into blocks, or plan
