@@ -2,7 +2,8 @@
 
 parallel_WxL: a source that is not an Input node, W parallel chains of L layers, one join (82 nodes for
 4 x 20, 8 x 10 and 16 x 5). stem_3x4x6: an Input, a stem and 3 blocks of 4 branches of 6 layers, each
-joined by an Add (the previous session's note: 7,204 antichain states). Times and sizes vary a little
+joined by an Add (the previous session's note: 7,204 antichain states); stem_4x8x3: 4 blocks of 8
+branches of 3 (about 4 x 4^8 states: 13 GB before the states were bounded). Times and sizes vary a little
 between layers so that partitions are not all ties.
 
 Run: python tests/data/branchy/make_graphs.py
@@ -51,9 +52,10 @@ def main() -> None:
         lines, edges = [f"node0 -- Conv2d(3, 64) -- {figures(0)}"], []
         blocks(0, lines, edges, width, length, 1)
         (HERE / f"parallel_{width}x{length}.graph.txt").write_text("\n".join(lines + edges) + "\n")
-    lines, edges = [INPUT, f"node1 -- Conv2d(3, 64) -- {figures(1)}"], ["\tnode0 -- node1"]
-    blocks(1, lines, edges, 4, 6, 3)
-    (HERE / "stem_3x4x6.graph.txt").write_text("\n".join(lines + edges) + "\n")
+    for count, width, length in ((3, 4, 6), (4, 8, 3)):
+        lines, edges = [INPUT, f"node1 -- Conv2d(3, 64) -- {figures(1)}"], ["\tnode0 -- node1"]
+        blocks(1, lines, edges, width, length, count)
+        (HERE / f"stem_{count}x{width}x{length}.graph.txt").write_text("\n".join(lines + edges) + "\n")
 
 
 if __name__ == "__main__":
