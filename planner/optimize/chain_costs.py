@@ -1,9 +1,10 @@
 """A model's chain of stages as prefix sums: forward and backward time, parameter and activation bytes.
 
 The states are PipeDream's antichain states of a profile's graph (planner.optimize.chain_view: a plain
-chain for a sequential model). The chain view sums one compute time per state; partitioning with
-gradient synchronisation overlapped with the backward pass needs forward and backward apart, so two
-views are built, one from each time (the parameter and activation sums are the same in both).
+chain for a sequential model; a block of parallel branches past the state budget is linearised, its
+states the prefixes of its layers in layer order). The chain view sums one compute time per state;
+partitioning with gradient synchronisation overlapped with the backward pass needs forward and backward
+apart, so the view sums the forward time and the backward sums come from the same states.
 A stage is a range of states [i, j) with i = 0 or state i-1 preceding state j-1 in the antichain DAG;
 its figures are differences of the prefix sums, O(1) each. Units: seconds per minibatch, bytes.
 """
@@ -96,12 +97,15 @@ def chain_costs(
         forward_s = [layer.forward_time or 0.0 for layer in profile.layers]
         backward_s = [layer.backward_time or 0.0 for layer in profile.layers]
     assert backward_s is not None
-    forward_view = build_chain_view(profile, layer_time_s=forward_s)
-    backward_view = build_chain_view(profile, layer_time_s=backward_s)
+    if len(backward_s) != len(profile.layers):
+        raise SpecError(
+            f"profile {profile.name}", "backward_s", f"expected one time per layer ({len(profile.layers)})"
+        )
+    forward_view = build_chain_view(profile, layer_time_s=forward_s, exact=False)
     start, end = _valid_pairs(forward_view)
     return ChainCosts(
         cum_forward_s=forward_view.cum_compute_s,
-        cum_backward_s=backward_view.cum_compute_s,
+        cum_backward_s=forward_view.cumulative(backward_s),
         cum_parameter_bytes=forward_view.cum_parameter_bytes,
         cum_activation_bytes=forward_view.cum_activation_bytes,
         output_activation_bytes=forward_view.output_activation_bytes,
