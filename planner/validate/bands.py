@@ -205,8 +205,9 @@ def band_fields(model_class: str) -> dict[str, Any]:
     return {"error_band_pct": band.pct, "error_band_basis": band.basis()}
 
 
-def regenerate(data_dir: Path | None) -> dict[str, ErrorBand]:
-    """Run every validation case with `data_dir` and write error_bands.json (atomically)."""
+def regenerate(data_dir: Path | None, output: Path = BANDS_FILE) -> dict[str, ErrorBand]:
+    """Run every validation case with `data_dir` and write the bands to `output` (atomically; by default the
+    packaged error_bands.json, which the run itself reads for the bands its results carry)."""
     from planner.fileout import write_text
     from planner.validate.cases import all_cases
     from planner.validate.runner import run
@@ -220,7 +221,7 @@ def regenerate(data_dir: Path | None) -> dict[str, ErrorBand]:
             str(data_dir),
         )
     bands = compute(results, {item.case.name: item.case for item in all_cases()})
-    write_text(BANDS_FILE, to_json(bands), setting="error bands file", force=True)
+    write_text(output, to_json(bands), setting="error bands file", force=True)
     return bands
 
 
@@ -231,16 +232,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--data", type=Path, default=None, help="folder with profiles/ and reference/")
+    parser.add_argument(
+        "--output", type=Path, default=BANDS_FILE, help="where to write (default: the package's)"
+    )
     args = parser.parse_args(argv)
     try:
-        bands = regenerate(args.data if args.data is not None else default_data_dir())
+        bands = regenerate(args.data if args.data is not None else default_data_dir(), args.output)
     except PlannerError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return exc.exit_code
     for band in bands.values():
         shown = "no band" if band.pct is None else f"±{band.pct:.1f}%"
         print(f"{band.model_class}: {shown} ({band.cases} cases)")
-    print(f"wrote {BANDS_FILE}")
+    print(f"wrote {args.output}")
     return 0
 
 
