@@ -273,12 +273,18 @@ def _profile_payload(profile: ModelProfile) -> dict[str, Any]:
 
 
 def _llm_payload(cfg: Any) -> dict[str, Any]:
+    from planner.cost.moe import active_parameters, expert_parameters
     from planner.cost.transformer import parameter_breakdown, parameter_count
 
     config = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "spec"}
     config["num_kv_heads"], config["head_dim"] = cfg.kv_heads, cfg.head_size
+    config["expert_ffn_size"] = cfg.expert_size if cfg.is_moe else None
     return {
         "model": {"spec": "llm", **config},
-        "totals": {"parameters": parameter_count(cfg)},
+        "totals": {
+            "parameters": parameter_count(cfg),
+            "active_parameters": active_parameters(cfg),  # per token: top-k experts only (MoE)
+            "expert_parameters": expert_parameters(cfg),
+        },
         "parameter_breakdown": parameter_breakdown(cfg),
     }

@@ -33,6 +33,17 @@ def model_parameters(setup: Mapping[str, Any], ctx: Context) -> float:
     return float(profile_totals(profile).parameters)
 
 
+@evaluator("model_active_parameters", setup=("model",))
+def model_active_parameters(setup: Mapping[str, Any], ctx: Context) -> float:
+    """Parameters one token uses in an LLM: a mixture-of-experts model counts its top-k experts only."""
+    from planner.cost.moe import active_parameters
+
+    model = _model(setup["model"], ctx)
+    if model.spec != "llm":
+        raise ValueError(f"model_active_parameters needs an LLM config, and '{model.name}' is a {model.spec}")
+    return float(active_parameters(model))
+
+
 @evaluator("model_forward_macs", setup=("model",))
 def model_forward_macs(setup: Mapping[str, Any], ctx: Context) -> float:
     """Forward multiply-accumulates per sample of a CNN's convolutions and linear layers (its input shape)."""
