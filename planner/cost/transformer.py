@@ -53,11 +53,8 @@ def attention_parameters(cfg: LLMConfig) -> int:
     q_dim = cfg.num_heads * cfg.head_size
     kv_dim = cfg.kv_heads * cfg.head_size
     weights = d * q_dim + 2 * d * kv_dim + q_dim * d
-    if cfg.bias:
-        biases = q_dim + 2 * kv_dim + d
-    else:
-        biases = q_dim + 2 * kv_dim if cfg.qkv_bias else 0
-    return weights + biases
+    projection_biases = q_dim + 2 * kv_dim if cfg.bias or cfg.qkv_bias else 0
+    return weights + projection_biases + (d if cfg.bias else 0)
 
 
 def _feed_forward(cfg: LLMConfig, inner: int) -> int:

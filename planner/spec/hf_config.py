@@ -28,10 +28,10 @@ Mixture-of-experts keys (llama family; HF MixtralConfig, Qwen2MoeConfig, Deepsee
 Conventions per family (the layer structure planner.cost.transformer counts): LLaMA / Mistral /
 Mixtral: SwiGLU (gated), RMSNorm, rotary, no biases unless `attention_bias` / `mlp_bias` (both must agree:
 LLMConfig has one `bias` flag); Qwen2: the same, with biases on the Q, K, V projections (HF
-Qwen2Attention hard-codes them; `qkv_bias`); GPT-2: GELU FFN, LayerNorm, learned positions, biases; T5: RMSNorm-style T5LayerNorm,
-relative-attention buckets (`relative_attention_num_buckets`, default 32), no biases, gated FFN when
-`feed_forward_proj` starts with "gated-". Every missing or invalid key is a SpecError naming the file,
-its line and the key.
+Qwen2Attention hard-codes them; `qkv_bias`); GPT-2: GELU FFN, LayerNorm, learned positions, biases;
+T5: RMSNorm-style T5LayerNorm, relative-attention buckets (`relative_attention_num_buckets`, default
+32), no biases, gated FFN when `feed_forward_proj` starts with "gated-". Every missing or invalid key is
+a SpecError naming the file, its line and the key.
 """
 
 from __future__ import annotations

@@ -59,7 +59,9 @@ class LLMConfig:
         "routed feed-forward experts per layer (mixture-of-experts); 1: a dense model", minimum=1, default=1
     )
     experts_per_token: int | None = spec_field(
-        "routed experts each token runs through (top-k); required when num_experts > 1", minimum=1, default=None
+        "routed experts each token runs through (top-k); required when num_experts > 1",
+        minimum=1,
+        default=None,
     )
     shared_experts: int = spec_field(
         "experts every token runs through besides its routed ones (DeepSeekMoE)", minimum=0, default=0
