@@ -197,6 +197,7 @@ def _device_dict(device: Any) -> dict[str, Any]:
         "price": _price(device.price),
         "compute_efficiency": device.compute_efficiency,
         "memory_efficiency": device.memory_efficiency,
+        "assumed_figures": list(device.assumed_figures),  # left out of the spec: the defaults stand in
         "source": device.source,
     }
 

@@ -14,6 +14,7 @@ import re
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 import typer
 import typer.core
 
-from planner.errors import InfeasibleError, PlannerError, SettingError
+from planner.errors import InfeasibleError, PlannerError, PlannerWarning, SettingError, one_line
 
 # name -> module defining `app` (a typer.Typer), registered as `planner NAME ...`
 SUBAPPS = {
@@ -127,7 +128,7 @@ def main() -> None:
     """
     usage_error, click_error = _click_errors()
     try:
-        with _signals_as_exit():
+        with _signals_as_exit(), _warnings_as_lines():
             code = app(prog_name="planner", standalone_mode=False)
     except PlannerError as exc:
         if isinstance(exc, (SettingError, InfeasibleError)):  # the API names settings; the user typed options
@@ -176,6 +177,24 @@ def _signals_as_exit() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Within the block, each PlannerWarning the lower layers record prints once, as one line on stderr
+    ('warning: ...'); other warnings go to Python's usual handler."""
+    usual = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, PlannerWarning):
+            sys.stderr.write(f"warning: {one_line(str(message))}\n")
+        else:
+            usual(message, category, *args, **kwargs)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", PlannerWarning)  # once per message and place
+        warnings.showwarning = show
+        yield
 
 
 def option_for(setting: str) -> str:

@@ -75,8 +75,13 @@ def hardware_tables(payload: dict[str, Any]) -> list[Any]:
             ("peak compute (dense)", _peaks(d["peak_compute_flops"])),
             ("memory", format_quantity(d["memory_bytes"], "memory")),
             ("memory bandwidth", format_quantity(d["memory_bandwidth_bytes_per_s"], "bandwidth")),
-            ("compute efficiency", f"{d['compute_efficiency']:g}"),
-            ("memory efficiency", f"{d['memory_efficiency']:g}"),
+            *(
+                (
+                    field.replace("_", " "),
+                    f"{d[field]:g}" + (" (assumed)" if field in d["assumed_figures"] else ""),
+                )
+                for field in ("compute_efficiency", "memory_efficiency")
+            ),
         ]
         if d["power_w"] is not None:
             rows.append(("power", format_quantity(d["power_w"], "power")))
