@@ -315,28 +315,25 @@ def test_default_compute_efficiency_is_the_catalog_gpus_median() -> None:
     assert DEFAULT_COMPUTE_EFFICIENCY < 1.0
 
 
-def test_a_device_without_efficiencies_takes_the_defaults_and_says_so() -> None:
-    device = Device(
+def _card(**figures: float) -> Device:
+    return Device(
         spec="device",
         name="my-card",
         kind="gpu",
         peak_compute={"bf16": 165e12},
         memory=24 * GIB,
         memory_bandwidth=1e12,
+        **figures,
     )
+
+
+def test_a_device_without_efficiencies_takes_the_defaults_and_says_so() -> None:
+    device = _card()
     assert device.compute_efficiency == DEFAULT_COMPUTE_EFFICIENCY
     assert device.memory_efficiency == DEFAULT_MEMORY_EFFICIENCY
     assert device.assumed_figures == ("compute_efficiency", "memory_efficiency")
-    given = Device(
-        spec="device",
-        name="my-card",
-        kind="gpu",
-        peak_compute={"bf16": 165e12},
-        memory=24 * GIB,
-        memory_bandwidth=1e12,
-        compute_efficiency=0.7,
-    )
-    assert given.assumed_figures == ("memory_efficiency",)  # 0.7 written out is not assumed
+    # a figure written out is not assumed, even when it equals the default
+    assert _card(compute_efficiency=0.7).assumed_figures == ("memory_efficiency",)
 
 
 DEVICE_FILE = """spec: device
