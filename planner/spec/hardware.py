@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
+import yaml
+
 from planner.limits import (
     BANDWIDTH,
     COMPUTE,
@@ -29,6 +31,9 @@ DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8", "fp4")
 class AssumedFigure(float):
     """A figure a spec left out, standing in at its documented default: a float that says it was assumed
     (Device.assumed_figures lists them, so that no result rests on a default silently)."""
+
+
+yaml.SafeDumper.add_representer(AssumedFigure, yaml.SafeDumper.represent_float)  # YAML output: a number
 
 
 # Defaults for a device file without the efficiency figures (hardware/devices/ gives both for every
