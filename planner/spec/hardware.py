@@ -102,6 +102,9 @@ class Device:
     GEMM shape model (planner.cost.gemm; GPUs only, optional): `sm_count` and `gemm_tiles` together give
     tile and wave quantisation; `kernel_overhead` is the fixed time each kernel adds (launch and tail).
     A device without `sm_count` / `gemm_tiles` runs every GEMM at peak · compute_efficiency.
+
+    `collective_overlap_slowdown` (optional): the fraction of compute throughput lost while a collective
+    overlaps it on this device, as built into its usual platform (planner.cost.overlap).
     """
 
     spec: Literal["device"] = spec_field("file type marker: device")
@@ -161,6 +164,13 @@ class Device:
         unit="time",
         limit=LATENCY,
         default=0.0,
+    )
+    collective_overlap_slowdown: float | None = spec_field(
+        "fraction of compute throughput lost while a collective (e.g. a gradient all-reduce) runs beside "
+        "it [0, 1): the share of the SMs its kernels hold; planner.cost.overlap's default when absent",
+        default=None,
+        minimum=0.0,
+        maximum=0.99,
     )
     source: str = spec_field("where the figures come from", default="")
 

@@ -46,7 +46,17 @@ EDGE = "edge"
 FEDERATED = "federated"
 SPECULATIVE_DECODING = "speculative-decoding"
 COMMUNICATION = "communication"
-MODEL_CLASSES = (LLM_TRAINING, DATA_PARALLEL, PIPELINE, EDGE, FEDERATED, SPECULATIVE_DECODING, COMMUNICATION)
+SERVING = "serving"
+MODEL_CLASSES = (
+    LLM_TRAINING,
+    DATA_PARALLEL,
+    PIPELINE,
+    EDGE,
+    FEDERATED,
+    SPECULATIVE_DECODING,
+    COMMUNICATION,
+    SERVING,
+)
 
 # evaluator -> the model class whose time or throughput (or a ratio of times: speed-up, efficiency) it
 # predicts; None for an evaluator of a count, a size, a learning rate or a configuration, whose error says
@@ -68,6 +78,8 @@ EVALUATOR_CLASSES: dict[str, str | None] = {
     "specdec_operations": SPECULATIVE_DECODING,
     "token_tree_expected_tokens": SPECULATIVE_DECODING,
     "allreduce_time": COMMUNICATION,
+    "serving_throughput": SERVING,
+    "serving_first_token_ms": SERVING,
     "cluster_allreduce_time": COMMUNICATION,
     "cluster_allreduce_lower_bound": COMMUNICATION,
     "pipeline_native_config_match": None,  # the stage configuration PipeDream chose, not a time
@@ -95,6 +107,8 @@ EVALUATOR_CLASSES: dict[str, str | None] = {
     "model_forward_macs": None,
     "profile_total": None,
     "llm_parameters": None,
+    "serving_kv_bytes_per_token": None,  # a size
+    "serving_decode_floor_ms": None,  # a closed form (bytes / peak bandwidth), not the model's time
 }
 
 
