@@ -11,6 +11,7 @@ import importlib
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +19,7 @@ import typer
 import typer.core
 
 from planner.cli import COMMANDS, DESCRIPTION, SUBAPPS, first_paragraph, module_doc, option_for
-from planner.errors import InfeasibleError, PlannerError, SettingError
+from planner.errors import InfeasibleError, PlannerError, PlannerWarning, SettingError, one_line
 
 
 def _load(name: str) -> Any:
@@ -86,7 +87,7 @@ def run() -> None:
     """
     usage_error, click_error = _click_errors()
     try:
-        with _signals_as_exit():
+        with _signals_as_exit(), _warnings_as_lines():
             code = app(prog_name="planner", standalone_mode=False)
     except PlannerError as exc:
         if isinstance(exc, (SettingError, InfeasibleError)):  # the API names settings; the user typed options
@@ -113,6 +114,24 @@ def run() -> None:
         sys.exit(0)
     if isinstance(code, int) and not isinstance(code, bool) and code:  # typer.Exit(code) from a command
         sys.exit(code)
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Within the block, each PlannerWarning the lower layers record prints once, as one line on stderr
+    ('warning: ...'); other warnings go to Python's usual handler."""
+    usual = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, PlannerWarning):
+            sys.stderr.write(f"warning: {one_line(str(message))}\n")
+        else:
+            usual(message, category, *args, **kwargs)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", PlannerWarning)  # once per message and place
+        warnings.showwarning = show
+        yield
 
 
 @contextlib.contextmanager

@@ -103,6 +103,7 @@ EVALUATOR_CLASSES: dict[str, str | None] = {
     "lr_at_epoch": None,
     "training_state_bytes": None,
     "model_parameters": None,
+    "model_active_parameters": None,
     "model_forward_macs": None,
     "profile_total": None,
     "llm_parameters": None,
