@@ -158,3 +158,19 @@ def test_models_show_gives_total_and_active(run_cli) -> None:
     assert "46.7B total / 12.9B active parameters per token (top-2 of 8 routed experts)" in result.stdout
     payload = json.loads(run_cli("models", "show", "mixtral-8x7b", "--format", "json").stdout)
     assert payload["totals"]["active_parameters"] == 12_879_925_248
+
+
+def test_training_flops_count_the_experts_a_token_runs_through() -> None:
+    """The LLM cost model's per-token layer FLOPs of a mixture of experts equal the active-parameter count's
+    (Kaplan's 2N) less the logits and the router's scores: top-2 of Mixtral's experts, not one FFN."""
+    from planner.cost import megatron as mg
+    from planner.cost.moe import active_forward_flops_per_token
+    from planner.cost.transformer import router_parameters
+    from planner.spec.catalog import find
+
+    cfg = find("models", "mixtral-8x7b", ("llm",))
+    assert mg.active_ffn_size(cfg) == 2 * cfg.ffn_size
+    layers = mg.dense_flops_per_token(cfg) * cfg.num_layers
+    expected = active_forward_flops_per_token(cfg) - 2 * cfg.hidden_size * cfg.vocab_size
+    expected -= 2 * cfg.num_layers * router_parameters(cfg)
+    assert layers == pytest.approx(expected, rel=1e-4)  # the norms' weights (< 0.01 %) count only there

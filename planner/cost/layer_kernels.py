@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from planner.cost.gemm import gemm_time, memory_bound_time
-from planner.cost.megatron import projection_sizes
+from planner.cost.megatron import active_ffn_size, projection_sizes
 from planner.cost.transformer import attention_parameters, ffn_parameters
 from planner.spec.hardware import Device
 from planner.spec.llm import LLMConfig
@@ -52,7 +52,7 @@ def _forward_and_backward(device: Device, dtype: str, m: Any, n: Any, k: Any) ->
 
 def dense_times(device: Device, dtype: str, cfg: LLMConfig, tokens: Any, tensor: Any) -> tuple[Any, Any]:
     """(forward, backward) seconds of one layer's weight GEMMs on one of t devices, T = `tokens` rows."""
-    h, f = cfg.hidden_size, cfg.ffn_size
+    h, f = cfg.hidden_size, active_ffn_size(cfg)
     q, kv = projection_sizes(cfg)
     t = np.asarray(tensor, dtype=np.float64)
     inner = (2 if cfg.gated_ffn else 1) * f

@@ -112,6 +112,16 @@ def projection_sizes(cfg: LLMConfig) -> tuple[int, int]:
     return cfg.num_heads * cfg.head_size, cfg.kv_heads * cfg.head_size
 
 
+def active_ffn_size(cfg: LLMConfig) -> int:
+    """Inner width of the feed-forward work one token does: ffn_size for a dense layer; for a mixture of
+    experts its top-k routed and shared experts' inner sizes together (each token runs through them all;
+    the router's h × experts scores, < 0.1 % of the FLOPs, are left out). The expert GEMMs are taken as
+    one GEMM of that width over all tokens (the same FLOPs; expert-parallel shapes are not modelled)."""
+    if not cfg.is_moe:
+        return cfg.ffn_size
+    return (cfg.routed_experts_per_token + cfg.shared_experts) * (cfg.expert_ffn_size or cfg.ffn_size)
+
+
 def dense_flops_per_token(cfg: LLMConfig) -> float:
     """Forward FLOPs per token of one layer's weight matrices: 2 per weight (QKV, output projection, FFN).
 
@@ -119,7 +129,7 @@ def dense_flops_per_token(cfg: LLMConfig) -> float:
     as in the paper. Unit: FLOP per token.
     """
     _decoder_only(cfg)
-    h, f = cfg.hidden_size, cfg.ffn_size
+    h, f = cfg.hidden_size, active_ffn_size(cfg)
     q, kv = projection_sizes(cfg)
     attention = h * q + 2 * h * kv + q * h
     ffn = (3 if cfg.gated_ffn else 2) * h * f
@@ -176,7 +186,7 @@ def elementwise_bytes_per_token(
     GPT, t = 1: 38h + 9as. Unit: bytes per token."""
     _decoder_only(cfg)
     check_attention(attention)
-    h, f = cfg.hidden_size, cfg.ffn_size
+    h, f = cfg.hidden_size, active_ffn_size(cfg)
     t = np.asarray(tensor, dtype=np.float64)
     shard = t if sequence_parallel else 1.0
     linear = 22.0 * h / shard + (6.0 if cfg.gated_ffn else 4.0) * f / t
@@ -199,7 +209,7 @@ def activation_bytes_per_token(cfg: LLMConfig) -> tuple[float, float, float]:
     sequence parallelism, divided by t, attention core per unit of s·heads). GPT: (10h, 24h, 5) giving
     34sbh + 5as²b for t = 1 (Korthikanti et al. Sec. 4.1 and 4.2.1). Unit: bytes."""
     _decoder_only(cfg)
-    h, f = cfg.hidden_size, cfg.ffn_size
+    h, f = cfg.hidden_size, active_ffn_size(cfg)
     q, kv = projection_sizes(cfg)
     total = (3 * h + 4 * q + 4 * kv) + (3 * h + (6 if cfg.gated_ffn else 4) * f) + 4 * h
     replicated = 4 * h + 2 * h + 2 * h + 2 * h  # norm inputs, QKV and FFN inputs, two dropout masks
