@@ -74,6 +74,13 @@ MAX_NATIVE_TABLE            5e7          entries of the native DP's table
 MAX_PIPEDREAM_INNER_WORK    6e11         PipeDream's DP below the top level (about a minute)
 MAX_PIPEDREAM_OUTER_WORK    1e10         PipeDream's DP at the top level (about a minute)
 MAX_PIPEDREAM_BLOCK         2e7          floats of one column block of PipeDream's top level
+MAX_BOTTLENECK_ENTRIES      1.2e8        (cut, residue, replicas) entries n·M·N of the bottleneck search
+                                         (past the native DP's limits): 6 bytes each kept (720 MB), about
+                                         8 ns each per check and ~25 checks (measured: bench/
+                                         bench_pipeline_native.py --scale; 1.2e8: about 25 s)
+BOTTLENECK_ENTRY_S          8e-9         seconds per entry per check (that bench, 1,000 and 4,000 layers)
+BOTTLENECK_ENTRY_BYTES      6            bytes per entry: two int16 bounds kept, one int16 per check
+BOTTLENECK_CHECKS           25           feasibility checks per search (that bench: 24-27)
 ==========================  ===========  ==================================================================
 
 planner.optimize.limits explains how each search's work is estimated, and holds those checks.
@@ -176,6 +183,10 @@ MAX_NATIVE_TABLE = 5e7
 MAX_PIPEDREAM_INNER_WORK = 6e11
 MAX_PIPEDREAM_OUTER_WORK = 1e10
 MAX_PIPEDREAM_BLOCK = 2e7
+MAX_BOTTLENECK_ENTRIES = 1.2e8
+BOTTLENECK_ENTRY_S = 8e-9
+BOTTLENECK_ENTRY_BYTES = 6
+BOTTLENECK_CHECKS = 25
 
 
 @dataclass(frozen=True)

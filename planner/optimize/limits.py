@@ -39,6 +39,10 @@ from __future__ import annotations
 
 from planner.errors import InfeasibleError
 from planner.limits import (  # the values, beside every other bound of the planner
+    BOTTLENECK_CHECKS,
+    BOTTLENECK_ENTRY_BYTES,
+    BOTTLENECK_ENTRY_S,
+    MAX_BOTTLENECK_ENTRIES,
     MAX_CHAIN_LAYERS,
     MAX_CHAIN_STATES,
     MAX_NATIVE_TABLE,
@@ -100,6 +104,22 @@ def check_native(states: int, ranges: int, devices: int, straight: bool, per_tot
         raise InfeasibleError(
             f"the exact native partition of {states:,} states on {devices:,} devices{extra} {what}; "
             f"use fewer devices (`servers`) or merge consecutive layers into fewer blocks, or {_LARGE}"
+        )
+
+
+def check_bottleneck(states: int, devices: int, groups: tuple[int, ...], straight: bool) -> None:
+    """Refuse a bottleneck search (planner.optimize.pipeline_scale) past MAX_BOTTLENECK_ENTRIES entries
+    (cut, residue, replicas), stating the time and memory it would take."""
+    residues = groups[-2] if len(groups) > 1 else devices
+    entries = states * residues * (1 if straight else devices)
+    if entries > MAX_BOTTLENECK_ENTRIES:
+        seconds = entries * BOTTLENECK_ENTRY_S * BOTTLENECK_CHECKS
+        raise InfeasibleError(
+            f"the native partition of {states:,} states on {devices:,} devices is past the exact dynamic "
+            f"program's limits, and its bottleneck search would keep {entries:.2g} entries (limit "
+            f"{MAX_BOTTLENECK_ENTRIES:.1e}): about {seconds:.0f} s and "
+            f"{entries * BOTTLENECK_ENTRY_BYTES / 1e9:.1f} GB; use fewer devices (`servers`) or merge "
+            f"consecutive layers into fewer blocks, or {_LARGE}"
         )
 
 

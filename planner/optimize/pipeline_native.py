@@ -169,7 +169,16 @@ class NativePlanner:
         """The optimal partition (InfeasibleError when none fits, or when the search exceeds the limits)."""
         options, devices = self.options, self.topology.total
         per_total = options.memory_limit_bytes is not None and options.use_fewer_machines
-        check_native(self.costs.num_states, len(self.costs.pair_start), devices, options.straight, per_total)
+        try:
+            check_native(
+                self.costs.num_states, len(self.costs.pair_start), devices, options.straight, per_total
+            )
+        except InfeasibleError:
+            if not self.costs.is_plain:
+                raise
+            from planner.optimize.pipeline_scale import optimum_at_scale
+
+            return optimum_at_scale(self)  # past the program's limits: the bottleneck search
         best_time, best_total, table = INF, 0, None
         if options.memory_limit_bytes is not None and options.use_fewer_machines:
             for total in range(1, devices + 1):  # the in-flight counts depend on the devices used

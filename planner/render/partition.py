@@ -78,6 +78,9 @@ def partition_tables(payload: dict[str, Any]) -> list[Any]:
         ("speedup over one device", f"{payload['speedup_over_single_device']:.3f}×"),
         ("devices used", f"{payload['devices_used']} of {payload['num_devices']}"),
     ]
+    if payload.get("lower_bound_s") is not None:  # the bottleneck search past the dynamic program's limits
+        gap = "proven optimal" if payload["gap"] == 0 else f"gap {payload['gap']:.2%} to it"
+        summary.append(("proven lower bound", f"{fmt_time(payload['lower_bound_s'])} ({gap})"))
     notes = (
         "time = (forward + max(backward, sync)) / replicas per minibatch; the pipeline time is the largest "
         "stage or transfer term (PipeDream's asynchronous 1F1B steady state)"
