@@ -2,12 +2,13 @@
 
 Same model and same optimum as planner.optimize.pipeline_native with `use_fewer_machines` (a plan may
 leave devices idle) and `cut_links="boundary"` (a cut's term on the link at the boundary device: the
-search below needs it to depend on the cut and the device's residue alone), for a chain whose stage
-figures grow with the range (a plain chain: every cut valid, prefix sums nondecreasing); no memory
-limit. The exact dynamic program there costs O(N^2 · n^2) (n states, N devices): 2.6·10^11 candidate
-evaluations for 1,000 layers on 128 × 8 GPUs. This search does not enumerate (stage, replicas) pairs
-per device count; it asks, for a candidate bottleneck τ, whether some plan keeps every stage and
-transfer term <= τ, and narrows τ.
+search below needs it to depend on the cut and the device's residue alone), or with no cut terms at
+all (`cuts="none"`: the relaxation planner.optimize.pipeline_scale proves its lower bound by), for a
+chain whose stage figures grow with the range (a plain chain: every cut valid, prefix sums
+nondecreasing); no memory limit. The exact dynamic program there costs O(N^2 · n^2) (n states, N
+devices): 2.6·10^11 candidate evaluations for 1,000 layers on 128 × 8 GPUs. This search does not
+enumerate (stage, replicas) pairs per device count; it asks, for a candidate bottleneck τ, whether
+some plan keeps every stage and transfer term <= τ, and narrows τ.
 
 Feasibility check for τ. Every cost depends on a block's offset o only through o mod M, M the devices
 below the outermost level (one server; the block's shape on the levels below and the link at a cut are
@@ -21,8 +22,11 @@ its transfer term. J(i, c, r) never decreases with i (a shorter range is never s
 moves forward: one test per entry and cut, and a vectorised binary search for the entries that move. A
 reached (j, c + r mod M) takes o + r devices: the intervals are recorded at their end J, and D[j] is the
 minimum over the intervals ending at J >= j (started before j). Feasible iff some D[n][c] <= N.
-Per check: O(n · M · N) entry tests plus O(n · M · N · log n) binary-search steps in the worst case
-(the pointers move O(n) in total per entry) and O(n^2 · M) for the suffix minima.
+A state whose devices plus its remaining compute / τ exceed N is pruned (every stage term is at least its
+compute over its replicas). Per check: O(n · M · N) entry tests, pointer steps O(n) per entry, and the
+suffix minima in blocks of 64 (planner.optimize.bottleneck_kernel, compiled: its docstring says why).
+Between checks each (cut, entry) keeps J at the last infeasible τ and the last feasible τ as bounds: J is
+monotone in τ, so once the bracket is narrow most entries need no test at all.
 
 Search. The optimum τ* is one of the model's terms. Start with [total compute / N, data parallelism on
 all N]; bisect (a feasible check returns its plan, whose exact cost becomes the upper end); an infeasible

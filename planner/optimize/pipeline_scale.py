@@ -59,8 +59,9 @@ def optimum_at_scale(planner: NativePlanner) -> NativeResult:
     if not math.isfinite(time):
         raise InfeasibleError(
             f"no native partition of {costs.num_states:,} states on {devices:,} devices found within the "
-            f"memory limit (or, straight, on every device): the bottleneck search's plans (lower bound {bound * 1e3:.6g} ms per minibatch "
-            "without memory or cut terms) exceed it; use devices with more memory"
+            "memory limit (or, straight, on every device): the bottleneck search's plans (lower bound "
+            f"{bound * 1e3:.6g} ms per minibatch without memory or cut terms) exceed it; use devices with "
+            "more memory"
         )
     result = planner.evaluate(best)
     return replace(result, lower_bound_s=bound, method="bottleneck search")
