@@ -8,8 +8,8 @@ beta the sum of the steps' busiest (fraction of G / sustained bandwidth), comput
 shape, with the same layout (planner.cost.collective_layout.layout) and the same step structure:
 
 * ring: 2(N-1) steps of G/N over the slowest hop (Patarasuk & Yuan 2009);
-* halving-doubling: Rabenseifner's steps, each step's flows counted per unit link as in
-  collective_algorithms._step (Thakur, Rabenseifner & Gropp 2005);
+* halving-doubling: Rabenseifner's steps, each step's flows counted per unit link by
+  collective_algorithms.step_flows (Thakur, Rabenseifner & Gropp 2005);
 * hierarchical: ring reduce-scatter level by level, 2(m-1) steps per crossed level (Goyal et al. 2017).
 
 The stage partitioners cost up to about two block shapes per replica count (1,912 on 128 × 8 GPUs); the
@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from planner.cost.collective_algorithms import step_flows
 from planner.cost.collective_layout import Layout, link_share, path_to
 
 Array = NDArray[np.float64]
@@ -73,20 +74,10 @@ def halving_doubling_coefficients(plan: Layout) -> tuple[float, float]:
 
 def _step(plan: Layout, src: NDArray[np.int64], dst: NDArray[np.int64]) -> tuple[float, float]:
     """(latency, busiest flows / bandwidth) of one step in which src[k] sends to dst[k], all at once."""
-    latency, busy = 0.0, 0.0
-    for level in plan.crossed:
-        unit = level.unit_devices
-        crossing = src // unit != dst // unit
-        if not crossing.any():
-            continue
-        latency = max(latency, level.latency)
-        if level.shared:
-            group = unit * level.spanned
-            ga, gb = src[crossing] // group, dst[crossing] // group
-            flows = np.bincount(np.concatenate([ga, gb[gb != ga]])).max()
-        else:
-            flows = max(np.bincount(src[crossing] // unit).max(), np.bincount(dst[crossing] // unit).max())
-        busy = max(busy, float(flows) / level.bandwidth)
+    latency, flows = step_flows(plan, src, dst)
+    busy = max(
+        (flows[level.name] / level.bandwidth for level in plan.crossed if level.name in flows), default=0.0
+    )
     return latency, busy
 
 
