@@ -170,7 +170,7 @@ def scale(layers: int, servers: int, runs: int = 5) -> None:
             after.children_user - before.children_user + after.children_system - before.children_system
         )
         line = done.stdout.strip()
-    method, stages, used, time_s, bound, gap = line.split()
+    method, stages, used, time_s, bound, gap = line.rsplit(maxsplit=5)
     print(
         f"{layers} layers on {servers} x 8 GPUs, whole process: median CPU {statistics.median(cpu):.2f} s, "
         f"wall {statistics.median(wall):.2f} s ({runs} runs); {method}, {stages} stages on {used} devices, "

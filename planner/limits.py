@@ -80,7 +80,9 @@ MAX_BOTTLENECK_ENTRIES      1.2e8        (cut, residue, replicas) entries n·M·
                                          bench_pipeline_native.py --scale; 1.2e8: about 25 s)
 BOTTLENECK_ENTRY_S          8e-9         seconds per entry per check (that bench, 1,000 and 4,000 layers)
 BOTTLENECK_ENTRY_BYTES      6            bytes per entry: two int16 bounds kept, one int16 per check
-BOTTLENECK_CHECKS           25           feasibility checks per search (that bench: 24-27)
+BOTTLENECK_CHECKS           25           feasibility checks per search (that bench: 25-29)
+MAX_BOTTLENECK_DEVICES      2,048        devices of that search: about 2 N block patterns to cost, each
+                                         O(N log N) (1,024 GPUs: 1,912 patterns, 0.5 s CPU; 2,048: ~2 s)
 ==========================  ===========  ==================================================================
 
 planner.optimize.limits explains how each search's work is estimated, and holds those checks.
@@ -187,6 +189,7 @@ MAX_BOTTLENECK_ENTRIES = 1.2e8
 BOTTLENECK_ENTRY_S = 8e-9
 BOTTLENECK_ENTRY_BYTES = 6
 BOTTLENECK_CHECKS = 25
+MAX_BOTTLENECK_DEVICES = 2_048
 
 
 @dataclass(frozen=True)

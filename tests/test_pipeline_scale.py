@@ -98,6 +98,8 @@ def test_plan_partition_and_export_agree_past_the_limits(
 def test_a_search_past_its_own_limit_is_refused_with_time_and_memory() -> None:
     with pytest.raises(InfeasibleError, match=r"about \d+ s and [\d.]+ GB"):
         limits.check_bottleneck(4_000, 100_000, (8, 100_000), straight=False)
+    with pytest.raises(InfeasibleError, match="2,048 devices"):
+        limits.check_bottleneck(5, 4_096, (8, 4_096), straight=False)
     limits.check_bottleneck(4_000, 1_024, (8, 1_024), straight=False)  # the target is accepted
 
 

@@ -42,6 +42,7 @@ from planner.limits import (  # the values, beside every other bound of the plan
     BOTTLENECK_CHECKS,
     BOTTLENECK_ENTRY_BYTES,
     BOTTLENECK_ENTRY_S,
+    MAX_BOTTLENECK_DEVICES,
     MAX_BOTTLENECK_ENTRIES,
     MAX_CHAIN_LAYERS,
     MAX_CHAIN_STATES,
@@ -108,18 +109,16 @@ def check_native(states: int, ranges: int, devices: int, straight: bool, per_tot
 
 
 def check_bottleneck(states: int, devices: int, groups: tuple[int, ...], straight: bool) -> None:
-    """Refuse a bottleneck search (planner.optimize.pipeline_scale) past MAX_BOTTLENECK_ENTRIES entries
-    (cut, residue, replicas), stating the time and memory it would take."""
+    """Refuse a bottleneck search (planner.optimize.pipeline_scale) past MAX_BOTTLENECK_DEVICES devices or
+    MAX_BOTTLENECK_ENTRIES entries (cut, residue, replicas), stating the time and memory it would take."""
     residues = groups[-2] if len(groups) > 1 else devices
     entries = states * residues * (1 if straight else devices)
-    if entries > MAX_BOTTLENECK_ENTRIES:
-        seconds = entries * BOTTLENECK_ENTRY_S * BOTTLENECK_CHECKS
+    if devices > MAX_BOTTLENECK_DEVICES or entries > MAX_BOTTLENECK_ENTRIES:
+        seconds = entries * BOTTLENECK_ENTRY_S * BOTTLENECK_CHECKS + 0.5 * (devices / 1_024) ** 2
         raise InfeasibleError(
-            f"the native partition of {states:,} states on {devices:,} devices is past the exact dynamic "
-            f"program's limits, and its bottleneck search would keep {entries:.2g} entries (limit "
-            f"{MAX_BOTTLENECK_ENTRIES:.1e}): about {seconds:.0f} s and "
-            f"{entries * BOTTLENECK_ENTRY_BYTES / 1e9:.1f} GB; use fewer devices (`servers`) or merge "
-            f"consecutive layers into fewer blocks, or {_LARGE}"
+            f"its bottleneck search would keep {entries:.2g} entries on {devices:,} devices (limits "
+            f"{MAX_BOTTLENECK_ENTRIES:.1e} entries, {MAX_BOTTLENECK_DEVICES:,} devices): about "
+            f"{seconds:.0f} s and {entries * BOTTLENECK_ENTRY_BYTES / 1e9:.1f} GB"
         )
 
 

@@ -40,12 +40,11 @@ Plan = list[tuple[int, int, int]]
 
 
 def optimum_at_scale(planner: NativePlanner) -> NativeResult:
-    """The best plan found and its proven lower bound (module doc); `planner` holds the full model."""
-    from planner.optimize.limits import check_bottleneck
+    """The best plan found and its proven lower bound (module doc); `planner` holds the full model (the
+    caller checks the search's limits: planner.optimize.limits.check_bottleneck)."""
     from planner.optimize.pipeline_bottleneck import search_bottleneck
 
     costs, devices, options = planner.costs, planner.topology.total, planner.options
-    check_bottleneck(costs.num_states, devices, planner.topology.groups, options.straight)
     relaxed, bound, _ = search_bottleneck(planner, "none")
     candidates = _candidates(planner, relaxed)
     best, time = _best(planner, candidates)
