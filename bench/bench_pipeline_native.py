@@ -9,8 +9,16 @@
    allowed), with the work the dynamic program would need for the same instance. --cross-check also solves
    a mid-size instance both ways and checks that the optima are equal.
 
+3. --scale: the issue-17 targets, each a whole process (python -c: imports, chain, search, figures)
+   run 5 times, median CPU (user + sys of the child) and wall: 1,000 and 4,000 layers on 128 x 8 GPUs
+   through partition_native past the dynamic program's limits (planner.optimize.pipeline_scale: the
+   bottleneck search, its proven lower bound and gap), and the per-entry cost behind the limit
+   BOTTLENECK_ENTRY_S (search seconds / (checks x entries)). With --cross-check, 200 and 500 layers on
+   8 GPUs both ways: the search's boundary optimum equals the DP's, and the scale path's bound and
+   incumbent bracket the DP's replica-aware optimum.
+
 Run (repository root): PYTHONPATH=. python bench/bench_pipeline_native.py [--data ../shared] [--runs 3]
-    [--layers 1000] [--servers 128] [--cross-check]
+    [--layers 1000] [--servers 128] [--cross-check] [--scale]
 """
 
 from __future__ import annotations
@@ -99,13 +107,88 @@ def stretch(layers: int, servers: int) -> None:
 def cross_check(layers: int, servers: int) -> None:
     costs = synthetic_chain(layers, seed=1)
     cluster = find("hardware", "pipedream-cluster-b", ("cluster",)).with_top_count(servers)
-    dp_s, dp = best_of(1, lambda: partition_native(costs, cluster, use_fewer_machines=True))
+    dp_s, dp = best_of(
+        1, lambda: partition_native(costs, cluster, use_fewer_machines=True, cut_links="boundary")
+    )
     search_s, (found, stats) = best_of(1, lambda: partition_bottleneck(costs, cluster))
     same = "equal" if dp.pipeline_time_s == found.pipeline_time_s else "DIFFERENT"
     print(
         f"\ncross-check {layers} layers on {cluster.total_devices} GPUs: DP {dp_s:.2f} s, bottleneck search "
         f"{search_s:.2f} s ({stats.checks} checks); optima {same}: {dp.pipeline_time_s!r} vs "
         f"{found.pipeline_time_s!r}"
+    )
+    from planner.cost.overlap import device_overlap
+    from planner.optimize.native_types import NativeOptions
+    from planner.optimize.pipeline_native import NativePlanner, cluster_device
+    from planner.optimize.pipeline_scale import optimum_at_scale
+
+    exact = partition_native(costs, cluster)  # replica-aware cuts, every device used: the default
+    options = NativeOptions(overlap=device_overlap(cluster_device(cluster)))
+    scaled = optimum_at_scale(NativePlanner(costs, cluster, options))
+    bound = scaled.lower_bound_s or 0.0
+    holds = bound <= exact.pipeline_time_s <= scaled.pipeline_time_s
+    print(
+        f"  default model: DP {exact.pipeline_time_s!r}; scale path {scaled.pipeline_time_s!r}, "
+        f"bound {bound!r}, "
+        f"gap {scaled.gap:.3%}; bound <= DP <= incumbent: {holds}"
+    )
+
+
+SCALE_RUN = """
+import sys, time
+sys.path.insert(0, "bench")
+from bench_pipeline_native import synthetic_chain
+from planner.optimize import limits
+from planner.optimize.pipeline_native import partition_native
+from planner.spec.catalog import find
+cluster = find("hardware", "pipedream-cluster-b", ("cluster",)).with_top_count({servers})
+result = partition_native(synthetic_chain({layers}), cluster)
+print(result.method, result.config.count("-") + 1, result.devices_used, result.pipeline_time_s,
+      result.lower_bound_s, result.gap)
+"""
+
+
+def scale(layers: int, servers: int, runs: int = 5) -> None:
+    import os
+    import statistics
+    import subprocess
+    import sys
+
+    cpu, wall, line = [], [], ""
+    for _ in range(runs):
+        before = os.times()
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", SCALE_RUN.format(layers=layers, servers=servers)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        wall.append(time.perf_counter() - start)
+        after = os.times()
+        cpu.append(
+            after.children_user - before.children_user + after.children_system - before.children_system
+        )
+        line = done.stdout.strip()
+    method, stages, used, time_s, bound, gap = line.rsplit(maxsplit=5)
+    print(
+        f"{layers} layers on {servers} x 8 GPUs, whole process: median CPU {statistics.median(cpu):.2f} s, "
+        f"wall {statistics.median(wall):.2f} s ({runs} runs); {method}, {stages} stages on {used} devices, "
+        f"{float(time_s) * 1e3:.4f} ms, lower bound {float(bound) * 1e3:.4f} ms, gap {float(gap):.3%}"
+    )
+
+
+def entry_cost(layers: int, servers: int) -> None:
+    """Seconds per entry per check of the bottleneck search (the limit's unit cost)."""
+    costs = synthetic_chain(layers)
+    cluster = find("hardware", "pipedream-cluster-b", ("cluster",)).with_top_count(servers)
+    _, stats = partition_bottleneck(costs, cluster)
+    entries = layers * 8 * cluster.total_devices
+    print(
+        f"{layers} layers on {cluster.total_devices} GPUs: {stats.checks} checks, "
+        f"search {stats.search_s:.2f} s "
+        f"wall, {stats.search_s / (stats.checks * entries) * 1e9:.1f} ns per entry per check; "
+        f"coefficients {stats.coefficient_s:.2f} s for {stats.patterns} patterns"
     )
 
 
@@ -119,7 +202,16 @@ def main() -> None:
     parser.add_argument("--servers", type=int, default=128)
     parser.add_argument("--cross-check", action="store_true")
     parser.add_argument("--skip-profiles", action="store_true")
+    parser.add_argument("--scale", action="store_true")
     args = parser.parse_args()
+    if args.scale:
+        for layers in (1000, 4000):
+            scale(layers, 128)
+            entry_cost(layers, 128)
+        if args.cross_check:
+            cross_check(200, 1)
+            cross_check(500, 1)
+        return
     if not args.skip_profiles:
         profiles(args.data, args.runs)
     stretch(args.layers, args.servers)

@@ -75,6 +75,16 @@ MAX_NATIVE_TABLE            5e7          entries of the native DP's table
 MAX_PIPEDREAM_INNER_WORK    6e11         PipeDream's DP below the top level (about a minute)
 MAX_PIPEDREAM_OUTER_WORK    1e10         PipeDream's DP at the top level (about a minute)
 MAX_PIPEDREAM_BLOCK         2e7          floats of one column block of PipeDream's top level
+MAX_BOTTLENECK_ENTRIES      5e7          (cut, residue, replicas) entries n·M·N of the bottleneck search
+                                         (past the native DP's limits): 6 bytes each kept (300 MB), ~25
+                                         checks of 45 ns each: about a minute (4,000 x 8 x 1,024: 3.3e7)
+BOTTLENECK_ENTRY_S          45e-9        wall seconds per entry per check, measured by bench/
+                                         bench_pipeline_native.py --scale on the 2-core VM under load
+                                         (1,000 layers: 45.2 ns; 4,000: 43.9 ns)
+BOTTLENECK_ENTRY_BYTES      6            bytes per entry: two int16 bounds kept, one int16 per check
+BOTTLENECK_CHECKS           25           feasibility checks per search (that bench: 25-29)
+MAX_BOTTLENECK_DEVICES      2,048        devices of that search: about 2 N block patterns to cost, each
+                                         O(N log N) (1,024 GPUs: 1,912 patterns, 0.5 s CPU; 2,048: ~2 s)
 ==========================  ===========  ==================================================================
 
 planner.optimize.limits explains how each search's work is estimated, and holds those checks.
@@ -177,6 +187,11 @@ MAX_NATIVE_TABLE = 5e7
 MAX_PIPEDREAM_INNER_WORK = 6e11
 MAX_PIPEDREAM_OUTER_WORK = 1e10
 MAX_PIPEDREAM_BLOCK = 2e7
+MAX_BOTTLENECK_ENTRIES = 5e7
+BOTTLENECK_ENTRY_S = 45e-9
+BOTTLENECK_ENTRY_BYTES = 6
+BOTTLENECK_CHECKS = 25
+MAX_BOTTLENECK_DEVICES = 2_048
 
 
 @dataclass(frozen=True)

@@ -90,30 +90,42 @@ def _step(
     plan: Layout, src: NDArray[np.int64], dst: NDArray[np.int64], size: float
 ) -> tuple[float, dict[str, float]]:
     """Time (s) of one step in which device src[i] sends `size` bytes to dst[i], all at once, and the load
-    (bytes, per direction) of the busiest unit link of each level.
+    (bytes, per direction) of the busiest unit link of each level (`step_flows`)."""
+    latency, flows = step_flows(plan, src, dst)
+    time_bw, loads = 0.0, {}
+    for level in plan.crossed:
+        if level.name in flows:
+            loads[level.name] = flows[level.name] * size
+            time_bw = max(time_bw, loads[level.name] / level.bandwidth)
+    return latency + time_bw, loads
+
+
+def step_flows(
+    plan: Layout, src: NDArray[np.int64], dst: NDArray[np.int64]
+) -> tuple[float, dict[str, float]]:
+    """(latency s, flows on the busiest unit link of each level crossed) of one step in which device
+    src[i] sends to dst[i], all at once.
 
     A transfer crosses the links of every level whose units differ between its ends; a unit link carries
     all the flows leaving (entering) the unit at once, a shared medium every flow leaving or entering its
-    group. The step waits for its slowest link and pays the latency of the outermost level crossed.
+    group. The step pays the latency of the outermost level crossed.
     """
-    time_bw, alpha, loads = 0.0, 0.0, {}
+    latency, flows = 0.0, {}
     for level in plan.crossed:
         unit = level.unit_devices
         crossing = src // unit != dst // unit
         if not crossing.any():
             continue
-        alpha = max(alpha, level.latency)
+        latency = max(latency, level.latency)
         a, b = src[crossing] // unit, dst[crossing] // unit
         if level.shared:
             group = unit * level.spanned
             ga, gb = src[crossing] // group, dst[crossing] // group
             uses = np.concatenate([ga, gb[gb != ga]])
-            flows = np.bincount(uses).max()
+            flows[level.name] = float(np.bincount(uses).max())
         else:
-            flows = max(np.bincount(a).max(), np.bincount(b).max())
-        loads[level.name] = float(flows) * size
-        time_bw = max(time_bw, loads[level.name] / level.bandwidth)
-    return alpha + time_bw, loads
+            flows[level.name] = float(max(np.bincount(a).max(), np.bincount(b).max()))
+    return latency, flows
 
 
 def halving_doubling_on_cluster(plan: Layout, g: float) -> CollectiveResult:

@@ -159,19 +159,31 @@ def stage_time(
 
 
 def _affine_coefficients(cluster: Cluster, counts: tuple[int, ...], replicas: int) -> tuple[Array, Array]:
-    from planner.cost.cluster_allreduce import allreduce_on_cluster
+    """Each algorithm's (alpha, beta) on the packed sub-cluster: from its step structure where
+    planner.cost.sync_coefficients has it, else read from two probe messages."""
+    from planner.cost.collective_layout import layout
+    from planner.cost.sync_coefficients import COEFFICIENTS
 
     levels = tuple(replace(level, count=count) for level, count in zip(cluster.levels, counts, strict=True))
     sub = replace(cluster, levels=levels)
-    small, large = _PROBE_BYTES
+    plan = layout(sub, replicas)
     alpha, beta = [], []
     for algorithm in sync_algorithms():
-        t_small = allreduce_on_cluster(sub, small, algorithm, devices=replicas).time_s
-        t_large = allreduce_on_cluster(sub, large, algorithm, devices=replicas).time_s
-        slope = (t_large - t_small) / (large - small)
-        beta.append(max(slope, 0.0))
-        alpha.append(max(t_small - slope * small, 0.0))  # clamp round-off: costs never decrease with P
+        direct = COEFFICIENTS.get(algorithm)
+        a, b = direct(plan) if direct is not None else _probe(sub, replicas, algorithm)
+        alpha.append(a)
+        beta.append(b)
     return np.array(alpha), np.array(beta)
+
+
+def _probe(sub: Cluster, replicas: int, algorithm: str) -> tuple[float, float]:
+    from planner.cost.cluster_allreduce import allreduce_on_cluster
+
+    small, large = _PROBE_BYTES
+    t_small = allreduce_on_cluster(sub, small, algorithm, devices=replicas).time_s
+    t_large = allreduce_on_cluster(sub, large, algorithm, devices=replicas).time_s
+    slope = (t_large - t_small) / (large - small)
+    return max(t_small - slope * small, 0.0), max(slope, 0.0)  # clamp round-off: costs never fall with P
 
 
 def cluster_from_levels(levels: Sequence[tuple[int, float]], name: str = "levels") -> Cluster:

@@ -61,6 +61,14 @@ class ChainCosts:
     def activation_bytes(self, i: int, j: int) -> float:
         return float(self.cum_activation_bytes[j] - self.cum_activation_bytes[i])
 
+    @property
+    def is_plain(self) -> bool:
+        """Every cut valid and every prefix sum nondecreasing (the bottleneck search's chains)."""
+        n = self.num_states
+        every = self.view is None or len(self.pair_start) == n * (n + 1) // 2
+        sums = (self.cum_forward_s, self.cum_backward_s, self.cum_parameter_bytes)
+        return every and all(bool(np.all(np.diff(s) >= 0)) for s in sums)
+
     def is_valid(self, i: int, j: int) -> bool:
         """Whether [i, j) is a stage range: i < j, and state i-1 precedes state j-1 (a plain chain: any)."""
         if not 0 <= i < j <= self.num_states:

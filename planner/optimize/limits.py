@@ -43,6 +43,11 @@ from __future__ import annotations
 
 from planner.errors import InfeasibleError
 from planner.limits import (  # the values, beside every other bound of the planner
+    BOTTLENECK_CHECKS,
+    BOTTLENECK_ENTRY_BYTES,
+    BOTTLENECK_ENTRY_S,
+    MAX_BOTTLENECK_DEVICES,
+    MAX_BOTTLENECK_ENTRIES,
     MAX_CHAIN_LAYERS,
     MAX_NATIVE_TABLE,
     MAX_NATIVE_WORK,
@@ -120,6 +125,20 @@ def check_native(states: int, ranges: int, devices: int, straight: bool, per_tot
         raise InfeasibleError(
             f"the exact native partition of {states:,} states on {devices:,} devices{extra} {what}; "
             f"use fewer devices (`servers`) or merge consecutive layers into fewer blocks, or {_LARGE}"
+        )
+
+
+def check_bottleneck(states: int, devices: int, groups: tuple[int, ...], straight: bool) -> None:
+    """Refuse a bottleneck search (planner.optimize.pipeline_scale) past MAX_BOTTLENECK_DEVICES devices or
+    MAX_BOTTLENECK_ENTRIES entries (cut, residue, replicas), stating the time and memory it would take."""
+    residues = groups[-2] if len(groups) > 1 else devices
+    entries = states * residues * (1 if straight else devices)
+    if devices > MAX_BOTTLENECK_DEVICES or entries > MAX_BOTTLENECK_ENTRIES:
+        seconds = entries * BOTTLENECK_ENTRY_S * BOTTLENECK_CHECKS + 0.5 * (devices / 1_024) ** 2
+        raise InfeasibleError(
+            f"its bottleneck search would keep {entries:.2g} entries on {devices:,} devices (limits "
+            f"{MAX_BOTTLENECK_ENTRIES:.1e} entries, {MAX_BOTTLENECK_DEVICES:,} devices): about "
+            f"{seconds:.0f} s and {entries * BOTTLENECK_ENTRY_BYTES / 1e9:.1f} GB"
         )
 
 

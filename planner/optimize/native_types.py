@@ -144,6 +144,18 @@ class NativeResult:
     num_states: int
     options: NativeOptions
     cost_model: str = "native"
+    # how it was found: "dynamic program" (exact) or "bottleneck search" (planner.optimize.pipeline_scale),
+    # which proves `lower_bound_s` (None: the time is the proven optimum)
+    method: str = "dynamic program"
+    lower_bound_s: float | None = None
+
+    @property
+    def gap(self) -> float:
+        """(time - proven lower bound) / lower bound; 0 when proven optimal."""
+        bound = self.lower_bound_s
+        if bound is None or self.pipeline_time_s <= bound:
+            return 0.0
+        return _ratio(self.pipeline_time_s, bound) - 1.0
 
     @property
     def config(self) -> str:
@@ -173,6 +185,9 @@ class NativeResult:
             "num_devices": self.num_devices,
             "devices_used": self.devices_used,
             "num_states": self.num_states,
+            "method": self.method,
+            "lower_bound_s": self.lower_bound_s,
+            "gap": self.gap,
             "stages": [stage.to_dict() for stage in self.stages],
         }
 

@@ -169,7 +169,21 @@ class NativePlanner:
         """The optimal partition (InfeasibleError when none fits, or when the search exceeds the limits)."""
         options, devices = self.options, self.topology.total
         per_total = options.memory_limit_bytes is not None and options.use_fewer_machines
-        check_native(self.costs.num_states, len(self.costs.pair_start), devices, options.straight, per_total)
+        try:
+            check_native(
+                self.costs.num_states, len(self.costs.pair_start), devices, options.straight, per_total
+            )
+        except InfeasibleError as refused:
+            if not self.costs.is_plain:
+                raise
+            from planner.optimize.limits import check_bottleneck
+            from planner.optimize.pipeline_scale import optimum_at_scale
+
+            try:
+                check_bottleneck(self.costs.num_states, devices, self.topology.groups, options.straight)
+            except InfeasibleError as too_big:
+                raise InfeasibleError(f"{refused}; {too_big}") from None
+            return optimum_at_scale(self)  # past the program's limits: the bottleneck search
         best_time, best_total, table = INF, 0, None
         if options.memory_limit_bytes is not None and options.use_fewer_machines:
             for total in range(1, devices + 1):  # the in-flight counts depend on the devices used

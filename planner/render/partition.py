@@ -78,6 +78,9 @@ def partition_tables(payload: dict[str, Any]) -> list[Any]:
         ("speedup over one device", f"{payload['speedup_over_single_device']:.3f}×"),
         ("devices used", f"{payload['devices_used']} of {payload['num_devices']}"),
     ]
+    if payload.get("lower_bound_s") is not None:  # the bottleneck search past the dynamic program's limits
+        gap = "proven optimal" if payload["gap"] == 0 else f"gap {payload['gap']:.2%} to it"
+        summary.append(("proven lower bound", f"{fmt_time(payload['lower_bound_s'])} ({gap})"))
     notes = (
         "time = (forward + backward with its overlapped sync + the last bucket's sync + update) / replicas "
         "per minibatch (the sync slows the backward while they overlap; planner.cost.overlap); the pipeline "

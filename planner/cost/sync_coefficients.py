@@ -1,0 +1,88 @@
+"""The affine all-reduce coefficients (alpha s, beta s/byte) of a replicated stage's block, read from the
+algorithms' structure instead of from two probe messages.
+
+Each peer-to-peer algorithm a stage may synchronise by (planner.cost.stage_costs.sync_algorithms) costs
+alpha + beta · G on a fixed placement (planner.cost.collective_algorithms): every step pays a latency and
+moves a fixed fraction of G over its busiest link. So its alpha is the sum of the step latencies and its
+beta the sum of the steps' busiest (fraction of G / sustained bandwidth), computed here once per block
+shape, with the same layout (planner.cost.collective_layout.layout) and the same step structure:
+
+* ring: 2(N-1) steps of G/N over the slowest hop (Patarasuk & Yuan 2009);
+* halving-doubling: Rabenseifner's steps, each step's flows counted per unit link by
+  collective_algorithms.step_flows (Thakur, Rabenseifner & Gropp 2005);
+* hierarchical: ring reduce-scatter level by level, 2(m-1) steps per crossed level (Goyal et al. 2017).
+
+The stage partitioners cost up to about two block shapes per replica count (1,912 on 128 × 8 GPUs); the
+probe route ran six full all-reduce evaluations per shape (3-4 s there), this runs one pass per algorithm.
+Equal to the probe route to round-off (tests/test_sync_coefficients.py). Units: seconds, bytes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from planner.cost.collective_algorithms import step_flows
+from planner.cost.collective_layout import Layout, link_share, path_to
+
+Array = NDArray[np.float64]
+
+
+def ring_coefficients(plan: Layout) -> tuple[float, float]:
+    """2(N-1) · (alpha + G / (N B)) on the slowest hop: (alpha, beta)."""
+    n, crossed = plan.devices, plan.crossed
+    latency = max(level.latency for level in crossed)
+    bandwidth = min(level.bandwidth / link_share(level, 1) for level in crossed)
+    return 2.0 * (n - 1.0) * latency, 2.0 * (n - 1.0) / (n * bandwidth)
+
+
+def hierarchical_coefficients(plan: Layout) -> tuple[float, float]:
+    """Per crossed level, 2(m-1) steps of its latency and its busiest path link's share of G."""
+    alpha = beta = 0.0
+    for level in plan.crossed:
+        m = level.spanned
+        busy = max(
+            link_share(inner, inner.unit_devices) / (level.unit_devices * m) / inner.bandwidth
+            for inner in path_to(plan, level)
+        )
+        alpha += 2.0 * (m - 1) * level.latency
+        beta += 2.0 * (m - 1) * busy
+    return alpha, beta
+
+
+def halving_doubling_coefficients(plan: Layout) -> tuple[float, float]:
+    """Rabenseifner's steps (MPICH's numbering of a non-power-of-two N), each costed per unit link."""
+    n = plan.devices
+    p = 1 << (n.bit_length() - 1)
+    rest = n - p
+    virtual = np.arange(p, dtype=np.int64)
+    physical = np.where(virtual < rest, 2 * virtual + 1, virtual + rest)
+    alpha = beta = 0.0
+    if rest:
+        evens = np.arange(0, 2 * rest, 2, dtype=np.int64)
+        for src, dst in ((evens, evens + 1), (evens + 1, evens)):  # hand over, then return, all of G
+            a, b = _step(plan, src, dst)
+            alpha, beta = alpha + a, beta + b
+    distance = 1
+    while distance < p:
+        a, b = _step(plan, physical, physical[virtual ^ distance])
+        alpha += 2.0 * a  # once in the reduce-scatter, once in the all-gather
+        beta += 2.0 * b / (2 * distance)
+        distance *= 2
+    return alpha, beta
+
+
+def _step(plan: Layout, src: NDArray[np.int64], dst: NDArray[np.int64]) -> tuple[float, float]:
+    """(latency, busiest flows / bandwidth) of one step in which src[k] sends to dst[k], all at once."""
+    latency, flows = step_flows(plan, src, dst)
+    busy = max(
+        (flows[level.name] / level.bandwidth for level in plan.crossed if level.name in flows), default=0.0
+    )
+    return latency, busy
+
+
+COEFFICIENTS = {
+    "ring": ring_coefficients,
+    "halving-doubling": halving_doubling_coefficients,
+    "hierarchical": hierarchical_coefficients,
+}

@@ -1,0 +1,104 @@
+"""Native stage partitioning past the dynamic program's limits: the bottleneck search, and what it proves.
+
+planner.optimize.pipeline_native solves the native model exactly by a dynamic program whose table is
+(n + 1)(N + 1)^2 and whose work is O(N^2 · n^2) (n states, N devices); planner.optimize.limits refuses it
+past about a minute. A plain chain past that comes here (the same call, `partition_native`, so `plan`,
+`pipeline partition` and `export` keep agreeing). What this answers, and what it proves:
+
+1. The relaxation. The bottleneck search (planner.optimize.pipeline_bottleneck, exact) finds the optimum
+   of the native model with every cut term set to 0, no memory limit and idle devices allowed. Each of
+   those only removes constraints or terms (every cut term is >= 0; the stage terms are the model's own),
+   so its optimum τ0 is a proven lower bound on the native optimum under any cut model (`replicas`, the
+   default, or `boundary`), with or without a memory limit, with idle devices allowed or every device used.
+2. The incumbent. Its plan is evaluated in the full model (cuts on the links the replicas use, the memory
+   limit, the in-flight counts of the devices it uses: NativePlanner.evaluate). When every device must be
+   used and it leaves some idle, they join its last stage (straight: its longest stages are split).
+   If that meets τ0, it is the optimum, proven.
+3. Cut links. Why not search the replica-aware cuts directly: their term depends on both stages' replica
+   counts and the device offset, not on (cut, device residue) alone, so the search's state (fewest devices
+   per cut and residue) would have to carry the previous stage's replicas, which is the dynamic program's
+   (n + 1)(N + 1)^2 table again. When the incumbent's cuts bind (it misses τ0), the search runs again with
+   the boundary cut terms (exact in that model, `cut_links="boundary"`; a cut's term then depends on the
+   cut and the residue alone), whose plan avoids slow boundaries; it is evaluated in the full model too.
+   Data parallelism on all N devices is the last candidate. The best is answered with τ0 as its lower
+   bound: `lower_bound_s`, gap = (time - τ0) / τ0, printed. Gap 0: proven optimal.
+
+No candidate within the memory limit: InfeasibleError naming the relaxation's optimum. Ties: the plan is
+the search's (fewest devices per state), a function of the inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from planner.errors import InfeasibleError
+from planner.optimize.native_types import NativeResult
+from planner.optimize.pipeline_native import NativePlanner
+
+Plan = list[tuple[int, int, int]]
+
+
+def optimum_at_scale(planner: NativePlanner) -> NativeResult:
+    """The best plan found and its proven lower bound (module doc); `planner` holds the full model (the
+    caller checks the search's limits: planner.optimize.limits.check_bottleneck)."""
+    from planner.optimize.pipeline_bottleneck import search_bottleneck
+
+    costs, devices, options = planner.costs, planner.topology.total, planner.options
+    relaxed, bound, _ = search_bottleneck(planner, "none")
+    candidates = _candidates(planner, relaxed)
+    best, time = _best(planner, candidates)
+    if time > bound:  # the cuts (or the memory limit) bind: try the plan that avoids slow boundaries
+        boundary = NativePlanner(costs, planner.topology.cluster, replace(options, cut_links="boundary"))
+        avoiding, _, _ = search_bottleneck(boundary, "boundary")
+        candidates = [*candidates, *_candidates(planner, avoiding)]
+        if not options.straight:
+            candidates.append([(0, costs.num_states, devices)])  # data parallelism
+        best, time = _best(planner, candidates)
+    if not math.isfinite(time):
+        raise InfeasibleError(
+            f"no native partition of {costs.num_states:,} states on {devices:,} devices found within the "
+            "memory limit (or, straight, on every device): the bottleneck search's plans (lower bound "
+            f"{bound * 1e3:.6g} ms per minibatch without memory or cut terms) exceed it; use devices with "
+            "more memory"
+        )
+    result = planner.evaluate(best)
+    return replace(result, lower_bound_s=bound, method="bottleneck search")
+
+
+def _candidates(planner: NativePlanner, plan: Plan) -> list[Plan]:
+    """The plan as found, and, when every device must be used, the plan using them all."""
+    if planner.options.use_fewer_machines:
+        return [plan]
+    filled = _fill(plan, planner.topology.total, planner.options.straight)
+    return [filled] if filled is not None else []
+
+
+def _fill(plan: Plan, devices: int, straight: bool) -> Plan | None:
+    """The plan on exactly `devices` devices: the idle ones join the last stage, or (straight) the stages
+    with the most states are split in two until there are as many stages as devices (None: too few)."""
+    idle = devices - sum(r for _, _, r in plan)
+    if idle == 0:
+        return plan
+    if not straight:
+        *head, (i, j, r) = plan
+        return [*head, (i, j, r + idle)]
+    stages = list(plan)
+    for _ in range(idle):
+        k = max(range(len(stages)), key=lambda s: stages[s][1] - stages[s][0])
+        i, j, _ = stages[k]
+        if j - i < 2:
+            return None
+        middle = (i + j) // 2
+        stages[k : k + 1] = [(i, middle, 1), (middle, j, 1)]
+    return stages
+
+
+def _best(planner: NativePlanner, plans: list[Plan]) -> tuple[Plan, float]:
+    """The fastest plan in the full model (+inf over the memory limit), the first among equals."""
+    best, time = plans[0] if plans else [], math.inf
+    for plan in plans:
+        candidate = planner.evaluate(plan).pipeline_time_s
+        if candidate < time:
+            best, time = plan, candidate
+    return best, time

@@ -1,0 +1,120 @@
+"""Native partitioning past the dynamic program's limits (planner.optimize.pipeline_scale): the bottleneck
+search's proven lower bound and incumbent against the exact dynamic program on small chains, the
+dispatch from partition_native, plan / partition / export agreeing on it, and the refusal's estimate."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+from api_payloads import cli_json
+
+from planner.cost.overlap import device_overlap
+from planner.cost.stage_costs import Topology, _probe, sync_algorithms
+from planner.errors import InfeasibleError
+from planner.optimize import limits
+from planner.optimize.chain_costs import plain_chain
+from planner.optimize.native_types import NativeOptions
+from planner.optimize.pipeline_native import NativePlanner, cluster_device, partition_native
+from planner.optimize.pipeline_scale import optimum_at_scale
+from planner.spec.catalog import find
+
+REL = 1e-12
+
+
+def _chain(rng: np.random.Generator, layers: int) -> Any:
+    forward = rng.uniform(1e-3, 5e-3, layers) * (rng.random(layers) > 0.1)
+    parameters = rng.uniform(0, 2e8, layers) * (rng.random(layers) > 0.3)
+    return plain_chain(forward, 2 * forward, parameters, rng.uniform(1e5, 2e7, layers))
+
+
+def test_the_search_bounds_and_often_meets_the_dynamic_programs_optimum() -> None:
+    """Lower bound <= the DP's optimum <= the incumbent, on every case; gap 0 means the DP's optimum."""
+    base = find("hardware", "pipedream-cluster-b", ("cluster",))
+    exact = 0
+    for seed in range(40):
+        rng = np.random.default_rng(900 + seed)
+        costs = _chain(rng, int(rng.integers(1, 26)))
+        cluster = base.with_top_count(int(rng.integers(1, 4)))
+        settings: dict[str, Any] = {
+            "use_fewer_machines": seed % 2 == 0,
+            "straight": seed % 5 == 1,
+            "memory_limit_bytes": 6e9 if seed % 4 == 3 else None,
+            "activation_compression_ratio": [1.0, 4.0][seed % 2],
+        }
+        try:
+            expected = partition_native(costs, cluster, **settings).pipeline_time_s
+        except InfeasibleError:
+            continue
+        options = NativeOptions(overlap=device_overlap(cluster_device(cluster)), **settings)
+        try:
+            found = optimum_at_scale(NativePlanner(costs, cluster, options))
+        except InfeasibleError as exc:  # only the memory limit can defeat the candidates
+            assert "memory limit" in str(exc), seed
+            continue
+        assert found.lower_bound_s is not None and found.method == "bottleneck search"
+        assert found.lower_bound_s <= expected * (1 + REL), seed
+        assert found.pipeline_time_s >= expected * (1 - REL), seed
+        if found.gap == 0:
+            exact += 1
+            assert found.pipeline_time_s == pytest.approx(expected, rel=REL), seed
+        if not settings["use_fewer_machines"] and not settings["straight"]:
+            assert found.devices_used == cluster.total_devices, seed
+    assert exact >= 20  # most of these small cases are proven optimal
+
+
+def test_partition_native_past_the_limits_answers_by_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    costs = _chain(np.random.default_rng(5), 30)
+    cluster = find("hardware", "pipedream-cluster-b", ("cluster",)).with_top_count(2)
+    exact = partition_native(costs, cluster, use_fewer_machines=True)
+    assert exact.method == "dynamic program" and exact.lower_bound_s is None and exact.gap == 0
+    monkeypatch.setattr(limits, "MAX_NATIVE_WORK", 1.0)
+    found = partition_native(costs, cluster, use_fewer_machines=True)
+    assert found.method == "bottleneck search"
+    assert found.lower_bound_s is not None and found.lower_bound_s <= exact.pipeline_time_s * (1 + REL)
+    assert found.pipeline_time_s >= exact.pipeline_time_s * (1 - REL)
+    assert found.to_dict()["gap"] == found.gap
+
+
+def test_plan_partition_and_export_agree_past_the_limits(
+    run_cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The three commands reach the search through partition_native, so they answer the same plan."""
+    monkeypatch.setattr(limits, "MAX_NATIVE_WORK", 1.0)
+    vgg = ("vgg16", "--cluster", "pipedream-cluster-a")
+    partition = cli_json(run_cli, "pipeline", "partition", *vgg)
+    winner = cli_json(run_cli, "plan", *vgg)["strategies"][0]
+    export = cli_json(run_cli, "export", "pipeline", *vgg, "--to", "torch")
+    assert partition["method"] == "bottleneck search" and partition["gap"] >= 0
+    assert partition["lower_bound_s"] <= partition["pipeline_time_s"]
+    assert partition["config"] == export["pipeline_config"]
+    assert partition["pipeline_time_s"] == export["pipeline_time_s"]
+    if winner["family"] == "pipeline" and winner["devices"] == partition["devices_used"]:
+        assert winner["iteration_s"] == partition["pipeline_time_s"]
+
+
+def test_a_search_past_its_own_limit_is_refused_with_time_and_memory() -> None:
+    with pytest.raises(InfeasibleError, match=r"about \d+ s and [\d.]+ GB"):
+        limits.check_bottleneck(4_000, 100_000, (8, 100_000), straight=False)
+    with pytest.raises(InfeasibleError, match="2,048 devices"):
+        limits.check_bottleneck(5, 4_096, (8, 4_096), straight=False)
+    limits.check_bottleneck(4_000, 1_024, (8, 1_024), straight=False)  # the issue's target is accepted
+
+
+def test_sync_coefficients_from_the_steps_equal_the_probes() -> None:
+    for name, servers in (("pipedream-cluster-b", 5), ("pipedream-cluster-a", 3)):
+        cluster = find("hardware", name, ("cluster",)).with_top_count(servers)
+        topology = Topology(cluster)
+        for replicas in range(2, cluster.total_devices + 1):
+            for offset in range(cluster.total_devices - replicas + 1):
+                alpha, beta = topology.sync_coefficients(replicas, offset)
+                counts = topology.block_counts(replicas, offset)
+                levels = tuple(
+                    replace(level, count=count) for level, count in zip(cluster.levels, counts, strict=True)
+                )
+                sub = replace(cluster, levels=levels)
+                probed = np.array([_probe(sub, replicas, name) for name in sync_algorithms()])
+                np.testing.assert_allclose(alpha, probed[:, 0], rtol=1e-9, atol=1e-15)
+                np.testing.assert_allclose(beta, probed[:, 1], rtol=1e-9)
