@@ -44,6 +44,8 @@ COMMANDS = {
     "llm-parallel": "planner.cli.llm_parallel",
     "calibrate": "planner.cli.calibrate",
     "schema": "planner.cli.schema",
+    "profile": "planner.cli.profile",
+    "verify": "planner.cli.verify",
 }
 _DOCSTRING = re.compile(r'\A(?:\s*#.*\n)*\s*[rb]?"""(.*?)"""', re.DOTALL)
 
