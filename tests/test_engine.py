@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -215,6 +216,6 @@ def test_the_exported_split_spec_builds_the_planned_resnet18_pipeline(tmp_path: 
     counts = [r["parameters"] for r in rows]
     names = [r["name"] for r in rows]
     starts = [0, *(names.index(first) for first in exported["split_points"]), len(names)]
-    planned = [sum(counts[a:b]) for a, b in zip(starts[:-1], starts[1:])]
+    planned = [sum(counts[a:b]) for a, b in pairwise(starts)]
     built = [sum(p.numel() for p in pipe.get_stage_module(i).parameters()) for i in range(3)]
     assert built == planned

@@ -134,7 +134,7 @@ def profile_yaml(model: str, shape: tuple[int, ...], m: Measurement, measured_on
         f"torch_model: {q(model)}",
         f"input_shape: {q(list(shape))}",
         f"threads: {s.threads}",
-        f"description: {q(f'{name} measured layer by layer ({m.step_s:.4g} s per step, forward + backward)')}",
+        f"description: {q(f'{name} measured layer by layer ({m.step_s:.4g} s per forward + backward)')}",
         f"source: {q(how)}",
         "layers:    # times: median of the steps; comment: half the interquartile range",
     ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import SettingError, SpecError
@@ -250,13 +251,13 @@ def _predict_pipeline(profile: ModelProfile, options: VerifyOptions, batch: int)
     machine = _machine(options)
     stages, m = options.processes, options.microbatches
     bounds = list(balance(profile_weights(profile, "time"), stages).boundaries)
-    share = (batch / m) / int(profile.batch_size)  # measured times are linear in the batch
+    share = (batch / m) / (profile.batch_size or batch)  # measured times are linear in the batch
     layers = profile.layers
 
     def total(attr: str, start: int, end: int) -> float:
         return sum(float(getattr(layer, attr) or 0.0) for layer in layers[start:end])
 
-    spans = list(zip(bounds[:-1], bounds[1:], strict=True))
+    spans = list(pairwise(bounds))
     forward = [total("forward_time", a, b) * share for a, b in spans]
     backward = [total("backward_time", a, b) * share for a, b in spans]
     link = machine.levels[-1].link

@@ -25,6 +25,7 @@ AREA_MODULES = (
     "planner.validate.evaluators.communication",
     "planner.validate.evaluators.speculative",
     "planner.validate.evaluators.parallelism",
+    "planner.validate.evaluators.measured",
 )
 
 
