@@ -6,9 +6,9 @@ or formulas that must match (a miss is a bug); `published` cases are measurement
 whose error is reported honestly; `measured` cases are runs of `planner verify` on a machine
 class, recorded with the profile and calibration they are predicted from (validate predicts them again
 and never runs verify; planner/validate/measured/). A `known_deviation` reason keeps a miss visible but
-out of the exit status; it never widens the tolerance. A case marked `calibration: true` was used to fit a parameter (its
-figure set a hardware or system field), so its error is not out of sample: it still runs, but the error
-bands (planner.validate.bands) leave it out.
+out of the exit status; it never widens the tolerance. A case marked `calibration: true` was used to fit
+a parameter (its figure set a hardware or system field), so its error is not out of sample: it still
+runs, but the error bands (planner.validate.bands) leave it out.
 """
 
 from __future__ import annotations
