@@ -219,3 +219,23 @@ def test_the_exported_split_spec_builds_the_planned_resnet18_pipeline(tmp_path: 
     planned = [sum(counts[a:b]) for a, b in pairwise(starts)]
     built = [sum(p.numel() for p in pipe.get_stage_module(i).parameters()) for i in range(3)]
     assert built == planned
+
+
+def test_a_config_json_builds_a_transformer_with_random_weights(tmp_path: Path) -> None:
+    """A Hugging Face config.json: the model built from it (nothing downloaded), its blocks as layers, and
+    the tied output projection's weights counted once (in the embedding)."""
+    pytest.importorskip("transformers", reason="transformers is not installed")
+    from planner.api.profile import ProfileOptions, profile_model
+
+    config = tmp_path / "config.json"
+    config.write_text(
+        '{"model_type": "gpt2", "n_layer": 2, "n_embd": 32, "n_head": 2, "vocab_size": 100, '
+        '"n_positions": 64}',
+        encoding="utf-8",
+    )
+    result = profile_model(str(config), ProfileOptions(batch=2, seq_len=16, warmup=0, repeats=1))
+    layers = {layer.name: layer for layer in result.measurement.layers}
+    assert {"transformer.h.0", "transformer.h.1", "lm_head"} <= set(layers)
+    assert layers["transformer.wte"].parameters == 100 * 32 and layers["lm_head"].parameters == 0
+    assert layers["lm_head"].output_bytes == 2 * 16 * 100 * 4
+    assert result.input_shape == (16,)
