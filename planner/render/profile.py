@@ -43,16 +43,7 @@ def profile_tables(payload: dict[str, Any]) -> list[Any]:
 @contextmanager
 def progress_bar(total: int) -> Iterator[Callable[[], None]]:
     """A progress bar on stderr over the timed steps; yields the tick to call after each."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from planner.render.calibrate import progress_bar as steps_bar
 
-    with Progress(
-        TextColumn("profiling"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("steps", total=total)
-        yield lambda: bar.advance(task)
+    with steps_bar({"steps": total}, {"steps": "profiling"}) as tick:
+        yield lambda: tick("steps")
