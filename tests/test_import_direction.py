@@ -11,9 +11,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "planner"
 
 # the second part of a module's name -> its layer (0 lowest)
 LAYERS = {
-    **dict.fromkeys(("__init__", "errors", "units", "limits", "fileout", "host"), 0),
+    **dict.fromkeys(("__init__", "errors", "units", "limits", "fileout", "host", "runtime"), 0),
     "spec": 1,
-    **dict.fromkeys(("cost", "calibrate"), 2),
+    **dict.fromkeys(("cost", "calibrate", "engine"), 2),
     **dict.fromkeys(("optimize", "sampling"), 3),
     **dict.fromkeys(("api", "validate", "export"), 4),
     **dict.fromkeys(("render", "textplot"), 5),

@@ -36,6 +36,8 @@ COMMANDS = {
     "serve": "planner.cli.serve",
     "calibrate": "planner.cli.calibrate",
     "schema": "planner.cli.schema",
+    "profile": "planner.cli.profile",
+    "verify": "planner.cli.verify",
 }
 _DOCSTRING = re.compile(r'\A(?:\s*#.*\n)*\s*[rb]?"""(.*?)"""', re.DOTALL)
 

@@ -6,20 +6,16 @@ planner.cli.top_help draws without typer (typer and rich's markdown take most of
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import signal
 import sys
-import threading
-import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import typer
 import typer.core
 
 from planner.cli import COMMANDS, DESCRIPTION, SUBAPPS, first_paragraph, module_doc, option_for
-from planner.errors import InfeasibleError, PlannerError, PlannerWarning, SettingError, one_line
+from planner.errors import InfeasibleError, PlannerError, SettingError
+from planner.runtime import signals_as_exit, warnings_as_lines
 
 
 def _load(name: str) -> Any:
@@ -87,7 +83,7 @@ def run() -> None:
     """
     usage_error, click_error = _click_errors()
     try:
-        with _signals_as_exit(), _warnings_as_lines():
+        with signals_as_exit(), warnings_as_lines():
             code = app(prog_name="planner", standalone_mode=False)
     except PlannerError as exc:
         if isinstance(exc, (SettingError, InfeasibleError)):  # the API names settings; the user typed options
@@ -114,46 +110,6 @@ def run() -> None:
         sys.exit(0)
     if isinstance(code, int) and not isinstance(code, bool) and code:  # typer.Exit(code) from a command
         sys.exit(code)
-
-
-@contextlib.contextmanager
-def _warnings_as_lines() -> Iterator[None]:
-    """Within the block, each PlannerWarning the lower layers record prints once, as one line on stderr
-    ('warning: ...'); other warnings go to Python's usual handler."""
-    usual = warnings.showwarning
-
-    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-        if issubclass(category, PlannerWarning):
-            sys.stderr.write(f"warning: {one_line(str(message))}\n")
-        else:
-            usual(message, category, *args, **kwargs)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("default", PlannerWarning)  # once per message and place
-        warnings.showwarning = show
-        yield
-
-
-@contextlib.contextmanager
-def _signals_as_exit() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP raise SystemExit(128 + signal); a second one is ignored so
-    that the clean-up the first started completes. The previous handlers come back after the block."""
-
-    def leave(signum: int, frame: object) -> None:
-        for number in previous:
-            signal.signal(number, signal.SIG_IGN)
-        raise SystemExit(128 + signum)
-
-    previous: dict[int, Any] = {}
-    if threading.current_thread() is threading.main_thread():  # handlers can only be set there
-        for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-            if number is not None:
-                previous[number] = signal.signal(number, leave)
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
 
 def _click_errors() -> tuple[Any, Any]:

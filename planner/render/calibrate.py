@@ -38,8 +38,11 @@ def calibration_tables(payload: dict[str, Any], how: dict[str, str]) -> list[Any
 
 
 @contextmanager
-def progress_bar(totals: dict[str, int]) -> Iterator[Callable[[str], None]]:
-    """A progress bar on stderr, one row per step (its repetitions); yields the tick to call per step."""
+def progress_bar(
+    totals: dict[str, int], labels: dict[str, str] = STEP_LABELS
+) -> Iterator[Callable[[str], None]]:
+    """A progress bar on stderr, one row per step (its repetitions, shown under its label); yields the
+    tick to call per step. `planner profile` shows its timed steps with it too."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -51,7 +54,7 @@ def progress_bar(totals: dict[str, int]) -> Iterator[Callable[[str], None]]:
         console=Console(stderr=True),
         transient=True,
     ) as bar:
-        tasks = {step: bar.add_task(STEP_LABELS[step], total=count) for step, count in totals.items()}
+        tasks = {step: bar.add_task(labels[step], total=count) for step, count in totals.items()}
         yield lambda step: bar.advance(tasks[step])
 
 

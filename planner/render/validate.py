@@ -38,12 +38,12 @@ def validation_tables(payload: dict[str, Any]) -> list[Any]:
     )
     s = payload["summary"]
     counts = ", ".join(f"{n} {status}" for status, n in s["counts"].items())
-    err = s["published_abs_error_pct"]
-    tail = (
-        f"; published cases: median |error| {err['median']:.2f}%, max {err['max']:.2f}% over {err['cases']}"
-        if err["cases"]
-        else ""
-    )
+    tail = ""
+    for key, what in (("published_abs_error_pct", "published"), ("measured_abs_error_pct", "measured")):
+        err = s.get(key, {"cases": 0})
+        if err["cases"]:
+            median, most = err["median"], err["max"]
+            tail += f"; {what} cases: median |error| {median:.2f}%, max {most:.2f}% over {err['cases']}"
     for key, what in (
         ("published_bounds", "bounds met"),
         ("configuration_matches", "configurations matched"),

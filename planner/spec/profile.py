@@ -68,6 +68,18 @@ class ModelProfile:
     batch_size: int | None = spec_field("samples per minibatch the figures refer to", minimum=1, default=None)
     dtype: str = spec_field("dtype of parameters and activations", default="fp32")
     measured_on: str | None = spec_field("catalog device the times were measured on", default=None)
+    torch_model: str | None = spec_field(
+        "the PyTorch model profiled: a torchvision name, package.module:factory or a config.json path",
+        default=None,
+    )
+    input_shape: tuple[int, ...] = spec_field(
+        "shape of one sample fed to torch_model (a transformer: its sequence length)", default=()
+    )
+    threads: int | None = spec_field(
+        "CPU threads the times were measured with (planner profile; verify runs each process with them)",
+        minimum=1,
+        default=None,
+    )
     description: str = spec_field("a human description", default="")
     source: str = spec_field("where the profile comes from", default="")
 

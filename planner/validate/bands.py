@@ -84,6 +84,7 @@ EVALUATOR_CLASSES: dict[str, str | None] = {
     "cluster_allreduce_lower_bound": COMMUNICATION,
     "pipeline_native_config_match": None,  # the stage configuration PipeDream chose, not a time
     "pipedream_optimizer": None,  # a reproduction of PipeDream's optimizer, not the planner's model
+    "verify_prediction": None,  # measured cases (planner verify runs): reported apart, not a published band
     "ddnn_communication_reduction": None,  # bytes on the wire
     "ps_total_traffic": None,
     "ring_bytes_per_device": None,

@@ -3,10 +3,12 @@
 Each case names an evaluator (planner.validate.evaluators), its setup in catalog terms, the published
 value with its source, and a tolerance fixed before looking at the prediction. `exact` cases are counts
 or formulas that must match (a miss is a bug); `published` cases are measurements our models predict,
-whose error is reported honestly. A `known_deviation` reason keeps a miss visible but out of the exit
-status; it never widens the tolerance. A case marked `calibration: true` was used to fit a parameter (its
-figure set a hardware or system field), so its error is not out of sample: it still runs, but the error
-bands (planner.validate.bands) leave it out.
+whose error is reported honestly; `measured` cases are runs of `planner verify` on a machine
+class, recorded with the profile and calibration they are predicted from (validate predicts them again
+and never runs verify; planner/validate/measured/). A `known_deviation` reason keeps a miss visible but
+out of the exit status; it never widens the tolerance. A case marked `calibration: true` was used to fit
+a parameter (its figure set a hardware or system field), so its error is not out of sample: it still
+runs, but the error bands (planner.validate.bands) leave it out.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ CASES_DIR = Path(__file__).resolve().parent / "cases"
 @dataclass(frozen=True)
 class Case:
     name: str = spec_field("unique case name, e.g. vgg16-parameters")
-    kind: Literal["exact", "published"] = spec_field("exact (must match) or published (a measurement)")
+    kind: Literal["exact", "published", "measured"] = spec_field(
+        "exact (must match), published (a paper's measurement) or measured (a recorded planner verify run)"
+    )
     source: str = spec_field("where the published value comes from (paper, table, page)")
     quantity: str = spec_field("what is compared, with its unit, e.g. 'parameters (count)'")
     evaluator: str = spec_field("name of the evaluator that computes our prediction")

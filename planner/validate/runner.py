@@ -145,22 +145,28 @@ def summarize(results: list[CaseResult]) -> dict[str, object]:
     """Counts per status and the median / maximum |error| of the published value cases that ran; the
     published bounds (met or not) and configuration matches (matched or not) are counted apart: they have
     no error to average; so are comparisons with another model's output (agreeing or not), which measure
-    no system."""
-    errors = [
-        abs(r.error_pct)
-        for r in results
-        if r.kind == "published" and r.comparison == "value" and r.error_pct is not None
-    ]
+    no system. Measured cases (runs of `planner verify` recorded here) get their own median and maximum."""
     return {
         "counts": {status: sum(r.status == status for r in results) for status in STATUSES},
-        "published_abs_error_pct": {
-            "cases": len(errors),
-            "median": statistics.median(errors) if errors else None,
-            "max": max(errors) if errors else None,
-        },
+        "published_abs_error_pct": _abs_errors(results, "published"),
+        "measured_abs_error_pct": _abs_errors(results, "measured"),
         "published_bounds": _apart(results, ("at_least", "at_most")),
         "configuration_matches": _apart(results, ("match",)),
         "model_comparisons": _apart(results, ("model",)),
+    }
+
+
+def _abs_errors(results: list[CaseResult], kind: str) -> dict[str, float | int | None]:
+    """Median and maximum |error| of the value cases of `kind` that ran."""
+    errors = [
+        abs(r.error_pct)
+        for r in results
+        if r.kind == kind and r.comparison == "value" and r.error_pct is not None
+    ]
+    return {
+        "cases": len(errors),
+        "median": statistics.median(errors) if errors else None,
+        "max": max(errors) if errors else None,
     }
 
 

@@ -66,6 +66,10 @@ BASE: dict[str, tuple[str, ...]] = {
     "export dp": ("alexnet", "--cluster", "pipedream-cluster-a"),
     "export llm": ("gpt2", "--cluster", "dgx-a100", "--global-batch", "16", "--to", "megatron"),
     "schema": ("device",),
+    # profile and verify run PyTorch: their base lines ask for help on a model or profile that does not
+    # exist, so a mutation that drops --help is refused at once instead of profiling or spawning a run
+    "profile": ("nonexistent", "--help"),
+    "verify": ("nonexistent.yaml", "--machine", "pipedream-cluster-a", "--help"),
 }
 # options whose value asks for work the user bounds: invalid values, and huge ones the bounds refuse
 WORK_BOUNDS = {"--time-limit", "--trials", "--epochs", "--rounds", "--per-epoch"}

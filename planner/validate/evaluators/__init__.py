@@ -26,6 +26,7 @@ AREA_MODULES = (
     "planner.validate.evaluators.speculative",
     "planner.validate.evaluators.serving",
     "planner.validate.evaluators.parallelism",
+    "planner.validate.evaluators.measured",
 )
 
 
