@@ -92,6 +92,7 @@ class Column:
         self.stage = level.last_stage(
             compute[j, after], parameters[j, after], split, j, pairs.replica_rows[:, None]
         )
+        self.rising = -np.minimum.accumulate(self.stage, axis=1)  # ascending: -(min up to k)
         self.stashed = activations[j, after] + parameters[j, after]  # A' + P' of the last stage
         cum = view.cum_compute_s
         idle = (cum[j + 1] - cum[after] <= 0).astype(np.int64)
@@ -150,6 +151,12 @@ def _relax_flat(
     high = np.searchsorted(after, cum[rows][:, None] + reach * (pairs.prefix + 1) + margin, "right")
     length = np.maximum(high.ravel() - low, 0)
     queries = np.flatnonzero(length)  # by row, then by pair: each entry (row, m) is one run
+    pair = queries % count  # then from the first k whose last stage (a running minimum) is within U:
+    within = bound.T.ravel()[queries // count * len(bound) + pairs.m[pair]]
+    span = (low[queries], high.ravel()[queries])
+    low[queries] = _first_within(column.rising, pairs.stage_row[pair], within, *span)
+    length = np.maximum(high.ravel() - low, 0)
+    queries = np.flatnonzero(length)
     ends = np.cumsum(length[queries])
     if len(ends) == 0:
         return
@@ -264,3 +271,19 @@ def _previous_split(table: np.ndarray, choices: np.ndarray, column: Column, rows
         usable &= column.stashed[position] * stash <= limit
     found = np.where(usable, np.maximum(value, stage), INF)
     return np.vstack([np.full((1, len(rows)), INF), found])
+
+
+def _first_within(
+    rising: np.ndarray, row: np.ndarray, bound: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> np.ndarray:
+    """Per query i, the first position p in [low[i], high[i]] whose running minimum of last-stage times
+    (-rising[row[i], p], each row of rising ascending) is <= bound[i] (high[i] if none): a vectorised
+    np.searchsorted by bisection."""
+    width = rising.shape[1]
+    flat, base = rising.ravel(), row * width
+    for _ in range(int(np.max(high - low, initial=0)).bit_length()):
+        middle = (low + high) >> 1
+        above = (flat.take(base + np.minimum(middle, width - 1)) < -bound) & (middle < high)
+        low = np.where(above, middle + 1, low)
+        high = np.where(above, high, middle)
+    return low
