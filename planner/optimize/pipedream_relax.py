@@ -124,7 +124,7 @@ def relax(
     if level.options.use_fewer_machines:  # A[r][j][m] <= A[r][j][m-1]
         bound = np.minimum.accumulate(bound, axis=0)
     bound = np.minimum(bound, _previous_split(table, choices, column, rows))
-    if floor is not None:
+    if floor is not None or len(rows) == 1:  # one row: the block would be a flat list anyway
         _relax_flat(table, choices, column, rows, late, floor, bound)
     else:
         for low in range(0, len(rows), ROW_CHUNK):
@@ -138,17 +138,21 @@ def _relax_flat(
     column: Column,
     rows: np.ndarray,
     late: np.ndarray,
-    floor: Floor,
+    floor: Floor | None,
     bound: np.ndarray,
 ) -> None:
-    """Per (row, pair) the interval of k the floor allows (k >= r too: earlier k are +inf), evaluated
-    candidate by candidate in batches."""
+    """Per (row, pair) the interval of k the floor allows (k >= r too: earlier k are +inf; all of them
+    without a floor) from the first whose last stage is within the bound, evaluated candidate by
+    candidate in batches."""
     pairs, split, count = column.pairs, column.split, len(column.pairs.m)
-    cum, reach = floor.cum_compute, bound[pairs.m].T * ((1 + SLACK) * floor.devices)  # [row, pair]
-    after, margin = cum[split + 1], SLACK * cum[-1]
-    low = np.searchsorted(after, cum[column.j + 1] - reach * pairs.replicas - margin, "left")
-    low = np.maximum(low, np.searchsorted(split, rows)[:, None]).ravel()
-    high = np.searchsorted(after, cum[rows][:, None] + reach * (pairs.prefix + 1) + margin, "right")
+    low = np.broadcast_to(np.searchsorted(split, rows)[:, None], (len(rows), count))
+    high = np.full((len(rows), count), len(split))
+    if floor is not None:
+        cum, reach = floor.cum_compute, bound[pairs.m].T * ((1 + SLACK) * floor.devices)  # [row, pair]
+        after, margin = cum[split + 1], SLACK * cum[-1]
+        low = np.maximum(low, np.searchsorted(after, cum[column.j + 1] - reach * pairs.replicas - margin))
+        high = np.searchsorted(after, cum[rows][:, None] + reach * (pairs.prefix + 1) + margin, "right")
+    low = low.ravel()
     length = np.maximum(high.ravel() - low, 0)
     queries = np.flatnonzero(length)  # by row, then by pair: each entry (row, m) is one run
     pair = queries % count  # then from the first k whose last stage (a running minimum) is within U:
@@ -199,7 +203,8 @@ def _relax_block(
     code = column.code[position] + pairs.replicas[pair] * count
     order = np.lexsort((code, pairs.m[pair]))
     pair, position, code = pair[order], position[order], code[order]
-    runs = np.flatnonzero(np.r_[True, np.diff(pairs.m[pair]) != 0, True])
+    ms = pairs.m[pair]
+    runs = [0, *(np.flatnonzero(ms[1:] != ms[:-1]) + 1).tolist(), len(ms)]
     low, high, step = int(rows[0]), int(rows[-1]) + 1, column.level.not_genuine
     flat = table.reshape(-1, table.shape[2])  # [q·N + k, r]
     for begin, end in itertools.pairwise(runs):
@@ -207,18 +212,17 @@ def _relax_block(
         k = split[s]
         block = flat[pairs.prefix[p] * count + k, low:high]
         np.maximum(block, column.stage_of(p, s)[:, None], out=block)
-        best = block.min(axis=0)
-        m = pairs.m[p[0]]
+        winner = block.argmin(axis=0)  # the first minimum
+        best = block[winner, np.arange(len(rows))]
+        m = ms[begin]
         reached = np.flatnonzero((best <= table[m, column.j, low:high]) & (best < INF))
         if len(reached) == 0:
             continue
-        block, best, r = block[:, reached], best[reached], rows[reached]
-        hits = best[:, None] == block.T  # [row, candidate]
-        winner = hits.argmax(axis=1)  # the first minimum
+        winner, best, r = winner[reached], best[reached], rows[reached]
         chosen = c[winner] + step * late[k[winner], r]
         fix = np.flatnonzero(chosen >= step)  # a late first minimum: a later tie may be genuine
         if len(fix):
-            row, candidate = np.nonzero(hits[fix])
+            candidate, row = np.nonzero(block[:, reached[fix]] == best[fix])
             tied = np.full(len(fix), NONE, dtype=np.int64)
             np.minimum.at(tied, row, c[candidate] + step * late[k[candidate], r[fix][row]])
             chosen[fix] = tied
