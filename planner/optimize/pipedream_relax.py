@@ -145,7 +145,7 @@ def _relax_flat(
     without a floor) from the first whose last stage is within the bound, evaluated candidate by
     candidate in batches."""
     pairs, split, count = column.pairs, column.split, len(column.pairs.m)
-    low = np.broadcast_to(np.searchsorted(split, rows)[:, None], (len(rows), count))
+    low = np.repeat(np.searchsorted(split, rows)[:, None], count, axis=1)
     high = np.full((len(rows), count), len(split))
     if floor is not None:
         cum, reach = floor.cum_compute, bound[pairs.m].T * ((1 + SLACK) * floor.devices)  # [row, pair]
