@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 INF = math.inf
 NONE = np.iinfo(np.int64).max  # choice: no candidate yet (the entry is +inf)
 ROW_CHUNK = 128  # rows of a branchy chain's block: they share its candidates
+FLAT_COST = 8  # a candidate evaluated alone costs about as much as 8 in a dense block
 BATCH = 1 << 20  # candidates (times rows) evaluated together: bounds the arrays to about 100 MB
 SLACK = 1e-9  # the floor's margin for rounding, relative to the bound and to the total compute
 
@@ -124,12 +125,70 @@ def relax(
     if level.options.use_fewer_machines:  # A[r][j][m] <= A[r][j][m-1]
         bound = np.minimum.accumulate(bound, axis=0)
     bound = np.minimum(bound, _previous_split(table, choices, column, rows))
-    if floor is not None or len(rows) == 1:  # one row: the block would be a flat list anyway
-        _relax_flat(table, choices, column, rows, late, floor, bound)
+    if floor is None and len(rows) > 1:
+        _relax_blocks(table, choices, column, rows, late, bound)
+        return
+    low, length = _intervals(column, rows, floor, bound)
+    if length.sum() * FLAT_COST <= len(length) * len(column.split):
+        _relax_flat(table, choices, column, rows, late, low, length)
+    elif len(rows) == 1:  # the bounds leave most candidates: every one, densely
+        _relax_row(table, choices, column)
     else:
-        for low in range(0, len(rows), ROW_CHUNK):
-            chunk = slice(low, low + ROW_CHUNK)
-            _relax_block(table, choices, column, rows[chunk], late, bound[:, chunk])
+        _relax_blocks(table, choices, column, rows, late, bound)
+
+
+def _relax_blocks(
+    table: np.ndarray,
+    choices: np.ndarray,
+    column: Column,
+    rows: np.ndarray,
+    late: np.ndarray,
+    bound: np.ndarray,
+) -> None:
+    for low in range(0, len(rows), ROW_CHUNK):
+        chunk = slice(low, low + ROW_CHUNK)
+        _relax_block(table, choices, column, rows[chunk], late, bound[:, chunk])
+
+
+def _intervals(
+    column: Column, rows: np.ndarray, floor: Floor | None, bound: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per query (row, pair), flat by row then pair: the first position of k to evaluate and how many.
+    The interval of k the floor allows (k >= r too: earlier k are +inf; all of them without a floor),
+    from the first k whose last stage (a running minimum) is within the bound."""
+    pairs, split, count = column.pairs, column.split, len(column.pairs.m)
+    low: np.ndarray = np.repeat(np.searchsorted(split, rows)[:, None], count, axis=1)
+    high: np.ndarray = np.full((len(rows), count), len(split))
+    if floor is not None:
+        cum, reach = floor.cum_compute, bound[pairs.m].T * ((1 + SLACK) * floor.devices)  # [row, pair]
+        after, margin = cum[split + 1], SLACK * cum[-1]
+        low = np.maximum(low, np.searchsorted(after, cum[column.j + 1] - reach * pairs.replicas - margin))
+        high = np.searchsorted(after, cum[rows][:, None] + reach * (pairs.prefix + 1) + margin, "right")
+    low, high = low.ravel(), high.ravel()
+    queries = np.flatnonzero(high > low)
+    pair = queries % count
+    within = bound.T.ravel()[queries // count * len(bound) + pairs.m[pair]]
+    low[queries] = _first_within(column.rising, pairs.stage_row[pair], within, low[queries], high[queries])
+    return low, np.maximum(high - low, 0)
+
+
+def _relax_row(table: np.ndarray, choices: np.ndarray, column: Column) -> None:
+    """Every split of column j into row 0 (the top level), as dense blocks [pair, k] of direct gathers
+    from the table (row 0 has no late splits)."""
+    pairs, split = column.pairs, column.split
+    positions = np.arange(len(split))
+    step = max(1, BATCH // len(split))
+    for begin in range(0, len(pairs.m), step):
+        p = np.arange(begin, min(begin + step, len(pairs.m)))
+        value = table[pairs.prefix[p][:, None], split, 0]
+        np.maximum(value, column.stage_of(p[:, None], positions), out=value)
+        code = column.code + (pairs.replicas[p] * column.level.view.num_states)[:, None]
+        m = pairs.m[p]
+        start = np.flatnonzero(np.r_[True, m[1:] != m[:-1]])
+        best = np.minimum.reduceat(value.min(axis=1), start)  # per m
+        tied = value == np.repeat(best, np.diff(np.r_[start, len(m)]))[:, None]
+        code = np.minimum.reduceat(np.where(tied, code, NONE).min(axis=1), start)
+        _take(table, choices, column.j, m[start], np.zeros(len(start), dtype=np.int64), best, code)
 
 
 def _relax_flat(
@@ -138,29 +197,12 @@ def _relax_flat(
     column: Column,
     rows: np.ndarray,
     late: np.ndarray,
-    floor: Floor | None,
-    bound: np.ndarray,
+    low: np.ndarray,
+    length: np.ndarray,
 ) -> None:
-    """Per (row, pair) the interval of k the floor allows (k >= r too: earlier k are +inf; all of them
-    without a floor) from the first whose last stage is within the bound, evaluated candidate by
-    candidate in batches."""
+    """The candidates of the queries' intervals (_intervals), one by one, in batches."""
     pairs, split, count = column.pairs, column.split, len(column.pairs.m)
-    low = np.repeat(np.searchsorted(split, rows)[:, None], count, axis=1)
-    high = np.full((len(rows), count), len(split))
-    if floor is not None:
-        cum, reach = floor.cum_compute, bound[pairs.m].T * ((1 + SLACK) * floor.devices)  # [row, pair]
-        after, margin = cum[split + 1], SLACK * cum[-1]
-        low = np.maximum(low, np.searchsorted(after, cum[column.j + 1] - reach * pairs.replicas - margin))
-        high = np.searchsorted(after, cum[rows][:, None] + reach * (pairs.prefix + 1) + margin, "right")
-    low = low.ravel()
-    length = np.maximum(high.ravel() - low, 0)
     queries = np.flatnonzero(length)  # by row, then by pair: each entry (row, m) is one run
-    pair = queries % count  # then from the first k whose last stage (a running minimum) is within U:
-    within = bound.T.ravel()[queries // count * len(bound) + pairs.m[pair]]
-    span = (low[queries], high.ravel()[queries])
-    low[queries] = _first_within(column.rising, pairs.stage_row[pair], within, *span)
-    length = np.maximum(high.ravel() - low, 0)
-    queries = np.flatnonzero(length)
     ends = np.cumsum(length[queries])
     if len(ends) == 0:
         return
