@@ -71,9 +71,15 @@ MAX_CHAIN_STATES            8,000        antichain states of a branchy graph (ab
 MAX_NATIVE_WORK             2e9          the native DP's estimated candidate stages (about a minute)
 NATIVE_STEP_WORK            1,250        the fixed cost of one native DP step, in candidate stages
 MAX_NATIVE_TABLE            5e7          entries of the native DP's table
-MAX_PIPEDREAM_INNER_WORK    6e11         PipeDream's DP below the top level (about a minute)
-MAX_PIPEDREAM_OUTER_WORK    1e10         PipeDream's DP at the top level (about a minute)
-MAX_PIPEDREAM_BLOCK         2e7          floats of one column block of PipeDream's top level
+MAX_PIPEDREAM_INNER_WORK    2.5e11       PipeDream's DP below the top level, in n^3 · sum of m^2 units:
+                                         the least round bound that takes PipeDream's own settings
+                                         (GNMT-16, 1,495 states, on 2 x 8: 2.1e11); worst case (every
+                                         candidate ties) 1.5 ns a unit wall, 1.0 CPU: about 6 minutes
+                                         at the bound, a chain with distinct costs a small fraction
+MAX_PIPEDREAM_OUTER_WORK    1e10         PipeDream's DP at the top level, in n^2 · m(m-1)/2 units;
+                                         worst case 15 ns a unit wall, 9-10 CPU: about 2.5 minutes
+MAX_PIPEDREAM_MEMORY        2 GiB        PipeDream's tables and range figures (16 B per entry, 25 B per
+                                         pair of states) and its candidate batches
 ==========================  ===========  ==================================================================
 
 planner.optimize.limits explains how each search's work is estimated, and holds those checks.
@@ -173,9 +179,13 @@ MAX_CHAIN_STATES = 8_000
 MAX_NATIVE_WORK = 2e9
 NATIVE_STEP_WORK = 1_250
 MAX_NATIVE_TABLE = 5e7
-MAX_PIPEDREAM_INNER_WORK = 6e11
+MAX_PIPEDREAM_INNER_WORK = 2.5e11
 MAX_PIPEDREAM_OUTER_WORK = 1e10
-MAX_PIPEDREAM_BLOCK = 2e7
+MAX_PIPEDREAM_MEMORY = 2**31
+# the worst case's wall seconds per work unit (bench/bench_pipedream_limits.py: zero-cost chains of 200-250
+# states, median of 5, on the 2-core reference machine shared with other jobs; CPU 1.0 and 9-10 ns)
+PIPEDREAM_INNER_UNIT_S = 1.5e-9
+PIPEDREAM_OUTER_UNIT_S = 15e-9
 
 
 @dataclass(frozen=True)

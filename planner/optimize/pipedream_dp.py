@@ -122,14 +122,6 @@ class LevelTerms:
         count = self.view.num_states
         return count - 1 - code % count, (code // count) % self.radix
 
-    def pairs(self) -> list[tuple[int, int]]:
-        """The (m, m') pairs a split considers, m ascending: m' in 1..m (1 for a straight pipeline)."""
-        return [
-            (m, replicas)
-            for m in range(1, self.machines)
-            for replicas in ([1] if self.options.straight else range(1, m + 1))
-        ]
-
 
 def solve(
     view: ChainView, levels: Sequence[tuple[int, float]], options: PipeDreamOptions

@@ -33,9 +33,9 @@ SLACK = 1e-9  # the floor's margin for rounding, relative to the bound and to th
 
 @dataclass(frozen=True)
 class Pairs:
-    """A level's (m, m') split pairs (LevelTerms.pairs, m ascending) as arrays: m, the replicas m' of
-    the last stage, the machines m - m' of the prefix, the last-stage row of m', and the stash factor
-    ceil((n - (m+1)) / m') of the memory check."""
+    """A level's split pairs (m, m'), m in 1..n-1 ascending, m' in 1..m ascending (1 for a straight
+    pipeline), as arrays: m, the replicas m' of the last stage, the machines m - m' of the prefix, the
+    last-stage row of m', and the stash factor ceil((n - (m+1)) / m') of the memory check."""
 
     m: np.ndarray
     replicas: np.ndarray
@@ -47,13 +47,16 @@ class Pairs:
 
     @classmethod
     def of(cls, level: LevelTerms) -> Pairs:
-        pairs = level.pairs()
-        m = np.array([a for a, _ in pairs], dtype=np.int64)
-        replicas = np.array([b for _, b in pairs], dtype=np.int64)
+        sizes = np.arange(1, level.machines, dtype=np.int64)  # m' in 1..m for each m
+        if level.options.straight:
+            m, replicas = sizes, np.ones_like(sizes)
+        else:
+            m = np.repeat(sizes, sizes)
+            replicas = np.arange(1, len(m) + 1) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         distinct = np.unique(replicas)
         row_of = np.full(level.radix, -1, dtype=np.int64)
         row_of[distinct] = np.arange(len(distinct))
-        stash = -(-(level.machines - (m + 1)) // np.maximum(replicas, 1))
+        stash = -(-(level.machines - (m + 1)) // replicas)
         return cls(m, replicas, m - replicas, row_of[replicas], stash, distinct, row_of)
 
 
