@@ -81,6 +81,12 @@ def _short(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class PlannerWarning(UserWarning):
+    """A fact a result rests on that the user did not give, e.g. an efficiency a device file left out and
+    its documented default stood in for. Lower layers record it with `warnings.warn`; the CLI prints it as
+    one line on stderr."""
+
+
 def one_line(text: str) -> str:
     """`text` with every character that is not printable (line breaks included) escaped."""
     if text.isprintable():

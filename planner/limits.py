@@ -66,8 +66,9 @@ MAX_YAML_DEPTH              64           nesting of YAML (PyYAML composes recurs
 MAX_YAML_NODES              1,000,000    values in one YAML file (about 1 s)
 MAX_YAML_ALIAS_NODES        100,000      values repeated through aliases (an alias bomb: well under 1 s)
 MAX_CHAIN_LAYERS            4,000        layers of an exact stage partition (O(layers^2) stage ranges)
-MAX_CHAIN_STATES            8,000        antichain states of a branchy graph (about S^2/2 predecessor
-                                         indices: 8,000 states, about 260 MB)
+MAX_CHAIN_STATES            2,000        antichain states of a branchy graph beyond one per layer (the
+                                         largest shipped profile, gnmt_large, has 1,495); past it the
+                                         native view linearises wide blocks, PipeDream's is refused
 MAX_NATIVE_WORK             2e9          the native DP's estimated candidate stages (about a minute)
 NATIVE_STEP_WORK            1,250        the fixed cost of one native DP step, in candidate stages
 MAX_NATIVE_TABLE            5e7          entries of the native DP's table
@@ -175,7 +176,7 @@ MAX_YAML_ALIAS_NODES = 100_000
 
 # --- the exact partitioning searches (planner.optimize.limits: the estimates and the checks) ------------
 MAX_CHAIN_LAYERS = 4_000
-MAX_CHAIN_STATES = 8_000
+MAX_CHAIN_STATES = 2_000
 MAX_NATIVE_WORK = 2e9
 NATIVE_STEP_WORK = 1_250
 MAX_NATIVE_TABLE = 5e7

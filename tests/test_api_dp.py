@@ -183,7 +183,7 @@ def test_vgg16_plan_partition_and_export_agree_on_cluster_a(run_cli: Any) -> Non
     winner = _json(run_cli, "plan", *vgg)["strategies"][0]
     partition = _json(run_cli, "pipeline", "partition", *vgg)
     export = _json(run_cli, "export", "pipeline", *vgg, "--to", "torch")
-    assert winner["config"] == partition["config"] == export["pipeline_config"] == "9-1-4-1-1"
+    assert winner["config"] == partition["config"] == export["pipeline_config"] == "9-6-1"
     assert partition["batch"] == winner["samples_per_iteration"] == DEFAULT_CNN_BATCH
     assert winner["iteration_s"] == partition["pipeline_time_s"] == export["pipeline_time_s"]
-    assert len(export["split_spec"]) == 4
+    assert len(export["split_spec"]) == 2

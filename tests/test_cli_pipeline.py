@@ -86,9 +86,10 @@ def test_schedule_json_matches_closed_form_and_table(run_cli) -> None:
         "1ms",
         "--backward",
         "2ms",
+        "--no-rematerialise",
     )
     data = json.loads(run_cli(*args, "-f", "json").stdout)
-    assert data["time_s"] == pytest.approx(0.033)
+    assert data["time_s"] == pytest.approx(0.033) and not data["rematerialised"]
     assert data["closed_form"]["exact"] and data["closed_form"]["time_s"] == pytest.approx(data["time_s"])
     assert data["bubble_fraction"] == pytest.approx(3 / 11)
     ops = [e for e in data["events"] if e["kind"] != "idle"]
@@ -99,6 +100,19 @@ def test_schedule_json_matches_closed_form_and_table(run_cli) -> None:
     assert "33 ms" in table.stdout and f"{data['bubble_fraction']:.4g}" in table.stdout
     chart = [line for line in table.stdout.splitlines() if line.startswith("dev ")]
     assert len(chart) == 4 and all(len(line.split("│")[1]) == 66 for line in chart)
+
+
+def test_gpipe_rematerialises_by_default_one_more_forward_per_backward(run_cli) -> None:
+    args = ("pipeline", "schedule", "-k", "4", "-m", "8", "--schedule", "gpipe", "--forward", "1ms")
+    data = json.loads(run_cli(*args, "--backward", "2ms", "-f", "json").stdout)
+    # (M + K - 1)(f + b + f) = 11 x 4 ms (GPipe Sec. 2.3: the backward recomputes the forward)
+    assert data["rematerialised"] and data["time_s"] == pytest.approx(0.044)
+    assert data["closed_form"]["time_s"] == pytest.approx(0.044)
+    assert data["backward_time_s"] == pytest.approx([2e-3])  # the given backward, as given
+    table = run_cli(*args, "--backward", "2ms", "--width", "60")
+    assert "re-materialised" in table.stdout and "44 ms" in table.stdout
+    one_f_one_b = json.loads(run_cli("pipeline", "schedule", "-k", "4", "-m", "8", "-f", "json").stdout)
+    assert not one_f_one_b["rematerialised"] and one_f_one_b["time_s"] == pytest.approx(0.033)
 
 
 def test_schedule_with_stage_times_reports_bounds(run_cli) -> None:
@@ -153,6 +167,7 @@ def test_svg_is_written_once_and_never_replaced_without_force(run_cli, tmp_path:
         (("schedule", "-k", "2", "-m", "4", "--svg", "/no/such/folder/x.svg"), "does not exist"),
         (("schedule", "-k", "2", "-m", "4", "--width", "3"), "--width"),
         (("schedule", "-k", "1000", "-m", "1000"), "ops"),
+        (("schedule", "-k", "2", "-m", "4", "--schedule", "1f1b", "--rematerialise"), "--rematerialise"),
     ],
 )
 def test_bad_input_exits_2(run_cli, args: tuple[str, ...], message: str) -> None:

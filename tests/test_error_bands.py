@@ -97,11 +97,11 @@ def test_every_evaluator_names_its_class_or_none() -> None:
 
 
 def test_the_stored_bands_are_those_of_a_validation_run_now(
-    shared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    shared_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stored = json.loads(bands.BANDS_FILE.read_text(encoding="utf-8"))
-    monkeypatch.setattr(bands, "BANDS_FILE", tmp_path / "error_bands.json")
-    assert bands.main(["--data", str(shared_dir)]) == 0, capsys.readouterr().err
+    written = tmp_path / "error_bands.json"
+    assert bands.main(["--data", str(shared_dir), "--output", str(written)]) == 0, capsys.readouterr().err
     fresh = json.loads((tmp_path / "error_bands.json").read_text(encoding="utf-8"))
     stale = f"planner/validate/error_bands.json is stale: run `{bands.REGENERATE}` and commit it"
     assert fresh.keys() == stored.keys() and set(fresh["classes"]) == set(stored["classes"]), stale
@@ -114,11 +114,10 @@ def test_the_stored_bands_are_those_of_a_validation_run_now(
 
 
 def test_regenerating_without_the_data_is_one_line_and_writes_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = tmp_path / "error_bands.json"
-    monkeypatch.setattr(bands, "BANDS_FILE", target)
-    assert bands.main(["--data", str(tmp_path)]) == 2
+    assert bands.main(["--data", str(tmp_path), "--output", str(target)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "skipped" in err
     assert not target.exists()

@@ -26,6 +26,8 @@ DEVICE = Device(
     peak_compute={"fp32": 1e10},
     memory=1e12,
     memory_bandwidth=1e12,
+    compute_efficiency=1.0,  # the by-hand figures below take the peaks as sustained
+    memory_efficiency=1.0,
 )
 LINK = Link(bandwidth=1.25e6, latency=0.01)
 ARRAYS = layer_arrays(

@@ -8,7 +8,12 @@ import re
 import pytest
 
 from planner.spec.catalog import entries, find
-from planner.spec.hardware import Cluster, Device
+from planner.spec.hardware import (
+    DEFAULT_COMPUTE_EFFICIENCY,
+    DEFAULT_MEMORY_EFFICIENCY,
+    Cluster,
+    Device,
+)
 
 GIB = 2**30
 
@@ -23,6 +28,17 @@ DEVICE_NAMES = {
     "raspberry-pi-3b",
     "raspberry-pi-3b-plus",
     "raspberry-pi-4b",
+    # issue 20: the hardware people plan for today
+    "h200-sxm-141gb",
+    "b200-sxm-180gb",
+    "mi300x-oam-192gb",
+    "l40s-48gb",
+    "l4-24gb",
+    "a10g-24gb",
+    "geforce-rtx-4090",
+    "a100-sxm4-40gb",
+    "tpu-v4",
+    "tpu-v5e",
 }
 CLUSTER_NAMES = {
     "pipedream-cluster-a",
@@ -33,6 +49,12 @@ CLUSTER_NAMES = {
     "big-basin",
     "pi-cluster",
     "dgx-h100",
+    "dgx-h200",
+    "mi300x-platform",
+    "aws-p4d.24xlarge",
+    "aws-p5.48xlarge",
+    "aws-g5.12xlarge",
+    "tpu-v5e-16",
 }
 
 
@@ -241,3 +263,112 @@ def test_prices_are_dated_and_sourced(cluster: Cluster) -> None:
     assert price.usd_per_hour > 0
     datetime.date.fromisoformat(price.date)
     assert price.source
+
+
+# --- issue 20: the current catalog and the efficiency defaults ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("alias", "name"),
+    [
+        ("h200", "h200-sxm-141gb"),
+        ("b200", "b200-sxm-180gb"),
+        ("mi300x", "mi300x-oam-192gb"),
+        ("l40s", "l40s-48gb"),
+        ("l4", "l4-24gb"),
+        ("a10g", "a10g-24gb"),
+        ("rtx-4090", "geforce-rtx-4090"),
+        ("a100-40gb", "a100-sxm4-40gb"),
+        ("aws-p5", "aws-p5.48xlarge"),
+        ("aws-p4d", "aws-p4d.24xlarge"),
+        ("aws-g5", "aws-g5.12xlarge"),
+    ],
+)
+def test_new_aliases_resolve(alias: str, name: str) -> None:
+    assert find("hardware", alias).name == name
+
+
+def test_new_peaks_are_dense() -> None:
+    b200, h200, mi300x = (find("hardware", n) for n in ("b200", "h200", "mi300x"))
+    assert b200.peak("bf16") == approx(2250e12)  # HGX B200 36 PFLOPS sparse for 8 GPUs
+    assert b200.peak("fp8") == approx(4500e12)
+    assert b200.peak("fp4") == approx(9000e12)
+    assert h200.peak("bf16") == find("hardware", "h100").peak("bf16")  # the same GH100
+    assert h200.memory_bandwidth == approx(4.8e12)
+    assert mi300x.peak("bf16") == approx(1307.4e12)
+    assert find("hardware", "l4").peak("fp8") == approx(242.5e12)  # datasheet 485 is sparse
+    assert find("hardware", "rtx-4090").peak("bf16") == approx(165.2e12)  # FP32 accumulate: half rate
+
+
+def test_every_catalog_device_states_both_efficiencies() -> None:
+    for entry in hardware():
+        if entry.spec == "device":
+            assert entry.value.assumed_figures == (), entry.name
+
+
+def test_default_compute_efficiency_is_the_catalog_gpus_median() -> None:
+    """The documented claim in planner.spec.hardware: the default sits at the catalog GPUs' median."""
+    import statistics
+
+    gpus = [e.value.compute_efficiency for e in hardware() if e.spec == "device" and e.value.kind == "gpu"]
+    assert abs(DEFAULT_COMPUTE_EFFICIENCY - statistics.median(gpus)) <= 0.05
+    assert DEFAULT_COMPUTE_EFFICIENCY < 1.0
+
+
+def _card(**figures: float) -> Device:
+    return Device(
+        spec="device",
+        name="my-card",
+        kind="gpu",
+        peak_compute={"bf16": 165e12},
+        memory=24 * GIB,
+        memory_bandwidth=1e12,
+        **figures,
+    )
+
+
+def test_a_device_without_efficiencies_takes_the_defaults_and_says_so() -> None:
+    device = _card()
+    assert device.compute_efficiency == DEFAULT_COMPUTE_EFFICIENCY
+    assert device.memory_efficiency == DEFAULT_MEMORY_EFFICIENCY
+    assert device.assumed_figures == ("compute_efficiency", "memory_efficiency")
+    # a figure written out is not assumed, even when it equals the default
+    assert _card(compute_efficiency=0.7).assumed_figures == ("memory_efficiency",)
+
+
+DEVICE_FILE = """spec: device
+name: my-4090
+kind: gpu
+peak_compute: {bf16: 165 TFLOPS}
+memory: 24 GiB
+memory_bandwidth: 1008 GB/s
+"""
+
+
+def test_cli_warns_once_on_stderr_for_an_assumed_efficiency(tmp_path, run_cli) -> None:
+    path = tmp_path / "my-4090.yaml"
+    path.write_text(DEVICE_FILE + "memory_efficiency: 0.8\n")
+    result = run_cli("hardware", "show", str(path))
+    assert result.exit_code == 0
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and result.stderr.count("\n") == 1
+    assert "my-4090" in warnings[0] and "compute_efficiency" in warnings[0] and "0.7" in warnings[0]
+    assert "memory_efficiency" not in warnings[0]
+    assert "0.7 (assumed)" in result.stdout
+
+
+def test_cli_is_silent_for_a_catalog_device(run_cli) -> None:
+    result = run_cli("hardware", "show", "h100")
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_inline_cluster_device_warns_too(tmp_path, run_cli) -> None:
+    device = "\n".join("    " + line for line in DEVICE_FILE.splitlines())
+    path = tmp_path / "box.yaml"
+    path.write_text(
+        "spec: cluster\nname: box\ndevice:\n" + device + "\nlevels:\n  - name: gpu\n    count: 2\n"
+        "    link: {bandwidth: 32 GB/s}\n"
+    )
+    result = run_cli("hardware", "show", str(path), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "warning:" in result.stderr and "compute_efficiency or memory_efficiency" in result.stderr

@@ -171,7 +171,7 @@ MALFORMED = {
     "negative memory": ("device", lambda: _mutated(DEVICE, ("memory",), "-16 GiB")),
     "zero memory": ("device", lambda: _mutated(DEVICE, ("memory",), "0 GiB")),
     "efficiency above 1": ("device", lambda: _mutated(DEVICE, ("compute_efficiency",), 1.5)),
-    "unknown dtype": ("device", lambda: _mutated(DEVICE, ("peak_compute", "fp4"), "1 PFLOPS")),
+    "unknown dtype": ("device", lambda: _mutated(DEVICE, ("peak_compute", "fp2"), "1 PFLOPS")),
     "empty name": ("device", lambda: _mutated(DEVICE, ("name",), "")),
     "wrong marker": ("device", lambda: _mutated(DEVICE, ("spec",), "gpu")),
     "no levels": ("cluster", lambda: _mutated(CLUSTER, ("levels",), [])),
@@ -252,7 +252,7 @@ def test_required_defaults_and_bounds_come_from_the_spec_fields() -> None:
     assert device["required"] == ["spec", "name", "kind", "peak_compute", "memory", "memory_bandwidth"]
     assert device["additionalProperties"] is False
     efficiency = device["properties"]["compute_efficiency"]
-    assert efficiency["default"] == 1.0
+    assert efficiency["default"] == 0.7  # DEFAULT_COMPUTE_EFFICIENCY (issue 20: never a silent 1.0)
     assert efficiency["anyOf"][0] == {"type": "number", "minimum": 1e-6, "maximum": 1}  # limits.FRACTION
     assert "description" not in {
         k for k, v in device["properties"].items() if "default" in v and v["default"] == ""

@@ -32,6 +32,13 @@ EXACT = {
     "t5-base": 247_577_856,
     "t5-large": 783_150_080,
     "t5-xxl": 11_135_332_352,
+    "llama-3-8b": 8_030_261_248,
+    "llama-3-70b": 70_553_706_496,
+    "llama-3.1-405b": 405_853_388_800,
+    "mistral-7b": 7_241_732_096,
+    "mixtral-8x7b": 46_702_792_704,
+    "qwen2.5-7b": 7_615_616_512,  # Q/K/V biases (qkv_bias)
+    "qwen2.5-72b": 72_706_203_648,
 }
 # Counts the papers publish rounded: (count, relative tolerance).
 ROUNDED = {

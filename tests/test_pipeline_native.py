@@ -83,7 +83,7 @@ def brute_force(planner: NativePlanner) -> float:
 
 def _plan_time(planner: NativePlanner, bounds, replicas, total) -> float:
     costs, topology, options = planner.costs, planner.topology, planner.options
-    worst, offset = 0.0, 0
+    worst, offset, before = 0.0, 0, 0
     for s, r in enumerate(replicas):
         i, j = bounds[s], bounds[s + 1]
         p = costs.parameter_bytes(i, j)
@@ -92,17 +92,15 @@ def _plan_time(planner: NativePlanner, bounds, replicas, total) -> float:
         phase = float(backward_phase(costs.backward_s(i, j), sync, tail, options.overlap))
         worst = max(worst, (costs.forward_s(i, j) + phase + p * options.update_s_per_parameter_byte) / r)
         if s:
-            cut = costs.output_activation_bytes[i - 1]
-            worst = max(
-                worst, float(topology.transfer_time(cut, offset, options.activation_compression_ratio))
-            )
+            cut = costs.output_activation_bytes[i - 1] / options.activation_compression_ratio
+            worst = max(worst, float(planner.cut_links.term(cut, before, offset, offset + r)))
         if options.memory_limit_bytes is not None:
             memory = stage_memory_bytes(
                 p, costs.activation_bytes(i, j), in_flight(total - offset, r), planner.state_factor
             )
             if memory > options.memory_limit_bytes:
                 return math.inf
-        offset += r
+        before, offset = offset, offset + r
     return worst
 
 
@@ -120,6 +118,7 @@ CASES = [
     (11, 6, 2, 2, {"memory_fraction": 0.5, "straight": True, "use_fewer_machines": True}),
     (9, 1, 2, 2, {}),
     (10, 7, 1, 5, {}),
+    (12, 6, 2, 3, {"cut_links": "boundary"}),
 ]
 
 
@@ -370,7 +369,7 @@ def test_bottleneck_search_finds_the_dynamic_programs_optimum() -> None:
         )
         kwargs = {"straight": seed % 5 == 1, "activation_compression_ratio": [1.0, 0.5, 6.0][seed % 3]}
         costs = random_chain(rng, layers)
-        expected = partition_native(costs, cluster, use_fewer_machines=True, **kwargs)
+        expected = partition_native(costs, cluster, use_fewer_machines=True, cut_links="boundary", **kwargs)
         found, stats = partition_bottleneck(costs, cluster, **kwargs)
         assert found.pipeline_time_s == expected.pipeline_time_s, seed
         assert found.devices_used <= cluster.total_devices and stats.checks >= 1

@@ -197,6 +197,7 @@ def _device_dict(device: Any) -> dict[str, Any]:
         "price": _price(device.price),
         "compute_efficiency": device.compute_efficiency,
         "memory_efficiency": device.memory_efficiency,
+        "assumed_figures": list(device.assumed_figures),  # left out of the spec: the defaults stand in
         "source": device.source,
     }
 
@@ -273,12 +274,18 @@ def _profile_payload(profile: ModelProfile) -> dict[str, Any]:
 
 
 def _llm_payload(cfg: Any) -> dict[str, Any]:
+    from planner.cost.moe import active_parameters, expert_parameters
     from planner.cost.transformer import parameter_breakdown, parameter_count
 
     config = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "spec"}
     config["num_kv_heads"], config["head_dim"] = cfg.kv_heads, cfg.head_size
+    config["expert_ffn_size"] = cfg.expert_size if cfg.is_moe else None
     return {
         "model": {"spec": "llm", **config},
-        "totals": {"parameters": parameter_count(cfg)},
+        "totals": {
+            "parameters": parameter_count(cfg),
+            "active_parameters": active_parameters(cfg),  # per token: top-k experts only (MoE)
+            "expert_parameters": expert_parameters(cfg),
+        },
         "parameter_breakdown": parameter_breakdown(cfg),
     }

@@ -69,7 +69,7 @@ class DPPlanResult:
                 "optimizer": setup.optimizer,
                 "algorithm": options.algorithm,
                 "overlap": setup.overlap,
-                "overlap_slowdown": setup.overlap_slowdown,
+                "overlap_slowdown": setup.slowdown,
                 "bucket_bytes": setup.bucket_bytes,
                 "strong_scaling": plan.strong_scaling,
                 "profile_batch": self.profile_batch,

@@ -1,5 +1,10 @@
 """Pipeline bubbles and schedules: the closed forms of GPipe, 1F1B and interleaved 1F1B, and a simulated
-timeline checked against them (planner.cost.pipeline, planner.cost.pipeline_schedule)."""
+timeline checked against them (planner.cost.pipeline, planner.cost.pipeline_schedule).
+
+GPipe re-materialises by default (Huang et al., NeurIPS 2019, Sec. 2.3: each stage keeps only its
+micro-batches' inputs and recomputes the forward during the backward), so its backward per micro-batch is
+the given backward plus one forward, as `planner plan` costs it; `rematerialise=False` keeps every
+activation and recomputes nothing. 1F1B and interleaved 1F1B recompute nothing."""
 
 from __future__ import annotations
 
@@ -160,10 +165,20 @@ class ScheduleOptions:
     chunks: int | None = None
     forward_s: tuple[float, ...] = (1e-3,)
     backward_s: tuple[float, ...] = (2e-3,)
+    rematerialise: bool | None = None  # GPipe's recompute (None: on for gpipe); other schedules: None
+
+    @property
+    def recomputes(self) -> bool:
+        """Whether the backward recomputes the forward (GPipe re-materialising)."""
+        return self.schedule == "gpipe" and self.rematerialise is not False
 
     def check(self) -> int:
         """SettingError for a setting out of range; the chunks per device the schedule runs."""
         v = _check_common(self.stages, self.microbatches, self.schedule, self.chunks)
+        if self.rematerialise is not None and self.schedule != "gpipe":
+            raise SettingError(
+                "rematerialise", f"GPipe's; the {self.schedule} schedule recomputes nothing", show_got=False
+            )
         if 2 * self.stages * self.microbatches * v > MAX_SIMULATED_OPS:
             raise SettingError(
                 "microbatches",
@@ -202,6 +217,7 @@ class ScheduleResult:
             "chunks": t.chunks,
             "forward_time_s": list(self.options.forward_s),
             "backward_time_s": list(self.options.backward_s),
+            "rematerialised": self.options.recomputes,  # each backward then also runs its forward again
             "time_s": t.makespan,
             "bubble_fraction": t.bubble_fraction,
             "bubble_overhead": t.bubble_overhead,
@@ -237,6 +253,8 @@ def pipeline_schedule(options: ScheduleOptions) -> ScheduleResult:
 
     v = options.check()
     forward, backward = list(options.forward_s), list(options.backward_s)
+    if options.recomputes:  # + one forward per micro-batch in the backward (GPipe Sec. 2.3)
+        backward = [b + f for f, b in zip(forward, backward, strict=True)]
     timeline = simulate(options.schedule, options.stages, options.microbatches, forward, backward, chunks=v)
     return ScheduleResult(options, timeline, _closed_form(timeline, forward, backward))
 

@@ -98,6 +98,13 @@ def schedule_chart(
             help="FORWARD/BACKWARD per device (K items) or per virtual stage (K·v), e.g. 1ms/2ms,1.2ms/2.4ms"
         ),
     ] = None,
+    rematerialise: Annotated[
+        bool | None,
+        typer.Option(
+            "--rematerialise/--no-rematerialise",
+            help="GPipe recomputes each forward in the backward (default: on for --schedule gpipe)",
+        ),
+    ] = None,
     svg: Annotated[Path | None, typer.Option(help="also write the chart to this SVG file")] = None,
     force: Annotated[bool, typer.Option("--force", help=force_help("--svg"))] = False,
     width: Annotated[
@@ -128,7 +135,9 @@ def schedule_chart(
     else:
         forward_s = ScheduleOptions.forward_s if forward is None else (forward,)
         backward_s = ScheduleOptions.backward_s if backward is None else (backward,)
-    options = ScheduleOptions(stages, microbatches, schedule.value, chunks, forward_s, backward_s)
+    options = ScheduleOptions(
+        stages, microbatches, schedule.value, chunks, forward_s, backward_s, rematerialise
+    )
     if svg is not None:
         check_target(svg, setting="--svg", force=force)
     result = pipeline_schedule(options)

@@ -12,7 +12,8 @@ One iteration on N devices, each holding a full replica and processing its own m
   among the N devices, by one of planner.cost.cluster_allreduce's algorithms; one device synchronises nothing.
 * Overlap (PyTorch DDP, Li et al. VLDB 2020): gradients grouped in buckets whose all-reduces overlap the
   backward pass (planner.cost.dp_buckets); the all-reduce kernels slow the backward pass they overlap by
-  `overlap_slowdown` (planner.cost.overlap), and the last bucket's all-reduce stays exposed.
+  the device's `collective_overlap_slowdown` (planner.cost.overlap), and the last bucket's all-reduce
+  stays exposed.
 * Update: the optimizer step is memory-bound: parameters × update_bytes_per_parameter
   (planner.cost.memory) over the device's sustained memory bandwidth, on every replica.
 
@@ -36,7 +37,7 @@ from planner.cost.compute import LayerArrays, layer_times, sustained_memory_band
 from planner.cost.dp_buckets import DDP_BUCKET_BYTES, FloatArray, Iteration, SyncFn, simulate_iteration
 from planner.cost.lr_schedule import IMAGENET_TRAIN_SAMPLES, iterations_per_epoch
 from planner.cost.memory import TrainingMemory, training_memory, update_bytes_per_parameter
-from planner.cost.overlap import OVERLAP_COMPUTE_SLOWDOWN
+from planner.cost.overlap import compute_slowdown
 from planner.spec.hardware import Cluster, Device
 
 
@@ -74,13 +75,18 @@ class Setup:
     optimizer: str = "sgd"
     overlap: bool = True
     bucket_bytes: float = DDP_BUCKET_BYTES
-    overlap_slowdown: float = OVERLAP_COMPUTE_SLOWDOWN  # 0: overlap without contention (best case)
+    overlap_slowdown: float | None = None  # None: the device's (planner.cost.overlap); 0: no contention
     measured_on: Device | None = None  # the device a measured profile's times come from, if known
     epoch_samples: int = IMAGENET_TRAIN_SAMPLES
 
     @property
     def device(self) -> Device:
         return self.cluster.resolved_device
+
+    @property
+    def slowdown(self) -> float:
+        """Backward throughput lost while an all-reduce overlaps it (overlap_slowdown, else the device's)."""
+        return compute_slowdown(self.device) if self.overlap_slowdown is None else self.overlap_slowdown
 
     @property
     def parameters(self) -> int:
@@ -235,7 +241,7 @@ def evaluate(
         sync,
         overlap=setup.overlap,
         bucket_bytes=setup.bucket_bytes,
-        slowdown=setup.overlap_slowdown,
+        slowdown=setup.slowdown,
     )
     if baseline_iteration_s is None:
         if devices == 1 and baseline_batch == batch_per_device:

@@ -239,7 +239,7 @@ def _notes(setup: Setup, chosen: DPResult, options: dict[str, AlgorithmOption]) 
     )
     if setup.overlap and chosen.devices > 1:
         notes.append(
-            f"contention: the all-reduce kernels take {setup.overlap_slowdown:.0%} of the backward pass's "
+            f"contention: the all-reduce kernels take {setup.slowdown:.0%} of the backward pass's "
             f"throughput while they overlap it, {chosen.iteration.contention_s * 1e3:.4g} ms "
             "(planner.cost.overlap; 0 % is the perfect-overlap bound)"
         )

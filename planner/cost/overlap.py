@@ -26,14 +26,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from planner.cost.dp_buckets import DDP_BUCKET_BYTES
+from planner.spec.hardware import Device
 
-# Fraction of the backward pass's throughput lost while an all-reduce runs beside it. A system figure,
-# not fitted to any validation case. Source: the share of the SMs NCCL's kernels occupy during a
-# collective, 24 thread blocks (one per SM) of an H100's 132 SMs = 0.18, observed with Nsight Systems
-# (NVIDIA developer forum, "Compute-Communication Overlap Causes Severe GEMM Performance Degradation
-# because of Tail Effect", 2025); the same order as the SM share NCCL takes on V100 by its default channel
-# count. confidence: recalled (no V100 / P100 measurement at hand); the memory-bandwidth share of the
-# collective, which can be larger for memory-bound layers, is not added.
+# The default fraction of compute throughput lost while an all-reduce runs beside it, for a device whose
+# spec gives no `collective_overlap_slowdown` (planner.spec.hardware.Device; the sourced per-GPU values are
+# in hardware/devices/*.yaml). A system figure, not fitted to any validation case: NCCL's kernels hold
+# whole SMs (one CTA per channel; "NCCL CTAs won't share an SM with compute kernels", NCCL maintainer,
+# github.com/NVIDIA/nccl issue 689), and an all-reduce on an H100 launched 24 blocks on its 132 SMs =
+# 0.18 (Nsight Systems; NVIDIA developer forum, "Compute-Communication Overlap Causes Severe GEMM
+# Performance Degradation because of Tail Effect", 2025). confidence: recalled for any other device; the
+# collective's memory-bandwidth share, which can be larger for memory-bound layers, is not added.
 OVERLAP_COMPUTE_SLOWDOWN = 0.18
 
 Array = NDArray[np.float64]
@@ -55,6 +57,19 @@ class Overlap:
 
 
 BEST_CASE = Overlap(slowdown=0.0, best_case=True)
+
+
+def compute_slowdown(device: Device | None) -> float:
+    """The device's `collective_overlap_slowdown`, or OVERLAP_COMPUTE_SLOWDOWN when it gives none (or when
+    there is no device: measured times on a cluster built from bandwidths alone)."""
+    if device is None or device.collective_overlap_slowdown is None:
+        return OVERLAP_COMPUTE_SLOWDOWN
+    return device.collective_overlap_slowdown
+
+
+def device_overlap(device: Device | None, bucket_bytes: float = DDP_BUCKET_BYTES) -> Overlap:
+    """How an all-reduce overlaps compute on `device` (its contention slowdown, gradient buckets)."""
+    return Overlap(slowdown=compute_slowdown(device), bucket_bytes=bucket_bytes)
 
 
 def backward_phase(backward: Any, sync: Any, tail: Any, overlap: Overlap) -> Array:

@@ -22,6 +22,13 @@ Sources of the layer structure:
   HF `TransfoXLModel` with untie_r=True). RMSNorm, tied embeddings. This extra d_model^2 per layer is what
   makes Gopher's published family sizes (44M, 117M, 417M, ..., 280B) come out as 13*L*d^2 + V*d rather
   than 12*L*d^2 + V*d.
+* Qwen2 / Qwen2.5 (Yang et al. 2024; HF `Qwen2ForCausalLM`): the LLaMA layout, with biases on the Q, K
+  and V projections only (`qkv_bias`).
+* Mixture-of-experts (Jiang et al. 2024, Mixtral, Sec. 2.1; HF `MixtralSparseMoeBlock`): each layer's FFN
+  is `num_experts` SwiGLU experts plus a router, a bias-free linear layer d x num_experts; shared experts
+  (Dai et al. 2024, DeepSeekMoE) are experts of the same size that every token uses. Total parameters
+  count every expert; the parameters one token uses (active) count its top-k routed experts only
+  (planner.cost.moe).
 """
 
 from __future__ import annotations
@@ -46,20 +53,38 @@ def attention_parameters(cfg: LLMConfig) -> int:
     q_dim = cfg.num_heads * cfg.head_size
     kv_dim = cfg.kv_heads * cfg.head_size
     weights = d * q_dim + 2 * d * kv_dim + q_dim * d
-    biases = q_dim + 2 * kv_dim + d if cfg.bias else 0
+    projection_biases = q_dim + 2 * kv_dim if cfg.bias or cfg.qkv_bias else 0
+    return weights + projection_biases + (d if cfg.bias else 0)
+
+
+def _feed_forward(cfg: LLMConfig, inner: int) -> int:
+    """One feed-forward network of inner size `inner`: up (and gate, when gated) d x inner, down inner x d,
+    biases. Gated FFNs (SwiGLU, GeGLU; Shazeer 2020) have two input matrices. Unit: parameters."""
+    d = cfg.hidden_size
+    inputs = 2 if cfg.gated_ffn else 1
+    weights = inputs * d * inner + inner * d
+    biases = inputs * inner + d if cfg.bias else 0
     return weights + biases
+
+
+def expert_ffn_parameters(cfg: LLMConfig) -> int:
+    """Parameters of one expert (routed or shared) of a mixture-of-experts layer; of the one FFN of a
+    dense layer. Unit: parameters."""
+    return _feed_forward(cfg, cfg.expert_size)
+
+
+def router_parameters(cfg: LLMConfig) -> int:
+    """Parameters of one layer's router: a bias-free linear layer d x num_experts (Mixtral's `gate`);
+    0 for a dense model. Unit: parameters."""
+    return cfg.hidden_size * cfg.num_experts if cfg.is_moe else 0
 
 
 def ffn_parameters(cfg: LLMConfig) -> int:
-    """Parameters of one feed-forward block: up (and gate, when gated) d x ffn, down ffn x d, biases.
-
-    Gated FFNs (SwiGLU, GeGLU; Shazeer 2020) have two input matrices. Unit: parameters.
-    """
-    d, f = cfg.hidden_size, cfg.ffn_size
-    inputs = 2 if cfg.gated_ffn else 1
-    weights = inputs * d * f + f * d
-    biases = inputs * f + d if cfg.bias else 0
-    return weights + biases
+    """Parameters of one layer's feed-forward block as stored: the dense FFN, or the router, every routed
+    expert and the shared experts of a mixture-of-experts layer. Unit: parameters."""
+    if not cfg.is_moe:
+        return _feed_forward(cfg, cfg.ffn_size)
+    return router_parameters(cfg) + (cfg.num_experts + cfg.shared_experts) * expert_ffn_parameters(cfg)
 
 
 def _stacks(cfg: LLMConfig) -> list[tuple[int, bool]]:
@@ -109,8 +134,9 @@ def parameter_breakdown(cfg: LLMConfig) -> dict[str, int]:
 def parameter_count(cfg: LLMConfig) -> int:
     """Total parameters of the model (tied output head counted once). Unit: parameters.
 
-    Matches Hugging Face checkpoint totals exactly for GPT-2, LLaMA-2 and T5 v1.1; see the module
-    docstring for the sources of each architecture's layout.
+    Matches Hugging Face checkpoint totals exactly for GPT-2, LLaMA-2/3, Mistral, Mixtral, Qwen2.5 and
+    T5 v1.1; see the module docstring for the sources of each architecture's layout. A mixture-of-experts
+    model counts every expert (planner.cost.moe.active_parameters counts those one token uses).
     """
     return sum(parameter_breakdown(cfg).values())
 

@@ -1,9 +1,10 @@
 """A model's chain of stages as prefix sums: forward and backward time, parameter and activation bytes.
 
 The states are PipeDream's antichain states of a profile's graph (planner.optimize.chain_view: a plain
-chain for a sequential model). The chain view sums one compute time per state; partitioning with
-gradient synchronisation overlapped with the backward pass needs forward and backward apart, so two
-views are built, one from each time (the parameter and activation sums are the same in both).
+chain for a sequential model; a block of parallel branches past the state budget is linearised, its
+states the prefixes of its layers in layer order). The chain view sums one compute time per state;
+partitioning with gradient synchronisation overlapped with the backward pass needs forward and backward
+apart, so the view sums the forward time and the backward sums come from the same states.
 A stage is a range of states [i, j) with i = 0 or state i-1 preceding state j-1 in the antichain DAG;
 its figures are differences of the prefix sums, O(1) each. Units: seconds per minibatch, bytes.
 """
@@ -96,12 +97,15 @@ def chain_costs(
         forward_s = [layer.forward_time or 0.0 for layer in profile.layers]
         backward_s = [layer.backward_time or 0.0 for layer in profile.layers]
     assert backward_s is not None
-    forward_view = build_chain_view(profile, layer_time_s=forward_s)
-    backward_view = build_chain_view(profile, layer_time_s=backward_s)
+    if len(backward_s) != len(profile.layers):
+        raise SpecError(
+            f"profile {profile.name}", "backward_s", f"expected one time per layer ({len(profile.layers)})"
+        )
+    forward_view = build_chain_view(profile, layer_time_s=forward_s, exact=False)
     start, end = _valid_pairs(forward_view)
     return ChainCosts(
         cum_forward_s=forward_view.cum_compute_s,
-        cum_backward_s=backward_view.cum_compute_s,
+        cum_backward_s=forward_view.cumulative(backward_s),
         cum_parameter_bytes=forward_view.cum_parameter_bytes,
         cum_activation_bytes=forward_view.cum_activation_bytes,
         output_activation_bytes=forward_view.output_activation_bytes,
@@ -151,3 +155,37 @@ def _valid_pairs(view: ChainView) -> tuple[NDArray[np.int64], NDArray[np.int64]]
         starts.append(np.concatenate(([0], before)).astype(np.int64))
         ends.append(np.full(len(before) + 1, j, dtype=np.int64))
     return np.concatenate(starts), np.concatenate(ends)
+
+
+@dataclass(frozen=True, eq=False)
+class PairArrays:
+    """Per valid pair (i, j) (sorted by j, then i): its figures; `group_start` the first pair of each j,
+    `first_pairs` the pairs with i = 0 (one per j). Units as ChainCosts."""
+
+    i: NDArray[np.int64]
+    j: NDArray[np.int64]
+    forward: Array
+    backward: Array
+    parameters: Array
+    activations: Array
+    compute: Array
+    group_start: NDArray[np.int64]
+    first_pairs: NDArray[np.int64]
+
+
+def pair_arrays(costs: ChainCosts) -> PairArrays:
+    """The figures of every valid stage range of `costs`, vectorised (the native DP's inputs)."""
+    i, j = costs.pair_start, costs.pair_end
+    forward = costs.cum_forward_s[j] - costs.cum_forward_s[i]
+    backward = costs.cum_backward_s[j] - costs.cum_backward_s[i]
+    return PairArrays(
+        i=i,
+        j=j,
+        forward=forward,
+        backward=backward,
+        parameters=costs.cum_parameter_bytes[j] - costs.cum_parameter_bytes[i],
+        activations=costs.cum_activation_bytes[j] - costs.cum_activation_bytes[i],
+        compute=forward + backward,
+        group_start=np.flatnonzero(np.r_[True, j[1:] != j[:-1]]),
+        first_pairs=np.flatnonzero(i == 0),
+    )

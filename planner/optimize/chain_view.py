@@ -31,6 +31,14 @@ Construction, for a profile's DAG (layers and their `inputs`):
    (forward + backward), parameter bytes and activation bytes over the down-set of s; the output
    activation of s is the sum of the activation sizes of its augmented antichain.
 
+Bounded search (planner.optimize.antichain_blocks). The graph is cut into a chain of blocks at its cut
+nodes and searched block by block, which gives the same states, edges and order as one search; the states
+in all are bounded by max(MAX_CHAIN_STATES, nodes) (planner.limits), each block's counted as it is found.
+A block past its share is refused with the estimated states, time and memory (`exact`, PipeDream's own
+search), or linearised (`exact=False`, the native partitioner: the block's states are the prefixes of its
+layers in layer order; `linearised_blocks` counts them). So a 4 x 20 parallel block (194,481 states)
+costs 82 states natively instead of a 35 GiB matrix.
+
 Ranges. PipeDream's figure for the states [i, j) (its `compute_times[i][j-1]`) is C(j-1) - C(i-1)
 with C(-1) = 0: `cum_compute_s[j] - cum_compute_s[i]`, an O(1) look-up (likewise for parameters and
 activations). When state i-1 precedes state j-1 in the antichain DAG this is the figure of exactly
@@ -51,14 +59,15 @@ GNMT-16 (96 nodes, 1,495 states) about 0.09 s.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from planner.errors import SpecError
-from planner.optimize.limits import check_chain_layers, check_chain_states
+from planner.limits import MAX_CHAIN_STATES
+from planner.optimize.antichain_blocks import AntichainGraph, Block, BlockStates, bits
+from planner.optimize.limits import check_chain_layers, refuse_chain_states
 from planner.spec.profile import ModelProfile
 
 LayerTimes = Sequence[float] | np.ndarray  # seconds per layer, by profile index
@@ -91,6 +100,7 @@ class ChainView:
     cum_parameter_bytes: np.ndarray
     cum_activation_bytes: np.ndarray
     output_activation_bytes: np.ndarray
+    linearised_blocks: int = 0
 
     @property
     def num_states(self) -> int:
@@ -108,17 +118,26 @@ class ChainView:
         """Activation bytes of the states [start, end): A(end-1) - A(start-1)."""
         return float(self.cum_activation_bytes[end] - self.cum_activation_bytes[start])
 
+    def cumulative(self, values: LayerTimes) -> np.ndarray:
+        """Prefix sums over the states of a per-layer figure (by profile index): index s + 1 sums state
+        s's down-set, index 0 is 0 (another time than the view's own, e.g. the backward pass alone)."""
+        sums = _membership(self.down_sets, len(self.layer_names)) @ np.asarray(values, dtype=float)
+        return np.concatenate(([0.0], sums))
+
     def layers_in(self, end: int, assigned: int = 0) -> list[int]:
         """Profile indices of the layers in the down-set of state end-1 that are not in `assigned` (a
         bit mask), ascending: how PipeDream assigns the nodes of consecutive stages."""
-        return _bits(self.down_sets[end - 1] & ~assigned)
+        return bits(self.down_sets[end - 1] & ~assigned)
 
 
-def build_chain_view(profile: ModelProfile, layer_time_s: LayerTimes | None = None) -> ChainView:
+def build_chain_view(
+    profile: ModelProfile, layer_time_s: LayerTimes | None = None, *, exact: bool = True
+) -> ChainView:
     """PipeDream's chain of antichain states for `profile` (see the module doc).
 
     `layer_time_s` gives each layer's compute time per minibatch (s), by profile index; by default the
     profile's measured forward + backward time (a layer without a measured time is a SpecError).
+    `exact` False lets blocks past the state budget be linearised instead of refused (see the module doc).
     """
     count = len(profile.layers)
     check_chain_layers(count)  # O(count^2) memory below: refuse a huge profile at once
@@ -152,27 +171,20 @@ def build_chain_view(profile: ModelProfile, layer_time_s: LayerTimes | None = No
         )
     producers = [[u for u in inputs[v] if alive[u]] if alive[v] else [] for v in range(count)]
 
-    graph = _Graph(count, nodes, producers, consumers)
-    start = next(i for i in nodes if not producers[i])
-    antichains, edges = graph.antichain_dag(start)
-    order = _reverse_postorder(edges)
-    rank = {state: r for r, state in enumerate(order)}
-    chain_antichains = [antichains[state] for state in order]
-    chain_edges = [[rank[t] for t in edges[state]] for state in order]
-
-    pred_masks = [0] * len(order)
-    for s in range(len(order)):
-        for t in chain_edges[s]:
+    graph = AntichainGraph(count, nodes, producers, consumers)
+    antichains, down_sets, edges, linearised = _assemble(graph, exact, profile.name)
+    pred_masks = [0] * len(antichains)
+    for s, targets in enumerate(edges):  # chain order is topological
+        for t in targets:
             pred_masks[t] |= pred_masks[s] | (1 << s)
-    predecessors = tuple(_indices(mask, len(order)) for mask in pred_masks)  # row by row: no S x S matrix
+    predecessors = tuple(_indices(mask, len(antichains)) for mask in pred_masks)  # row by row: no S x S
 
-    down_sets = tuple(graph.down_set(augmented) for augmented in chain_antichains)
     stranded = [profile.layers[i].name for i in nodes if not (down_sets[-1] >> i) & 1]
     if stranded:  # the stages cover the last state's down-set: these layers would be in no stage
         raise SpecError(
             f"profile {profile.name}",
             "layers",
-            f"expected every layer to be reached from the first source '{profile.layers[start].name}' "
+            f"expected every layer to be reached from the first source '{profile.layers[nodes[0]].name}' "
             f"(PipeDream's chain view grows from one source); not reached: {', '.join(stranded[:5])}"
             f"{' ...' if len(stranded) > 5 else ''} (a branch of its own from the data source: no stage "
             "would hold it)",
@@ -181,7 +193,7 @@ def build_chain_view(profile: ModelProfile, layer_time_s: LayerTimes | None = No
     membership = _membership(down_sets, count)
     parameters = np.array([profile.layer_parameter_bytes(layer) for layer in profile.layers], dtype=float)
     activations = np.array([layer.output_bytes for layer in profile.layers], dtype=float)
-    output = np.array([float(sum(activations[a] for a in augmented)) for augmented in chain_antichains])
+    output = np.array([float(sum(activations[a] for a in augmented)) for augmented in antichains])
 
     def cumulative(values: np.ndarray) -> np.ndarray:
         return np.concatenate(([0.0], membership @ values))
@@ -192,112 +204,62 @@ def build_chain_view(profile: ModelProfile, layer_time_s: LayerTimes | None = No
         nodes=tuple(nodes),
         dropped_inputs=tuple(inputs_dropped),
         dropped_sinks=tuple(sinks_dropped),
-        antichains=tuple(tuple(a) for a in chain_antichains),
-        down_sets=down_sets,
+        antichains=tuple(antichains),
+        down_sets=tuple(down_sets),
         predecessors=predecessors,
         cum_compute_s=cumulative(times),
         cum_parameter_bytes=cumulative(parameters),
         cum_activation_bytes=cumulative(activations),
         output_activation_bytes=output,
+        linearised_blocks=linearised,
     )
 
 
-class _Graph:
-    """The preprocessed graph with reachability bit masks, and the antichain search on it."""
-
-    def __init__(self, count: int, nodes: list[int], producers: list[list[int]], consumers: list[list[int]]):
-        self.consumers = consumers
-        self.pred = [0] * count  # strict transitive predecessors
-        self.succ = [0] * count  # strict transitive successors
-        for v in nodes:  # layer order is topological
-            for u in producers[v]:
-                self.pred[v] |= self.pred[u] | (1 << u)
-        for u in reversed(nodes):
-            for v in consumers[u]:
-                self.succ[u] |= self.succ[v] | (1 << v)
-        out_masks = [sum(1 << v for v in consumers[u]) for u in range(count)]
-        # extra[a]: predecessors of a with an edge leaving a's down-set (augment_antichain, per node). A
-        # predecessor with one consumer has it inside the down-set, so only branch points can qualify.
-        branches = sum(1 << u for u in range(count) if len(consumers[u]) > 1)
-        self.extra = [0] * count
-        for a in nodes:
-            inside = self.pred[a] | (1 << a)
-            self.extra[a] = sum(1 << p for p in _bits(self.pred[a] & branches) if out_masks[p] & ~inside)
-
-    def augment(self, antichain: list[int]) -> list[int]:
-        extra = 0
-        for a in antichain:
-            extra |= self.extra[a]
-        return _bits(extra) + antichain
-
-    def next_antichains(self, antichain: list[int]) -> list[list[int]]:
-        members = _mask(antichain)
-        augmented = self.augment(antichain)
-        augmented_mask = _mask(augmented)
-        found = []
-        for u in augmented:
-            for v in self.consumers[u]:
-                if members >> v & 1 or self.succ[v] & augmented_mask:
-                    continue
-                replaced = (augmented_mask & ~(1 << u)) | (1 << v)
-                found.append(
-                    [x for x in (v if x == u else x for x in augmented) if not self.succ[x] & replaced]
-                )
-        return found
-
-    def antichain_dag(self, start: int) -> tuple[list[list[int]], list[list[int]]]:
-        """Breadth-first search from [start]: each state's augmented antichain and its out-edges, in
-        discovery order (state 0 is [start])."""
-        first = [start]
-        state_of = {_mask(first): 0}
-        augmented = [self.augment(first)]
-        edges: list[list[int]] = [[]]
-        queue = deque([first])
-        expanded: set[int] = set()
-        while queue:
-            antichain = queue.popleft()
-            key = _mask(antichain)
-            if key in expanded:
-                continue
-            expanded.add(key)
-            source = state_of[key]
-            for following in self.next_antichains(antichain):
-                target_key = _mask(following)
-                target = state_of.get(target_key)
-                if target is None:
-                    target = state_of[target_key] = len(augmented)
-                    check_chain_states(target + 1)
-                    augmented.append(self.augment(following))
-                    edges.append([])
-                edges[source].append(target)
-                queue.append(following)
-        return augmented, edges
-
-    def down_set(self, augmented: tuple[int, ...] | list[int]) -> int:
-        mask = 0
-        for a in augmented:
-            mask |= self.pred[a] | (1 << a)
-        return mask
+def _assemble(
+    graph: AntichainGraph, exact: bool, name: str
+) -> tuple[list[tuple[int, ...]], list[int], list[list[int]], int]:
+    """The states of every block joined into one chain: augmented antichains, down-set masks, out-edges
+    (chain indices) and how many blocks were linearised. Block b's first state follows block b-1's end."""
+    start = graph.nodes[0]
+    antichains: list[tuple[int, ...]] = [(start,)]  # a cut has nothing to augment
+    down_sets = [graph.down_set([start])]
+    edges: list[list[int]] = [[]]
+    end, linearised = 0, 0
+    for states in _block_states(graph, graph.blocks(), exact, name):
+        base = len(antichains)
+        edges[end] = [base + t for t in states.start_edges]
+        antichains += states.augmented
+        down_sets += states.down_sets
+        edges += [[base + t for t in targets] for targets in states.edges]
+        end = base + states.end
+        linearised += states.linearised
+    return antichains, down_sets, edges, linearised
 
 
-def _reverse_postorder(edges: list[list[int]]) -> list[int]:
-    """Depth-first topological order from state 0, children in edge order (iterative)."""
-    seen = [False] * len(edges)
-    seen[0] = True
-    finished: list[int] = []
-    stack = [(0, iter(edges[0]))]
-    while stack:
-        node, children = stack[-1]
-        for child in children:
-            if not seen[child]:
-                seen[child] = True
-                stack.append((child, iter(edges[child])))
-                break
-        else:
-            stack.pop()
-            finished.append(node)
-    finished.reverse()
-    return finished
+def _block_states(graph: AntichainGraph, blocks: list[Block], exact: bool, name: str) -> list[BlockStates]:
+    """Each block's states within the budget of max(MAX_CHAIN_STATES, nodes) states in all: blocks are
+    searched smallest estimate first, each capped so that the blocks still to come fit linearised; a block
+    past its cap is linearised, or refused when `exact`. Searches that fail stop being tried once they
+    have explored twice the budget (a block whose estimate fits is always searched: it cannot fail)."""
+    budget = max(MAX_CHAIN_STATES, len(graph.nodes))
+    reserved = sum(len(block.nodes) for block in blocks)
+    used, explored = 1, 0
+    chosen: dict[int, BlockStates] = {}
+    for index in sorted(range(len(blocks)), key=lambda k: (blocks[k].estimate, k)):
+        block = blocks[index]
+        reserved -= len(block.nodes)
+        cap = budget - used - reserved  # >= len(block.nodes): the budget covers every node linearised
+        states = None
+        if block.estimate <= cap or explored < 2 * budget:
+            states = graph.search(block, cap)
+            explored += cap if states is None else len(states.augmented)
+        if states is None:
+            if exact:
+                refuse_chain_states(name, 1 + sum(b.estimate for b in blocks), budget)
+            states = graph.linearise(block)
+        used += len(states.augmented)
+        chosen[index] = states
+    return [chosen[k] for k in range(len(blocks))]
 
 
 def _layer_times(profile: ModelProfile, layer_time_s: LayerTimes | None) -> np.ndarray:
@@ -344,20 +306,3 @@ def _indices(mask: int, count: int) -> np.ndarray:
     """Indices (int64, ascending) of the set bits of `mask` below `count`."""
     raw = np.frombuffer(mask.to_bytes((count + 7) // 8, "little"), dtype=np.uint8)
     return np.flatnonzero(np.unpackbits(raw, bitorder="little")[:count]).astype(np.int64)
-
-
-def _mask(items: list[int]) -> int:
-    mask = 0
-    for i in items:
-        mask |= 1 << i
-    return mask
-
-
-def _bits(mask: int) -> list[int]:
-    """Indices of the set bits of `mask`, ascending."""
-    out = []
-    while mask:
-        low = mask & -mask
-        out.append(low.bit_length() - 1)
-        mask ^= low
-    return out

@@ -10,11 +10,14 @@ search                                  estimate (n states or layers, N devices)
 ======================================  ========================================  =========  ==========
 chain view and stage ranges             n layers: O(n^2) ranges and bit matrix    --         4,000
   (planner.optimize.chain_view)         (10,000 layers: 50 M ranges, 2.8 GB)                 layers
-chain view's antichain states           S states: about S^2/2 predecessor         --         8,000
-                                        indices (int64) and S x n down-set floats            states
+chain view's antichain states           S states, estimated per block before      16 µs      max(2,000,
+  (planner.optimize.antichain_blocks)   searching (chain decomposition), counted  per state  n) states
+                                        as found; S^2/2 int64 predecessor indices
 native DP (pipeline_native)             steps S = sum over totals of (d, r)       20-30 ns   2e9
-                                        pairs; work S · (Q + 1,250), Q ranges     per unit
-native DP table                         (n + 1)(N + 1) entries                    --         5e7
+                                        pairs; work S · (Q + 1,250) + about       per unit
+                                        N^3/6 prefixes · (n + 1,250), Q ranges
+native DP table                         (n + 1)(N + 1)^2 entries (the last        --         5e7
+                                        stage's replicas are part of the state)
 PipeDream DP, levels below the top      n^3 · sum of m^2 (m: the level's count)   1.5 ns     2.5e11
 PipeDream DP, outermost level           n^2 · m(m-1)/2                            15 ns      1e10
 PipeDream DP, memory                    16 B · sum of m·n·rows + 25 B · n^2       --         2 GiB
@@ -23,14 +26,18 @@ PipeDream DP, memory                    16 B · sum of m·n·rows + 25 B · n^2 
 The PipeDream rates are the worst case's wall time per unit (bench/bench_pipedream_limits.py: zero-cost
 chains, where every candidate ties with every bound and none is skipped); at its work limits the worst
 case takes about 6 and 2.5 minutes, while a chain with distinct costs takes a small fraction (1,000
-layers on 8 x 128 devices: about 3 s, bench/bench_pipedream_scale.py). A PipeDream refusal states the
+layers on 8 x 128 devices: 3-6 s CPU, bench/bench_pipedream_scale.py). A PipeDream refusal states the
 estimated worst-case time and memory.
+
 Each (d, r) step of the native DP also costs a fixed ~25 µs of Python and all-reduce set-up, counted as
 1,250 candidates. Parallel branches multiply the antichain states (a block of w branches of l layers
 has about (l+1)^w), so a small graph can have millions: 4 blocks of 8 branches of 3 layers (101 layers)
-took 13 GB before the states were counted as they are found (8,000 states: about 260 MB of predecessor
-indices, and as much again for the down-sets of 4,000 layers).
-The worst accepted input of each search takes about a minute; a refused one takes no
+took 13 GB before the states were counted as they are found. The state budget keeps the stage ranges
+at most those of a 4,000-layer chain (8 M ranges: 64 MB of predecessor indices, 128 MB of range indices,
+allocated before the native check; the DP's ~100 bytes per range only after it). Past the budget the
+native partitioner linearises wide blocks (no refusal) and PipeDream's search is refused with the
+estimated states, search time (16 µs per state) and range memory (8 bytes per range).
+The worst accepted input of each other search takes about a minute; a refused one takes no
 time. Refusals are InfeasibleError (exit 1: no answer within the planner's limits), whose message names
 the limit, the size given and what to do: use fewer devices, merge consecutive layers into blocks, or plan
 data parallelism with `planner dp` (and collectives with `planner comm`), which take any number of layers
@@ -43,7 +50,6 @@ from __future__ import annotations
 from planner.errors import InfeasibleError
 from planner.limits import (  # the values, beside every other bound of the planner
     MAX_CHAIN_LAYERS,
-    MAX_CHAIN_STATES,
     MAX_NATIVE_TABLE,
     MAX_NATIVE_WORK,
     MAX_PIPEDREAM_INNER_WORK,
@@ -53,6 +59,12 @@ from planner.limits import (  # the values, beside every other bound of the plan
     PIPEDREAM_INNER_UNIT_S,
     PIPEDREAM_OUTER_UNIT_S,
 )
+
+# Per-unit costs (bench/bench_branchy.py, reference machine): the antichain search explores a state in
+# about 16 µs; a stage range costs 8 bytes of predecessor indices in the view and about 120 bytes through
+# the native DP (pair indices, five per-pair figures, the stage terms' temporaries).
+SEARCH_S_PER_STATE = 16e-6
+RANGE_BYTES = 8
 
 _LARGE = "`planner dp` plans data parallelism for any number of layers and devices"
 
@@ -67,15 +79,26 @@ def check_chain_layers(layers: int) -> None:
         )
 
 
-def check_chain_states(states: int) -> None:
-    """Refuse a graph whose chain view has more antichain states than the limit (checked while the
-    breadth-first search finds them, so the refusal comes before the memory is spent)."""
-    if states > MAX_CHAIN_STATES:
-        raise InfeasibleError(
-            f"the graph has more than {MAX_CHAIN_STATES:,} antichain states to partition into pipeline "
-            "stages (parallel branches multiply them: w branches of l layers give about (l+1)^w); merge "
-            f"each block of parallel branches into one layer, or use {_LARGE}"
-        )
+def refuse_chain_states(name: str, estimate: int, budget: int) -> None:
+    """Refuse PipeDream's chain view of a graph whose antichain states exceed the budget (max(MAX_CHAIN_
+    STATES, its layers)), stating the estimated states, the search's time and the stage ranges' memory."""
+    seconds = estimate * SEARCH_S_PER_STATE
+    memory = estimate * (estimate + 1) / 2 * RANGE_BYTES
+    raise InfeasibleError(
+        f"PipeDream's chain view of {name} has about {estimate:.3g} antichain states (an upper bound; "
+        f"limit {budget:,}: parallel branches multiply them, w branches of l layers give about (l+1)^w): "
+        f"finding them would take about {_duration(seconds)} and their stage ranges about "
+        f"{_size(memory)}; the native cost model partitions such graphs along the layer order, or merge "
+        f"each block of parallel branches into one layer, or use {_LARGE}"
+    )
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.2g} s" if seconds < 86_400 else f"{seconds / 86_400 / 365:.2g} years"
+
+
+def _size(size: float) -> str:
+    return f"{size / 2**20:.2g} MiB" if size < 2**30 else f"{size / 2**30:.2g} GiB"
 
 
 def native_steps(devices: int, straight: bool, per_total: bool) -> int:
@@ -91,8 +114,10 @@ def native_steps(devices: int, straight: bool, per_total: bool) -> int:
 def check_native(states: int, ranges: int, devices: int, straight: bool, per_total: bool) -> None:
     """Refuse a native DP whose estimated work or table exceeds the limits (see the module doc)."""
     steps = native_steps(devices, straight, per_total)
-    work = steps * (ranges + NATIVE_STEP_WORK)
-    table = (states + 1) * (devices + 1)
+    # each step's best prefix is a minimum over the replicas of the stage before the cut (o of them)
+    prefixes = (devices if straight else devices**3 // 6) * (devices if per_total else 1)
+    work = steps * (ranges + NATIVE_STEP_WORK) + prefixes * (states + NATIVE_STEP_WORK)
+    table = (states + 1) * (devices + 1) ** 2
     if work > MAX_NATIVE_WORK or table > MAX_NATIVE_TABLE:
         what = (
             f"would evaluate about {work:.2g} candidate stages (limit {MAX_NATIVE_WORK:.0e}, about a minute)"

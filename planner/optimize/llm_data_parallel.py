@@ -34,7 +34,7 @@ import numpy as np
 from planner.cost.cluster_allreduce import allreduce_on_cluster
 from planner.cost.llm_comm import data_parallel_group, dp_allreduce_time
 from planner.cost.llm_memory import layer_parameters, stage_parameters
-from planner.cost.overlap import Overlap, backward_phase
+from planner.cost.overlap import backward_phase, device_overlap
 from planner.optimize.llm_grid import per_distinct
 from planner.optimize.llm_setup import FloatArray, IntArray, TrainingSetup
 from planner.spec.profile import DTYPE_BYTES
@@ -101,7 +101,7 @@ def data_parallel_times(
             z == 1, bucket * stage, np.where(z == 2, 0.5 * bucket * stage, m * 0.5 * layer_w + 0.5 * layer_g)
         ),
     )
-    exposed = backward_phase(window, traffic, tail, Overlap()) - window
+    exposed = backward_phase(window, traffic, tail, device_overlap(setup.device)) - window
     return traffic, np.maximum(0.0, exposed)
 
 

@@ -35,6 +35,12 @@ class NativeOptions:
     overlap: Overlap = field(default_factory=Overlap)  # how a replicated stage's sync overlaps its backward
     # the optimizer step per byte of a stage's parameters, seconds (0: not costed, as PipeDream's profiles)
     update_s_per_parameter_byte: float = 0.0
+    # where a cut's activations travel: "replicas", on the links the two stages' replicas use
+    # (planner.cost.cut_links); "boundary", on the link joining the two devices at the boundary
+    cut_links: str = "replicas"
+
+
+CUT_LINKS = ("replicas", "boundary")
 
 
 def check_options(options: NativeOptions, dtype: str) -> float:
@@ -50,6 +56,8 @@ def check_options(options: NativeOptions, dtype: str) -> float:
     ratio = options.activation_compression_ratio
     if not (math.isfinite(ratio) and ratio > 0):
         raise SpecError("options", "activation_compression_ratio", "expected a finite ratio > 0", ratio)
+    if options.cut_links not in CUT_LINKS:
+        raise SpecError("options", "cut_links", f"expected one of {', '.join(CUT_LINKS)}", options.cut_links)
     if options.optimizer not in OPTIMIZERS:
         raise SpecError("options", "optimizer", f"expected one of {', '.join(OPTIMIZERS)}", options.optimizer)
     return state_bytes_per_parameter(dtype, options.optimizer).total / DTYPE_BYTES[dtype]

@@ -1,11 +1,13 @@
 """Native partitioning of long chains on large clusters: search the bottleneck value, check feasibility.
 
 Same model and same optimum as planner.optimize.pipeline_native with `use_fewer_machines` (a plan may
-leave devices idle), for a chain whose stage figures grow with the range (a plain chain: every cut valid,
-prefix sums nondecreasing); no memory limit. The exact dynamic program there costs O(N^2 · n^2) (n
-states, N devices): 2.6·10^11 candidate evaluations for 1,000 layers on 128 × 8 GPUs. This search does
-not enumerate (stage, replicas) pairs per device count; it asks, for a candidate bottleneck τ, whether
-some plan keeps every stage and transfer term <= τ, and narrows τ.
+leave devices idle) and `cut_links="boundary"` (a cut's term on the link at the boundary device: the
+search below needs it to depend on the cut and the device's residue alone), for a chain whose stage
+figures grow with the range (a plain chain: every cut valid, prefix sums nondecreasing); no memory
+limit. The exact dynamic program there costs O(N^2 · n^2) (n states, N devices): 2.6·10^11 candidate
+evaluations for 1,000 layers on 128 × 8 GPUs. This search does not enumerate (stage, replicas) pairs
+per device count; it asks, for a candidate bottleneck τ, whether some plan keeps every stage and
+transfer term <= τ, and narrows τ.
 
 Feasibility check for τ. Every cost depends on a block's offset o only through o mod M, M the devices
 below the outermost level (one server; the block's shape on the levels below and the link at a cut are
@@ -44,11 +46,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from planner.cost.overlap import device_overlap
 from planner.cost.stage_costs import stage_time, sync_tail, sync_time
 from planner.errors import SpecError
 from planner.optimize.chain_costs import ChainCosts
 from planner.optimize.native_types import NativeOptions, NativeResult
-from planner.optimize.pipeline_native import NativePlanner
+from planner.optimize.pipeline_native import NativePlanner, cluster_device
 from planner.spec.hardware import Cluster
 
 INF = math.inf
@@ -86,7 +89,11 @@ def partition_bottleneck(
                 "model", name, "expected nondecreasing prefix sums (a plain chain)", show_got=False
             )
     options = NativeOptions(
-        straight=straight, use_fewer_machines=True, activation_compression_ratio=activation_compression_ratio
+        straight=straight,
+        use_fewer_machines=True,
+        activation_compression_ratio=activation_compression_ratio,
+        overlap=device_overlap(cluster_device(cluster)),
+        cut_links="boundary",  # a cut's term must depend on (cut, residue) alone for this search
     )
     planner = NativePlanner(costs, cluster, options)
     start = time.perf_counter()
@@ -127,7 +134,8 @@ class _Search:
         for c in range(m):
             offset = c if c else (m if big_n > m else 0)
             if offset:
-                self.transfer[1 : self.n, c] = planner.transfer_time(np.arange(1, self.n), offset)
+                cuts = np.arange(1, self.n)
+                self.transfer[1 : self.n, c] = planner.transfer_time(cuts, offset - 1, offset, offset + 1)
         self.checks = 0
 
     def cost(self, i: int, entries: NDArray[np.int64], j: NDArray[np.int64]) -> NDArray[np.float64]:

@@ -28,47 +28,38 @@ the prefix sums in planner.optimize.chain_costs):
   optimizer step on the stage's parameters, P(i,j) × `update_s_per_parameter_byte` (0 by default: a
   measured profile says nothing about it; planner.optimize.plan sets it so that every strategy pays it).
 * Gradient synchronisation: the fastest of ring, halving-doubling and hierarchical all-reduce
-  (planner.cost.cluster_allreduce, alpha-beta) on the links the block of devices actually spans: inside one
-  server only the intra-server link, across servers the server NICs as well. Each of these algorithms
-  costs alpha + beta · P on a fixed placement (affine in bytes; tests check it), so for each block
-  pattern (r, o) the coefficients are computed once from `allreduce_on_cluster` at two message sizes,
-  and the sync of any P is min over the algorithms of alpha + beta · P, vectorised (0 when P = 0 or
-  r = 1). Approximation: a block is costed as the packed sub-cluster of its shape (per level, the units
-  it spans and ceil(devices / units) devices per unit, filled innermost first), so an uneven block,
-  e.g. 1 + 3 devices over two servers, is costed as 2 + 2.
-* Activation transfer at a cut i, between the stage ending on device o-1 and the one starting on
-  device o: 2 · a_i / R (the activations forward and their gradients backward, a_i the output bytes
-  of state i-1's augmented antichain, R the activation compression ratio, default 1) over the link that
-  joins devices o-1 and o (the intra-server link if they share a server, else the link of the lowest
-  level that contains both): 2 · (a_i / R) / (bandwidth · efficiency) + 2 · latency. It is a pipeline
-  term of its own (PipeDream overlaps communication with compute). Approximation: the link at the
-  boundary stands for all replicas' transfers (a replicated neighbour sends some minibatches over other
-  links, e.g. the NIC of another server).
-* Memory per device (checked only with a memory limit): weights, gradients and optimizer state of the
-  stage's parameters (planner.cost.memory.state_bytes_per_parameter, SGD with momentum by default),
-  plus PipeDream's weight stashing and in-flight activations: a replica holds v = ceil(D / r)
-  minibatches in flight, D the devices from the stage's first to the pipeline's last (PipeDream §3.3:
-  "stages after this one + 1" for a straight pipeline, D / r when each replica takes every r-th
-  minibatch), each with a stashed weight version (v - 1 copies beyond the live one) and the stage's
-  activations A(i,j) (every layer output of the stage, per minibatch). For r = 1 this is
-  planner.cost.pipeline.stage_memory("pipedream").
+  (planner.cost.cluster_allreduce, alpha-beta) on the links the block of devices actually spans, costed
+  as alpha + beta · P per block shape (planner.cost.stage_costs.Topology states how, and its
+  approximation: an uneven block is costed as the packed sub-cluster of its shape).
+* Activation transfer at a cut i between stage A on devices [p, o) and stage B on [o, q): 2 · a_i / R
+  bytes per minibatch (the activations forward and their gradients backward, a_i the output bytes of
+  state i-1's augmented antichain, R the activation compression ratio, default 1), charged on the links
+  the replicas actually use (planner.cost.cut_links: round-robin senders and receivers, each server's
+  NIC carrying its replicas' share; the busiest link sets the term). It is a pipeline term of its own
+  (PipeDream overlaps communication with compute). `cut_links="boundary"` charges the whole transfer
+  on the link joining devices o-1 and o instead (the approximation before issue 16).
+* Memory per device (checked only with a memory limit): model states plus PipeDream's stashed weight
+  versions and in-flight activations, v = ceil(D / r) minibatches for D devices from the stage to the
+  last (PipeDream §3.3; planner.cost.stage_costs.stage_memory_bytes; for r = 1 this is
+  planner.cost.pipeline.stage_memory("pipedream")).
 * Data parallelism in the same model: one stage of all the states on all N devices. One device:
   F + B of all the states, nothing to synchronise.
 
-Dynamic program (exact within the model): F[j][d] = the best time of states [0, j) on devices [0, d),
-F[0][0] = 0, F[j][d] = min over cuts i < j and replicas 1 <= r <= d of max(F[i][d-r], transfer(i, d-r),
-stage(i, j, r, d-r)); the answer is F[n][N], or min over d <= N of F[n][d] with `use_fewer_machines`.
-`straight` fixes r = 1. A stage over the memory limit is excluded; a stage is never empty (i < j).
-With a memory limit the in-flight count depends on the devices the whole pipeline uses, so with
-`use_fewer_machines` the program is solved once per total. Vectorised over the valid (i, j) pairs: for
-each (d, r), the stage terms of every pair at once, the max with the prefix column, and a segmented
-minimum per j. Complexity: O(N^2 · Q) time with Q <= n(n+1)/2 valid pairs (n states, N devices), O(Q +
-n · N) memory, plus O(N^2) all-reduce patterns costed once each (cached by block shape); with a memory
-limit and `use_fewer_machines`, O(N^3 · Q). The optimal stages are recovered by re-evaluating only the
-entries on the optimal path. Ties (zero-cost layers) prefer the fewest stages: the largest r first,
-then the latest cut. On PipeDream's profiles (n <= 1,495 states, N = 16) it takes at most 0.4 s; for long
-chains on large clusters (1,000 layers on 1,024 GPUs: 2.6·10^11 candidates) planner.optimize.
-pipeline_bottleneck finds the same optimum with idle devices allowed by searching the bottleneck value.
+Dynamic program (exact within the model): F[j][d][r] = the best time of states [0, j) on devices
+[0, d) whose last stage has r replicas (the cut term after it depends on them), F[0][0][0] = 0,
+F[j][d][r] = min over cuts i < j and r' of max(F[i][d-r][r'], transfer(i; d-r-r', d-r, d),
+stage(i, j, r, d-r)); the answer is min over r of F[n][N][r], or over d <= N too with
+`use_fewer_machines`. `straight` fixes r = 1. A stage over the memory limit is excluded; a stage is
+never empty (i < j). With a memory limit the in-flight count depends on the devices the whole pipeline
+uses, so with `use_fewer_machines` the program is solved once per total. Vectorised over the valid
+(i, j) pairs: for each (d, r), the best prefix per cut (min over r'), the stage terms of every pair at
+once and a segmented minimum per j. Complexity: O(N^2 · Q + N^3 · n) time with Q <= n(n+1)/2 valid
+pairs (n states, N devices), O(Q + n · N^2) memory, plus the all-reduce patterns costed once each
+(cached by block shape); with a memory limit and `use_fewer_machines`, N times that. The optimal
+stages are recovered by re-evaluating only the entries on the optimal path. Ties prefer the largest
+last stage, then the latest cut. On PipeDream's profiles (n <= 1,495 states, N = 16) it takes about a
+second; for long chains on large clusters planner.optimize.pipeline_bottleneck finds the optimum of the
+boundary-link model (`cut_links="boundary"`) with idle devices allowed by searching the bottleneck value.
 
 Measured times are used as measured, whatever the cluster's device (PipeDream's graph.txt does not say
 where it was profiled); FLOP profiles are timed by the roofline of the cluster's device.
@@ -78,14 +69,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.cost.overlap import Overlap
+from planner.cost.cut_links import CutLinks
+from planner.cost.overlap import Overlap, device_overlap
 from planner.cost.stage_costs import (
     Topology,
     in_flight,
@@ -95,7 +86,7 @@ from planner.cost.stage_costs import (
     sync_time,
 )
 from planner.errors import InfeasibleError
-from planner.optimize.chain_costs import ChainCosts, chain_costs
+from planner.optimize.chain_costs import ChainCosts, PairArrays, chain_costs, pair_arrays
 from planner.optimize.limits import check_native
 from planner.optimize.native_types import (
     NativeOptions,
@@ -104,7 +95,7 @@ from planner.optimize.native_types import (
     check_options,
     stage_layer_names,
 )
-from planner.spec.hardware import Cluster
+from planner.spec.hardware import Cluster, Device
 from planner.spec.profile import ModelProfile
 
 INF = math.inf
@@ -123,6 +114,7 @@ def partition_native(
     optimizer: str = "sgd",
     overlap: Overlap | None = None,
     update_s_per_parameter_byte: float = 0.0,
+    cut_links: str = "replicas",
 ) -> NativeResult:
     """The optimal native partition of `model` (a measured profile, or ChainCosts) on `cluster` (see the
     module doc). Raises SpecError for a bad option, InfeasibleError when nothing fits (the memory limit,
@@ -133,28 +125,16 @@ def partition_native(
         use_fewer_machines=bool(use_fewer_machines),
         activation_compression_ratio=float(activation_compression_ratio),
         optimizer=optimizer,
-        overlap=Overlap() if overlap is None else overlap,
+        overlap=device_overlap(cluster_device(cluster)) if overlap is None else overlap,
         update_s_per_parameter_byte=float(update_s_per_parameter_byte),
+        cut_links=cut_links,
     )
     return NativePlanner(model, cluster, options).optimum()
 
 
-@dataclass(frozen=True, eq=False)
-class _PairArrays:
-    """Per valid pair (i, j) (sorted by j, then i): its figures; `group_start` the first pair of each j,
-    `first_pairs` the pairs with i = 0 (one per j); transfer[i, o] the term of the cut before state i onto
-    device o (i >= 1, o >= 1; +inf elsewhere)."""
-
-    i: NDArray[np.int64]
-    j: NDArray[np.int64]
-    forward: Array
-    backward: Array
-    parameters: Array
-    activations: Array
-    compute: Array
-    group_start: NDArray[np.int64]
-    first_pairs: NDArray[np.int64]
-    transfer: Array
+def cluster_device(cluster: Cluster) -> Device | None:
+    """The cluster's device, or None for one built from bandwidths alone (measured times need none)."""
+    return cluster.device if isinstance(cluster.device, Device) else None
 
 
 class NativePlanner:
@@ -172,35 +152,18 @@ class NativePlanner:
         self.topology = Topology(cluster)
         self.options = options or NativeOptions()
         self.state_factor = check_options(self.options, costs.dtype)
+        self.cut_links = CutLinks(cluster, boundary=self.options.cut_links == "boundary")
 
     @cached_property
-    def pairs(self) -> _PairArrays:
-        """The dynamic program's per-pair figures and transfer table, built on first use."""
-        costs, topology = self.costs, self.topology
-        i, j = costs.pair_start, costs.pair_end
-        forward = costs.cum_forward_s[j] - costs.cum_forward_s[i]
-        backward = costs.cum_backward_s[j] - costs.cum_backward_s[i]
-        n, total = costs.num_states, topology.total
-        transfer = np.full((n + 1, total + 1), INF)
-        for o in range(1, total):
-            transfer[1:n, o] = self.transfer_time(np.arange(1, n), o)
-        return _PairArrays(
-            i=i,
-            j=j,
-            forward=forward,
-            backward=backward,
-            parameters=costs.cum_parameter_bytes[j] - costs.cum_parameter_bytes[i],
-            activations=costs.cum_activation_bytes[j] - costs.cum_activation_bytes[i],
-            compute=forward + backward,
-            group_start=np.flatnonzero(np.r_[True, j[1:] != j[:-1]]),
-            first_pairs=np.flatnonzero(i == 0),
-            transfer=transfer,
-        )
+    def pairs(self) -> PairArrays:
+        """The dynamic program's per-pair figures, built on first use."""
+        return pair_arrays(self.costs)
 
-    def transfer_time(self, cut: Any, offset: int) -> Array:
-        """Transfer term of the cut before state `cut` (>= 1; array) onto device `offset` (>= 1)."""
+    def transfer_time(self, cut: Any, first: int, offset: int, end: int) -> Array:
+        """Transfer term of the cut before state `cut` (>= 1; array) between the stages on devices
+        [first, offset) and [offset, end) (planner.cost.cut_links)."""
         activation = self.costs.output_activation_bytes[np.asarray(cut) - 1]
-        return self.topology.transfer_time(activation, offset, self.options.activation_compression_ratio)
+        return self.cut_links.term(activation / self.options.activation_compression_ratio, first, offset, end)
 
     def optimum(self) -> NativeResult:
         """The optimal partition (InfeasibleError when none fits, or when the search exceeds the limits)."""
@@ -211,13 +174,13 @@ class NativePlanner:
         if options.memory_limit_bytes is not None and options.use_fewer_machines:
             for total in range(1, devices + 1):  # the in-flight counts depend on the devices used
                 candidate = self.solve(total)
-                if candidate[-1, total] < best_time:
-                    best_time, best_total, table = float(candidate[-1, total]), total, candidate
+                if candidate[-1, total].min() < best_time:
+                    best_time, best_total, table = float(candidate[-1, total].min()), total, candidate
         else:
             table = self.solve(devices)
             for total in range(1, devices + 1) if options.use_fewer_machines else [devices]:
-                if table[-1, total] < best_time:  # ascending: fewer devices win ties
-                    best_time, best_total = float(table[-1, total]), total
+                if table[-1, total].min() < best_time:  # ascending: fewer devices win ties
+                    best_time, best_total = float(table[-1, total].min()), total
         if table is None or not math.isfinite(best_time):
             raise InfeasibleError(
                 "no native partition fits: every candidate stage exceeds the memory limit, or a straight "
@@ -283,22 +246,23 @@ class NativePlanner:
         return range(1, 2) if self.options.straight else range(1, devices + 1)
 
     def solve(self, total: int) -> Array:
-        """F[j][d] for d <= total, as an (n + 1, total + 1) array (+inf: infeasible)."""
+        """F[j][d][r] for d <= total (r: the last stage's replicas), an (n + 1, total + 1, total + 1)
+        array (+inf: infeasible)."""
         pairs = self.pairs
         n = self.costs.num_states
-        table = np.full((n + 1, total + 1), INF)
-        table[0, 0] = 0.0
+        table = np.full((n + 1, total + 1, total + 1), INF)
+        table[0, 0, 0] = 0.0
         every = slice(None)
         ends = pairs.j[pairs.group_start]
         for d in range(1, total + 1):
-            column = table[:, d]
             for r in self.replica_counts(d):
                 o = d - r
+                column = table[:, d, r]
                 if o == 0:
                     values = self.stage_terms(pairs.first_pairs, r, 0, total)
                     np.minimum(column[1:], values, out=column[1:])
                     continue
-                prefix = np.maximum(table[:, o], pairs.transfer[:, o])
+                prefix = self.prefix(table, o, r)
                 if not np.isfinite(prefix).any():
                     continue
                 values = np.maximum(prefix[pairs.i], self.stage_terms(every, r, o, total))
@@ -306,44 +270,67 @@ class NativePlanner:
                 column[ends] = np.minimum(column[ends], best)
         return table
 
-    def _pick(self, table: Array, j: int, d: int, total: int) -> tuple[int, int]:
-        """(i, r) of an optimal last stage for entry F[j][d]: the largest r, then the largest i."""
+    def prefix(self, table: Array, offset: int, replicas: int) -> Array:
+        """Per cut i: the best plan of states [0, i) on devices [0, offset) followed by its cut onto a
+        stage of `replicas` at `offset`, min over the last stage's replicas r' of max(F[i][offset][r'],
+        transfer); +inf where none (i = 0 and i = n included)."""
+        n = self.costs.num_states
+        best = np.full(n + 1, INF)
+        cuts = np.arange(1, n)
+        for before in self.replica_counts(offset):
+            column = table[1:n, offset, before]
+            if not np.isfinite(column).any():
+                continue
+            transfer = self.transfer_time(cuts, offset - before, offset, offset + replicas)
+            np.minimum(best[1:n], np.maximum(column, transfer), out=best[1:n])
+        return best
+
+    def _pick(self, table: Array, j: int, d: int, r: int, total: int) -> tuple[int, int]:
+        """(i, r') of entry F[j][d][r]: the cut and the replicas of the stage before it (0 for none), the
+        latest cut first, then the most replicas."""
         pairs = self.pairs
-        value = table[j, d]
+        value = table[j, d, r]
         rows = np.flatnonzero(pairs.j == j)
-        for r in sorted(self.replica_counts(d), reverse=True):
-            o = d - r
-            if o == 0:
-                here = rows[pairs.i[rows] == 0]
-                values = self.stage_terms(here, r, 0, total)
-            else:
-                here = rows[pairs.i[rows] > 0]
-                prefix = np.maximum(table[:, o], pairs.transfer[:, o])
-                values = np.maximum(prefix[pairs.i[here]], self.stage_terms(here, r, o, total))
-            hits = here[values == value]
-            if len(hits):
-                return int(pairs.i[hits].max()), r
-        raise AssertionError(f"no candidate reproduces F[{j}][{d}]")
+        o = d - r
+        if o == 0:
+            assert self.stage_terms(rows[pairs.i[rows] == 0], r, 0, total)[0] == value
+            return 0, 0
+        here = rows[pairs.i[rows] > 0]
+        cuts = pairs.i[here]
+        stage = self.stage_terms(here, r, o, total)
+        for i in sorted(set(cuts.tolist()), reverse=True):
+            at = cuts == i
+            for before in sorted(self.replica_counts(o), reverse=True):
+                transfer = self.transfer_time(i, o - before, o, d)
+                if np.any(np.maximum(np.maximum(table[i, o, before], transfer), stage[at]) == value):
+                    return i, before
+        raise AssertionError(f"no candidate reproduces F[{j}][{d}][{r}]")
 
     def reconstruct(self, table: Array, total: int) -> list[NativeStage]:
-        bounds = []
+        """The stages of the best entry F[n][total][r], the most replicas r among equals."""
         j, d = self.costs.num_states, total
+        last = table[j, d]
+        r = int(np.flatnonzero(last == last.min()).max())
+        bounds = []
         while j > 0:
-            i, r = self._pick(table, j, d, total)
+            i, before = self._pick(table, j, d, r, total)
             bounds.append((i, j, r, d - r))
-            j, d = i, d - r
+            j, d, r = i, d - r, before
         bounds.reverse()
         return self.stages(bounds, total)
 
     def stages(self, bounds: list[tuple[int, int, int, int]], total: int) -> list[NativeStage]:
         """The stages (start, end, replicas, first device) of a pipeline on `total` devices."""
         names = stage_layer_names(self.costs, [end for _, end, _, _ in bounds])
+        firsts = [0] + [o for _, _, _, o in bounds[:-1]]  # the first device of the stage before each
         return [
-            self._stage(i, j, r, o, total, layer_names)
-            for (i, j, r, o), layer_names in zip(bounds, names, strict=True)
+            self._stage(i, j, r, o, total, layer_names, before)
+            for (i, j, r, o), layer_names, before in zip(bounds, names, firsts, strict=True)
         ]
 
-    def _stage(self, i: int, j: int, r: int, o: int, total: int, names: tuple[str, ...]) -> NativeStage:
+    def _stage(
+        self, i: int, j: int, r: int, o: int, total: int, names: tuple[str, ...], before: int = 0
+    ) -> NativeStage:
         costs, topology = self.costs, self.topology
         parameters, activations = costs.parameter_bytes(i, j), costs.activation_bytes(i, j)
         forward, backward = costs.forward_s(i, j), costs.backward_s(i, j)
@@ -352,7 +339,8 @@ class NativePlanner:
         update = parameters * self.options.update_s_per_parameter_byte
         time = stage_time(forward, backward, sync, r, overlap=self.options.overlap, tail=tail, update=update)
         versions = in_flight(total - o, r)
-        transfer = float(self.transfer_time(i, o)) if i > 0 else 0.0
+        transfer = float(self.transfer_time(i, before, o, o + r)) if i > 0 else 0.0
+        moved = float(costs.output_activation_bytes[i - 1]) / self.options.activation_compression_ratio
         return NativeStage(
             start=i,
             end=j,
@@ -365,7 +353,7 @@ class NativePlanner:
             sync_s=sync,
             sync_algorithm=topology.sync_algorithm(parameters, r, o),
             transfer_in_s=transfer,
-            transfer_link=(topology.cut_link(o).name or None) if i > 0 else None,
+            transfer_link=self.cut_links.busiest(moved, before, o, o + r) if i > 0 else None,
             parameter_bytes=parameters,
             activation_bytes=activations,
             in_flight=versions,

@@ -102,7 +102,7 @@ def _chain(setup: dp.Setup, profile: ModelProfile, batch: float) -> ChainCosts:
 
 def _overlap(setup: dp.Setup) -> Overlap:
     """The data-parallel rows' overlap, for the pipeline's replicated stages."""
-    return Overlap(slowdown=setup.overlap_slowdown, bucket_bytes=setup.bucket_bytes)
+    return Overlap(slowdown=setup.slowdown, bucket_bytes=setup.bucket_bytes)
 
 
 def pipeline_strategy(

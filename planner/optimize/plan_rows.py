@@ -76,10 +76,16 @@ class Strategy:
 
 
 def rank(strategies: Sequence[Strategy], objective: Objective) -> list[Strategy]:
-    """Feasible first; then by throughput (highest) or by iteration time (lowest); ties by name."""
+    """Feasible first; then by throughput (highest) or by iteration time (lowest); ties by name. Figures
+    equal to 12 significant digits tie (the same plan costed through different units, or a pipeline of
+    one stage against data parallelism, must not be ordered by round-off)."""
     if objective == "throughput":
-        return sorted(strategies, key=lambda s: (not s.fits, -s.throughput, s.name))
-    return sorted(strategies, key=lambda s: (not s.fits, s.iteration_s, s.name))
+        return sorted(strategies, key=lambda s: (not s.fits, -_digits(s.throughput), s.name))
+    return sorted(strategies, key=lambda s: (not s.fits, _digits(s.iteration_s), s.name))
+
+
+def _digits(value: float) -> float:
+    return float(f"{value:.12g}")
 
 
 def recommendation(ranked: Sequence[Strategy], objective: Objective) -> str:

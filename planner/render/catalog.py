@@ -75,8 +75,13 @@ def hardware_tables(payload: dict[str, Any]) -> list[Any]:
             ("peak compute (dense)", _peaks(d["peak_compute_flops"])),
             ("memory", format_quantity(d["memory_bytes"], "memory")),
             ("memory bandwidth", format_quantity(d["memory_bandwidth_bytes_per_s"], "bandwidth")),
-            ("compute efficiency", f"{d['compute_efficiency']:g}"),
-            ("memory efficiency", f"{d['memory_efficiency']:g}"),
+            *(
+                (
+                    field.replace("_", " "),
+                    f"{d[field]:g}" + (" (assumed)" if field in d["assumed_figures"] else ""),
+                )
+                for field in ("compute_efficiency", "memory_efficiency")
+            ),
         ]
         if d["power_w"] is not None:
             rows.append(("power", format_quantity(d["power_w"], "power")))
@@ -206,18 +211,41 @@ def llm_tables(payload: dict[str, Any]) -> list[Any]:
         "position_embedding",
         "norm",
         "bias",
+        "qkv_bias",
+        *(
+            ("num_experts", "experts_per_token", "shared_experts", "expert_ffn_size", "capacity_factor")
+            if model["num_experts"] > 1
+            else ()
+        ),
         "dtype",
     ]
     config = make_table(
         f"{model['name']}: {model['description']}", ["field", "value"], [(k, model[k]) for k in keys]
     )
+    totals = payload["totals"]
     breakdown = make_table(
         "Parameters",
         ["part", "parameters"],
         [
             *((k, fmt_count(v)) for k, v in payload["parameter_breakdown"].items()),
-            ("total", fmt_count(payload["totals"]["parameters"])),
+            ("total", fmt_count(totals["parameters"])),
+            *(
+                (
+                    ("routed experts", fmt_count(totals["expert_parameters"])),
+                    ("active per token", fmt_count(totals["active_parameters"])),
+                )
+                if totals["expert_parameters"]
+                else ()
+            ),
         ],
         right=["parameters"],
     )
+    if totals["expert_parameters"]:
+        total, active = totals["parameters"] / 1e9, totals["active_parameters"] / 1e9
+        headline = (
+            f"{total:.3g}B total / {active:.3g}B active parameters per token "
+            f"(top-{model['experts_per_token']} of {model['num_experts']} routed experts"
+            f"{', ' + str(model['shared_experts']) + ' shared' if model['shared_experts'] else ''})"
+        )
+        return [config, breakdown, headline]
     return [config, breakdown]

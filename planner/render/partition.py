@@ -79,8 +79,9 @@ def partition_tables(payload: dict[str, Any]) -> list[Any]:
         ("devices used", f"{payload['devices_used']} of {payload['num_devices']}"),
     ]
     notes = (
-        "time = (forward + max(backward, sync)) / replicas per minibatch; the pipeline time is the largest "
-        "stage or transfer term (PipeDream's asynchronous 1F1B steady state)"
+        "time = (forward + backward with its overlapped sync + the last bucket's sync + update) / replicas "
+        "per minibatch (the sync slows the backward while they overlap; planner.cost.overlap); the pipeline "
+        "time is the largest stage or transfer term (PipeDream's asynchronous 1F1B steady state)"
         if native
         else "PipeDream's optimizer cost terms (msr-fiddle/pipedream optimizer_graph_hierarchical.py)"
     )

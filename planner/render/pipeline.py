@@ -68,6 +68,8 @@ def schedule_renderables(payload: dict[str, Any], timeline: Timeline, width: int
     head = f"{payload['schedule']}: K = {k} stages, M = {m} micro-batches" + (
         f", v = {v} chunks" if v > 1 else ""
     )
+    if payload["rematerialised"]:
+        head += "; re-materialised: each backward B recomputes its forward (b = backward + forward)"
     closed = payload["closed_form"]
     rows = [
         ("time per minibatch (simulated)", format_quantity(payload["time_s"], "time")),

@@ -47,6 +47,7 @@ def validation_tables(payload: dict[str, Any]) -> list[Any]:
     for key, what in (
         ("published_bounds", "bounds met"),
         ("configuration_matches", "configurations matched"),
+        ("model_comparisons", "other models agreed with"),
     ):
         apart = s.get(key, {"cases": 0})
         if apart["cases"]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from planner.errors import SpecError
+from planner.errors import PlannerWarning, SpecError
 from planner.spec.profile import has_work
 from planner.spec.schema import build
 from planner.spec.yamlio import Document, is_dir, load_yaml
@@ -146,7 +147,31 @@ def build_spec(doc: Document, allowed: tuple[str, ...] | None = None) -> Any:
         spec = spec.resolve_devices(lambda name, path: _catalog_device(name, doc, path))
     if kind == "profile" and not has_work(spec):
         raise doc.error(("layers",), "expected some work: every layer but the inputs takes 0 s and 0 FLOP")
+    _warn_assumed_figures(spec, doc)
     return spec
+
+
+def _warn_assumed_figures(spec: Any, doc: Document) -> None:
+    """A PlannerWarning for each device of `spec` (itself, a cluster's, a fleet's) whose file left out an
+    efficiency figure: its default stands in, never silently."""
+    from planner.spec.hardware import Device
+
+    devices = {
+        "device": lambda: [spec],
+        "cluster": lambda: [spec.device],
+        "fleet": lambda: [c.device for c in spec.classes] + ([spec.server.device] if spec.server else []),
+    }.get(spec.spec, list)()
+    for device in devices:
+        if isinstance(device, Device) and device.assumed_figures:
+            assumed = ", ".join(f"{name} {getattr(device, name):g}" for name in device.assumed_figures)
+            warnings.warn(
+                PlannerWarning(
+                    f"{doc.source}: device '{device.name}' gives no {' or '.join(device.assumed_figures)}; "
+                    f"assuming {assumed} (the documented defaults, planner.spec.hardware): give the "
+                    "measured figures for a trustworthy estimate"
+                ),
+                stacklevel=2,
+            )
 
 
 def _catalog_device(name: str, doc: Document, path: tuple[str | int, ...] = ("device",)) -> Any:

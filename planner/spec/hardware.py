@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
+import yaml
+
 from planner.limits import (
     BANDWIDTH,
     COMPUTE,
@@ -23,7 +25,25 @@ from planner.limits import (
 )
 from planner.spec.schema import FieldValueError, spec_field
 
-DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
+DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8", "fp4")
+
+
+class AssumedFigure(float):
+    """A figure a spec left out, standing in at its documented default: a float that says it was assumed
+    (Device.assumed_figures lists them, so that no result rests on a default silently)."""
+
+
+yaml.SafeDumper.add_representer(AssumedFigure, yaml.SafeDumper.represent_float)  # YAML output: a number
+
+
+# Defaults for a device file without the efficiency figures (hardware/devices/ gives both for every
+# device). compute: the median of the catalog GPUs' large-GEMM fractions (tests/test_hardware_catalog.py
+# keeps it within 0.05 of them): a new card is more likely near its peers than at its peak, where the
+# default of 1.0 used to put it (71% MFU on a GeForce card). memory: 0.8, the streaming-copy fraction
+# every catalog HBM device assumes (no citable measurement).
+DEFAULT_COMPUTE_EFFICIENCY = AssumedFigure(0.7)
+DEFAULT_MEMORY_EFFICIENCY = AssumedFigure(0.8)
+EFFICIENCY_FIELDS = ("compute_efficiency", "memory_efficiency")
 DeviceKind = Literal["gpu", "tpu", "cpu", "cpu-board", "accelerator"]
 
 
@@ -76,11 +96,15 @@ class Device:
 
     `compute_efficiency`: the fraction of `peak_compute` a large dense matrix multiply sustains on this
     device. `memory_efficiency`: the fraction of `memory_bandwidth` a large streaming copy sustains. Both
-    are set once per device (a hardware property), never per model or per test.
+    are set once per device (a hardware property), never per model or per test; a spec that leaves one
+    out gets DEFAULT_COMPUTE_EFFICIENCY / DEFAULT_MEMORY_EFFICIENCY, listed in `assumed_figures`.
 
     GEMM shape model (planner.cost.gemm; GPUs only, optional): `sm_count` and `gemm_tiles` together give
     tile and wave quantisation; `kernel_overhead` is the fixed time each kernel adds (launch and tail).
     A device without `sm_count` / `gemm_tiles` runs every GEMM at peak · compute_efficiency.
+
+    `collective_overlap_slowdown` (optional): the fraction of compute throughput lost while a collective
+    overlaps it on this device, as built into its usual platform (planner.cost.overlap).
     """
 
     spec: Literal["device"] = spec_field("file type marker: device")
@@ -102,10 +126,16 @@ class Device:
     power: float | None = spec_field("board power (TDP), e.g. 300 W", unit="power", limit=POWER, default=None)
     price: Price | None = spec_field("optional on-demand list price for one device", default=None)
     compute_efficiency: float = spec_field(
-        "fraction of peak_compute a large dense matmul sustains [1e-6, 1]", default=1.0, limit=FRACTION
+        "fraction of peak_compute a large dense matmul sustains [1e-6, 1]; when absent, the catalog GPUs' "
+        "median (a warning says so)",
+        default=DEFAULT_COMPUTE_EFFICIENCY,
+        limit=FRACTION,
     )
     memory_efficiency: float = spec_field(
-        "fraction of memory_bandwidth a large streaming copy sustains [1e-6, 1]", default=1.0, limit=FRACTION
+        "fraction of memory_bandwidth a large streaming copy sustains [1e-6, 1]; when absent, 0.8 (a "
+        "warning says so)",
+        default=DEFAULT_MEMORY_EFFICIENCY,
+        limit=FRACTION,
     )
     flash_forward_efficiency: float | None = spec_field(
         "fraction of peak_compute a fused (flash) attention forward sustains [1e-6, 1]; "
@@ -135,12 +165,24 @@ class Device:
         limit=LATENCY,
         default=0.0,
     )
+    collective_overlap_slowdown: float | None = spec_field(
+        "fraction of compute throughput lost while a collective (e.g. a gradient all-reduce) runs beside "
+        "it [0, 1): the share of the SMs its kernels hold; planner.cost.overlap's default when absent",
+        default=None,
+        minimum=0.0,
+        maximum=0.99,
+    )
     source: str = spec_field("where the figures come from", default="")
 
     def __post_init__(self) -> None:
         if (self.sm_count is None) != (not self.gemm_tiles):
             missing = "gemm_tiles" if self.sm_count is not None else "sm_count"
             raise FieldValueError(missing, "sm_count and gemm_tiles go together: give both or neither")
+
+    @property
+    def assumed_figures(self) -> tuple[str, ...]:
+        """The efficiency fields this device took its documented default for (the spec left them out)."""
+        return tuple(name for name in EFFICIENCY_FIELDS if isinstance(getattr(self, name), AssumedFigure))
 
     def peak(self, dtype: str) -> float:
         """Peak FLOP/s for `dtype`; KeyError names the dtypes this device lists."""

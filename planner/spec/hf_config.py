@@ -4,7 +4,8 @@ Keys read, by `model_type` (HF transformers' configuration classes; GPT-2's `att
 generic names stand for its own):
 
 =================  =========================  ===================  ===========================
-LLMConfig          llama / mistral            gpt2                 t5
+LLMConfig          llama / mistral / mixtral  gpt2                 t5
+                   / qwen2
 =================  =========================  ===================  ===========================
 hidden_size        hidden_size                n_embd | hidden_size d_model
 num_layers         num_hidden_layers          n_layer | num_h...   num_decoder_layers (default
@@ -20,12 +21,17 @@ tied_embeddings    tie_word_embeddings        tie_word_embeddings  tie_word_embe
                    (default false)            (default true)       (default true)
 =================  =========================  ===================  ===========================
 
-Conventions per family (the layer structure planner.cost.transformer counts): LLaMA / Mistral: SwiGLU
-(gated), RMSNorm, rotary, no biases unless `attention_bias` / `mlp_bias` (both must agree: LLMConfig has
-one `bias` flag); GPT-2: GELU FFN, LayerNorm, learned positions, biases; T5: RMSNorm-style T5LayerNorm,
-relative-attention buckets (`relative_attention_num_buckets`, default 32), no biases, gated FFN when
-`feed_forward_proj` starts with "gated-". Every missing or invalid key is a SpecError naming the file,
-its line and the key.
+Mixture-of-experts keys (llama family; HF MixtralConfig, Qwen2MoeConfig, DeepseekV2Config names):
+`num_local_experts` or `num_experts` -> num_experts, `num_experts_per_tok` -> experts_per_token,
+`n_shared_experts` -> shared_experts, `moe_intermediate_size` -> expert_ffn_size; absent: a dense model.
+
+Conventions per family (the layer structure planner.cost.transformer counts): LLaMA / Mistral /
+Mixtral: SwiGLU (gated), RMSNorm, rotary, no biases unless `attention_bias` / `mlp_bias` (both must agree:
+LLMConfig has one `bias` flag); Qwen2: the same, with biases on the Q, K, V projections (HF
+Qwen2Attention hard-codes them; `qkv_bias`); GPT-2: GELU FFN, LayerNorm, learned positions, biases;
+T5: RMSNorm-style T5LayerNorm, relative-attention buckets (`relative_attention_num_buckets`, default
+32), no biases, gated FFN when `feed_forward_proj` starts with "gated-". Every missing or invalid key is
+a SpecError naming the file, its line and the key.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from planner.spec.llm import LLMConfig
 from planner.spec.schema import FieldValueError
 from planner.spec.yamlio import Document, load_yaml
 
-LLAMA_TYPES = ("llama", "mistral")
+LLAMA_TYPES = ("llama", "mistral", "mixtral", "qwen2")
 MODEL_TYPES = (*LLAMA_TYPES, "gpt2", "t5")
 T5_DEFAULT_POSITIONS = 512  # T5 has no position table; HF's T5Config default n_positions
 
@@ -134,7 +140,7 @@ def hf_config_from_document(doc: Document, default_name: str = "hf-model") -> LL
     name = read.text("_name_or_path", "") or default_name
     name = name.rstrip("/").rsplit("/", 1)[-1] or default_name
     if model_type in LLAMA_TYPES:
-        fields = _llama(read)
+        fields = _llama(read, model_type)
     elif model_type == "gpt2":
         fields = _gpt2(read)
     else:
@@ -156,7 +162,12 @@ def hf_config_from_document(doc: Document, default_name: str = "hf-model") -> LL
 # LLMConfig field -> the config.json key to blame for a cross-field error, per family
 _HF_KEYS: dict[str, dict[str, str]] = {
     **{
-        kind: {"num_heads": "num_attention_heads", "num_kv_heads": "num_key_value_heads"}
+        kind: {
+            "num_heads": "num_attention_heads",
+            "num_kv_heads": "num_key_value_heads",
+            "num_experts": "num_local_experts",
+            "experts_per_token": "num_experts_per_tok",
+        }
         for kind in LLAMA_TYPES
     },
     "gpt2": {"num_heads": "n_head"},
@@ -164,7 +175,7 @@ _HF_KEYS: dict[str, dict[str, str]] = {
 }
 
 
-def _llama(read: _Reader) -> dict[str, Any]:
+def _llama(read: _Reader, model_type: str) -> dict[str, Any]:
     heads = read.integer("num_attention_heads")
     attention_bias = read.boolean("attention_bias", False)
     mlp_bias = read.boolean("mlp_bias", attention_bias)
@@ -190,7 +201,24 @@ def _llama(read: _Reader) -> dict[str, Any]:
         "position_embedding": "rotary",
         "norm": "rmsnorm",
         "bias": attention_bias,
+        "qkv_bias": model_type == "qwen2",
         "dtype": _dtype(read, "bf16"),
+        **_experts(read),
+    }
+
+
+def _experts(read: _Reader) -> dict[str, Any]:
+    """The mixture-of-experts fields, when the config names more than one routed expert."""
+    experts = read.integer("num_local_experts", "num_experts", default=1)
+    if experts == 1:
+        return {}
+    return {
+        "num_experts": experts,
+        "experts_per_token": read.integer("num_experts_per_tok"),
+        "shared_experts": read.integer("n_shared_experts", default=0, minimum=0),
+        "expert_ffn_size": read.integer("moe_intermediate_size")
+        if read.has("moe_intermediate_size")
+        else None,
     }
 
 

@@ -1,7 +1,13 @@
-"""Transformer language-model configurations (decoder-only and encoder-decoder).
+"""Transformer language-model configurations (decoder-only and encoder-decoder), dense or
+mixture-of-experts.
 
 Hyper-parameters as the papers and model cards publish them; the parameter count is derived
 (planner.cost.transformer.parameter_count) and validated against the published count.
+
+Mixture-of-experts (Shazeer et al. 2017; Fedus et al. 2022, Switch Transformer; Jiang et al. 2024,
+Mixtral): each layer's feed-forward block is `num_experts` expert FFNs and a router; every token runs
+through the `experts_per_token` experts its router picks (top-k) plus the `shared_experts` that every
+token uses (Dai et al. 2024, DeepSeekMoE).
 """
 
 from __future__ import annotations
@@ -46,6 +52,30 @@ class LLMConfig:
         "normalisation (layernorm has a bias)", default="layernorm"
     )
     bias: bool = spec_field("linear layers carry biases", default=True)
+    qkv_bias: bool = spec_field(
+        "the query, key and value projections carry biases even where `bias` is false (Qwen2)", default=False
+    )
+    num_experts: int = spec_field(
+        "routed feed-forward experts per layer (mixture-of-experts); 1: a dense model", minimum=1, default=1
+    )
+    experts_per_token: int | None = spec_field(
+        "routed experts each token runs through (top-k); required when num_experts > 1",
+        minimum=1,
+        default=None,
+    )
+    shared_experts: int = spec_field(
+        "experts every token runs through besides its routed ones (DeepSeekMoE)", minimum=0, default=0
+    )
+    expert_ffn_size: int | None = spec_field(
+        "inner size of one expert's feed-forward block; default ffn_size", minimum=1, default=None
+    )
+    capacity_factor: float | None = spec_field(
+        "tokens an expert accepts per batch as a multiple of its even share (Switch Transformer); "
+        "absent: dropless routing, no token is dropped",
+        minimum=1.0,
+        maximum=1024.0,
+        default=None,
+    )
     dtype: str = spec_field("dtype the weights are usually served in", default="bf16")
     description: str = spec_field("a human description", default="")
     source: str = spec_field("paper or model card of the hyper-parameters", default="")
@@ -66,6 +96,44 @@ class LLMConfig:
                 "num_kv_heads",
                 f"num_heads {self.num_heads} must be a multiple of num_kv_heads {self.kv_heads}",
             )
+        self._check_experts()
+
+    def _check_experts(self) -> None:
+        """Routing settings belong to a mixture-of-experts model and agree with its expert count."""
+        if not self.is_moe:
+            for field, value in (
+                ("experts_per_token", self.experts_per_token),
+                ("shared_experts", self.shared_experts or None),
+                ("expert_ffn_size", self.expert_ffn_size),
+                ("capacity_factor", self.capacity_factor),
+            ):
+                if value is not None:
+                    raise FieldValueError(field, "a mixture-of-experts setting: give num_experts > 1")
+            return
+        if self.architecture != "decoder":
+            raise FieldValueError("num_experts", "mixture-of-experts is modelled for decoder-only models")
+        if self.experts_per_token is None:
+            raise FieldValueError("experts_per_token", "required when num_experts > 1 (the router's top-k)")
+        if self.experts_per_token > self.num_experts:
+            raise FieldValueError(
+                "experts_per_token",
+                f"at most num_experts ({self.num_experts}), got {self.experts_per_token}",
+            )
+
+    @property
+    def is_moe(self) -> bool:
+        """A mixture-of-experts model: more than one routed expert per layer."""
+        return self.num_experts > 1
+
+    @property
+    def expert_size(self) -> int:
+        """Inner size of one expert's feed-forward block (ffn_size for a dense model)."""
+        return self.expert_ffn_size if self.expert_ffn_size is not None else self.ffn_size
+
+    @property
+    def routed_experts_per_token(self) -> int:
+        """Routed experts each token runs through (1 for a dense model: its one FFN)."""
+        return self.experts_per_token if self.experts_per_token is not None else 1
 
     @property
     def kv_heads(self) -> int:

@@ -46,7 +46,17 @@ EDGE = "edge"
 FEDERATED = "federated"
 SPECULATIVE_DECODING = "speculative-decoding"
 COMMUNICATION = "communication"
-MODEL_CLASSES = (LLM_TRAINING, DATA_PARALLEL, PIPELINE, EDGE, FEDERATED, SPECULATIVE_DECODING, COMMUNICATION)
+SERVING = "serving"
+MODEL_CLASSES = (
+    LLM_TRAINING,
+    DATA_PARALLEL,
+    PIPELINE,
+    EDGE,
+    FEDERATED,
+    SPECULATIVE_DECODING,
+    COMMUNICATION,
+    SERVING,
+)
 
 # evaluator -> the model class whose time or throughput (or a ratio of times: speed-up, efficiency) it
 # predicts; None for an evaluator of a count, a size, a learning rate or a configuration, whose error says
@@ -68,6 +78,8 @@ EVALUATOR_CLASSES: dict[str, str | None] = {
     "specdec_operations": SPECULATIVE_DECODING,
     "token_tree_expected_tokens": SPECULATIVE_DECODING,
     "allreduce_time": COMMUNICATION,
+    "serving_throughput": SERVING,
+    "serving_first_token_ms": SERVING,
     "cluster_allreduce_time": COMMUNICATION,
     "cluster_allreduce_lower_bound": COMMUNICATION,
     "pipeline_native_config_match": None,  # the stage configuration PipeDream chose, not a time
@@ -91,9 +103,12 @@ EVALUATOR_CLASSES: dict[str, str | None] = {
     "lr_at_epoch": None,
     "training_state_bytes": None,
     "model_parameters": None,
+    "model_active_parameters": None,
     "model_forward_macs": None,
     "profile_total": None,
     "llm_parameters": None,
+    "serving_kv_bytes_per_token": None,  # a size
+    "serving_decode_floor_ms": None,  # a closed form (bytes / peak bandwidth), not the model's time
 }
 
 
@@ -191,8 +206,9 @@ def band_fields(model_class: str) -> dict[str, Any]:
     return {"error_band_pct": band.pct, "error_band_basis": band.basis()}
 
 
-def regenerate(data_dir: Path | None) -> dict[str, ErrorBand]:
-    """Run every validation case with `data_dir` and write error_bands.json (atomically)."""
+def regenerate(data_dir: Path | None, output: Path = BANDS_FILE) -> dict[str, ErrorBand]:
+    """Run every validation case with `data_dir` and write the bands to `output` (atomically; by default the
+    packaged error_bands.json, which the run itself reads for the bands its results carry)."""
     from planner.fileout import write_text
     from planner.validate.cases import all_cases
     from planner.validate.runner import run
@@ -206,7 +222,7 @@ def regenerate(data_dir: Path | None) -> dict[str, ErrorBand]:
             str(data_dir),
         )
     bands = compute(results, {item.case.name: item.case for item in all_cases()})
-    write_text(BANDS_FILE, to_json(bands), setting="error bands file", force=True)
+    write_text(output, to_json(bands), setting="error bands file", force=True)
     return bands
 
 
@@ -217,16 +233,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--data", type=Path, default=None, help="folder with profiles/ and reference/")
+    parser.add_argument(
+        "--output", type=Path, default=BANDS_FILE, help="where to write (default: the package's)"
+    )
     args = parser.parse_args(argv)
     try:
-        bands = regenerate(args.data if args.data is not None else default_data_dir())
+        bands = regenerate(args.data if args.data is not None else default_data_dir(), args.output)
     except PlannerError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return exc.exit_code
     for band in bands.values():
         shown = "no band" if band.pct is None else f"±{band.pct:.1f}%"
         print(f"{band.model_class}: {shown} ({band.cases} cases)")
-    print(f"wrote {BANDS_FILE}")
+    print(f"wrote {args.output}")
     return 0
 
 

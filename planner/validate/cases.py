@@ -34,10 +34,12 @@ class Case:
     tolerance_pct: float = spec_field(
         "allowed |error| in percent, fixed before looking at the prediction", minimum=0
     )
-    comparison: Literal["value", "at_least", "at_most", "match"] = spec_field(
+    comparison: Literal["value", "at_least", "at_most", "match", "model"] = spec_field(
         "value: |error| within the tolerance; at_least / at_most: the paper states a bound ('over 20x'), "
         "met when the prediction is on its side (the tolerance still allows that much short of it); "
-        "match: a configuration, 1 when ours equals the paper's (counted apart from the values' errors)",
+        "match: a configuration, 1 when ours equals the paper's (counted apart from the values' errors); "
+        "model: another model's output on the same inputs, not a measurement (|error| within the "
+        "tolerance, counted apart from the values' errors)",
         default="value",
     )
     known_deviation: str = spec_field(

@@ -144,7 +144,8 @@ def run(data_dir: Path | None, only: str | None = None) -> list[CaseResult]:
 def summarize(results: list[CaseResult]) -> dict[str, object]:
     """Counts per status and the median / maximum |error| of the published value cases that ran; the
     published bounds (met or not) and configuration matches (matched or not) are counted apart: they have
-    no error to average."""
+    no error to average; so are comparisons with another model's output (agreeing or not), which measure
+    no system."""
     errors = [
         abs(r.error_pct)
         for r in results
@@ -159,6 +160,7 @@ def summarize(results: list[CaseResult]) -> dict[str, object]:
         },
         "published_bounds": _apart(results, ("at_least", "at_most")),
         "configuration_matches": _apart(results, ("match",)),
+        "model_comparisons": _apart(results, ("model",)),
     }
 
 

@@ -33,6 +33,7 @@ BASE: dict[str, tuple[str, ...]] = {
     "dp": ("alexnet", "--cluster", "pipedream-cluster-a"),
     "lr": ("--batch", "8192"),
     "llm-parallel": ("gpt2", "--cluster", "dgx-a100", "--global-batch", "16"),
+    "serve": ("gpt2", "--cluster", "dgx-a100", "--servers", "1"),
     "calibrate": ("--quick", "--help"),
     "pipeline bubble": ("--stages", "4", "--microbatches", "8"),
     "pipeline schedule": ("--stages", "4", "--microbatches", "4", "--width", "80"),

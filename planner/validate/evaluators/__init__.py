@@ -24,6 +24,7 @@ AREA_MODULES = (
     "planner.validate.evaluators.data_parallel",
     "planner.validate.evaluators.communication",
     "planner.validate.evaluators.speculative",
+    "planner.validate.evaluators.serving",
     "planner.validate.evaluators.parallelism",
 )
 

@@ -63,6 +63,8 @@ def _fleet_round(setup: Mapping[str, Any]) -> Any:
         peak_compute={"fp32": _number(setup, "compute_flops_per_s")},
         memory=1e12,
         memory_bandwidth=_number(setup, "memory_bandwidth_bytes_per_s"),
+        compute_efficiency=1.0,  # the case's rates are the sustained ones its hand calculation uses
+        memory_efficiency=1.0,
     )
     link = Link(bandwidth=_number(setup, "link_bytes_per_s"), latency=_number(setup, "latency_s"))
     stragglers = _whole(setup, "stragglers") if "stragglers" in setup else 0

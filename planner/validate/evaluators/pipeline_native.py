@@ -1,7 +1,10 @@
 """Evaluators of the native stage partitioner (planner.optimize.pipeline_native) against PipeDream's Table 1.
 
-A setup names a measured profile (`data:` file), a catalog cluster and its server count. The optimum is
-computed once per (model, cluster, servers) and shared by the speedup and the configuration cases.
+A setup names a measured profile (`data:` file), a catalog cluster and its server count; optionally the
+minibatch the paper ran (`batch`, samples per minibatch and GPU) and the one the profile was measured at
+(`profile_batch`): the profile's times and activation sizes are then scaled by batch / profile_batch
+(linear in the batch, as planner.cost.data_parallel scales measured times; parameters do not scale).
+The optimum is computed once per setup and shared by the speedup and the configuration cases.
 """
 
 from __future__ import annotations
@@ -14,41 +17,54 @@ from planner.validate.evaluators import Context, evaluator
 from planner.validate.evaluators.models import _model
 
 SETUP = ("model", "cluster", "servers")
+OPTIONAL = ("batch", "profile_batch")
 
 
 @cache
-def _costs(model: str, data_dir: Any) -> Any:
+def _costs(model: str, data_dir: Any, scale: float) -> Any:
+    from dataclasses import replace
+
     from planner.optimize.chain_costs import chain_costs
 
     spec = _model(model, Context(data_dir))
     if spec.spec != "profile":
         raise ValueError(f"'{model}' is a {spec.spec}; the Table 1 cases partition measured profiles")
-    return chain_costs(spec)
+    costs = chain_costs(spec)
+    scaled = ("cum_forward_s", "cum_backward_s", "cum_activation_bytes", "output_activation_bytes")
+    return replace(costs, **{name: getattr(costs, name) * scale for name in scaled})
 
 
 @cache
-def _optimum(model: str, cluster: str, servers: int, data_dir: Any) -> Any:
+def _optimum(model: str, cluster: str, servers: int, data_dir: Any, scale: float) -> Any:
     from planner.optimize.pipeline_native import partition_native
     from planner.spec.catalog import find
 
     machine = find("hardware", cluster, ("cluster",)).with_top_count(servers)
-    return partition_native(_costs(model, data_dir), machine)
+    return partition_native(_costs(model, data_dir, scale), machine)
+
+
+def _whole(setup: Mapping[str, Any], key: str) -> int:
+    value = setup[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{key} must be a whole number >= 1, got {value!r}")
+    return value
 
 
 def _result(setup: Mapping[str, Any], ctx: Context) -> Any:
-    servers = setup["servers"]
-    if isinstance(servers, bool) or not isinstance(servers, int) or servers < 1:
-        raise ValueError(f"servers must be a whole number >= 1, got {servers!r}")
-    return _optimum(str(setup["model"]), str(setup["cluster"]), servers, ctx.data_dir)
+    servers = _whole(setup, "servers")
+    if ("batch" in setup) != ("profile_batch" in setup):
+        raise ValueError("give both batch and profile_batch, or neither")
+    scale = _whole(setup, "batch") / _whole(setup, "profile_batch") if "batch" in setup else 1.0
+    return _optimum(str(setup["model"]), str(setup["cluster"]), servers, ctx.data_dir, scale)
 
 
-@evaluator("pipeline_native_speedup_over_dp", setup=SETUP)
+@evaluator("pipeline_native_speedup_over_dp", setup=SETUP, optional=OPTIONAL)
 def pipeline_native_speedup_over_dp(setup: Mapping[str, Any], ctx: Context) -> float:
     """Data-parallel time / optimal pipeline time per minibatch, native model, all the cluster's devices."""
     return float(_result(setup, ctx).speedup_over_dp)
 
 
-@evaluator("pipeline_native_config_match", setup=(*SETUP, "paper_config"))
+@evaluator("pipeline_native_config_match", setup=(*SETUP, "paper_config"), optional=OPTIONAL)
 def pipeline_native_config_match(setup: Mapping[str, Any], ctx: Context) -> float:
     """1.0 when the native optimum's configuration string ("15-1", "straight", "16") equals
     `paper_config`, else 0.0."""

@@ -1,0 +1,274 @@
+"""Serving an LLM: prefill and time to first token, decode time per output token, the KV cache and the
+largest running batch, tensor/pipeline-parallel communication, the throughput/latency curve of
+continuous batching; and, under latency targets, the best serving configuration. The model:
+planner.optimize.serving_costs; the search: planner.optimize.serving_search."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from planner.api.inputs import cluster_device, load_cluster, load_llm
+from planner.api.serve_inputs import MAX_BATCH_DEFAULT, ServeOptions, load_workload
+from planner.errors import InfeasibleError, SettingError
+from planner.validate.bands import SERVING, band_fields
+
+if TYPE_CHECKING:
+    from planner.optimize.serving_costs import ServingPoint, ServingSetup
+    from planner.optimize.serving_search import Candidate
+    from planner.spec.hardware import Cluster
+    from planner.spec.llm import LLMConfig
+
+NOTES = (
+    "decode is a roofline (weights + KV cache at sustained bandwidth): a lower bound without kernel-launch "
+    "gaps; prefill GEMMs are timed from their shapes",
+    "continuous batching in steady state: batch / mean output prompts are prefilled per iteration; TPOT is "
+    "the iteration time, TTFT half an iteration of waiting plus the request's prefill (no queueing)",
+)
+
+
+def _point_dict(point: ServingPoint, devices: int) -> dict[str, Any]:
+    return {
+        "batch": point.batch,
+        "ttft_s": point.ttft_s,
+        "tpot_s": point.tpot_s,
+        "decode_step_s": point.decode_step_s,
+        "prefill_share_s": point.prefill_share_s,
+        "tokens_per_s_per_replica": point.tokens_per_s,
+        "tokens_per_s_per_gpu": point.tokens_per_s / devices,
+        "compute_bound": point.compute_bound,
+    }
+
+
+def usd_per_million_tokens(cluster: Cluster, devices: int, tokens_per_s: float) -> float | None:
+    """List price of `devices` devices (the server's price / its devices) per million output tokens."""
+    if cluster.price is None or tokens_per_s <= 0:
+        return None
+    per_device_hour = cluster.price.usd_per_hour / cluster.devices_per_server
+    return per_device_hour * devices / 3600.0 / tokens_per_s * 1e6
+
+
+def communication(setup: ServingSetup, batch: int) -> dict[str, Any]:
+    """Per layer: the tensor-parallel all-reduces of a decode step and of one prompt's prefill, and one
+    pipeline transfer between stages (bytes of the activations and seconds)."""
+    from planner.optimize.serving_costs import ALLREDUCES_PER_LAYER, allreduce_time, stage_transfer_time
+    from planner.spec.profile import DTYPE_BYTES
+
+    row = setup.model.hidden_size * DTYPE_BYTES[setup.dtype]
+    micro = -(-batch // setup.pipeline)
+    prompt = setup.workload.prompt_mean
+    return {
+        "allreduces_per_layer": ALLREDUCES_PER_LAYER if setup.tensor > 1 else 0,
+        "decode_allreduce_bytes": micro * row,
+        "decode_allreduce_s": allreduce_time(setup, micro),
+        "prefill_allreduce_bytes": prompt * row,
+        "prefill_allreduce_s": allreduce_time(setup, prompt),
+        "stage_transfer_bytes": micro * row if setup.pipeline > 1 else 0,
+        "stage_transfer_s": stage_transfer_time(setup, micro),
+    }
+
+
+@dataclass(frozen=True)
+class ServeResult:
+    """One serving configuration at one batch, its capacity and its batch curve."""
+
+    options: ServeOptions
+    setup: ServingSetup
+    replicas: int
+    max_concurrent: int
+    point: ServingPoint
+    curve: tuple[ServingPoint, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        from planner.cost.decode import kv_bytes_per_token, step_weights
+        from planner.optimize.serving_costs import kv_bytes_per_sequence_device, weight_bytes_per_device
+        from planner.spec.profile import DTYPE_BYTES
+
+        s, p = self.setup, self.point
+        w = s.workload
+        kv = kv_bytes_per_token(s.model, s.dtype)
+        floor = (step_weights(s.model) * DTYPE_BYTES[s.dtype] + kv * w.context_mean) / (
+            s.device.memory_bandwidth * s.tensor
+        )
+        return {
+            "model": s.model.name,
+            "cluster": s.cluster.name,
+            "device": s.device.name,
+            "dtype": s.dtype,
+            "attention": s.attention,
+            "chunked_prefill": s.chunked,
+            "tensor_parallel": s.tensor,
+            "pipeline_parallel": s.pipeline,
+            "devices_per_replica": s.devices,
+            "replicas": self.replicas,
+            "prompt_len": w.prompt_mean,
+            "output_len": w.output_mean,
+            "mean_context": w.context_mean,
+            "requests": [dataclasses.asdict(r) for r in w.requests],
+            **_point_dict(p, s.devices),
+            "prefill_s": p.prefill_s,
+            "tokens_per_s": p.tokens_per_s * self.replicas,
+            "usd_per_million_tokens": usd_per_million_tokens(s.cluster, s.devices, p.tokens_per_s),
+            "kv_cache_bytes_per_token": kv,
+            "kv_cache_bytes_per_sequence_per_device": kv_bytes_per_sequence_device(s),
+            "weight_bytes_per_device": weight_bytes_per_device(s),
+            "max_concurrent_sequences": self.max_concurrent,
+            "block_tokens": s.block_tokens,
+            "memory_headroom": s.memory_headroom,
+            "decode_floor_s": floor,
+            "communication_per_layer": communication(s, p.batch),
+            "curve": [_point_dict(c, s.devices) for c in self.curve],
+            "notes": list(NOTES),
+        } | band_fields(SERVING)
+
+
+def _setup(model: LLMConfig | str, cluster: Cluster | str, options: ServeOptions) -> ServingSetup:
+    from planner.optimize.serving_costs import ServingSetup
+
+    options.check()
+    cfg = load_llm(model)
+    if cfg.architecture != "decoder":
+        raise SettingError("model", "a decoder-only LLM (serving models decoder-only transformers)", cfg.name)
+    machine = load_cluster(cluster, options.servers)
+    device = cluster_device(machine)
+    dtype = options.dtype or cfg.dtype
+    if dtype not in device.peak_compute:
+        raise SettingError("dtype", f"{device.name} lists no {dtype} peak", dtype)
+    return ServingSetup(
+        cfg,
+        machine,
+        device,
+        dtype,
+        options.tensor_parallel or 1,
+        options.pipeline_parallel or 1,
+        load_workload(options),
+        options.attention,
+        options.chunked_prefill,
+        options.chunk_tokens,
+        options.memory_headroom,
+        options.block_tokens,
+    )
+
+
+def check_split(setup: ServingSetup) -> None:
+    """Megatron splits heads t ways inside one server; each stage needs a layer."""
+    t, p, cfg = setup.tensor, setup.pipeline, setup.model
+    if cfg.num_heads % t or t > setup.cluster.devices_per_server:
+        raise SettingError(
+            "tensor_parallel",
+            f"must divide {cfg.name}'s {cfg.num_heads} heads and fit in one server "
+            f"({setup.cluster.devices_per_server} devices)",
+            t,
+        )
+    if p > cfg.num_layers or t * p > setup.cluster.total_devices:
+        raise SettingError(
+            "pipeline_parallel",
+            f"at most {cfg.num_layers} stages and `tensor_parallel` x stages <= "
+            f"{setup.cluster.total_devices} devices",
+            p,
+        )
+
+
+def serve(model: LLMConfig | str, cluster: Cluster | str, options: ServeOptions) -> ServeResult:
+    """One serving configuration (module docstring); InfeasibleError when the weights leave no room for
+    the batch's KV cache."""
+    from planner.optimize.serving_costs import batch_grid, max_concurrent_sequences, serving_point
+
+    setup = _setup(model, cluster, options)
+    check_split(setup)
+    largest = max_concurrent_sequences(setup)
+    if largest < 1:
+        raise InfeasibleError(
+            f"{setup.model.name} in {setup.dtype} leaves no room for one sequence's KV cache on "
+            f"{setup.tensor * setup.pipeline} x {setup.device.name}: raise `tensor_parallel` or "
+            "`pipeline_parallel`"
+        )
+    batch = options.batch if options.batch is not None else min(largest, MAX_BATCH_DEFAULT)
+    if batch > largest:
+        raise InfeasibleError(
+            f"batch {batch} needs more KV cache than fits: at most {largest} sequences (lower `batch`, "
+            "`memory_headroom` or the lengths, or raise `tensor_parallel`)"
+        )
+    replicas = options.replicas or setup.cluster.total_devices // setup.devices
+    if replicas * setup.devices > setup.cluster.total_devices:
+        raise SettingError(
+            "replicas",
+            f"at most {setup.cluster.total_devices // setup.devices} on {setup.cluster.name}",
+            replicas,
+        )
+    curve = tuple(serving_point(setup, b) for b in batch_grid(largest))
+    return ServeResult(options, setup, replicas, largest, serving_point(setup, batch), curve)
+
+
+@dataclass(frozen=True)
+class ServeBestResult:
+    """The configurations ranked under the targets; the first meets them best."""
+
+    options: ServeOptions
+    candidates: tuple[Candidate, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        rows = []
+        for c in self.candidates:
+            s = c.setup
+            row: dict[str, Any] = {
+                "tensor_parallel": s.tensor,
+                "pipeline_parallel": s.pipeline,
+                "devices_per_replica": s.devices,
+                "max_concurrent_sequences": c.max_concurrent,
+                "meets_targets": c.point is not None,
+                "reason": c.reason,
+            }
+            if c.point is not None:
+                row |= _point_dict(c.point, s.devices)
+                rate = c.point.tokens_per_s
+                row["usd_per_million_tokens"] = usd_per_million_tokens(s.cluster, s.devices, rate)
+            rows.append(row)
+        first = self.candidates[0].setup
+        return {
+            "model": first.model.name,
+            "cluster": first.cluster.name,
+            "device": first.device.name,
+            "dtype": first.dtype,
+            "tpot_target_s": self.options.tpot,
+            "ttft_target_s": self.options.ttft,
+            "prompt_len": first.workload.prompt_mean,
+            "output_len": first.workload.output_mean,
+            "chunked_prefill": first.chunked,
+            "best": rows[0] if rows[0]["meets_targets"] else None,
+            "candidates": rows,
+            "ranking": "most output tokens/s per GPU; at one cluster's price $/M tokens ties with it, then "
+            "fewer devices per replica",
+            "notes": list(NOTES),
+        } | band_fields(SERVING)
+
+
+def serve_best(model: LLMConfig | str, cluster: Cluster | str, options: ServeOptions) -> ServeBestResult:
+    """The best (tensor, pipeline, batch) under the targets `tpot` / `ttft` on one server's devices or
+    the cluster's; pinned settings stay pinned. InfeasibleError when no configuration meets them."""
+    from planner.optimize.serving_search import Targets, search
+
+    if not options.searching:
+        raise SettingError("tpot", "give `tpot` or `ttft` (a latency target) to search", show_got=False)
+    base = _setup(model, cluster, options)
+    cfg, machine = base.model, base.cluster
+    tensors = [options.tensor_parallel] if options.tensor_parallel else _powers(machine.devices_per_server)
+    pipelines = [options.pipeline_parallel] if options.pipeline_parallel else _powers(machine.total_devices)
+    splits = [
+        (t, p)
+        for t in tensors
+        for p in pipelines
+        if cfg.num_heads % t == 0 and p <= cfg.num_layers and t * p <= machine.total_devices
+    ]
+    if not splits:
+        check_split(dataclasses.replace(base, tensor=tensors[0], pipeline=pipelines[0]))
+    candidates = search(base, splits, Targets(options.tpot, options.ttft), options.batch)
+    if candidates[0].point is None:
+        reasons = "; ".join(f"t{c.setup.tensor} p{c.setup.pipeline}: {c.reason}" for c in candidates[:3])
+        raise InfeasibleError(f"no configuration meets the targets ({reasons}); relax `tpot` or `ttft`")
+    return ServeBestResult(options, tuple(candidates))
+
+
+def _powers(limit: int) -> list[int]:
+    return [2**k for k in range(limit.bit_length()) if 2**k <= limit]

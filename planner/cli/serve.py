@@ -1,0 +1,78 @@
+"""Serve an LLM: time to first token, time per output token, tokens/s per GPU, the KV cache and the
+largest running batch, and the throughput/latency curve of continuous batching; with --tpot / --ttft,
+the best tensor x pipeline split and batch under those targets, and why the others lose.
+
+MODEL: a catalog LLM (planner models list), an LLM YAML file, or a Hugging Face config.json.
+Exit 1 when nothing fits or no configuration meets the targets.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from planner.api.serve_inputs import ServeOptions
+from planner.cli.common import ClusterOption, FormatOption, ServersOption, quantity_option
+from planner.cli.llm_options import Attention
+from planner.render import OutputFormat
+
+DEFAULTS = ServeOptions  # every default is the API's, defined once
+PANEL = "Latency targets (search)"
+
+
+def command(
+    model: Annotated[str, typer.Argument(help="catalog LLM, LLM YAML file, or a Hugging Face config.json")],
+    cluster: ClusterOption,
+    prompt_len: Annotated[int, typer.Option(help="prompt tokens per request")] = DEFAULTS.prompt_len,
+    output_len: Annotated[int, typer.Option(help="output tokens per request")] = DEFAULTS.output_len,
+    requests: Annotated[
+        str | None,
+        typer.Option(help="request-mix YAML (spec: requests; rows of prompt, output, weight)"),
+    ] = DEFAULTS.requests,
+    batch: Annotated[
+        int | None,
+        typer.Option(help="running sequences per replica (default: up to 256 that fit, vLLM's max_num_seqs)"),
+    ] = DEFAULTS.batch,
+    tensor_parallel: Annotated[
+        int | None, typer.Option("--tensor-parallel", "-t", help="tensor-parallel degree (default 1)")
+    ] = DEFAULTS.tensor_parallel,
+    pipeline_parallel: Annotated[
+        int | None, typer.Option("--pipeline-parallel", "-p", help="pipeline stages (default 1)")
+    ] = DEFAULTS.pipeline_parallel,
+    replicas: Annotated[
+        int | None, typer.Option(help="model replicas (default: as many as the cluster holds)")
+    ] = DEFAULTS.replicas,
+    servers: ServersOption = DEFAULTS.servers,
+    dtype: Annotated[str | None, typer.Option(help="bf16, fp16 or fp32 (default: the model's)")] = None,
+    attention: Attention = DEFAULTS.attention,
+    chunked_prefill: Annotated[
+        bool, typer.Option("--chunked-prefill/--no-chunked-prefill", help="prompts ride in decode iterations")
+    ] = DEFAULTS.chunked_prefill,
+    chunk_tokens: Annotated[int, typer.Option(help="prefill tokens per iteration")] = DEFAULTS.chunk_tokens,
+    memory_headroom: Annotated[
+        float, typer.Option(help="fraction of device memory kept from the KV cache")
+    ] = DEFAULTS.memory_headroom,
+    block_tokens: Annotated[int, typer.Option(help="tokens per KV-cache block")] = DEFAULTS.block_tokens,
+    tpot: Annotated[
+        float | None,
+        quantity_option("time", "target time per output token, e.g. 50ms: search", "--tpot"),
+    ] = None,
+    ttft: Annotated[
+        float | None, quantity_option("time", "target time to first token, e.g. 2s: search", "--ttft")
+    ] = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Serve an LLM: TTFT, TPOT, tokens/s per GPU, KV cache and max batch, the batch curve; with --tpot /
+    --ttft the best configuration under those targets."""
+    given = dict(locals())
+    from planner.api.serve import serve, serve_best
+    from planner.cli.common import options_from
+    from planner.render import emit
+    from planner.render.serve import best_tables, serve_tables
+
+    options = options_from(ServeOptions, given, "model", "cluster")
+    if options.searching:
+        emit(serve_best(model, cluster, options).to_dict(), fmt, best_tables)
+    else:
+        emit(serve(model, cluster, options).to_dict(), fmt, serve_tables)
