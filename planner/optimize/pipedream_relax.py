@@ -148,9 +148,10 @@ def _relax_blocks(
     late: np.ndarray,
     bound: np.ndarray,
 ) -> None:
+    """The rows in chunks of ROW_CHUNK, each chunk's candidates within its rows' largest bound per m."""
     for low in range(0, len(rows), ROW_CHUNK):
         chunk = slice(low, low + ROW_CHUNK)
-        _relax_block(table, choices, column, rows[chunk], late, bound[:, chunk])
+        _relax_block(table, choices, column, rows[chunk], late, bound[:, chunk].max(axis=1))
 
 
 def _intervals(
@@ -232,16 +233,16 @@ def _relax_block(
     column: Column,
     rows: np.ndarray,
     late: np.ndarray,
-    bound: np.ndarray,
+    limit: np.ndarray,
 ) -> None:
-    """The candidates (pair, k >= the first row) whose last stage is within the rows' largest bound of
-    their m, per m one block [candidate, row] (contiguous rows of the table) in the tie-break order but
-    for the lateness (which depends on the row): a row's first minimum is its choice unless that split
-    is late for the row, and only then are the row's ties compared in full."""
+    """The candidates (pair, k >= the first row) whose last stage is within the limit of their m (the
+    rows' largest bound), per m one block [candidate, row] (contiguous rows of the table) in the
+    tie-break order but for the lateness (which depends on the row): a row's first minimum is its choice
+    unless that split is late for the row, and only then are the row's ties compared in full."""
     pairs, split, count = column.pairs, column.split, column.level.view.num_states
     first = np.searchsorted(split, rows[0])
     stage = column.stage[pairs.stage_row, first:]  # [pair, position - first]
-    pair, position = np.nonzero((stage <= bound.max(axis=1)[pairs.m][:, None]) & (stage < INF))
+    pair, position = np.nonzero((stage <= limit[pairs.m][:, None]) & (stage < INF))
     if len(pair) == 0:
         return
     position += first
