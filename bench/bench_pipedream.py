@@ -1,15 +1,16 @@
 """Benchmark: the PipeDream-compatible partitioner on PipeDream's profiles, against PipeDream's own timings.
 
-Times loading the profile, building the chain view and solving (in-process, best of --runs), at 4 servers
+Times loading the profile, building the chain view and solving (in-process, median of --runs), at 4 servers
 × 4 GPUs (-n 4 4 -b 10e9 1.25e9 --activation_compression_ratio 1) and at the settings of the shipped
 reference outputs, and prints the speed-up over PipeDream's optimizer timed on this kind of machine
 (../shared/reference/pipedream_optimizer_outputs.yaml), in-process and as a whole `python` process (how
-PipeDream's figure was timed: one core, interpreter start and imports included).
+PipeDream's figure was timed: one core, interpreter start and imports included; median wall and CPU of
+the child).
 With --check it also confirms the optimum: the tables against the plain-loop transcription where that
 finishes in reasonable time, otherwise a random sample of table entries re-derived by plain loops, and
 the single-level optimum by plain loops.
 
-Run (repository root): PYTHONPATH=. python bench/bench_pipedream.py [--data ../shared] [--runs 3] [--check]
+Run (repository root): PYTHONPATH=. python bench/bench_pipedream.py [--data ../shared] [--runs 5] [--check]
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import argparse
 import os
 import random
 import re
+import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -83,17 +86,20 @@ print(partition_pipedream(load_graph(path, path.name), levels, activation_compre
 """
 
 
-def time_process(path: Path, levels: list[tuple[int, float]]) -> float:
-    """Wall seconds of a whole `python -c` process (interpreter, imports, load, solve), as PipeDream's
-    figure is timed."""
+def time_process(path: Path, levels: list[tuple[int, float]]) -> tuple[float, float]:
+    """Wall and CPU seconds of a whole `python -c` process (interpreter, imports, load, solve), as
+    PipeDream's figure is timed."""
     root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     spec = ",".join(f"{count}:{bandwidth!r}" for count, bandwidth in levels)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-c", PROCESS_CODE, str(path), spec], check=True, capture_output=True, env=env
     )
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def check(path: Path, levels: list[tuple[int, float]], ratio: float | None, samples: int) -> str:
@@ -131,7 +137,7 @@ def check(path: Path, levels: list[tuple[int, float]], ratio: float | None, samp
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--check", action="store_true", help="confirm the optima with plain loops (slow)")
     parser.add_argument("--samples", type=int, default=3000, help="entries per level re-derived by --check")
     args = parser.parse_args()
@@ -144,22 +150,23 @@ def main() -> None:
     timings = reference.get("timing_on_this_kind_of_machine", {})
     print(
         f"{'model':<11} {'levels':<16} {'states':>6} {'load+view':>9} {'solve s':>8} {'total s':>8} "
-        f"{'process s':>9} {'PipeDream s':>12} {'speed-up':>17}  config / check"
+        f"{'process wall/CPU s':>18} {'PipeDream s':>12} {'speed-up':>17}  config / check"
     )
     for model, levels, ratio, case in settings(reference):
         path = args.data / "profiles" / "pipedream" / f"{model}.graph.txt"
         runs = [time_once(path, levels, ratio) for _ in range(args.runs)]
-        view_s, solve_s, result = min(runs, key=lambda run: run[0] + run[1])
-        total = view_s + solve_s
+        view_s, solve_s = (statistics.median(run[index] for run in runs) for index in (0, 1))
+        total, result = statistics.median(run[0] + run[1] for run in runs), runs[-1][2]
         label = "x".join(str(count) for count, _ in levels)
         published = timings.get(f"{model}_{label}") if case is None else None
         if published is not None:
             seconds, lower_bound = pipedream_seconds(str(published))
-            process = min(time_process(path, levels) for _ in range(args.runs))
+            processes = [time_process(path, levels) for _ in range(args.runs)]
+            process, cpu = (statistics.median(run[index] for run in processes) for index in (0, 1))
             more = ">" if lower_bound else ""
             factor = f"{more}{seconds / total:.0f}x/{more}{seconds / process:.0f}x"
             pipedream = f"{more}{seconds:g}"
-            process_s = f"{process:.3f}"
+            process_s = f"{process:.3f}/{cpu:.3f}"
         else:
             factor = pipedream = process_s = "-"
         note = result.config
@@ -174,7 +181,7 @@ def main() -> None:
         setting = f"{label} {levels[-1][1]:.3g}"
         print(
             f"{model:<11} {setting:<16} {result.num_states:>6} {view_s:>9.3f} {solve_s:>8.3f}"
-            f" {total:>8.3f} {process_s:>9} {pipedream:>12} {factor:>17}  {note}",
+            f" {total:>8.3f} {process_s:>18} {pipedream:>12} {factor:>17}  {note}",
             flush=True,
         )
 

@@ -72,9 +72,15 @@ MAX_CHAIN_STATES            2,000        antichain states of a branchy graph bey
 MAX_NATIVE_WORK             2e9          the native DP's estimated candidate stages (about a minute)
 NATIVE_STEP_WORK            1,250        the fixed cost of one native DP step, in candidate stages
 MAX_NATIVE_TABLE            5e7          entries of the native DP's table
-MAX_PIPEDREAM_INNER_WORK    6e11         PipeDream's DP below the top level (about a minute)
-MAX_PIPEDREAM_OUTER_WORK    1e10         PipeDream's DP at the top level (about a minute)
-MAX_PIPEDREAM_BLOCK         2e7          floats of one column block of PipeDream's top level
+MAX_PIPEDREAM_INNER_WORK    2.5e11       PipeDream's DP below the top level, in n^3 · sum of m^2 units:
+                                         the least round bound that takes PipeDream's own settings
+                                         (GNMT-16, 1,495 states, on 2 x 8: 2.1e11); worst case (every
+                                         candidate ties) 1.5 ns a unit wall, 1.0 CPU: about 6 minutes
+                                         at the bound, a chain with distinct costs a small fraction
+MAX_PIPEDREAM_OUTER_WORK    1e10         PipeDream's DP at the top level, in n^2 · m(m-1)/2 units;
+                                         worst case 15 ns a unit wall, 9-10 CPU: about 2.5 minutes
+MAX_PIPEDREAM_MEMORY        2 GiB        PipeDream's tables and range figures (16 B per entry, 25 B per
+                                         pair of states) and its candidate batches
 MAX_BOTTLENECK_ENTRIES      5e7          (cut, residue, replicas) entries n·M·N of the bottleneck search
                                          (past the native DP's limits): 6 bytes each kept (300 MB), ~25
                                          checks of 45 ns each: about a minute (4,000 x 8 x 1,024: 3.3e7)
@@ -184,9 +190,13 @@ MAX_CHAIN_STATES = 2_000
 MAX_NATIVE_WORK = 2e9
 NATIVE_STEP_WORK = 1_250
 MAX_NATIVE_TABLE = 5e7
-MAX_PIPEDREAM_INNER_WORK = 6e11
+MAX_PIPEDREAM_INNER_WORK = 2.5e11
 MAX_PIPEDREAM_OUTER_WORK = 1e10
-MAX_PIPEDREAM_BLOCK = 2e7
+MAX_PIPEDREAM_MEMORY = 2**31
+# the worst case's wall seconds per work unit (bench/bench_pipedream_limits.py: zero-cost chains of 200-250
+# states, median of 5, on the 2-core reference machine shared with other jobs; CPU 1.0 and 9-10 ns)
+PIPEDREAM_INNER_UNIT_S = 1.5e-9
+PIPEDREAM_OUTER_UNIT_S = 15e-9
 MAX_BOTTLENECK_ENTRIES = 5e7
 BOTTLENECK_ENTRY_S = 45e-9
 BOTTLENECK_ENTRY_BYTES = 6

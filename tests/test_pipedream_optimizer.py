@@ -20,6 +20,7 @@ import yaml
 
 from planner.errors import InfeasibleError, SpecError
 from planner.optimize import pipedream_dp as pipedream
+from planner.optimize import pipedream_relax
 from planner.optimize.chain_view import ChainView, build_chain_view
 from planner.optimize.pipedream import partition_pipedream
 from planner.optimize.pipedream_dp import solve_tables
@@ -207,11 +208,10 @@ def test_optimum_equals_brute_force(seed: int) -> None:
 def test_tables_equal_the_plain_loop_transcription(
     seed: int, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # small row chunks and samples exercise the pruned, chunked path on small tables
-    monkeypatch.setattr(pipedream, "ROW_CHUNK", chunk)
+    # small row chunks and batches exercise the chunked, batched paths on small tables
+    monkeypatch.setattr(pipedream_relax, "ROW_CHUNK", chunk)
     if chunk < 10:
-        monkeypatch.setattr(pipedream, "SAMPLE_STEP", 2)
-        monkeypatch.setattr(pipedream, "SAMPLE_MIN", 4)
+        monkeypatch.setattr(pipedream_relax, "BATCH", 7)
     view, _, levels, options = random_case(1000 + seed, max_states=30)
     fast = solve_tables(view, levels, PipeDreamOptions(**options))
     slow = reference_tables(view, levels, **options)
@@ -476,12 +476,11 @@ def first_candidate(
 def test_each_finite_entry_points_to_its_first_optimal_candidate(
     seed: int, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Random profiles have many zero and equal figures: ties everywhere. Small chunks and samples run
-    the pruned, chunked fill on small tables."""
-    monkeypatch.setattr(pipedream, "ROW_CHUNK", chunk)
+    """Random profiles have many zero and equal figures: ties everywhere. Small chunks and batches run
+    the chunked, batched fill on small tables."""
+    monkeypatch.setattr(pipedream_relax, "ROW_CHUNK", chunk)
     if chunk < 10:
-        monkeypatch.setattr(pipedream, "SAMPLE_STEP", 2)
-        monkeypatch.setattr(pipedream, "SAMPLE_MIN", 4)
+        monkeypatch.setattr(pipedream_relax, "BATCH", 7)
     view, _, levels, options = random_case(5000 + seed, max_states=25)
     settings = PipeDreamOptions(**options)
     tables = pipedream.solve(view, levels, settings)

@@ -18,10 +18,16 @@ native DP (pipeline_native)             steps S = sum over totals of (d, r)     
                                         N^3/6 prefixes · (n + 1,250), Q ranges
 native DP table                         (n + 1)(N + 1)^2 entries (the last        --         5e7
                                         stage's replicas are part of the state)
-PipeDream DP, levels below the top      n^3 · sum of m^2 (m: the level's count)   ~0.1 ns    6e11
-PipeDream DP, outermost level           n^2 · m(m-1)/2; one column's block        ~6 ns      1e10;
-                                        n · m(m-1)/2 floats                                  2e7 floats
+PipeDream DP, levels below the top      n^3 · sum of m^2 (m: the level's count)   1.5 ns     2.5e11
+PipeDream DP, outermost level           n^2 · m(m-1)/2                            15 ns      1e10
+PipeDream DP, memory                    16 B · sum of m·n·rows + 25 B · n^2       --         2 GiB
 ======================================  ========================================  =========  ==========
+
+The PipeDream rates are the worst case's wall time per unit (bench/bench_pipedream_limits.py: zero-cost
+chains, where every candidate ties with every bound and none is skipped); at its work limits the worst
+case takes about 6 and 2.5 minutes, while a chain with distinct costs takes a small fraction (1,000
+layers on 8 x 128 devices: 3-6 s CPU, bench/bench_pipedream_scale.py). A PipeDream refusal states the
+estimated worst-case time and memory.
 
 Each (d, r) step of the native DP also costs a fixed ~25 µs of Python and all-reduce set-up, counted as
 1,250 candidates. Parallel branches multiply the antichain states (a block of w branches of l layers
@@ -31,7 +37,7 @@ at most those of a 4,000-layer chain (8 M ranges: 64 MB of predecessor indices, 
 allocated before the native check; the DP's ~100 bytes per range only after it). Past the budget the
 native partitioner linearises wide blocks (no refusal) and PipeDream's search is refused with the
 estimated states, search time (16 µs per state) and range memory (8 bytes per range).
-The worst accepted input of each search takes about a minute; a refused one takes no
+The worst accepted input of each other search takes about a minute; a refused one takes no
 time. Refusals are InfeasibleError (exit 1: no answer within the planner's limits), whose message names
 the limit, the size given and what to do: use fewer devices, merge consecutive layers into blocks, or plan
 data parallelism with `planner dp` (and collectives with `planner comm`), which take any number of layers
@@ -51,10 +57,12 @@ from planner.limits import (  # the values, beside every other bound of the plan
     MAX_CHAIN_LAYERS,
     MAX_NATIVE_TABLE,
     MAX_NATIVE_WORK,
-    MAX_PIPEDREAM_BLOCK,
     MAX_PIPEDREAM_INNER_WORK,
+    MAX_PIPEDREAM_MEMORY,
     MAX_PIPEDREAM_OUTER_WORK,
     NATIVE_STEP_WORK,
+    PIPEDREAM_INNER_UNIT_S,
+    PIPEDREAM_OUTER_UNIT_S,
 )
 
 # Per-unit costs (bench/bench_branchy.py, reference machine): the antichain search explores a state in
@@ -143,25 +151,43 @@ def check_bottleneck(states: int, devices: int, groups: tuple[int, ...], straigh
 
 
 def check_pipedream(states: int, levels: list[tuple[int, float]], straight: bool) -> None:
-    """Refuse a PipeDream DP whose estimated work or largest block exceeds the limits."""
+    """Refuse a PipeDream DP whose estimated work or memory exceeds the limits; the refusal states the
+    estimated worst-case time and memory."""
     *inner, (top, _) = levels
-    pairs = [count - 1 if straight else count * (count - 1) // 2 for count, _ in levels]
+    pairs = top - 1 if straight else top * (top - 1) // 2
     inner_work = states**3 * sum(count if straight else count * count for count, _ in inner)
-    outer_work = states**2 * pairs[-1]
-    block = states * pairs[-1]
+    outer_work = states**2 * pairs
+    seconds = inner_work * PIPEDREAM_INNER_UNIT_S + outer_work * PIPEDREAM_OUTER_UNIT_S
+    memory = pipedream_memory(states, levels)
     problems = []
     if inner_work > MAX_PIPEDREAM_INNER_WORK:
         problems.append(
-            f"about {inner_work:.2g} steps below the top level (limit {MAX_PIPEDREAM_INNER_WORK:.0e})"
+            f"about {inner_work:.2g} steps below the top level (limit {MAX_PIPEDREAM_INNER_WORK:.2g})"
         )
     if outer_work > MAX_PIPEDREAM_OUTER_WORK:
         problems.append(f"about {outer_work:.2g} at the top level (limit {MAX_PIPEDREAM_OUTER_WORK:.0e})")
-    if block > MAX_PIPEDREAM_BLOCK:
-        problems.append(f"blocks of {block:.2g} values (limit {MAX_PIPEDREAM_BLOCK:.0e})")
+    if memory > MAX_PIPEDREAM_MEMORY:
+        problems.append(f"about {memory / 2**30:.1f} GiB (limit {MAX_PIPEDREAM_MEMORY / 2**30:.0f} GiB)")
     if problems:
         counts = " x ".join(f"{count:,}" for count, _ in levels)
         raise InfeasibleError(
             f"PipeDream's search for {states:,} states on levels {counts} (top: {top:,}) needs "
-            f"{'; '.join(problems)}: more than about a minute; use fewer devices or merge consecutive "
-            f"layers into fewer blocks, or {_LARGE}"
+            f"{'; '.join(problems)}: estimated up to {seconds:,.0f} s and {memory / 2**30:.1f} GiB; use "
+            f"fewer devices or merge consecutive layers into fewer blocks, or {_LARGE}"
         )
+
+
+def pipedream_memory(states: int, levels: list[tuple[int, float]]) -> int:
+    """Bytes of PipeDream's DP (planner.optimize.pipedream_dp): each level's values and choices (16 B an
+    entry; one row at the top level, a row per state below), the range figures of every pair of states
+    (three float matrices and one of booleans: 25 B), the split pairs (m, m') of each level with a
+    column's bounds and queries (about 150 B a pair a row), and its candidate batches (about 150 MB)."""
+    entries = sum(
+        count * states * (1 if index == len(levels) - 1 else states)
+        for index, (count, _) in enumerate(levels)
+    )
+    pairs = sum(
+        count * (count - 1) // 2 * (1 if index == len(levels) - 1 else states)
+        for index, (count, _) in enumerate(levels)
+    )
+    return 16 * entries + 25 * states**2 + 150 * pairs + 150 * 2**20

@@ -5,16 +5,14 @@ Search and speed. PipeDream evaluates every candidate in Python loops: O(N^2 · 
 per level below the outermost (N states, p the mean number of predecessors of a state, n the level's
 count) and O(N · p · n^2) at the outermost (one row), 38 s for ResNet-50 and over 40 minutes for GNMT-16
 at 4 × 4 on one core. Here the table is filled column by column (j ascending; a split reads only
-earlier columns) and each column for all rows at once. At the outermost level every (k, m, m') of a
-column is one array operation. Below it, for each m and each chunk of ROW_CHUNK rows the candidates form
-a block over (k, r): max(A[r][k][m-m'], last stage of k+1..j on m'), then min over k. Candidates before
-the chunk's first row are skipped (those entries are +inf); with more than SAMPLE_MIN candidates every
-SAMPLE_STEP-th goes first to tighten the bound; then a candidate is evaluated only if its last-stage
-time is at most the chunk's worst bound (a candidate is never below its last stage, so dropping the
-others is exact, ties included). The worst case is the same count, O(N · p · N · n^2) per level, now in array
-operations; on PipeDream's profiles at 4 × 4 the whole run (load, chain view, solve, stages) takes about
-0.05-0.1 s for ResNet-50 and 2-3 s for GNMT-16 (bench/bench_pipedream.py; storing the back-pointers
-below added about 60 % CPU time on GNMT-16, 1.75 -> 2.8 s, and nothing measurable on ResNet-50).
+earlier columns), each column's rows at once, and a candidate split is evaluated only where it can reach
+an entry (planner.optimize.pipedream_relax): an entry's bound is the value of a candidate (one stage, or
+the split it chose in the previous column), and a split whose last stage, or on a chain the lower bound
+of its prefix, exceeds it is skipped (a candidate is never below either, so the result is exact, ties
+included). The worst case is still O(N · p · N · n^2) per level (planner.optimize.limits bounds it); on
+a chain the bounds leave a few candidates per entry: 1,000 layers on 8 × 128 devices solve in about 3 s,
+and the whole run on PipeDream's profiles at 4 × 4 (bench/bench_pipedream.py) takes about 0.05-0.1 s for
+ResNet-50 and 2-3 s for GNMT-16, whose branches leave only the last-stage bound.
 
 Back-pointers. Beside each table the fill stores every entry's arg-min (`LevelTable.choices`): one stage
 (`BASE`), the entry on one machine fewer (`FEWER`), or a split (k, m') as an integer code whose order is
@@ -22,9 +20,7 @@ the tie-break order, so that among equal candidates the smallest code wins: a si
 machines, then a split after a successor of state r-1 (a "genuine" split), then a last stage with some
 compute, then fewer replicas for the last stage, then a later split point (ties come from zero-cost
 layers; the optimal time is unique). Candidates tying with an entry's current value are therefore
-evaluated too. Below the outermost level a block's candidates are ordered by (idle, -k), so a row's first
-minimum is its choice unless that split is not genuine for the row (then the row's ties are compared in
-full). Entries that stay +inf keep no meaningful choice; the reconstruction
+evaluated too. Entries that stay +inf keep no meaningful choice; the reconstruction
 (planner.optimize.pipedream_reconstruct) never reads them.
 """
 
@@ -38,12 +34,12 @@ from typing import Any
 import numpy as np
 
 from planner.optimize.chain_view import ChainView
+from planner.optimize.pipedream_relax import NONE, Column, Floor, Pairs, relax
 from planner.optimize.pipedream_types import PipeDreamOptions
 
 INF = math.inf
 BASE = -2  # choice: one stage replicated on m+1 units
 FEWER = -1  # choice: the same range on one machine fewer (use_fewer_machines)
-NONE = np.iinfo(np.int64).max  # choice: no candidate yet (the entry is +inf)
 
 
 @dataclass(frozen=True)
@@ -121,26 +117,10 @@ class LevelTerms:
             return np.ones(np.shape(parameters), dtype=bool)
         return (activations + parameters) * math.ceil((self.machines - (m + 1)) / replicas) <= limit
 
-    def split_codes(self, split: np.ndarray, j: int, replicas: np.ndarray) -> np.ndarray:
-        """Codes [replicas, k] of the genuine splits of column j after states `split` with `replicas` units
-        for the last stage: ((idle·radix + m')·N + N-1-k), ascending in the tie-break order."""
-        count = self.view.num_states
-        cum = self.view.cum_compute_s
-        idle = (cum[j + 1] - cum[split + 1] <= 0).astype(np.int64)
-        return (idle[None, :] * self.radix + replicas[:, None]) * count + (count - 1 - split)[None, :]
-
     def split_of(self, code: int) -> tuple[int, int]:
         """(k, m') of a split's code."""
         count = self.view.num_states
         return count - 1 - code % count, (code // count) % self.radix
-
-    def pairs(self) -> list[tuple[int, int]]:
-        """The (m, m') pairs a split considers, m ascending: m' in 1..m (1 for a straight pipeline)."""
-        return [
-            (m, replicas)
-            for m in range(1, self.machines)
-            for replicas in ([1] if self.options.straight else range(1, m + 1))
-        ]
 
 
 def solve(
@@ -156,15 +136,18 @@ def solve(
     activations = cum_a[1:, None] - cum_a[None, :-1]
     # rows r > 0 exist only below the outermost level
     late = _not_genuine(view) if len(levels) > 1 else np.zeros((count, 1), dtype=bool)
+    monotone = bool(np.all(np.diff(cum_c) >= 0) and np.all(np.diff(cum_p) >= 0))
     tables = []
-    inner = 1
+    inner = below = 1
     for index, (machines, bandwidth) in enumerate(levels):
         last = index == len(levels) - 1
         level = LevelTerms(view, machines, bandwidth, inner, options)
         rows = 1 if last else count
-        tables.append(_fill(level, compute, parameters, activations, rows, late))
+        floor = Floor(cum_c, below) if monotone else None
+        tables.append(_fill(level, compute, parameters, activations, rows, late, floor))
         compute = tables[-1].values[machines - 1]
         inner = machines
+        below *= machines
     return tables
 
 
@@ -185,11 +168,6 @@ def _not_genuine(view: ChainView) -> np.ndarray:
     return late
 
 
-ROW_CHUNK = 128  # rows filled together: candidates k < the chunk's first row are skipped (they are +inf)
-SAMPLE_MIN = 256  # with more candidates than this, every SAMPLE_STEP-th is tried first (a tighter bound)
-SAMPLE_STEP = 16
-
-
 def _fill(
     level: LevelTerms,
     compute: np.ndarray,
@@ -197,74 +175,29 @@ def _fill(
     activations: np.ndarray,
     rows: int,
     late: np.ndarray,
+    floor: Floor | None,
 ) -> LevelTable:
     """One level's table [m, j, r] and its choices, column by column (j ascending: a split only reads
-    earlier columns).
-
-    For each column j the last-stage times of every split point k and every (m, m') are one array. With
-    one row (the outermost level) all (m, m') are then evaluated in one block. With many rows, for each m
-    and each chunk of rows, the candidates k (predecessors of j, k >= the chunk's first row: earlier ones
-    are +inf there) are evaluated as a block: max(A[r][k][m-m'], last stage of k+1..j on m'), then the
-    minimum over k. A sample of the candidates first bounds the rows' values; then only the candidates
-    whose last stage is at most the chunk's worst bound are evaluated (the others cannot reach any row: a
-    candidate is never below its last stage), so the result and the choices are exact.
-    """
+    earlier columns), each column's rows in chunks (_relax)."""
     view, machines = level.view, level.machines
     count = view.num_states
-    options = level.options
     table = np.empty((machines, count, rows))
     choices = np.full((machines, count, rows), NONE, dtype=np.int64)
     table[level.max_m :] = INF
     choices[: level.max_m] = BASE
     for m in range(level.max_m):
         level.base(compute[:, :rows], parameters[:, :rows], activations[:, :rows], m, out=table[m])
-    pairs = level.pairs()
-    pair_m = np.array([m for m, _ in pairs])
-    pair_prev = np.array([m - replicas for m, replicas in pairs])
-    pair_replicas = np.array([replicas for _, replicas in pairs], dtype=np.int64)
-    replica_column = np.array(sorted({replicas for _, replicas in pairs}))[:, None]
-    pair_row = np.searchsorted(replica_column[:, 0], [replicas for _, replicas in pairs])
-    group_start = np.flatnonzero(np.r_[True, pair_m[1:] != pair_m[:-1]]) if pairs else pair_m
+    pairs = Pairs.of(level)
     for j in range(1, count):
         split = view.predecessors[j]
         top = min(j, rows)  # rows r < j take splits (and fewer machines)
-        width = min(top, int(split[-1]) + 1) if len(split) and pairs else 0  # rows r <= max k
+        width = min(top, int(split[-1]) + 1) if len(split) and len(pairs.m) else 0  # rows r <= max k
         if width:
-            stage = level.last_stage(
-                compute[j, split + 1], parameters[j, split + 1], split, j, replica_column
-            )
-            stage = stage[pair_row]  # (pairs, k)
-            if options.memory_limit_bytes is not None:
-                for index, (m, replicas) in enumerate(pairs):
-                    fits = level.stash_fits(activations[j, split + 1], parameters[j, split + 1], m, replicas)
-                    stage[index] = np.where(fits, stage[index], INF)
-            codes = level.split_codes(split, j, pair_replicas)  # (pairs, k)
-            if rows == 1:
-                block = np.maximum(table[pair_prev][:, split, 0], stage)
-                best = np.minimum.reduceat(block.min(axis=1), group_start)  # per m, ascending from 1
-                tied = block == best[pair_m - 1][:, None]
-                code = np.minimum.reduceat(np.where(tied, codes, NONE).min(axis=1), group_start)
-                _merge(table[1:, j, 0], choices[1:, j, 0], best, code)
-            else:
-                # candidates in the tie-break order (but for the lateness, which depends on the row), so
-                # that the first minimum of a block is the preferred one unless it is late; per chunk of
-                # rows only k >= the chunk's first row (earlier ones are +inf there)
-                order = np.argsort(codes[0], kind="stable")
-                split, stage, codes = split[order], stage[:, order], codes[:, order]
-                chunks = [
-                    (low, np.flatnonzero(split >= low), late[:, low : low + ROW_CHUNK])
-                    for low in range(0, width, ROW_CHUNK)
-                ]
-                for m in range(1, machines):
-                    chosen = np.flatnonzero(pair_m == m)
-                    if options.use_fewer_machines:  # tighter bounds before the splits (same result)
-                        _merge(table[m, j, :top], choices[m, j, :top], table[m - 1, j, :top], FEWER)
-                    for low, near, rows_late in chunks:
-                        high = min(width, low + ROW_CHUNK)
-                        candidates = [(table[pair_prev[i]], stage[i, near], codes[i, near]) for i in chosen]
-                        head = (table[m, j, low:high], choices[m, j, low:high])
-                        _relax(head, split[near], candidates, low, (level.not_genuine, rows_late))
-        if options.use_fewer_machines:  # A[r][j][m] also takes A[r][j][m-1] (PipeDream: after the splits)
+            column = Column(level, pairs, j, compute, parameters, activations)
+            relax(table, choices, column, np.arange(width), late, floor)
+        if (
+            level.options.use_fewer_machines
+        ):  # A[r][j][m] also takes A[r][j][m-1] (PipeDream: after the splits)
             for m in range(1, machines):
                 _merge(table[m, j, :top], choices[m, j, :top], table[m - 1, j, :top], FEWER)
     return LevelTable(table, choices)
@@ -276,65 +209,3 @@ def _merge(values: np.ndarray, choices: np.ndarray, offered: np.ndarray, codes: 
     better = (offered < values) | ((offered == values) & (codes < choices))
     np.copyto(values, offered, where=better)
     np.copyto(choices, codes, where=better)
-
-
-Head = tuple[np.ndarray, np.ndarray]  # the values and choices of one chunk of one column's rows
-# (what a split that is not genuine adds to its code, [state k, row]: whether a split after k is not genuine)
-Lateness = tuple[int, np.ndarray]
-
-
-def _relax(
-    head: Head,
-    ks: np.ndarray,
-    candidates: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-    low: int,
-    lateness: Lateness,
-) -> None:
-    """head[r] = min(head[r], min over k, (prefix, stage, code) of max(prefix[k, low + r], stage[k])), the
-    choices following (a split's code grows by the lateness of its row)."""
-    bound = head[0].copy()  # an upper bound on the rows' final values, for pruning
-    if len(ks) > SAMPLE_MIN:
-        sample = slice(None, None, SAMPLE_STEP)
-        for prefix, stage, _ in candidates:
-            block = prefix[ks[sample], low : low + len(bound)]
-            np.maximum(block, stage[sample][:, None], out=block)
-            np.minimum(bound, block.min(axis=0), out=bound)
-    for prefix, stage, codes in candidates:
-        np.minimum(bound, head[0], out=bound)
-        keep = (stage <= bound.max()) & (stage < INF)
-        if keep.any():
-            _offer(head, ks[keep], prefix, stage[keep], codes[keep], low, lateness)
-
-
-def _offer(
-    head: Head,
-    ks: np.ndarray,
-    prefix: np.ndarray,
-    stage: np.ndarray,
-    codes: np.ndarray,
-    low: int,
-    lateness: Lateness,
-) -> None:
-    """Merge the splits after ks (last stage `stage`, prefix table `prefix`; in the tie-break order but for
-    the lateness) into rows low.. of a column."""
-    values, choices = head
-    block = prefix[ks, low : low + len(values)]
-    np.maximum(block, stage[:, None], out=block)
-    best = block.min(axis=0)
-    rows = np.flatnonzero((best <= values) & (best < INF))  # rows some candidate reaches
-    if len(rows) == 0:
-        return
-    best = best[rows]
-    hits = block.T[rows] == best[:, None]  # [row, k]
-    winner = hits.argmax(axis=1)  # the first minimum
-    step, late = lateness
-    code = codes[winner] + step * late[ks[winner], rows]
-    fix = np.flatnonzero(code >= step)  # a late first minimum: a later tie may be genuine
-    if len(fix):
-        row, k = np.nonzero(hits[fix])
-        tied = np.full(len(fix), NONE, dtype=np.int64)
-        np.minimum.at(tied, row, codes[k] + step * late[ks[k], rows[fix][row]])
-        code[fix] = tied
-    better = (best < values[rows]) | (code < choices[rows])  # best <= values on these rows
-    values[rows[better]] = best[better]
-    choices[rows[better]] = code[better]
