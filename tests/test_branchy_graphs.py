@@ -76,6 +76,10 @@ def test_the_graphs_are_partitioned_and_refused_on_the_command_line(run_cli: Any
     assert planned.exit_code == 0, planned.stderr
     payload = json.loads(planned.stdout)
     assert payload["num_states"] == GRAPHS[name][0] and len(payload["stages"]) == 16
+    assert payload["linearised_blocks"] == build_chain_view(graph(name), exact=False).linearised_blocks >= 1
+    table = run_cli("pipeline", "partition", path, "--cluster", "pipedream-cluster-a", "--straight")
+    told = "blocks cut in layer order" in table.stdout
+    assert table.exit_code == 0 and told == (payload["linearised_blocks"] > 0), table.stdout
     refused = run_cli(
         "pipeline", "partition", path, "--cluster", "pipedream-cluster-a", "--cost-model", "pipedream"
     )

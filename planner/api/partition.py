@@ -96,7 +96,16 @@ class PartitionResult:
             "num_devices": r.num_devices,
             "devices_used": r.devices_used,
             "num_states": r.num_states,
-            **({"method": r.method, "lower_bound_s": r.lower_bound_s, "gap": r.gap} if native else {}),
+            **(
+                {
+                    "method": r.method,
+                    "lower_bound_s": r.lower_bound_s,
+                    "gap": r.gap,
+                    "linearised_blocks": r.linearised_blocks,
+                }
+                if native
+                else {}
+            ),
             "stages": [stage.to_dict() for stage in r.stages],
             "model": self.profile.name,
             "cluster": self.cluster,

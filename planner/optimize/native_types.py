@@ -148,6 +148,7 @@ class NativeResult:
     # which proves `lower_bound_s` (None: the time is the proven optimum)
     method: str = "dynamic program"
     lower_bound_s: float | None = None
+    linearised_blocks: int = 0  # parallel blocks cut along the layer order (planner.optimize.chain_view)
 
     @property
     def gap(self) -> float:

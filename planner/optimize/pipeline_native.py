@@ -385,6 +385,7 @@ class NativePlanner:
             num_devices=self.topology.total,
             num_states=costs.num_states,
             options=self.options,
+            linearised_blocks=costs.view.linearised_blocks if costs.view is not None else 0,
         )
 
     def data_parallel_time(self) -> float:

@@ -81,6 +81,8 @@ def partition_tables(payload: dict[str, Any]) -> list[Any]:
     if payload.get("lower_bound_s") is not None:  # the bottleneck search past the dynamic program's limits
         gap = "proven optimal" if payload["gap"] == 0 else f"gap {payload['gap']:.2%} to it"
         summary.append(("proven lower bound", f"{fmt_time(payload['lower_bound_s'])} ({gap})"))
+    if payload.get("linearised_blocks"):  # too many antichain states: those blocks cut in layer order
+        summary.append(("blocks cut in layer order", f"{payload['linearised_blocks']} (too many states)"))
     notes = (
         "time = (forward + backward with its overlapped sync + the last bucket's sync + update) / replicas "
         "per minibatch (the sync slows the backward while they overlap; planner.cost.overlap); the pipeline "
