@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from planner.cost import megatron as mg
+from planner.cost.compute import sustained_compute
 from planner.cost.gemm import gemm_time, memory_bound_time
 from planner.cost.megatron import active_ffn_size, projection_sizes
 from planner.cost.transformer import attention_parameters, ffn_parameters
@@ -73,6 +75,35 @@ def attention_core_times(
     scores = gemm_time(device, dtype, seq_len, seq_len, d, heads)
     mix = gemm_time(device, dtype, seq_len, d, seq_len, heads)
     return scores + mix, scores + 3.0 * mix
+
+
+def fused_attention_rates(device: Device, dtype: str) -> tuple[float, float]:
+    """FLOP/s a fused (flash) attention kernel sustains on the device, (forward, backward): peak[dtype] ·
+    the device's flash_forward_efficiency / flash_backward_efficiency, its compute_efficiency where the
+    device lists none."""
+    sustained_compute(device, dtype)  # ValueError when the device lacks the dtype
+    peak = device.peak_compute[dtype]
+    forward = device.flash_forward_efficiency or device.compute_efficiency
+    backward = device.flash_backward_efficiency or device.compute_efficiency
+    return peak * forward, peak * backward
+
+
+def attention_times(
+    device: Device, dtype: str, cfg: LLMConfig, seq_len: float, microbatch: Any, tensor: Any, attention: str
+) -> tuple[Any, Any]:
+    """(forward, backward) seconds of one layer's attention core on one of t devices for `microbatch`
+    sequences of `seq_len` tokens: standard, its GEMMs (attention_core_times); flash, the causal share of
+    its FLOPs at the fused kernel's rates, the backward FLASH_BACKWARD_MATMULS times the forward's
+    (planner.cost.megatron, attention kinds)."""
+    if attention == "standard":
+        return attention_core_times(device, dtype, cfg, round(seq_len), microbatch, tensor)
+    forward_rate, backward_rate = fused_attention_rates(device, dtype)
+    tokens = np.asarray(microbatch, dtype=np.float64) * seq_len
+    share = mg.flash_causal_fraction(seq_len)
+    executed = (
+        mg.attention_flops_per_token(cfg, seq_len) * tokens / np.asarray(tensor, dtype=np.float64) * share
+    )
+    return executed / forward_rate, mg.FLASH_BACKWARD_MATMULS * executed / backward_rate
 
 
 def logit_times(device: Device, dtype: str, cfg: LLMConfig, tokens: Any, tensor: Any) -> tuple[Any, Any]:

@@ -45,13 +45,16 @@ def _links(cluster: Cluster) -> tuple[Link, Link]:
     return cluster.levels[0].link, cluster.levels[-1].link
 
 
-def _best(cluster: Cluster, message_bytes: float, devices: int) -> float:
-    """Fastest all-reduce of `message_bytes` among the first `devices` devices of `cluster` (s)."""
+def _best(
+    cluster: Cluster, message_bytes: float, devices: int, algorithms: tuple[str, ...] | None = None
+) -> float:
+    """Fastest all-reduce of `message_bytes` among the first `devices` devices of `cluster` by `algorithms`
+    (default: NCCL's, llm_algorithms) (s)."""
     if devices <= 1 or message_bytes <= 0:
         return 0.0
     return min(
         allreduce_on_cluster(cluster, message_bytes, algorithm, devices=devices).time_s
-        for algorithm in llm_algorithms()
+        for algorithm in algorithms or llm_algorithms()
     )
 
 
@@ -93,14 +96,18 @@ def data_parallel_group(cluster: Cluster, tensor: int, data: int) -> Cluster:
     return dataclasses.replace(cluster, name=f"{cluster.name}-dp-group", levels=levels)
 
 
-def dp_allreduce_time(cluster: Cluster, tensor: int, data: int, message_bytes: float) -> float:
+def dp_allreduce_time(
+    cluster: Cluster, tensor: int, data: int, message_bytes: float, algorithms: tuple[str, ...] | None = None
+) -> float:
     """One data-parallel all-reduce of `message_bytes` (the gradient a model-parallel rank holds) among d
-    replicas t devices apart, all groups at once (s). ZeRO's reduce-scatter + all-gather move the same
-    bytes (Rajbhandari et al. 2020, Sec. 7.2.1)."""
+    replicas t devices apart, all groups at once, by the fastest of `algorithms` (default NCCL's) (s).
+    ZeRO's reduce-scatter + all-gather move the same bytes (Rajbhandari et al. 2020, Sec. 7.2.1); NCCL
+    runs those two only as rings (its tree algorithm serves all-reduce alone; NVIDIA/nccl issue #790):
+    `algorithms=("ring",)`."""
     if data <= 1:
         return 0.0
     group = data_parallel_group(cluster, tensor, data)
-    return _best(group, message_bytes, data)
+    return _best(group, message_bytes, data, algorithms)
 
 
 def p2p_time(

@@ -96,11 +96,12 @@ def evaluate_grid(setup: TrainingSetup, grid: Grid) -> GridCosts:
 
     # per-recompute-mode pieces, assembled with np.where
     forward, total, collectives, per_layer = (np.zeros(len(grid)) for _ in range(4))
+    times = compute_times(setup, tf, pf, bf)
     for index, mode in enumerate(RECOMPUTE):
         chosen = grid.recompute == index
         if not chosen.any():
             continue
-        f, tot = compute_times(setup, tf, pf, bf, mode)
+        f, tot = times[mode]
         forward = np.where(chosen, f, forward)
         total = np.where(chosen, tot, total)
         collectives = np.where(chosen, mg.tp_collectives_per_layer(mode), collectives)

@@ -31,8 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.cost.cluster_allreduce import allreduce_on_cluster
-from planner.cost.llm_comm import data_parallel_group, dp_allreduce_time
+from planner.cost.llm_comm import dp_allreduce_time
 from planner.cost.llm_memory import layer_parameters, stage_parameters
 from planner.cost.overlap import backward_phase, device_overlap
 from planner.optimize.llm_grid import per_distinct
@@ -42,16 +41,7 @@ from planner.spec.profile import DTYPE_BYTES
 # Megatron-LM's gradient bucket: 40M parameters (megatron/core/distributed: bucket_size defaults to
 # max(40,000,000, 1,000,000 · dp) parameters); the last one is reduced after the last backward layer.
 MEGATRON_BUCKET_PARAMETERS = 40_000_000
-
-
-def _ring_time(setup: TrainingSetup, t: int, d: int, size: float) -> float:
-    """Reduce-scatter + all-gather of `size` bytes among the d replicas as rings (s): NCCL runs these two
-    collectives only as rings (its tree algorithm serves all-reduce alone; NVIDIA/nccl issue #790), so each
-    pays (d - 1) steps of latency."""
-    if d <= 1 or size <= 0:
-        return 0.0
-    group = data_parallel_group(setup.cluster, t, d)
-    return allreduce_on_cluster(group, size, "ring", devices=d).time_s
+RINGS = ("ring",)  # NCCL's only algorithm for reduce-scatter and all-gather
 
 
 def _stage_and_layer_times(setup: TrainingSetup, t: int, p: int, d: int) -> tuple[float, ...]:
@@ -63,7 +53,8 @@ def _stage_and_layer_times(setup: TrainingSetup, t: int, p: int, d: int) -> tupl
     stage = max(float(first), float(last))
     layer = layer_parameters(cfg) / t
     rest = max(0.0, stage - cfg.num_layers / p * layer)
-    rings = (_ring_time(setup, t, d, size) for size in (stage * g, layer * w, layer * g, rest * w, rest * g))
+    sizes = (stage * g, layer * w, layer * g, rest * w, rest * g)
+    rings = (dp_allreduce_time(setup.cluster, t, d, size, RINGS) for size in sizes)
     last_bucket = min(1.0, MEGATRON_BUCKET_PARAMETERS / stage) if stage > 0 else 0.0
     return (dp_allreduce_time(setup.cluster, t, d, stage * g), *rings, last_bucket)
 
@@ -81,10 +72,9 @@ def data_parallel_times(
     """(traffic, exposed) data-parallel seconds per iteration of each candidate (module docstring);
     `forward` and `total` are one micro-batch's compute seconds (forward, forward + backward)."""
     m = np.asarray(microbatches, dtype=np.float64)
-    allreduce, stage, layer_w, layer_g, rest_w, rest_g, bucket = (
-        per_distinct((t, p, d), lambda tt, pp, dd, k=k: _stage_and_layer_times(setup, tt, pp, dd)[k])
-        for k in range(7)
-    )
+    allreduce, stage, layer_w, layer_g, rest_w, rest_g, bucket = per_distinct(
+        (t, p, d), lambda tt, pp, dd: _stage_and_layer_times(setup, tt, pp, dd), outputs=7
+    ).T
     layers = setup.model.num_layers / p.astype(np.float64)
     zero3 = m * (layers * (layer_w + 0.5 * layer_g) + rest_w + 0.5 * rest_g)
     traffic = np.where(

@@ -107,9 +107,11 @@ def candidate_grid(
     return Grid(t, p, devices // (t * p), b_values[bi], v_values[vi], r_values[ri], z_values[zi])
 
 
-def per_distinct(keys: tuple[IntArray, ...], function: Any) -> FloatArray:
-    """function(*key) for each distinct key tuple, spread back over the arrays."""
+def per_distinct(keys: tuple[IntArray, ...], function: Any, outputs: int = 1) -> FloatArray:
+    """function(*key) for each distinct key tuple, called once per key and spread back over the arrays; a
+    function returning `outputs` > 1 numbers gives a (len, outputs) array."""
     stacked = np.stack(keys, axis=1)
     unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    values = np.array([function(*(int(x) for x in row)) for row in unique], dtype=np.float64)
-    return values[inverse.ravel()]
+    rows = [function(*(int(x) for x in row)) for row in unique]
+    values = np.array(rows, dtype=np.float64).reshape(len(unique), outputs)[inverse.ravel()]
+    return values[:, 0] if outputs == 1 else values

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 
 from planner.cost import megatron as mg
-from planner.cost.compute import sustained_compute, sustained_memory_bandwidth
+from planner.cost.compute import sustained_memory_bandwidth
 from planner.cost.gemm import memory_bound_time
 from planner.cost.layer_kernels import (
     SCORE_KERNELS,
-    attention_core_times,
+    attention_times,
     dense_times,
     elementwise_time,
     gradient_accumulation_time,
@@ -26,56 +26,40 @@ from planner.cost.layer_kernels import (
 from planner.cost.llm_memory import model_state_bytes
 from planner.cost.memory import update_bytes_per_parameter
 from planner.optimize.llm_setup import FloatArray, TrainingSetup
-from planner.spec.hardware import Device
 from planner.spec.profile import DTYPE_BYTES
 
 
-def compute_times(
-    setup: TrainingSetup, t: Any, p: Any, b: Any, recompute: str
-) -> tuple[FloatArray, FloatArray]:
-    """(forward, forward + backward) compute seconds of one micro-batch on the last stage's device: l/p
-    layers (recomputation included) and the logit layer, each split t ways; every GEMM timed from its shape
-    and the memory-bound kernels from their bytes (planner.cost.layer_kernels), one kernel after another.
+def compute_times(setup: TrainingSetup, t: Any, p: Any, b: Any) -> dict[str, tuple[FloatArray, FloatArray]]:
+    """For each recomputation mode, (forward, forward + backward) compute seconds of one micro-batch on the
+    last stage's device: l/p layers (recomputation included) and the logit layer, each split t ways; every
+    GEMM timed from its shape and the memory-bound kernels from their bytes (planner.cost.layer_kernels),
+    one kernel after another.
 
     Per layer: the backward runs twice the forward's matrix multiplies and bytes (SC'21 Eq. 3's appendix),
-    except fused attention's core, which runs FLASH_BACKWARD_MATMULS times its forward at the device's
-    fused-attention rates (planner.cost.megatron, attention kinds); full recomputation adds one forward,
-    selective (standard attention) the attention core's forward (Korthikanti et al. Sec. 5). The per-layer
-    times are computed once per distinct (t, b)."""
-    cfg = setup.model
-    recompute = mg.effective_recompute(recompute, setup.attention)
-    shards, micro = (np.asarray(x, dtype=np.float64) for x in (t, b))
-    shards, micro = np.broadcast_arrays(shards, micro)
+    except fused attention's core (planner.cost.layer_kernels.attention_times); full recomputation adds
+    one forward, selective (standard attention) the attention core's forward (Korthikanti et al. Sec. 5;
+    with fused attention it is none). The per-layer times are computed once per distinct (t, b) for all
+    modes."""
+    shards, micro = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in (t, b)))
     pairs, inverse = np.unique(np.stack([shards.ravel(), micro.ravel()], axis=1), axis=0, return_inverse=True)
-    forward_layer, step_layer, logits = (
-        x[inverse.ravel()].reshape(shards.shape)
-        for x in _layer_times(setup, pairs[:, 0], pairs[:, 1], recompute)
+    forward, step, selective, logits_forward, logits = (
+        x[inverse.ravel()].reshape(shards.shape) for x in _layer_times(setup, pairs[:, 0], pairs[:, 1])
     )
-    layers = cfg.num_layers / np.asarray(p, dtype=np.float64)
-    logits_forward = logit_times(setup.device, setup.dtype, cfg, micro * setup.seq_len, shards)[0]
-    return layers * forward_layer + logits_forward, layers * step_layer + logits
+    layers = setup.model.num_layers / np.asarray(p, dtype=np.float64)
+    replays = {"none": 0.0 * forward, "selective": selective, "full": forward}
+    return {
+        mode: (layers * forward + logits_forward, layers * (step + replays[mode]) + logits)
+        for mode in mg.RECOMPUTE
+    }
 
 
-def _layer_times(
-    setup: TrainingSetup, t: FloatArray, b: FloatArray, recompute: str
-) -> tuple[FloatArray, ...]:
-    """(one layer's forward, one layer's forward + backward + recomputation, the logit layer's forward +
-    backward) seconds for each (t, b)."""
+def _layer_times(setup: TrainingSetup, t: FloatArray, b: FloatArray) -> tuple[FloatArray, ...]:
+    """(one layer's forward, its forward + backward, what selective recomputation replays, the logit
+    layer's forward, its forward + backward) seconds for each (t, b)."""
     cfg, device, dtype = setup.model, setup.device, setup.dtype
     tokens = b * setup.seq_len
     dense, dense_backward = dense_times(device, dtype, cfg, tokens, t)
-    if setup.attention == "flash":
-        forward_rate, backward_rate = fused_attention_rates(device, dtype)
-        executed = (
-            mg.attention_flops_per_token(cfg, setup.seq_len)
-            * tokens
-            / t
-            * mg.flash_causal_fraction(setup.seq_len)
-        )
-        attention = executed / forward_rate
-        attention_backward = mg.FLASH_BACKWARD_MATMULS * executed / backward_rate
-    else:
-        attention, attention_backward = attention_core_times(device, dtype, cfg, setup.seq_len, b, t)
+    attention, attention_backward = attention_times(device, dtype, cfg, setup.seq_len, b, t, setup.attention)
     linear, core = mg.elementwise_bytes_per_token(
         cfg, setup.seq_len, t, setup.sequence_parallel, setup.attention
     )
@@ -88,25 +72,18 @@ def _layer_times(
         backward_layer = backward_layer + gradient_accumulation_time(
             device, cfg, DTYPE_BYTES[dtype], grad_bytes, t
         )
-    if recompute == "full":
-        replay = forward_layer
-    elif recompute == "selective":  # standard attention: the core's GEMMs and its score kernels
-        replay = attention + memory_bound_time(device, core * scale, SCORE_KERNELS)
-    else:
-        replay = 0.0 * forward_layer
+    if setup.attention == "standard":  # the core's GEMMs and its score kernels
+        selective = attention + memory_bound_time(device, core * scale, SCORE_KERNELS)
+    else:  # fused attention: selective recomputation is none (megatron.effective_recompute)
+        selective = 0.0 * forward_layer
     logits_forward, logits_backward = logit_times(device, dtype, cfg, tokens, t)
-    return forward_layer, forward_layer + backward_layer + replay, logits_forward + logits_backward
-
-
-def fused_attention_rates(device: Device, dtype: str) -> tuple[float, float]:
-    """FLOP/s a fused (flash) attention kernel sustains on the device, (forward, backward): peak[dtype] ·
-    the device's flash_forward_efficiency / flash_backward_efficiency, its compute_efficiency where the
-    device lists none."""
-    sustained_compute(device, dtype)  # ValueError when the device lacks the dtype
-    peak = device.peak_compute[dtype]
-    forward = device.flash_forward_efficiency or device.compute_efficiency
-    backward = device.flash_backward_efficiency or device.compute_efficiency
-    return peak * forward, peak * backward
+    return (
+        forward_layer,
+        forward_layer + backward_layer,
+        selective,
+        logits_forward,
+        logits_forward + logits_backward,
+    )
 
 
 def optimizer_time(setup: TrainingSetup, parameters: Any, data: Any, zero: Any) -> FloatArray:

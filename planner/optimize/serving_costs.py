@@ -40,10 +40,9 @@ from planner.cost import megatron as mg
 from planner.cost.compute import sustained_compute
 from planner.cost.decode import Placement, kv_bytes_per_token, step_time
 from planner.cost.gemm import memory_bound_time
-from planner.cost.layer_kernels import attention_core_times, dense_times, elementwise_time, logit_times
+from planner.cost.layer_kernels import attention_times, dense_times, elementwise_time, logit_times
 from planner.cost.llm_comm import p2p_time, tp_allreduce_time
 from planner.cost.transformer import parameter_count
-from planner.optimize.llm_step_costs import fused_attention_rates
 from planner.spec.hardware import Cluster, Device
 from planner.spec.llm import LLMConfig
 from planner.spec.profile import DTYPE_BYTES
@@ -119,11 +118,10 @@ def prefill_compute_time(setup: ServingSetup, sequences: float, prompt: float) -
     tokens = sequences * prompt
     dense = float(dense_times(device, dtype, cfg, tokens, t)[0])
     if setup.attention == "flash":
-        executed = mg.attention_flops_per_token(cfg, prompt) * tokens / t * mg.flash_causal_fraction(prompt)
-        attention = float(executed) / fused_attention_rates(device, dtype)[0]
-    else:
-        heads = max(1, round(sequences))
-        attention = float(attention_core_times(device, dtype, cfg, round(prompt), heads, t)[0])
+        seq_len, count = prompt, sequences
+    else:  # its GEMMs need whole shapes
+        seq_len, count = round(prompt), max(1, round(sequences))
+    attention = float(attention_times(device, dtype, cfg, seq_len, count, t, setup.attention)[0])
     linear, core = mg.elementwise_bytes_per_token(cfg, prompt, t, False, setup.attention)
     elementwise = float(elementwise_time(device, float(linear + core) * tokens, setup.attention))
     kv_write = tokens * kv_bytes_per_token(cfg, dtype) / cfg.num_layers / min(t, cfg.kv_heads)
