@@ -62,6 +62,22 @@ def evaluator(
     return register
 
 
+def whole(setup: Mapping[str, Any], key: str, default: int | None = None) -> int:
+    """The setup's `key` as a whole number >= 1 (ValueError naming the key otherwise)."""
+    value = setup.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{key} must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def flag(setup: Mapping[str, Any], key: str, default: bool) -> bool:
+    """The setup's `key` as true or false (ValueError naming the key otherwise)."""
+    value = setup.get(key, default)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, got {value!r}")
+    return value
+
+
 def load_all() -> dict[str, Registered]:
     """Import every area's evaluators and return the registry."""
     for module in AREA_MODULES:

@@ -5,14 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from planner.validate.evaluators import Context, evaluator
-
-
-def _whole(setup: Mapping[str, Any], key: str) -> int:
-    value = setup[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{key} must be a whole number >= 1, got {value!r}")
-    return value
+from planner.validate.evaluators import Context, evaluator, whole
 
 
 def _cnn(name: str) -> Any:
@@ -71,7 +64,7 @@ def modnn_speedup(setup: Mapping[str, Any], ctx: Context) -> float:
     from planner.cost.modnn import modnn
 
     cluster = _cluster(setup["cluster"])
-    workers = _whole(setup, "workers")
+    workers = whole(setup, "workers")
     if workers > cluster.total_devices:
         raise ValueError(f"{cluster.name} has {cluster.total_devices} devices, not {workers}")
     result = modnn(
@@ -99,8 +92,8 @@ def ddnn_communication_reduction(setup: Mapping[str, Any], ctx: Context) -> floa
         raise ValueError(f"raw_bytes must be > 0, got {raw!r}")
     return ddnn_reduction(
         float(raw),
-        _whole(setup, "classes"),
+        whole(setup, "classes"),
         float(local),
-        _whole(setup, "filters"),
-        _whole(setup, "filter_bits"),
+        whole(setup, "filters"),
+        whole(setup, "filter_bits"),
     )

@@ -19,7 +19,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from planner.validate.evaluators import Context, evaluator
+from planner.validate.evaluators import Context, evaluator, flag, whole
 
 QUANTITIES = (
     "tflops_per_device",
@@ -51,22 +51,15 @@ def _spec(value: Any, area: str, kind: str) -> Any:
     raise ValueError(f"{kind} must be a catalog name or a {kind} mapping")
 
 
-def _whole(setup: Mapping[str, Any], key: str, default: int | None = None) -> int:
-    value = setup.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{key} must be a whole number >= 1, got {value!r}")
-    return value
-
-
 def _setup(setup: Mapping[str, Any]) -> Any:
     from planner.optimize.llm_setup import TrainingSetup
 
     model = _spec(setup["model"], "models", "llm")
     cluster = _spec(setup["cluster"], "hardware", "cluster")
     if "servers" in setup:
-        cluster = cluster.with_top_count(_whole(setup, "servers"))
+        cluster = cluster.with_top_count(whole(setup, "servers"))
     if all(key in setup for key in DEGREES):
-        devices = math.prod(_whole(setup, key) for key in DEGREES)
+        devices = math.prod(whole(setup, key) for key in DEGREES)
     elif "data" in setup:
         raise ValueError("data is derived from the devices when tensor or pipeline is left to the planner")
     else:
@@ -74,23 +67,16 @@ def _setup(setup: Mapping[str, Any]) -> Any:
     return TrainingSetup(
         model=model,
         cluster=cluster,
-        global_batch=_whole(setup, "global_batch"),
-        seq_len=_whole(setup, "seq_len"),
+        global_batch=whole(setup, "global_batch"),
+        seq_len=whole(setup, "seq_len"),
         dtype=str(setup.get("dtype", "bf16")),
         devices=devices,
-        sequence_parallel=_flag(setup, "sequence_parallel", True),
-        overlap_grad_reduce=_flag(setup, "overlap_grad_reduce", True),
+        sequence_parallel=flag(setup, "sequence_parallel", True),
+        overlap_grad_reduce=flag(setup, "overlap_grad_reduce", True),
         attention=str(setup.get("attention", "flash")),
         gradient_dtype=setup.get("gradient_dtype"),
-        gradient_accumulation_fusion=_flag(setup, "gradient_accumulation_fusion", True),
+        gradient_accumulation_fusion=flag(setup, "gradient_accumulation_fusion", True),
     )
-
-
-def _flag(setup: Mapping[str, Any], key: str, default: bool) -> bool:
-    value = setup.get(key, default)
-    if not isinstance(value, bool):
-        raise ValueError(f"{key} must be true or false, got {value!r}")
-    return value
 
 
 @evaluator(
@@ -134,7 +120,7 @@ def plan_of(setup: Mapping[str, Any]) -> Any:
     from planner.optimize.parallelism import search
 
     training = _setup(setup)
-    pinned = {key: _whole(setup, key) for key in (*DEGREES, "microbatch", "interleave") if key in setup}
+    pinned = {key: whole(setup, key) for key in (*DEGREES, "microbatch", "interleave") if key in setup}
     if len(pinned) == 5:
         return evaluate_configuration(
             training,

@@ -5,14 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from planner.validate.evaluators import Context, evaluator
-
-
-def _whole(setup: Mapping[str, Any], key: str, default: int | None = None) -> int:
-    value = setup.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{key} must be a whole number >= 1, got {value!r}")
-    return value
+from planner.validate.evaluators import Context, evaluator, whole
 
 
 def _times(value: Any, key: str) -> list[float]:
@@ -34,7 +27,7 @@ def pipeline_bubble(setup: Mapping[str, Any], ctx: Context) -> float:
     measures = {"bubble_fraction": bubble_fraction, "bubble_overhead": bubble_overhead}
     if setup["measure"] not in measures:
         raise ValueError(f"measure must be one of {', '.join(measures)}, got {setup['measure']!r}")
-    k, m, v = _whole(setup, "stages"), _whole(setup, "microbatches"), _whole(setup, "chunks", 1)
+    k, m, v = whole(setup, "stages"), whole(setup, "microbatches"), whole(setup, "chunks", 1)
     return float(measures[setup["measure"]](k, m, v))
 
 
@@ -48,7 +41,7 @@ def pipeline_simulated_time(setup: Mapping[str, Any], ctx: Context) -> float:
     forward/backward: a time per device, or a list with one per device."""
     from planner.cost.pipeline_schedule import simulate
 
-    k, m, v = _whole(setup, "stages"), _whole(setup, "microbatches"), _whole(setup, "chunks", 1)
+    k, m, v = whole(setup, "stages"), whole(setup, "microbatches"), whole(setup, "chunks", 1)
     forward, backward = _times(setup["forward"], "forward"), _times(setup["backward"], "backward")
     return simulate(str(setup["schedule"]), k, m, forward, backward, chunks=v).makespan
 
@@ -65,8 +58,8 @@ def gpipe_normalised_throughput(setup: Mapping[str, Any], ctx: Context) -> float
     """
     from planner.cost.pipeline import uniform_pipeline_time
 
-    k, m = _whole(setup, "stages"), _whole(setup, "microbatches")
-    k0, m0 = _whole(setup, "reference_stages"), _whole(setup, "reference_microbatches")
+    k, m = whole(setup, "stages"), whole(setup, "microbatches")
+    k0, m0 = whole(setup, "reference_stages"), whole(setup, "reference_microbatches")
     work = 1.0  # any minibatch time: it cancels
     time = float(uniform_pipeline_time(k, m, work / (k * m), 0.0))
     reference = float(uniform_pipeline_time(k0, m0, work / (k0 * m0), 0.0))

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from planner.validate.evaluators import Context, evaluator
+from planner.validate.evaluators import Context, evaluator, whole
 from planner.validate.evaluators.models import _model
 
 SETUP = ("model", "cluster", "servers")
@@ -43,18 +43,11 @@ def _optimum(model: str, cluster: str, servers: int, data_dir: Any, scale: float
     return partition_native(_costs(model, data_dir, scale), machine)
 
 
-def _whole(setup: Mapping[str, Any], key: str) -> int:
-    value = setup[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{key} must be a whole number >= 1, got {value!r}")
-    return value
-
-
 def _result(setup: Mapping[str, Any], ctx: Context) -> Any:
-    servers = _whole(setup, "servers")
+    servers = whole(setup, "servers")
     if ("batch" in setup) != ("profile_batch" in setup):
         raise ValueError("give both batch and profile_batch, or neither")
-    scale = _whole(setup, "batch") / _whole(setup, "profile_batch") if "batch" in setup else 1.0
+    scale = whole(setup, "batch") / whole(setup, "profile_batch") if "batch" in setup else 1.0
     return _optimum(str(setup["model"]), str(setup["cluster"]), servers, ctx.data_dir, scale)
 
 

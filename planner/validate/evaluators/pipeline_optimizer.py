@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from planner.validate.evaluators import Context, evaluator
+from planner.validate.evaluators import Context, evaluator, flag
 from planner.validate.evaluators.models import _model
 
 QUANTITIES = (
@@ -33,9 +33,8 @@ def pipedream_optimizer(setup: Mapping[str, Any], ctx: Context) -> float:
     ratio = setup.get("activation_compression_ratio")
     if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, (int, float))):
         raise ValueError(f"activation_compression_ratio must be a number, got {ratio!r}")
-    for flag in FLAGS:
-        if not isinstance(setup.get(flag, False), bool):
-            raise ValueError(f"{flag} must be true or false, got {setup[flag]!r}")
+    for name in FLAGS:
+        flag(setup, name, False)
     memory = setup.get("memory_limit")
     if memory is not None and not isinstance(memory, str):
         raise ValueError(f"memory_limit must be a quantity such as '16GB', got {memory!r}")
