@@ -45,7 +45,13 @@ def test_training_memory_adds_activations() -> None:
 def test_update_traffic() -> None:
     assert update_bytes_per_parameter("fp32", "sgd") == 20  # read w, g, m; write w, m
     assert update_bytes_per_parameter("fp32", "adam") == 28
-    assert update_bytes_per_parameter("fp16", "adam") == 4 + 2 + 8 + 4 + 8 + 2  # + fp16 copy written
+    # mixed precision: fp16 grads to fp32 (2 + 4), unscale and inf check (4 + 4), the update on fp32
+    # grads (4 + 4 + 8 read, 4 + 8 written), master weights to the fp16 copy (4 + 2)
+    assert update_bytes_per_parameter("fp16", "adam") == 6 + 8 + 28 + 6
+    assert update_bytes_per_parameter("fp16", "adam", gradient_clipping=True) == 6 + 8 + 28 + 6 + 4
+    # bf16 with fp32 main gradients: no copy, no loss scale
+    assert update_bytes_per_parameter("bf16", "adam", "fp32") == 28 + 6
+    assert update_bytes_per_parameter("fp32", "sgd", gradient_clipping=True) == 24
 
 
 def test_unknown_optimizer_or_dtype() -> None:

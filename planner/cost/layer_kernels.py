@@ -112,6 +112,25 @@ def logit_times(device: Device, dtype: str, cfg: LLMConfig, tokens: Any, tensor:
     return _forward_and_backward(device, dtype, tokens, vocab, cfg.hidden_size)
 
 
+# Bytes per logit of the fp32 loss: forward, cast to fp32 (2 + 4), max (4), minus the max (4 + 4), exp
+# (4 + 4), sum (4); backward, softmax = exp / sum (4 + 4), times the loss gradient (4 + 4), cast back (4 + 2).
+LOSS_FORWARD_BYTES = 30.0
+LOSS_BACKWARD_BYTES = 22.0
+LOSS_KERNELS = (6, 3)  # (forward, backward): the passes above, one kernel each
+
+
+def loss_times(device: Device, cfg: LLMConfig, tokens: Any, tensor: Any) -> tuple[Any, Any]:
+    """(forward, backward) seconds of the language-model loss on one of t devices: softmax cross-entropy
+    over its V/t logits per token, upcast to fp32 and run pass by pass (Megatron-LM's
+    vocab_parallel_cross_entropy(logits.float(), labels), the default unless the loss fusion is enabled;
+    Hugging Face causal LMs upcast the logits likewise); the bytes per logit are LOSS_FORWARD_BYTES and
+    LOSS_BACKWARD_BYTES, memory-bound (planner.cost.gemm.memory_bound_time)."""
+    logits = np.asarray(tokens, dtype=np.float64) * cfg.vocab_size / np.asarray(tensor, dtype=np.float64)
+    forward = memory_bound_time(device, LOSS_FORWARD_BYTES * logits, LOSS_KERNELS[0])
+    backward = memory_bound_time(device, LOSS_BACKWARD_BYTES * logits, LOSS_KERNELS[1])
+    return forward, backward
+
+
 def elementwise_time(device: Device, bytes_moved: Any, attention: str) -> Any:
     """Seconds of one layer's forward memory-bound kernels moving `bytes_moved` bytes (module docstring)."""
     kernels = LINEAR_KERNELS + (SCORE_KERNELS if attention == "standard" else 0)

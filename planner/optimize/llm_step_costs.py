@@ -22,6 +22,7 @@ from planner.cost.layer_kernels import (
     elementwise_time,
     gradient_accumulation_time,
     logit_times,
+    loss_times,
 )
 from planner.cost.llm_memory import model_state_bytes
 from planner.cost.memory import update_bytes_per_parameter
@@ -31,9 +32,9 @@ from planner.spec.profile import DTYPE_BYTES
 
 def compute_times(setup: TrainingSetup, t: Any, p: Any, b: Any) -> dict[str, tuple[FloatArray, FloatArray]]:
     """For each recomputation mode, (forward, forward + backward) compute seconds of one micro-batch on the
-    last stage's device: l/p layers (recomputation included) and the logit layer, each split t ways; every
-    GEMM timed from its shape and the memory-bound kernels from their bytes (planner.cost.layer_kernels),
-    one kernel after another.
+    last stage's device: l/p layers (recomputation included) and the logit layer with the loss, each split
+    t ways; every GEMM timed from its shape and the memory-bound kernels from their bytes
+    (planner.cost.layer_kernels), one kernel after another.
 
     Per layer: the backward runs twice the forward's matrix multiplies and bytes (SC'21 Eq. 3's appendix),
     except fused attention's core (planner.cost.layer_kernels.attention_times); full recomputation adds
@@ -76,7 +77,10 @@ def _layer_times(setup: TrainingSetup, t: FloatArray, b: FloatArray) -> tuple[Fl
         selective = attention + memory_bound_time(device, core * scale, SCORE_KERNELS)
     else:  # fused attention: selective recomputation is none (megatron.effective_recompute)
         selective = 0.0 * forward_layer
-    logits_forward, logits_backward = logit_times(device, dtype, cfg, tokens, t)
+    projection_forward, projection_backward = logit_times(device, dtype, cfg, tokens, t)
+    loss_forward, loss_backward = loss_times(device, cfg, tokens, t)
+    logits_forward = projection_forward + loss_forward
+    logits_backward = projection_backward + loss_backward
     return (
         forward_layer,
         forward_layer + backward_layer,
@@ -87,10 +91,15 @@ def _layer_times(setup: TrainingSetup, t: FloatArray, b: FloatArray) -> tuple[Fl
 
 
 def optimizer_time(setup: TrainingSetup, parameters: Any, data: Any, zero: Any) -> FloatArray:
-    """Memory-bound optimizer step over the device's parameters (ZeRO >= 1: its 1/d shard)."""
+    """Memory-bound optimizer step over the device's parameters (ZeRO >= 1: its 1/d shard), gradients
+    clipped by their global norm (Megatron-LM's default --clip-grad 1.0, megatron/arguments.py; GPT-3,
+    Brown et al. 2020, App. B: "clip the global norm of the gradient at 1.0")."""
     psi = np.asarray(parameters, dtype=np.float64)
     shard = np.where(np.asarray(zero) >= 1, np.asarray(data, dtype=np.float64), 1.0)
-    moved = update_bytes_per_parameter(setup.dtype, setup.optimizer, setup.gradient_precision) * psi / shard
+    per_parameter = update_bytes_per_parameter(
+        setup.dtype, setup.optimizer, setup.gradient_precision, gradient_clipping=True
+    )
+    moved = per_parameter * psi / shard
     return moved / sustained_memory_bandwidth(setup.device)
 
 
