@@ -43,18 +43,65 @@ def _optimum(model: str, cluster: str, servers: int, data_dir: Any, scale: float
     return partition_native(_costs(model, data_dir, scale), machine)
 
 
-def _result(setup: Mapping[str, Any], ctx: Context) -> Any:
-    servers = whole(setup, "servers")
+def _scale(setup: Mapping[str, Any]) -> float:
     if ("batch" in setup) != ("profile_batch" in setup):
         raise ValueError("give both batch and profile_batch, or neither")
-    scale = whole(setup, "batch") / whole(setup, "profile_batch") if "batch" in setup else 1.0
-    return _optimum(str(setup["model"]), str(setup["cluster"]), servers, ctx.data_dir, scale)
+    return whole(setup, "batch") / whole(setup, "profile_batch") if "batch" in setup else 1.0
 
 
-@evaluator("pipeline_native_speedup_over_dp", setup=SETUP, optional=OPTIONAL)
-def pipeline_native_speedup_over_dp(setup: Mapping[str, Any], ctx: Context) -> float:
-    """Data-parallel time / optimal pipeline time per minibatch, native model, all the cluster's devices."""
-    return float(_result(setup, ctx).speedup_over_dp)
+def _result(setup: Mapping[str, Any], ctx: Context) -> Any:
+    servers = whole(setup, "servers")
+    return _optimum(str(setup["model"]), str(setup["cluster"]), servers, ctx.data_dir, _scale(setup))
+
+
+def _shape(config: str, devices: int) -> tuple[int, ...]:
+    """The replica counts of a paper's configuration: "15-1" -> (15, 1); "straight" -> one device per
+    stage on `devices` devices."""
+    if config == "straight":
+        return (1,) * devices
+    try:
+        return tuple(int(part) for part in config.split("-"))
+    except ValueError:
+        expected = "paper_config must be 'straight' or replica counts like '15-1'"
+        raise ValueError(f"{expected}, got {config!r}") from None
+
+
+@cache
+def _at_config(
+    model: str, cluster: str, servers: int, data_dir: Any, scale: float, config: str, devices: int | None
+) -> Any:
+    from planner.cost.overlap import device_overlap
+    from planner.optimize.native_types import NativeOptions
+    from planner.optimize.pipeline_native import NativePlanner, cluster_device
+    from planner.optimize.pipeline_shape import partition_shape
+    from planner.spec.catalog import find
+
+    machine = find("hardware", cluster, ("cluster",)).with_top_count(servers)
+    options = NativeOptions(overlap=device_overlap(cluster_device(machine)))
+    planner = NativePlanner(_costs(model, data_dir, scale), machine, options)
+    return partition_shape(planner, _shape(config, devices or machine.total_devices))
+
+
+@evaluator(
+    "pipeline_native_config_speedup",
+    setup=(*SETUP, "paper_config"),
+    optional=(*OPTIONAL, "paper_devices"),
+)
+def pipeline_native_config_speedup(setup: Mapping[str, Any], ctx: Context) -> float:
+    """Data-parallel time on all the cluster's devices / pipeline time of the paper's configuration per
+    minibatch: its replica counts (`paper_config`; "straight" on `paper_devices` devices, default all),
+    the layers split as the native model splits them best (planner.optimize.pipeline_shape)."""
+    devices = whole(setup, "paper_devices") if "paper_devices" in setup else None
+    result = _at_config(
+        str(setup["model"]),
+        str(setup["cluster"]),
+        whole(setup, "servers"),
+        ctx.data_dir,
+        _scale(setup),
+        str(setup["paper_config"]),
+        devices,
+    )
+    return float(result.speedup_over_dp)
 
 
 @evaluator("pipeline_native_config_match", setup=(*SETUP, "paper_config"), optional=OPTIONAL)
