@@ -82,6 +82,14 @@ def check_split(cfg: LLMConfig, tp: int, setting: str) -> None:
         )
 
 
+def check_allreduce(value: str) -> None:
+    from planner.cost.collective_registry import algorithm_names, peer_to_peer
+
+    allreduce = algorithm_names(peer_to_peer)  # tensor parallelism has no parameter servers
+    if value not in allreduce:
+        raise SettingError("allreduce", f"expected one of {', '.join(allreduce)}", value)
+
+
 @dataclass(frozen=True)
 class SpecdecModelsOptions:
     """How the pair decodes; c comes from the roofline unless a measured one is given."""
@@ -104,11 +112,7 @@ class SpecdecModelsOptions:
         check_count(self.context, "context", 0, MAX_COUNT_OPTION)
         if self.dtype is not None and self.dtype not in DTYPES:
             raise SettingError("dtype", f"expected {', '.join(DTYPES[:-1])} or {DTYPES[-1]}", self.dtype)
-        from planner.cost.collective_registry import algorithm_names, peer_to_peer
-
-        allreduce = algorithm_names(peer_to_peer)  # tensor parallelism has no parameter servers
-        if self.allreduce not in allreduce:
-            raise SettingError("allreduce", f"expected one of {', '.join(allreduce)}", self.allreduce)
+        check_allreduce(self.allreduce)
         check_cost_ratio(self.c, "c")
         check_count(self.max_gamma, "max_gamma", 1, MAX_GAMMA)
 

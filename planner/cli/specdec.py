@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from planner.api.specdec import SpecdecSimulateOptions, SpecdecSpeedupOptions
+from planner.api.specdec_batch import SpecdecBatchOptions
 from planner.api.specdec_models import SpecdecModelsOptions
 from planner.api.specdec_tree import SpecdecTreeOptions
 from planner.cli.common import FormatOption, parse_numbers
@@ -27,6 +28,7 @@ from planner.render import OutputFormat
 
 app = typer.Typer(no_args_is_help=True)
 MODELS, TREE, SIMULATE = SpecdecModelsOptions, SpecdecTreeOptions, SpecdecSimulateOptions  # the defaults
+BATCH = SpecdecBatchOptions
 
 AlphaOption = Annotated[
     float, typer.Option("--alpha", help="acceptance rate alpha = E[sum min(p, q)], in [0, 1)")
@@ -139,6 +141,66 @@ def models_command(
     )
     result = specdec_models(target, draft, options, device=device, cluster=cluster)
     emit(result.to_dict(), fmt, models_tables)
+
+
+@app.command("batch")
+def batch_command(
+    target: Annotated[str, typer.Option("--target", help=f"target {ModelHelp}")],
+    draft: Annotated[str, typer.Option("--draft", help=f"draft {ModelHelp}")],
+    alpha: AlphaOption,
+    device: Annotated[str | None, typer.Option("--device", help="device (catalog name or YAML)")] = None,
+    cluster: Annotated[
+        str | None, typer.Option("--cluster", help="server whose links carry the all-reduces")
+    ] = None,
+    tensor_parallel: Annotated[
+        int, typer.Option("--tensor-parallel", "--tp", min=1, help="devices the target is split over")
+    ] = BATCH.tensor_parallel,
+    draft_tensor_parallel: Annotated[
+        int, typer.Option("--draft-tensor-parallel", min=1, help="devices the draft is split over")
+    ] = BATCH.draft_tensor_parallel,
+    batches: Annotated[
+        str | None,
+        typer.Option("--batches", help="batch sizes, e.g. 1,8,64 (default: powers of two up to the largest)"),
+    ] = None,
+    context: Annotated[
+        int, typer.Option("--context", min=0, help="tokens in each sequence's KV cache")
+    ] = BATCH.context,
+    dtype: Annotated[
+        str | None, typer.Option("--dtype", help="fp32, fp16 or bf16 (default: the target's)")
+    ] = None,
+    max_gamma: MaxGammaOption = BATCH.max_gamma,
+    tree_acceptance: Annotated[
+        str | None,
+        typer.Option(
+            "--tree-acceptance", help="Sequoia positional acceptance P[1],P[2],...: a tree per batch"
+        ),
+    ] = None,
+    tree_size: Annotated[
+        int, typer.Option("--tree-size", min=1, max=MAX_TREE_SIZE, help="largest tree, root included")
+    ] = BATCH.tree_size,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Speculative decoding on a served batch: the best gamma (and tree) per batch, where it stops paying."""
+    from planner.api.specdec_batch import specdec_batch
+    from planner.render import emit
+    from planner.render.specdec import batch_tables
+
+    sizes = () if batches is None else parse_numbers(batches, "--batches", whole=True)
+    options = SpecdecBatchOptions(
+        alpha,
+        tensor_parallel=tensor_parallel,
+        draft_tensor_parallel=draft_tensor_parallel,
+        batches=sizes,
+        context=context,
+        dtype=dtype,
+        max_gamma=max_gamma,
+        tree_acceptance=None
+        if tree_acceptance is None
+        else parse_numbers(tree_acceptance, "--tree-acceptance"),
+        tree_size=tree_size,
+    )
+    result = specdec_batch(target, draft, options, device=device, cluster=cluster)
+    emit(result.to_dict(), fmt, batch_tables)
 
 
 @app.command("tree")

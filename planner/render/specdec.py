@@ -168,6 +168,53 @@ def tree_tables(payload: dict[str, Any]) -> list[Any]:
     return [root, Text("\n".join(lines))]
 
 
+def batch_tables(payload: dict[str, Any]) -> list[Any]:
+    from rich.text import Text
+
+    from planner.render import make_table
+    from planner.units import format_quantity
+
+    trees = payload["tree_acceptance"] is not None
+    cols = ["batch", "step", "c", "gamma", "verify", "speedup", "tokens/s", "with spec"]
+    cols += ["tree", "tree speedup"] if trees else []
+    rows = []
+    for r in payload["rows"]:
+        row = [
+            r["batch"],
+            format_quantity(r["target_step_s"], "time"),
+            f"{r['c']:.3f}",
+            r["optimal_gamma"],
+            f"{r['verify_ratio']:.3f}",
+            f"{r['speedup']:.3f}x",
+            f"{r['plain_tokens_per_s']:,.0f}",
+            f"{r['speculative_tokens_per_s']:,.0f}",
+        ]
+        if trees:
+            tree = r["tree"]
+            row += [f"{tree['size']} / {tree['depth']}", f"{tree['speedup']:.3f}x"]
+        rows.append(tuple(row))
+    target, draft = payload["target"], payload["draft"]
+    where = payload["device"] + (f" in {payload['cluster']}" if payload["cluster"] else "")
+    title = (
+        f"{target['name']} (TP {target['tensor_parallel']}) drafted by {draft['name']} (TP "
+        f"{draft['tensor_parallel']}) on {where}, alpha {payload['alpha']:g}, context {payload['context']}"
+    )
+    table = make_table(title, cols, rows, right=cols)
+    breakeven = payload["breakeven_batch"]
+    lines = [
+        f"largest batch that fits: {payload['largest_batch']}; "
+        + (
+            f"speculation stops paying at batch {breakeven}"
+            if breakeven is not None
+            else "speculation pays at every batch swept"
+        ),
+        *(f"note: {note}" for note in payload["notes"]),
+    ]
+    if trees:
+        lines.insert(1, "tree: Sequoia's hardware-aware tree, nodes / depth")
+    return [table, Text("\n".join(lines))]
+
+
 def simulate_tables(payload: dict[str, Any]) -> list[Any]:
     from rich.text import Text
 

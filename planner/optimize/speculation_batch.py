@@ -1,0 +1,151 @@
+"""Speculative decoding on a served batch: how the speed-up falls as the batch grows.
+
+At batch B every step, the draft's and the target's, is a decode step of B sequences
+(planner.cost.decode.step_time, the roofline the serving model's decode uses, tensor-parallel all-reduces
+included): c(B) = draft step / target step, and verifying gamma + 1 tokens per sequence costs
+v(gamma, B) = step(B, gamma + 1 tokens) / step(B, 1 token) target steps. While B (gamma + 1) tokens stay
+under the device's ridge point the verification is memory-bound and v is about 1, Leviathan et al.'s
+(ICML 2023) assumption; past it v grows toward gamma + 1 and speculation stops paying (their Sec. 3.4 on
+spare compute; Chen et al. 2024 (Sequoia) Sec. 4 for trees, with t(n) the same ratio for n tree tokens).
+
+What it optimises, per batch: the expected speed-up E[tokens](alpha, gamma) / (gamma c(B) + v(gamma, B))
+over gamma in 0..max_gamma (planner.optimize.speculation.gamma_table; 0 = do not speculate), and with a
+positional acceptance vector Sequoia's hardware-aware tree (planner.optimize.token_tree). Tokens per second
+of one replica: plain B / step(B, 1); speculative, that times the speed-up. Units: seconds, tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.cost.decode import Placement, check_fits, verify_ratios
+from planner.errors import InfeasibleError
+from planner.optimize.speculation import GammaTable, gamma_table, pair_costs, verify_function
+from planner.spec.llm import LLMConfig
+
+
+@dataclass(frozen=True)
+class TreeChoice:
+    """Sequoia's hardware-aware tree at one batch: its nodes, depth and speed-up."""
+
+    size: int
+    depth: int
+    speedup: float
+
+
+@dataclass(frozen=True)
+class BatchPoint:
+    """Speculative decoding at one batch size."""
+
+    batch: int
+    target_step_s: float  # one plain decode step of the batch
+    c: float  # draft step / target step at this batch
+    table: GammaTable
+    tree: TreeChoice | None
+
+    @property
+    def verify_ratio(self) -> float:
+        """v at the optimal gamma (1 when not speculating)."""
+        g = self.table.optimal_gamma
+        return self.table.verify[g - 1] if g >= 1 else 1.0
+
+    @property
+    def plain_tokens_per_s(self) -> float:
+        return self.batch / self.target_step_s
+
+    @property
+    def speculative_tokens_per_s(self) -> float:
+        return self.plain_tokens_per_s * self.table.optimal_speedup
+
+
+@dataclass(frozen=True)
+class PairPlacement:
+    """A target and a draft on their devices, decoding in `dtype` with `context` tokens cached."""
+
+    target: LLMConfig
+    draft: LLMConfig
+    target_at: Placement
+    draft_at: Placement
+    dtype: str
+    context: int
+
+    def fits(self, batch: int) -> bool:
+        try:
+            check_fits(self.target, self.target_at, self.dtype, batch, self.context)
+            check_fits(self.draft, self.draft_at, self.dtype, batch, self.context)
+        except InfeasibleError:
+            return False
+        return True
+
+
+def largest_batch(pair: PairPlacement, limit: int) -> int:
+    """The largest batch <= limit at which both models and their KV caches fit their devices (memory
+    grows with the batch, so a bisection); InfeasibleError when not even one sequence fits."""
+    if not pair.fits(1):
+        check_fits(pair.target, pair.target_at, pair.dtype, 1, pair.context)  # raises, naming the model
+        check_fits(pair.draft, pair.draft_at, pair.dtype, 1, pair.context)
+    low, high = 1, limit
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if pair.fits(middle) else (low, middle - 1)
+    return low
+
+
+def default_batches(largest: int) -> list[int]:
+    """Powers of two up to the largest batch that fits, and that one."""
+    powers = [2**k for k in range(largest.bit_length()) if 2**k <= largest]
+    return sorted({*powers, largest})
+
+
+def batch_point(
+    pair: PairPlacement,
+    batch: int,
+    *,
+    alpha: float,
+    max_gamma: int,
+    tree_acceptance: list[float] | None = None,
+    tree_size: int = 64,
+) -> BatchPoint:
+    """The gamma table (and the tree) at `batch` (InfeasibleError when the batch does not fit)."""
+    from planner.optimize import token_tree as tt
+
+    costs = pair_costs(
+        pair.target,
+        pair.draft,
+        pair.target_at,
+        pair.draft_at,
+        dtype=pair.dtype,
+        batch=batch,
+        context=pair.context,
+    )
+    gammas = list(range(1, max_gamma + 1))
+    verify_of = verify_function(
+        pair.target, pair.target_at, dtype=pair.dtype, batch=batch, context=pair.context
+    )
+    verify = [float(v) for v in verify_of(gammas)]
+    table = gamma_table(
+        alpha,
+        costs.c,
+        gammas=gammas,
+        max_gamma=max_gamma,
+        c_hat=costs.c_hat,
+        verify=verify,
+        verify_of=verify_of,
+    )
+    tree = None
+    if tree_acceptance is not None:
+        t = verify_ratios(
+            pair.target,
+            pair.target_at,
+            list(range(tree_size)),
+            dtype=pair.dtype,
+            batch=batch,
+            context=pair.context,
+        )
+        found, _, speed = tt.hardware_aware_tree(
+            list(tree_acceptance), tree_size, costs.c, np.asarray(t), None
+        )
+        tree = TreeChoice(found.size, found.depth, float(speed))
+    return BatchPoint(batch, costs.target_step.time_s, costs.c, table, tree)
