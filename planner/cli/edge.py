@@ -15,7 +15,7 @@ from planner.api.edge_exits import EdgeExitsOptions
 from planner.api.edge_modnn import EdgeMoDNNOptions, MoDNNPartition
 from planner.api.edge_split import EdgeSplitOptions, SplitObjective
 from planner.api.edge_transformer import EdgeTransformerOptions
-from planner.cli.common import FormatOption, quantity_option
+from planner.cli.common import FormatOption, parse_numbers, quantity_option
 from planner.render import OutputFormat
 
 app = typer.Typer(no_args_is_help=True)
@@ -169,7 +169,9 @@ def exits(
     exit_point: Annotated[
         list[str],
         typer.Option(
-            "--exit", help="LAYER:FRACTION, an early exit and the share of samples leaving there (repeat)"
+            "--exit",
+            help="LAYER:FRACTION, an early exit and the share of samples leaving there, or LAYER with "
+            "--thresholds (repeat)",
         ),
     ],
     device: Annotated[str, typer.Option(help="the device running the model")] = str(EXITS.device),
@@ -183,9 +185,22 @@ def exits(
         EXITS.cloud
     ),
     input_dtype: InputDtype = None,
+    thresholds: Annotated[
+        str | None, typer.Option(help="entropy thresholds in nats: one, or one per exit (T1,T2,...)")
+    ] = None,
+    entropy_shapes: Annotated[
+        list[str] | None,
+        typer.Option(help="A,B: Beta shape of entropy / log(classes) at each exit, in exit order (repeat)"),
+    ] = None,
+    entropies: Annotated[
+        str | None, typer.Option(help="CSV of measured entropies (nats): a row per sample, a column per exit")
+    ] = None,
+    sweep: Annotated[
+        str | None, typer.Option(help="thresholds in nats to sweep (T1,T2,...), the same at every exit")
+    ] = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """BranchyNet early exits: expected latency and bytes sent, given exit points and exit fractions."""
+    """BranchyNet early exits: expected latency and bytes sent, from exit fractions or entropy thresholds."""
     from planner.api.edge_exits import edge_exits
     from planner.render import emit
     from planner.render.edge import exits_tables
@@ -197,16 +212,32 @@ def exits(
         offload_after=offload_after,
         cloud=cloud,
         input_dtype=input_dtype,
+        thresholds=() if thresholds is None else parse_numbers(thresholds, "--thresholds"),
+        entropy_shapes=tuple(_shape(item) for item in entropy_shapes or ()),
+        entropies=entropies,
+        sweep=() if sweep is None else parse_numbers(sweep, "--sweep"),
     )
     emit(edge_exits(model, options).to_dict(), fmt, exits_tables)
 
 
-def _exit(item: str) -> tuple[str, float]:
-    """`pool3:0.4` -> ("pool3", 0.4)."""
+def _shape(item: str) -> tuple[float, float]:
+    """`1,3` -> (1.0, 3.0)."""
+    from planner.cli.common import bad_option
+
+    values = parse_numbers(item, "--entropy-shapes")
+    if len(values) != 2:
+        raise bad_option("--entropy-shapes", "expected A,B (two numbers > 0)", item)
+    return values[0], values[1]
+
+
+def _exit(item: str) -> tuple[str, float | None]:
+    """`pool3:0.4` -> ("pool3", 0.4); `pool3` -> ("pool3", None): the thresholds decide."""
     from planner.cli.common import bad_option
     from planner.units import parse_number
 
-    layer, _, fraction = item.partition(":")
+    layer, colon, fraction = item.partition(":")
+    if not colon:
+        return layer, None
     try:
         return layer, parse_number(fraction)
     except ValueError:

@@ -75,7 +75,30 @@ def exits_tables(p: dict[str, Any]) -> list[Any]:
         f"without exits {fmt_time(p['no_exit_latency_s'])} and {fmt_bytes(p['no_exit_bytes'])} "
         f"({p['no_exit_latency_s'] / p['expected_latency_s']:.2f}x)"
     )
-    return [table, summary]
+    if p["thresholds_nats"]:
+        thresholds = ", ".join(f"{t:.3g}" for t in p["thresholds_nats"])
+        summary += f"; fractions from entropy thresholds {thresholds} nats ({p['fractions_from']})"
+    return [table, summary, *([_sweep_table(p)] if p["sweep"] else [])]
+
+
+def _sweep_table(p: dict[str, Any]) -> Any:
+    """BranchyNet's threshold sweep: the share leaving early against latency and bytes."""
+    columns = ["threshold", "leaving early", "expected latency", "bytes sent", "speedup"]
+    return make_table(
+        f"Entropy threshold sweep ({p['fractions_from']}, the same threshold at every exit)",
+        columns,
+        [
+            (
+                f"{r['threshold_nats']:.3g} nats",
+                f"{r['early_share']:.1%}",
+                fmt_time(r["expected_latency_s"]),
+                fmt_bytes(r["expected_bytes"]),
+                f"{p['no_exit_latency_s'] / r['expected_latency_s']:.2f}x",
+            )
+            for r in p["sweep"]
+        ],
+        right=columns,
+    )
 
 
 def modnn_tables(p: dict[str, Any]) -> list[Any]:
