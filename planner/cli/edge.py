@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from planner.api.edge_adcnn import ADCNNSolver, EdgeADCNNOptions
+from planner.api.edge_ddnn import EdgeDDNNOptions
 from planner.api.edge_exits import EdgeExitsOptions
 from planner.api.edge_modnn import EdgeMoDNNOptions, MoDNNPartition
 from planner.api.edge_split import EdgeSplitOptions, SplitObjective
@@ -21,7 +22,7 @@ from planner.render import OutputFormat
 app = typer.Typer(no_args_is_help=True)
 # every default is the API's, defined once (planner.api.edge_*)
 ADCNN, SPLIT, EXITS = EdgeADCNNOptions, EdgeSplitOptions, EdgeExitsOptions
-MODNN, TRANSFORMER = EdgeMoDNNOptions, EdgeTransformerOptions
+MODNN, TRANSFORMER, DDNN = EdgeMoDNNOptions, EdgeTransformerOptions, EdgeDDNNOptions
 
 ModelArg = Annotated[str, typer.Argument(help="catalog CNN (e.g. vgg16) or a YAML file")]
 InputDtype = Annotated[
@@ -242,6 +243,54 @@ def _exit(item: str) -> tuple[str, float | None]:
         return layer, parse_number(fraction)
     except ValueError:
         raise bad_option("--exit", "expected LAYER:FRACTION, e.g. pool3:0.4", item) from None
+
+
+@app.command("ddnn")
+def ddnn(
+    devices: Annotated[int, typer.Option(help="end devices (each sees its own input)")] = DDNN.devices,
+    classes: Annotated[int, typer.Option(help="classes |C| (one fp32 score each)")] = DDNN.classes,
+    filters: Annotated[int, typer.Option(help="filters f of the devices' last layer")] = DDNN.filters,
+    filter_bits: Annotated[
+        int, typer.Option(help="bits o of one filter's output (binarised: one per value)")
+    ] = DDNN.filter_bits,
+    local_exit: Annotated[float, typer.Option(help="fraction l exiting locally")] = DDNN.local_exit,
+    edge_exit: Annotated[
+        float | None, typer.Option(help="fraction exiting at the edge (default: no edge tier)")
+    ] = None,
+    edge_filters: Annotated[int, typer.Option(help="filters of the edge's last layer")] = DDNN.edge_filters,
+    edge_filter_bits: Annotated[
+        int, typer.Option(help="bits of one edge filter's output")
+    ] = DDNN.edge_filter_bits,
+    aggregation: Annotated[str, typer.Option(help="max, avg or concat of the devices' outputs")] = DDNN.aggregation,
+    raw_bytes: Annotated[
+        float, quantity_option("memory", "raw input per device and sample, e.g. 3072B", default=DDNN.raw_bytes)
+    ] = DDNN.raw_bytes,
+    local_network: Annotated[str, typer.Option(help="cluster whose link joins devices and edge")] = str(
+        DDNN.local_network
+    ),
+    cloud: Annotated[str, typer.Option(help="cloud cluster (its link is the WAN)")] = str(DDNN.cloud),
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """DDNN: end devices aggregated locally, local/edge/cloud exits, bytes per device vs raw offload."""
+    from planner.api.edge_ddnn import EdgeDDNNOptions, edge_ddnn
+    from planner.render import emit
+    from planner.render.edge import ddnn_tables
+
+    options = EdgeDDNNOptions(
+        devices=devices,
+        classes=classes,
+        filters=filters,
+        filter_bits=filter_bits,
+        local_exit=local_exit,
+        edge_exit=edge_exit,
+        edge_filters=edge_filters,
+        edge_filter_bits=edge_filter_bits,
+        aggregation=aggregation,
+        raw_bytes=raw_bytes,
+        local_network=local_network,
+        cloud=cloud,
+    )
+    emit(edge_ddnn(options).to_dict(), fmt, ddnn_tables)
 
 
 @app.command("modnn")

@@ -101,6 +101,28 @@ def _sweep_table(p: dict[str, Any]) -> Any:
     )
 
 
+def ddnn_tables(p: dict[str, Any]) -> list[Any]:
+    """DDNN's tiers (exit fraction, latency if exiting there), then bytes per device against raw offload."""
+    columns = ["tier", "exits here", "latency if exiting here", "bytes on the path"]
+    table = make_table(
+        f"DDNN: {p['devices']} end devices ({p['aggregation']} aggregation) on {p['local_network']}, "
+        f"cloud {p['cloud']}",
+        columns,
+        [
+            (t["tier"], f"{t['exit_fraction']:.1%}", fmt_time(t["latency_s"]), fmt_bytes(t["bytes_on_path"]))
+            for t in p["tiers"]
+        ],
+        right=columns[1:],
+    )
+    summary = (
+        f"{fmt_bytes(p['device_bytes_per_sample'])} per end device and sample (Eq. 1) against "
+        f"{fmt_bytes(p['raw_bytes_per_device'])} raw: {p['communication_reduction']:.1f}x less; "
+        f"the next tier's input after aggregation {fmt_bytes(p['aggregated_input_bytes'])}; "
+        f"expected latency {fmt_time(p['expected_latency_s'])}"
+    )
+    return [table, summary]
+
+
 def modnn_tables(p: dict[str, Any]) -> list[Any]:
     """MoDNN's times for each worker count."""
     return [
