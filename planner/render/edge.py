@@ -143,7 +143,8 @@ def modnn_tables(p: dict[str, Any]) -> list[Any]:
             ],
             right=["workers", "one device", "compute", "data delivery", "delivered", "total", "speedup"],
             secondary=["one device", "delivered"],  # the speedup says what one device takes
-        )
+        ),
+        *(f"contradicts the paper: {note}" for note in p["paper_notes"]),
     ]
 
 
