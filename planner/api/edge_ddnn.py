@@ -53,8 +53,11 @@ class EdgeDDNNOptions:
         if not 0 <= edge <= 1 - self.local_exit + 1e-12:
             raise SettingError("edge_exit", "expected a fraction from 0 to 1 - `local_exit`", self.edge_exit)
         if self.edge_exit is not None and min(self.edge_filters, self.edge_filter_bits) < 1:
-            raise SettingError("edge_filters", "an edge tier needs `edge_filters` and `edge_filter_bits` >= 1",
-                               show_got=False)
+            raise SettingError(
+                "edge_filters",
+                "an edge tier needs `edge_filters` and `edge_filter_bits` >= 1",
+                show_got=False,
+            )
         for name in ("raw_bytes", "device_s", "edge_s", "cloud_s"):
             value = getattr(self, name)
             if not (value >= 0 and (value > 0 or name != "raw_bytes")):  # also refuses NaN

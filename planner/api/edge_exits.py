@@ -48,14 +48,20 @@ class EdgeExitsOptions:
                 "exit", "give every exit a fraction, or none (thresholds decide them)", show_got=False
             )
         if self.exit and not any(given) and not self.thresholds:
-            raise SettingError("thresholds", "exits without fractions need entropy thresholds", show_got=False)
+            raise SettingError(
+                "thresholds", "exits without fractions need entropy thresholds", show_got=False
+            )
         if by_threshold and (self.entropies is None) == (not self.entropy_shapes):
             raise SettingError(
-                "entropy_shapes", "thresholds need either entropy_shapes or entropies, not both", show_got=False
+                "entropy_shapes",
+                "thresholds need either entropy_shapes or entropies, not both",
+                show_got=False,
             )
         if self.entropy_shapes and len(self.entropy_shapes) != len(self.exit):
             raise SettingError(
-                "entropy_shapes", f"expected one (a, b) per early exit ({len(self.exit)})", self.entropy_shapes
+                "entropy_shapes",
+                f"expected one (a, b) per early exit ({len(self.exit)})",
+                self.entropy_shapes,
             )
         if self.classes is not None and self.classes < 1:
             raise SettingError("classes", "expected a whole number >= 1", self.classes)
@@ -206,6 +212,7 @@ def _read_entropies(path: str, exits: int) -> Any:
     except (OSError, ValueError) as exc:
         raise SpecError(path, "", f"expected a CSV of entropies (nats): {exc}", show_got=False) from None
     if values.shape[1] != exits:
-        raise SpecError(path, "", f"expected {exits} columns (one per early exit), got {values.shape[1]}",
-                        show_got=False)
+        raise SpecError(
+            path, "", f"expected {exits} columns (one per early exit), got {values.shape[1]}", show_got=False
+        )
     return values

@@ -95,8 +95,8 @@ def edge_transformer(model: ModelRef, options: EdgeTransformerOptions | None = N
         lecture = lecture_partitions(cfg, cluster, n, length, dtype)
     costs = (
         *lecture,
-        replace(megatron, scheme="tensor-parallel, Megatron (2 all-reduces)"),
-        replace(sequence, scheme="sequence, K/V all-gather"),
+        replace(megatron, scheme="Megatron TP (2 all-reduces)"),
+        replace(sequence, scheme="sequence (K/V gather)"),
     )
     head, along_l = lecture
     fewer = "head-wise" if head.comm_bytes_per_device < along_l.comm_bytes_per_device else "along L"

@@ -261,9 +261,12 @@ def ddnn(
     edge_filter_bits: Annotated[
         int, typer.Option(help="bits of one edge filter's output")
     ] = DDNN.edge_filter_bits,
-    aggregation: Annotated[str, typer.Option(help="max, avg or concat of the devices' outputs")] = DDNN.aggregation,
+    aggregation: Annotated[
+        str, typer.Option(help="max, avg or concat of the devices' outputs")
+    ] = DDNN.aggregation,
     raw_bytes: Annotated[
-        float, quantity_option("memory", "raw input per device and sample, e.g. 3072B", default=DDNN.raw_bytes)
+        float,
+        quantity_option("memory", "raw input per device and sample, e.g. 3072B", default=DDNN.raw_bytes),
     ] = DDNN.raw_bytes,
     local_network: Annotated[str, typer.Option(help="cluster whose link joins devices and edge")] = str(
         DDNN.local_network

@@ -56,7 +56,9 @@ class DDNNConfig:
         if self.devices < 1 or self.classes < 1 or self.filters < 1 or self.filter_bits < 1:
             raise ValueError("devices, classes, filters and filter_bits must be whole numbers >= 1")
         if self.aggregation not in AGGREGATIONS:
-            raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got '{self.aggregation}'")
+            raise ValueError(
+                f"aggregation must be one of {', '.join(AGGREGATIONS)}, got '{self.aggregation}'"
+            )
         edge = 0.0 if self.edge_exit is None else self.edge_exit
         if not (0 <= self.local_exit <= 1 and 0 <= edge <= 1 and self.local_exit + edge <= 1 + 1e-12):
             raise ValueError("exit fractions must be in [0, 1] and the local and edge ones sum to at most 1")
@@ -103,12 +105,18 @@ def ddnn_cost(config: DDNNConfig, raw_bytes: float, local_link: Link, cloud_link
     tiers = [Tier("local", config.device_s, config.local_exit, _uplink(scores, n, local_link), scores)]
     if config.edge_exit is not None:
         rest = 1.0 - config.local_exit - config.edge_exit
-        tiers.append(Tier("edge", config.edge_s, config.edge_exit, _uplink(features, n, local_link), features))
+        tiers.append(
+            Tier("edge", config.edge_s, config.edge_exit, _uplink(features, n, local_link), features)
+        )
         edge_out = config.edge_filters * config.edge_filter_bits / 8.0
-        tiers.append(Tier("cloud", config.cloud_s, max(rest, 0.0), _uplink(edge_out, 1, cloud_link), edge_out))
+        tiers.append(
+            Tier("cloud", config.cloud_s, max(rest, 0.0), _uplink(edge_out, 1, cloud_link), edge_out)
+        )
     else:
         rest = 1.0 - config.local_exit
-        tiers.append(Tier("cloud", config.cloud_s, max(rest, 0.0), _uplink(features, n, cloud_link), features))
+        tiers.append(
+            Tier("cloud", config.cloud_s, max(rest, 0.0), _uplink(features, n, cloud_link), features)
+        )
     cost = hierarchy_cost(tiers)
     device_bytes = scores + (1.0 - config.local_exit) * features  # Eq. 1
     return DDNNCost(config, cost, device_bytes, features, aggregated, raw_bytes)

@@ -59,7 +59,7 @@ def lecture_partitions(
     share = activation / n  # each device's part of a gathered L x E activation
     head_weights = all_weights - qkv_weights * (1 - 1 / n)
     head = PartitionCost(
-        "head-wise, lecture (along E: 2 gathers)",
+        "head-wise (E, 2 gathers)",
         n,
         flops / n,
         head_weights,
@@ -70,12 +70,15 @@ def lecture_partitions(
     scores = float(cfg.num_heads * tokens * tokens * b)
     values = float(tokens // n * kv_dim * b)
     length = PartitionCost(
-        "sequence, lecture (along L: all-reduce Q.K^T)",
+        "along L (all-reduce QK^T)",
         n,
         flops / n,
         all_weights,
         2.0 * (n - 1) / n * scores + (n - 1) * values,
         float(roofline_time(flops / n, all_weights + 2 * activation / n + scores, device, dtype)),
-        float(ring_allreduce_time(scores, n, bandwidth, latency) + ring_allgather_time(values, n, bandwidth, latency)),
+        float(
+            ring_allreduce_time(scores, n, bandwidth, latency)
+            + ring_allgather_time(values, n, bandwidth, latency)
+        ),
     )
     return [head, length]
