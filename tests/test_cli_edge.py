@@ -67,7 +67,7 @@ def test_adcnn_heterogeneous_boards_with_highs(run_cli) -> None:
         (("edge", "adcnn", "no-such-model"), "no-such-model"),
         (("edge", "split", "vgg16", "--uplink", "10 furlongs"), "--uplink"),
         (("edge", "split", "vgg16", "--objective", "energy"), "--compute-power"),
-        (("edge", "exits", "vgg16", "--exit", "pool2"), "--exit"),
+        (("edge", "exits", "vgg16", "--exit", "pool2"), "--thresholds"),  # LAYER alone: thresholds decide
         (("edge", "exits", "vgg16", "--exit", "nope:0.2"), "nope"),
         (("edge", "modnn", "vgg16", "--workers", "12"), "--workers"),
         (("edge", "transformer", "gpt2", "--devices", "5"), "heads"),

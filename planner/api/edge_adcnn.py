@@ -84,7 +84,10 @@ class EdgeADCNNResult:
     plan: ADCNNPlan
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cluster": self.cluster, **self.plan.to_dict(), **band_fields(EDGE)}
+        from planner.api.edge_headlines import adcnn_notes
+
+        plan = self.plan.to_dict()
+        return {"cluster": self.cluster, **plan, "paper_notes": adcnn_notes(plan), **band_fields(EDGE)}
 
 
 def edge_adcnn(model: ModelRef, options: EdgeADCNNOptions | None = None) -> EdgeADCNNResult:

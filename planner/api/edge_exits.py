@@ -5,6 +5,7 @@ question (planner.cost.early_exit does the costing)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,21 +23,68 @@ if TYPE_CHECKING:
 class EdgeExitsOptions:
     """The exits and where the model runs."""
 
-    exit: tuple[tuple[str, float], ...]  # (layer, fraction of samples leaving there), in layer order
+    # (layer, fraction of samples leaving there), in layer order; fraction None: from the thresholds
+    exit: tuple[tuple[str, float | None], ...]
     device: str | Device = "raspberry-pi-3b-plus"
     classes: int | None = None  # classes of each exit branch; None: the model's outputs
     offload_after: str | None = None  # run the layers after this one in the cloud
     cloud: str | Cluster = "cloud-v100"  # its top link is the WAN (used with offload_after)
     input_dtype: str | None = None  # the model input's dtype on the wire; None: the model's
+    # BranchyNet's entropy thresholds (nats; one, or one per early exit) and where confidence comes from:
+    thresholds: tuple[float, ...] = ()
+    entropy_shapes: tuple[tuple[float, float], ...] = ()  # Beta(a, b) of entropy / log C at each exit
+    entropies: str | None = None  # a CSV file: one row per sample, one column (nats) per early exit
+    sweep: tuple[float, ...] = ()  # thresholds (nats, the same at every exit) to sweep
 
     def check(self) -> None:
         """Raise SettingError naming the first setting out of range."""
         for layer, fraction in self.exit:
-            if not (math.isfinite(fraction) and 0 <= fraction <= 1):
+            if fraction is not None and not (math.isfinite(fraction) and 0 <= fraction <= 1):
                 raise SettingError("exit", f"expected the fraction leaving at {layer} from 0 to 1", fraction)
+        given = [fraction is not None for _, fraction in self.exit]
+        by_threshold = bool(self.thresholds or self.sweep)
+        if any(given) and (not all(given) or by_threshold):
+            raise SettingError(
+                "exit", "give every exit a fraction, or none (thresholds decide them)", show_got=False
+            )
+        if self.exit and not any(given) and not self.thresholds:
+            raise SettingError(
+                "thresholds", "exits without fractions need entropy thresholds", show_got=False
+            )
+        if by_threshold and (self.entropies is None) == (not self.entropy_shapes):
+            raise SettingError(
+                "entropy_shapes",
+                "thresholds need either entropy_shapes or entropies, not both",
+                show_got=False,
+            )
+        if self.entropy_shapes and len(self.entropy_shapes) != len(self.exit):
+            raise SettingError(
+                "entropy_shapes",
+                f"expected one (a, b) per early exit ({len(self.exit)})",
+                self.entropy_shapes,
+            )
         if self.classes is not None and self.classes < 1:
             raise SettingError("classes", "expected a whole number >= 1", self.classes)
         check_input_dtype(self.input_dtype)
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One entropy threshold (nats, at every early exit): the share leaving early, latency and bytes."""
+
+    threshold: float
+    fractions: tuple[float, ...]
+    latency_s: float
+    bytes_sent: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "threshold_nats": self.threshold,
+            "fractions": list(self.fractions),
+            "early_share": 1.0 - self.fractions[-1],
+            "expected_latency_s": self.latency_s,
+            "expected_bytes": self.bytes_sent,
+        }
 
 
 @dataclass(frozen=True)
@@ -51,6 +99,9 @@ class EdgeExitsResult:
     exits: tuple[Exit, ...]
     cost: ExpectedCost
     no_exit: ExpectedCost
+    fractions_from: str = "given"  # given, beta model or entropies file
+    thresholds: tuple[float, ...] = ()
+    sweep: tuple[SweepPoint, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         cost = self.cost
@@ -59,6 +110,9 @@ class EdgeExitsResult:
             "device": self.device,
             "offload_after": self.offload_after,
             "cloud": self.cloud,
+            "fractions_from": self.fractions_from,
+            "thresholds_nats": list(self.thresholds),
+            "sweep": [point.to_dict() for point in self.sweep],
             "exits": [
                 {
                     "exit": e.name,
@@ -95,9 +149,31 @@ def edge_exits(model: ModelRef, options: EdgeExitsOptions) -> EdgeExitsResult:
     remote = load_cluster(options.cloud, setting="cloud") if options.offload_after is not None else None
     cloud = None if remote is None else cloud_device(remote)
     link = None if remote is None else wan_link(remote)
+    fractions_of = _fraction_source(options, classes)
+    layers = [layer for layer, _ in options.exit]
+    with setting_error("thresholds"):
+        fractions = (
+            fractions_of(options.thresholds)[:-1]
+            if options.thresholds
+            else [fraction for _, fraction in options.exit if fraction is not None]
+        )
+        swept = [fractions_of((threshold,)) for threshold in options.sweep]
+
+    def plan_for(shares: list[float]) -> list[Exit]:
+        return model_exits(
+            edge, mobile, list(zip(layers, shares, strict=True)), classes, cloud, link, options.offload_after
+        )
+
     with setting_error("exit"):
-        plan = model_exits(edge, mobile, list(options.exit), classes, cloud, link, options.offload_after)
+        plan = plan_for(fractions)
         no_exit = model_exits(edge, mobile, [], classes, cloud, link, options.offload_after)
+        sweep = []
+        for threshold, shares in zip(options.sweep, swept, strict=True):
+            cost = expected_cost(plan_for(shares[:-1]))
+            sweep.append(
+                SweepPoint(threshold, tuple(map(float, shares)), cost.expected_latency_s, cost.expected_bytes)
+            )
+    source = "given" if not options.thresholds else "entropies file" if options.entropies else "beta model"
     return EdgeExitsResult(
         edge.name,
         mobile.name,
@@ -106,4 +182,37 @@ def edge_exits(model: ModelRef, options: EdgeExitsOptions) -> EdgeExitsResult:
         tuple(plan),
         expected_cost(plan),
         expected_cost(no_exit),
+        source,
+        options.thresholds,
+        tuple(sweep),
     )
+
+
+def _fraction_source(options: EdgeExitsOptions, classes: int) -> Callable[[tuple[float, ...]], list[float]]:
+    """thresholds -> exit fractions (early exits, then the final one), from the Beta shapes or the
+    entropies file (planner.cost.edge_entropy)."""
+    from planner.cost.edge_entropy import EntropyShape, measured_fractions, parametric_fractions
+
+    if options.entropies is not None:
+        values = _read_entropies(options.entropies, len(options.exit))
+        return lambda t: [float(x) for x in measured_fractions(values, t)]
+    with setting_error("entropy_shapes"):
+        shapes = [EntropyShape(a, b) for a, b in options.entropy_shapes]
+    return lambda t: [float(x) for x in parametric_fractions(shapes, t, classes)]
+
+
+def _read_entropies(path: str, exits: int) -> Any:
+    """The samples × exits entropies of a CSV file; SpecError naming the file when it does not read."""
+    import numpy as np
+
+    from planner.errors import SpecError
+
+    try:
+        values = np.loadtxt(path, delimiter=",", ndmin=2)
+    except (OSError, ValueError) as exc:
+        raise SpecError(path, "", f"expected a CSV of entropies (nats): {exc}", show_got=False) from None
+    if values.shape[1] != exits:
+        raise SpecError(
+            path, "", f"expected {exits} columns (one per early exit), got {values.shape[1]}", show_got=False
+        )
+    return values

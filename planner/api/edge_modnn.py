@@ -52,11 +52,15 @@ class EdgeMoDNNResult:
     results: tuple[MoDNNResult, ...]
 
     def to_dict(self) -> dict[str, Any]:
+        from planner.api.edge_headlines import modnn_notes
+
+        results = [result.to_dict() for result in self.results]
         return {
             "model": self.model,
             "cluster": self.cluster,
             "partition": MoDNNPartition(self.partition).value,
-            "results": [result.to_dict() for result in self.results],
+            "results": results,
+            "paper_notes": modnn_notes(self.model, results),
             **band_fields(EDGE),
         }
 

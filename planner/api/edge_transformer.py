@@ -62,6 +62,9 @@ class EdgeTransformerResult:
 
 def edge_transformer(model: ModelRef, options: EdgeTransformerOptions | None = None) -> EdgeTransformerResult:
     """Head-wise vs sequence partition of an LLM's layers over the devices of a cluster."""
+    from dataclasses import replace
+
+    from planner.cost.edge_transformer import lecture_partitions
     from planner.cost.transformer_partition import partition_costs, pick_dtype
 
     options = options or EdgeTransformerOptions()
@@ -72,11 +75,13 @@ def edge_transformer(model: ModelRef, options: EdgeTransformerOptions | None = N
     n = options.devices
     notes: tuple[str, ...] = ()
     if n is None:
-        n = default_devices(cfg.num_heads, length, cluster.devices_per_server)
-        if n != cluster.devices_per_server:
+        # one server's devices; a cluster of single-device servers (boards) offers all of them
+        pool = cluster.devices_per_server if cluster.devices_per_server > 1 else cluster.total_devices
+        n = default_devices(cfg.num_heads, length, pool)
+        if n != pool:
             notes = (
-                f"devices: {n}, the most of one server's {cluster.devices_per_server} that divide both the "
-                f"{cfg.num_heads} heads and the {length} tokens (both schemes split them evenly)",
+                f"devices: {n}, the most of the {pool} at hand that divide both the "
+                f"{cfg.num_heads} heads and the {length} tokens (every scheme splits them evenly)",
             )
     if not 1 <= n <= cluster.total_devices:
         raise SettingError("devices", f"expected 1 to {cluster.total_devices} on {cluster.name}", n)
@@ -86,9 +91,23 @@ def edge_transformer(model: ModelRef, options: EdgeTransformerOptions | None = N
         if dtype not in device.peak_compute:
             raise ValueError(f"{device.name} lists no {dtype} peak")
     with setting_error("devices"):
-        costs = partition_costs(cfg, cluster, n, length, dtype)
+        megatron, sequence = partition_costs(cfg, cluster, n, length, dtype)
+        lecture = lecture_partitions(cfg, cluster, n, length, dtype)
+    costs = (
+        *lecture,
+        replace(megatron, scheme="Megatron TP (2 all-reduces)"),
+        replace(sequence, scheme="sequence (K/V gather)"),
+    )
+    head, along_l = lecture
+    fewer = "head-wise" if head.comm_bytes_per_device < along_l.comm_bytes_per_device else "along L"
+    notes += (
+        f"lecture: {fewer} sends fewer bytes ({head.comm_bytes_per_device:.3g} vs "
+        f"{along_l.comm_bytes_per_device:.3g} B per device per layer); head-wise moves less whenever the "
+        f"{length} tokens exceed the head size {cfg.head_size}; the fastest here is "
+        f"{min(costs, key=lambda c: c.layer_s).scheme}",
+    )
     layers = cfg.num_layers + cfg.encoder_layers
-    return EdgeTransformerResult(cfg.name, cluster.name, n, length, dtype, layers, tuple(costs), notes)
+    return EdgeTransformerResult(cfg.name, cluster.name, n, length, dtype, layers, costs, notes)
 
 
 def default_devices(heads: int, tokens: int, server_devices: int) -> int:

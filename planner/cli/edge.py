@@ -11,17 +11,18 @@ from typing import Annotated
 import typer
 
 from planner.api.edge_adcnn import ADCNNSolver, EdgeADCNNOptions
+from planner.api.edge_ddnn import EdgeDDNNOptions
 from planner.api.edge_exits import EdgeExitsOptions
 from planner.api.edge_modnn import EdgeMoDNNOptions, MoDNNPartition
 from planner.api.edge_split import EdgeSplitOptions, SplitObjective
 from planner.api.edge_transformer import EdgeTransformerOptions
-from planner.cli.common import FormatOption, quantity_option
+from planner.cli.common import FormatOption, parse_numbers, quantity_option
 from planner.render import OutputFormat
 
 app = typer.Typer(no_args_is_help=True)
 # every default is the API's, defined once (planner.api.edge_*)
 ADCNN, SPLIT, EXITS = EdgeADCNNOptions, EdgeSplitOptions, EdgeExitsOptions
-MODNN, TRANSFORMER = EdgeMoDNNOptions, EdgeTransformerOptions
+MODNN, TRANSFORMER, DDNN = EdgeMoDNNOptions, EdgeTransformerOptions, EdgeDDNNOptions
 
 ModelArg = Annotated[str, typer.Argument(help="catalog CNN (e.g. vgg16) or a YAML file")]
 InputDtype = Annotated[
@@ -169,7 +170,9 @@ def exits(
     exit_point: Annotated[
         list[str],
         typer.Option(
-            "--exit", help="LAYER:FRACTION, an early exit and the share of samples leaving there (repeat)"
+            "--exit",
+            help="LAYER:FRACTION, an early exit and the share of samples leaving there, or LAYER with "
+            "--thresholds (repeat)",
         ),
     ],
     device: Annotated[str, typer.Option(help="the device running the model")] = str(EXITS.device),
@@ -183,9 +186,22 @@ def exits(
         EXITS.cloud
     ),
     input_dtype: InputDtype = None,
+    thresholds: Annotated[
+        str | None, typer.Option(help="entropy thresholds in nats: one, or one per exit (T1,T2,...)")
+    ] = None,
+    entropy_shapes: Annotated[
+        list[str] | None,
+        typer.Option(help="A,B: Beta shape of entropy / log(classes) at each exit, in exit order (repeat)"),
+    ] = None,
+    entropies: Annotated[
+        str | None, typer.Option(help="CSV of measured entropies (nats): a row per sample, a column per exit")
+    ] = None,
+    sweep: Annotated[
+        str | None, typer.Option(help="thresholds in nats to sweep (T1,T2,...), the same at every exit")
+    ] = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """BranchyNet early exits: expected latency and bytes sent, given exit points and exit fractions."""
+    """BranchyNet early exits: expected latency and bytes sent, from exit fractions or entropy thresholds."""
     from planner.api.edge_exits import edge_exits
     from planner.render import emit
     from planner.render.edge import exits_tables
@@ -197,20 +213,87 @@ def exits(
         offload_after=offload_after,
         cloud=cloud,
         input_dtype=input_dtype,
+        thresholds=() if thresholds is None else parse_numbers(thresholds, "--thresholds"),
+        entropy_shapes=tuple(_shape(item) for item in entropy_shapes or ()),
+        entropies=entropies,
+        sweep=() if sweep is None else parse_numbers(sweep, "--sweep"),
     )
     emit(edge_exits(model, options).to_dict(), fmt, exits_tables)
 
 
-def _exit(item: str) -> tuple[str, float]:
-    """`pool3:0.4` -> ("pool3", 0.4)."""
+def _shape(item: str) -> tuple[float, float]:
+    """`1,3` -> (1.0, 3.0)."""
+    from planner.cli.common import bad_option
+
+    values = parse_numbers(item, "--entropy-shapes")
+    if len(values) != 2:
+        raise bad_option("--entropy-shapes", "expected A,B (two numbers > 0)", item)
+    return values[0], values[1]
+
+
+def _exit(item: str) -> tuple[str, float | None]:
+    """`pool3:0.4` -> ("pool3", 0.4); `pool3` -> ("pool3", None): the thresholds decide."""
     from planner.cli.common import bad_option
     from planner.units import parse_number
 
-    layer, _, fraction = item.partition(":")
+    layer, colon, fraction = item.partition(":")
+    if not colon:
+        return layer, None
     try:
         return layer, parse_number(fraction)
     except ValueError:
         raise bad_option("--exit", "expected LAYER:FRACTION, e.g. pool3:0.4", item) from None
+
+
+@app.command("ddnn")
+def ddnn(
+    devices: Annotated[int, typer.Option(help="end devices (each sees its own input)")] = DDNN.devices,
+    classes: Annotated[int, typer.Option(help="classes |C| (one fp32 score each)")] = DDNN.classes,
+    filters: Annotated[int, typer.Option(help="filters f of the devices' last layer")] = DDNN.filters,
+    filter_bits: Annotated[
+        int, typer.Option(help="bits o of one filter's output (binarised: one per value)")
+    ] = DDNN.filter_bits,
+    local_exit: Annotated[float, typer.Option(help="fraction l exiting locally")] = DDNN.local_exit,
+    edge_exit: Annotated[
+        float | None, typer.Option(help="fraction exiting at the edge (default: no edge tier)")
+    ] = None,
+    edge_filters: Annotated[int, typer.Option(help="filters of the edge's last layer")] = DDNN.edge_filters,
+    edge_filter_bits: Annotated[
+        int, typer.Option(help="bits of one edge filter's output")
+    ] = DDNN.edge_filter_bits,
+    aggregation: Annotated[
+        str, typer.Option(help="max, avg or concat of the devices' outputs")
+    ] = DDNN.aggregation,
+    raw_bytes: Annotated[
+        float,
+        quantity_option("memory", "raw input per device and sample, e.g. 3072B", default=DDNN.raw_bytes),
+    ] = DDNN.raw_bytes,
+    local_network: Annotated[str, typer.Option(help="cluster whose link joins devices and edge")] = str(
+        DDNN.local_network
+    ),
+    cloud: Annotated[str, typer.Option(help="cloud cluster (its link is the WAN)")] = str(DDNN.cloud),
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """DDNN: end devices aggregated locally, local/edge/cloud exits, bytes per device vs raw offload."""
+    from planner.api.edge_ddnn import EdgeDDNNOptions, edge_ddnn
+    from planner.render import emit
+    from planner.render.edge import ddnn_tables
+
+    options = EdgeDDNNOptions(
+        devices=devices,
+        classes=classes,
+        filters=filters,
+        filter_bits=filter_bits,
+        local_exit=local_exit,
+        edge_exit=edge_exit,
+        edge_filters=edge_filters,
+        edge_filter_bits=edge_filter_bits,
+        aggregation=aggregation,
+        raw_bytes=raw_bytes,
+        local_network=local_network,
+        cloud=cloud,
+    )
+    emit(edge_ddnn(options).to_dict(), fmt, ddnn_tables)
 
 
 @app.command("modnn")

@@ -75,6 +75,51 @@ def exits_tables(p: dict[str, Any]) -> list[Any]:
         f"without exits {fmt_time(p['no_exit_latency_s'])} and {fmt_bytes(p['no_exit_bytes'])} "
         f"({p['no_exit_latency_s'] / p['expected_latency_s']:.2f}x)"
     )
+    if p["thresholds_nats"]:
+        thresholds = ", ".join(f"{t:.3g}" for t in p["thresholds_nats"])
+        summary += f"; fractions from entropy thresholds {thresholds} nats ({p['fractions_from']})"
+    return [table, summary, *([_sweep_table(p)] if p["sweep"] else [])]
+
+
+def _sweep_table(p: dict[str, Any]) -> Any:
+    """BranchyNet's threshold sweep: the share leaving early against latency and bytes."""
+    columns = ["threshold", "leaving early", "expected latency", "bytes sent", "speedup"]
+    return make_table(
+        f"Entropy threshold sweep ({p['fractions_from']}, the same threshold at every exit)",
+        columns,
+        [
+            (
+                f"{r['threshold_nats']:.3g} nats",
+                f"{r['early_share']:.1%}",
+                fmt_time(r["expected_latency_s"]),
+                fmt_bytes(r["expected_bytes"]),
+                f"{p['no_exit_latency_s'] / r['expected_latency_s']:.2f}x",
+            )
+            for r in p["sweep"]
+        ],
+        right=columns,
+    )
+
+
+def ddnn_tables(p: dict[str, Any]) -> list[Any]:
+    """DDNN's tiers (exit fraction, latency if exiting there), then bytes per device against raw offload."""
+    columns = ["tier", "exits here", "latency if exiting here", "bytes on the path"]
+    table = make_table(
+        f"DDNN: {p['devices']} end devices ({p['aggregation']} aggregation) on {p['local_network']}, "
+        f"cloud {p['cloud']}",
+        columns,
+        [
+            (t["tier"], f"{t['exit_fraction']:.1%}", fmt_time(t["latency_s"]), fmt_bytes(t["bytes_on_path"]))
+            for t in p["tiers"]
+        ],
+        right=columns[1:],
+    )
+    summary = (
+        f"{fmt_bytes(p['device_bytes_per_sample'])} per end device and sample (Eq. 1) against "
+        f"{fmt_bytes(p['raw_bytes_per_device'])} raw: {p['communication_reduction']:.1f}x less; "
+        f"the next tier's input after aggregation {fmt_bytes(p['aggregated_input_bytes'])}; "
+        f"expected latency {fmt_time(p['expected_latency_s'])}"
+    )
     return [table, summary]
 
 
@@ -98,7 +143,8 @@ def modnn_tables(p: dict[str, Any]) -> list[Any]:
             ],
             right=["workers", "one device", "compute", "data delivery", "delivered", "total", "speedup"],
             secondary=["one device", "delivered"],  # the speedup says what one device takes
-        )
+        ),
+        *(f"contradicts the paper: {note}" for note in p["paper_notes"]),
     ]
 
 
@@ -140,7 +186,7 @@ def transformer_tables(p: dict[str, Any]) -> list[Any]:
                 "per layer",
                 f"{p['layers']} layers",
             ],
-            secondary=["FLOP/device", "weights/device", "sent/device"],  # the times are the comparison
+            secondary=["FLOP/device", "weights/device", "sent/device", "per layer"],  # the times compare
         ),
         *(f"note: {note}" for note in p["notes"]),
     ]

@@ -119,4 +119,11 @@ def adcnn_tables(p: dict[str, Any]) -> list[Any]:
         right=["compute", "bytes on link", "messages", "communication", "total"],
     )
     scan = ", ".join(f"{c['layer']} {fmt_time(c['greedy_latency_s'])}" for c in p["cut_scan"])
-    return [tiles, assign, latency, schemes, f"cuts scored with the greedy assignment: {scan}"]
+    return [
+        tiles,
+        assign,
+        latency,
+        schemes,
+        f"cuts scored with the greedy assignment: {scan}",
+        *(f"contradicts the paper: {note}" for note in p["paper_notes"]),
+    ]

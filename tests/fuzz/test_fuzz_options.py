@@ -67,6 +67,7 @@ BASE: dict[str, tuple[str, ...]] = {
     "edge adcnn": ("alexnet", "--cluster", "pi-cluster", "--time-limit", "2", "--tiles", "2x2"),
     "edge split": ("alexnet",),
     "edge exits": ("alexnet", "--exit", "conv2:0.4"),
+    "edge ddnn": (),
     "edge modnn": ("alexnet",),
     "edge transformer": ("gpt2", "--cluster", "pi-cluster"),
     "fl fleets": (),

@@ -79,10 +79,13 @@ def modnn_speedup(setup: Mapping[str, Any], ctx: Context) -> float:
 @evaluator(
     "ddnn_communication_reduction",
     setup=("raw_bytes", "classes", "local_exit", "filters", "filter_bits"),
+    optional=("devices", "aggregation"),
 )
 def ddnn_communication_reduction(setup: Mapping[str, Any], ctx: Context) -> float:
-    """Raw input bytes / DDNN's bytes per end device and sample, 4|C| + (1 - l)·f·o/8 (DDNN Eq. 1)."""
-    from planner.cost.early_exit import ddnn_reduction
+    """Raw input bytes / DDNN's bytes per end device and sample, 4|C| + (1 - l)·f·o/8 (DDNN Eq. 1), through
+    the multi-device model (planner.cost.edge_ddnn: `devices` end devices, `aggregation` max/avg/concat)."""
+    from planner.cost.edge_baselines import wan_link
+    from planner.cost.edge_ddnn import DDNNConfig, ddnn_cost
 
     local = setup["local_exit"]
     if isinstance(local, bool) or not isinstance(local, (int, float)):
@@ -90,10 +93,14 @@ def ddnn_communication_reduction(setup: Mapping[str, Any], ctx: Context) -> floa
     raw = setup["raw_bytes"]
     if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
         raise ValueError(f"raw_bytes must be > 0, got {raw!r}")
-    return ddnn_reduction(
-        float(raw),
-        whole(setup, "classes"),
-        float(local),
-        whole(setup, "filters"),
-        whole(setup, "filter_bits"),
+    config = DDNNConfig(
+        devices=whole(setup, "devices") if "devices" in setup else 1,
+        classes=whole(setup, "classes"),
+        filters=whole(setup, "filters"),
+        filter_bits=whole(setup, "filter_bits"),
+        local_exit=float(local),
+        aggregation=str(setup.get("aggregation", "max")),
     )
+    # the links set the latency, not the bytes: the catalog's local Wi-Fi and WAN
+    links = _cluster("pi-cluster").levels[-1].link, wan_link(_cluster("cloud-v100"))
+    return ddnn_cost(config, float(raw), *links).reduction
