@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from planner.api.pipeline import BubbleOptions, ScheduleOptions, chunks_per_device
+from planner.api.pipeline_balance import BalanceOptions
 from planner.cli.common import FormatOption, ServersOption, force_help, quantity_option
 from planner.cli.partition_options import (
     DEFAULTS,
@@ -195,3 +196,44 @@ def partition(
 
     options = partition_options(PartitionOptions, given, "model", "cluster")
     emit(pipeline_partition(model, cluster, options).to_dict(), fmt, partition_tables)
+
+
+class BalanceObjective(str, Enum):
+    time = "time"
+    memory = "memory"
+
+
+BALANCE_BY = BalanceObjective(BalanceOptions.objective)
+
+
+@app.command("balance")
+def balance_command(
+    model: Annotated[
+        str, typer.Argument(help="catalog CNN or profile, or amoebanet-d-L-D (L normal cells, filters D)")
+    ],
+    stages: StagesOption,
+    by: Annotated[
+        BalanceObjective,
+        typer.Option("--by", help="time (forward + backward + recompute) or memory (parameters)"),
+    ] = BALANCE_BY,
+    microbatches: Annotated[
+        int, typer.Option("--microbatches", "-m", help="micro-batches M per minibatch")
+    ] = BalanceOptions.microbatches,
+    batch: Annotated[int, typer.Option(help="samples per minibatch")] = BalanceOptions.batch,
+    device: Annotated[str, typer.Option(help="device whose roofline times the layers")] = (
+        BalanceOptions.device
+    ),
+    dtype: Annotated[str, typer.Option(help="fp32, fp16 or bf16")] = BalanceOptions.dtype,
+    rematerialise: Annotated[
+        bool,
+        typer.Option("--rematerialise/--no-rematerialise", help="GPipe recomputes each forward"),
+    ] = BalanceOptions.rematerialise,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """GPipe's balance: the exact min-max split of a model's layers into K stages (by time or memory)."""
+    from planner.api.pipeline_balance import pipeline_balance
+    from planner.render import emit
+    from planner.render.pipeline import balance_tables
+
+    options = BalanceOptions(stages, by.value, microbatches, batch, device, dtype, rematerialise)
+    emit(pipeline_balance(model, options).to_dict(), fmt, balance_tables)

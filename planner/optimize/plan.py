@@ -7,11 +7,13 @@ What it compares, all in one cost model per term (the same per-layer times, link
 * the optimal PipeDream-style pipeline (native cost model, replicated stages, asynchronous 1F1B steady
   state): planner.optimize.pipeline_native, each minibatch of b samples through every stage;
 * synchronous pipelines over K devices without replication, GPipe (Huang et al. 2019) and 1F1B /
-  PipeDream-flush (Narayanan et al. 2021): stages from the native straight partition (min-max stage
-  time, an exact balance), global batch K·b in M micro-batches; per-layer times at the micro-batch size
-  (so small micro-batches pay for their memory-bound layers); the best M among K·2^i up to
-  max(K, MAX_MICROBATCHES) (the schedule is simulated event by event, O(K·M); beyond 1,024 micro-batches
-  the bubble of K <= 64 stages is under 6 % and a huge batch would take minutes). A boundary's
+  PipeDream-flush (Narayanan et al. 2021) on K stages, K from the native straight partition: GPipe's
+  stages from GPipe's balance (planner.optimize.gpipe, the exact min-max of forward + backward +
+  recompute, no transfers; a branchy graph keeps the straight partition), 1F1B's the straight native
+  partition (min-max stage time with transfers), global batch K·b in M micro-batches; per-layer times
+  at the micro-batch size (so small micro-batches pay for their memory-bound layers); the best M among
+  K·2^i up to max(K, MAX_MICROBATCHES) (the schedule is simulated event by event, O(K·M); beyond 1,024
+  micro-batches the bubble of K <= 64 stages is under 6 % and a huge batch would take minutes). A boundary's
   transfer per micro-batch and direction is the per-minibatch transfer scaled by the micro-batch's
   share (its latency too: a small overestimate). GPipe re-materialises by default (Huang et al. 2019
   Sec. 2.3): a stage keeps each in-flight micro-batch's input and one micro-batch's activations, and
@@ -47,6 +49,7 @@ from planner.cost.pipeline import gpipe_time
 from planner.cost.pipeline_schedule import simulate
 from planner.errors import InfeasibleError
 from planner.limits import MAX_MICROBATCHES
+from planner.optimize.balance import balance
 from planner.optimize.chain_costs import ChainCosts, chain_costs
 from planner.optimize.native_types import NativeResult
 from planner.optimize.pipeline_native import partition_native
@@ -177,19 +180,21 @@ def synchronous_pipeline_strategies(
         )
     except InfeasibleError as exc:
         return f"synchronous pipeline: {exc}"
-    stages = [(s.start, s.end) for s in straight.stages]
-    k = len(stages)
+    k = len(straight.stages)
+    balanced = _gpipe_balanced(whole, cluster, k, rematerialise, rate) if whole.is_plain else straight
     global_batch = k * batch
-    update_s = max(whole.parameter_bytes(a, b) for a, b in stages) * rate  # the stages update at once
     best: dict[str, Strategy] = {}
     m = k
     while m <= min(global_batch, max(k, MAX_MICROBATCHES)):
         micro = global_batch / m
         chain = _chain(setup, profile, micro)
-        f = [chain.forward_s(a, b) for a, b in stages]
-        bw = [chain.backward_s(a, b) for a, b in stages]
-        transfer = [s.transfer_in_s * micro / batch / 2.0 for s in straight.stages[1:]]  # one direction
         for schedule in ("gpipe", "1f1b"):
+            split = balanced if schedule == "gpipe" else straight
+            stages = [(s.start, s.end) for s in split.stages]
+            update_s = max(whole.parameter_bytes(a, b) for a, b in stages) * rate  # all update at once
+            f = [chain.forward_s(a, b) for a, b in stages]
+            bw = [chain.backward_s(a, b) for a, b in stages]
+            transfer = [s.transfer_in_s * micro / batch / 2.0 for s in split.stages[1:]]  # one direction
             remat = rematerialise and schedule == "gpipe"
             if schedule == "gpipe":
                 recompute = f if remat else [0.0] * k
@@ -220,7 +225,7 @@ def synchronous_pipeline_strategies(
                 },
                 note=f"micro-batches of {micro:g} samples; GPipe advises M >= 4K = {4 * k}"
                 + ("; re-materialised" if remat else ""),
-                partition=straight,
+                partition=split,
             )
             if row.efficiency > 1.0:
                 row = replace(row, superlinear_reason=_amortised_update(k, batch))
@@ -229,6 +234,24 @@ def synchronous_pipeline_strategies(
                 best[schedule] = row
         m *= 2
     return list(best.values())
+
+
+def _gpipe_balanced(
+    chain: ChainCosts, cluster: Cluster, stages: int, rematerialise: bool, rate: float
+) -> NativeResult:
+    """GPipe's own partition of a plain chain into `stages` (planner.optimize.gpipe: the exact min-max
+    of forward + backward (+ recompute) per stage, GPipe Sec. 2.2), costed by the native model for its
+    transfers (a branchy chain, whose cuts must be valid ranges, keeps the straight native partition)."""
+    from planner.optimize.gpipe import layer_weights
+    from planner.optimize.native_types import NativeOptions
+    from planner.optimize.pipeline_native import NativePlanner
+
+    n = chain.num_states
+    forward = [chain.forward_s(i, i + 1) for i in range(n)]
+    backward = [chain.backward_s(i, i + 1) for i in range(n)]
+    ranges = balance(layer_weights(forward, backward, rematerialise), stages).ranges
+    options = NativeOptions(straight=True, update_s_per_parameter_byte=rate)
+    return NativePlanner(chain, cluster, options).evaluate([(a, b, 1) for a, b in ranges])
 
 
 def _amortised_update(stages: int, batch: int) -> str:

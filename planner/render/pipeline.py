@@ -90,3 +90,30 @@ def schedule_renderables(payload: dict[str, Any], timeline: Timeline, width: int
     if payload["svg_path"]:
         out.append(f"wrote {payload['svg_path']}")
     return out
+
+
+def balance_tables(payload: dict[str, Any]) -> list[Any]:
+    """GPipe's balance: one row per stage, then its GPipe time beside equal layer counts."""
+    unit = payload["bottleneck_unit"]
+    rows = [
+        (
+            row["stage"],
+            f"{row['first_layer']} .. {row['last_layer']}",
+            row["layers"],
+            format_quantity(row["time_s"], "time"),
+            format_quantity(row["parameter_bytes"], "memory"),
+        )
+        for row in payload["partition"]
+    ]
+    title = (
+        f"GPipe's balance by {payload['objective']}: K = {payload['stages']}, balance {payload['balance']}"
+    )
+    table = make_table(title, ["stage", "layers", "count", "time / minibatch", "parameters"], rows)
+    equal = payload["equal_layers"]
+    bottleneck = format_quantity(payload["bottleneck"], "time" if unit == "s" else "memory")
+    summary = (
+        f"largest stage {bottleneck}; GPipe with M = {payload['microbatches']} micro-batches of a "
+        f"{payload['batch']}-sample minibatch: {format_quantity(payload['gpipe_time_s'], 'time')} "
+        f"(equal layer counts {equal['balance']}: {format_quantity(equal['gpipe_time_s'], 'time')})"
+    )
+    return [table, summary]

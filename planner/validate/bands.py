@@ -67,6 +67,7 @@ EVALUATOR_CLASSES: dict[str, str | None] = {
     "dp_speedup": DATA_PARALLEL,
     "dp_time_to_train": DATA_PARALLEL,
     "gpipe_normalised_throughput": PIPELINE,
+    "gpipe_amoebanet_throughput": PIPELINE,
     "pipeline_native_config_speedup": PIPELINE,
     "pipeline_bubble": PIPELINE,
     "pipeline_simulated_time": PIPELINE,

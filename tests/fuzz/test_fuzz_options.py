@@ -37,6 +37,7 @@ BASE: dict[str, tuple[str, ...]] = {
     "calibrate": ("--quick", "--help"),
     "pipeline bubble": ("--stages", "4", "--microbatches", "8"),
     "pipeline schedule": ("--stages", "4", "--microbatches", "4", "--width", "80"),
+    "pipeline balance": ("resnet18", "--stages", "4", "--microbatches", "4"),
     "pipeline partition": ("alexnet", "--cluster", "pipedream-cluster-a"),
     "specdec speedup": ("--alpha", "0.8", "--c", "0.05"),
     "specdec alpha": ("--gamma", "4", "--acceptance-rate", "0.7"),

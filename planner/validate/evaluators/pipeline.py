@@ -64,3 +64,32 @@ def gpipe_normalised_throughput(setup: Mapping[str, Any], ctx: Context) -> float
     time = float(uniform_pipeline_time(k, m, work / (k * m), 0.0))
     reference = float(uniform_pipeline_time(k0, m0, work / (k0 * m0), 0.0))
     return reference / time
+
+
+@evaluator(
+    "gpipe_amoebanet_throughput",
+    setup=(
+        "normal_cells",
+        "filters",
+        "device",
+        "stages",
+        "microbatches",
+        "reference_stages",
+        "reference_microbatches",
+    ),
+)
+def gpipe_amoebanet_throughput(setup: Mapping[str, Any], ctx: Context) -> float:
+    """AmoebaNet-D(normal_cells, filters)'s GPipe throughput at (K, M) over (K0, M0): per-cell roofline
+    times in bf16 on `device` (planner.cost.amoebanet, per sample: the batch is not stated, so the
+    weights' traffic is amortised), GPipe's balance, the re-materialised GPipe schedule
+    (planner.optimize.gpipe)."""
+    from planner.api.inputs import load_device
+    from planner.cost.amoebanet import amoebanet_d, cell_times
+    from planner.optimize.gpipe import normalised_throughput
+
+    cells = amoebanet_d(whole(setup, "normal_cells"), whole(setup, "filters"))
+    forward, backward = cell_times(cells, load_device(str(setup["device"])), "bf16")
+    reference = (whole(setup, "reference_stages"), whole(setup, "reference_microbatches"))
+    return normalised_throughput(
+        forward, backward, whole(setup, "stages"), whole(setup, "microbatches"), reference
+    )
