@@ -155,16 +155,17 @@ class Unquantised:
         else:
             base = self.point
             parts.append(
-                f"at batch {p.batch} decode step {base.decode_step_s * 1e3:.2f} -> {p.decode_step_s * 1e3:.2f} ms "
+                f"at batch {p.batch} decode step {base.decode_step_s * 1e3:.2f} -> "
+                f"{p.decode_step_s * 1e3:.2f} ms "
                 f"({'compute' if p.compute_bound else 'memory'}-bound), one prompt's prefill "
                 f"{base.prefill_s * 1e3:.1f} -> {p.prefill_s * 1e3:.1f} ms"
             )
         why = {
             "fp8": "fp8 W8A8: 1 byte per weight, the layers' GEMMs at the fp8 peak",
             "int8": "int8 W8A8 (SmoothQuant): 1 byte per weight, the layers' GEMMs at the int8 peak",
-            "int4": f"int4 W4A16 (AWQ/GPTQ, 4.125 bits per weight with group scales): GEMMs stay at the {dtype} "
-            "peak; prefill adds a dequantisation pass per layer (vLLM's AWQ path), decode reads a quarter "
-            "of the bytes (Marlin)",
+            "int4": "int4 W4A16 (AWQ/GPTQ, 4.125 bits per weight with group scales): GEMMs stay at the "
+            f"{dtype} peak; prefill adds a dequantisation pass per layer (vLLM's AWQ path), decode reads "
+            "a quarter of the bytes (Marlin)",
         }
         if s.weights:
             parts.append(why[s.weights] + "; embedding, head and norms stay in " + dtype)
@@ -175,7 +176,11 @@ class Unquantised:
 
 def unquantised_twin(setup: ServingSetup, batch: int) -> Unquantised:
     """The same setup in the activation dtype throughout, at `batch` when it fits."""
-    from planner.optimize.serving_costs import max_concurrent_sequences, serving_point, weight_bytes_per_device
+    from planner.optimize.serving_costs import (
+        max_concurrent_sequences,
+        serving_point,
+        weight_bytes_per_device,
+    )
 
     plain = dataclasses.replace(setup, weights=None, kv_cache=None)
     largest = max_concurrent_sequences(plain)
@@ -199,7 +204,9 @@ def _setup(model: LLMConfig | str, cluster: Cluster | str, options: ServeOptions
     precision = Precision(dtype, options.weight_dtype, options.kv_cache_dtype)
     missing = missing_format(precision, device)
     if missing is not None:
-        raise SettingError("weight_dtype", f"a format {device.name} has a peak for ({missing})", options.weight_dtype)
+        raise SettingError(
+            "weight_dtype", f"a format {device.name} has a peak for ({missing})", options.weight_dtype
+        )
     return ServingSetup(
         cfg,
         machine,

@@ -42,7 +42,7 @@ class ServeOptions:
     pipeline_parallel: int | None = None  # None: 1, or searched under targets
     replicas: int | None = None  # None: as many as the cluster's devices hold
     servers: int | None = None  # the cluster's outermost count
-    dtype: str | None = None  # the activations' dtype, and the weights' and KV cache's unless set (None: the model's)
+    dtype: str | None = None  # activations, and weights / KV cache unless set (None: the model's)
     weight_dtype: str | None = None  # the layers' weights: fp8 / int8 (W8A8) or int4 (weight-only W4A16)
     kv_cache_dtype: str | None = None  # the KV cache: fp8 or int8
     attention: str = "flash"  # flash (fused) or standard

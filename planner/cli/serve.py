@@ -47,7 +47,7 @@ def command(
     dtype: Annotated[str | None, typer.Option(help="bf16, fp16 or fp32 (default: the model's)")] = None,
     weight_dtype: Annotated[
         str | None,
-        typer.Option(help="quantised layer weights: fp8 or int8 (W8A8, at that peak) or int4 (weight-only W4A16)"),
+        typer.Option(help="layer weights: fp8 / int8 (W8A8, at that peak) or int4 (weight-only W4A16)"),
     ] = None,
     kv_cache_dtype: Annotated[str | None, typer.Option(help="quantised KV cache: fp8 or int8")] = None,
     attention: Attention = DEFAULTS.attention,

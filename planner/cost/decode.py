@@ -201,7 +201,8 @@ def step_time(
     compute_s = flops / tp / sustained_compute(device, dtype)
     if precision.gemm_dtype != dtype:  # the layers' GEMMs at the W8A8 format's peak, the rest at dtype's
         layer_flops = positions * 2.0 * layer_weight_parameters(cfg)
-        compute_s += layer_flops / tp * (1.0 / gemm_rate(device, precision) - 1.0 / sustained_compute(device, dtype))
+        faster = 1.0 / gemm_rate(device, precision) - 1.0 / sustained_compute(device, dtype)
+        compute_s += layer_flops / tp * faster
     memory_s = share_bytes / sustained_memory_bandwidth(device)
     roofline = max(compute_s, memory_s)  # Williams et al. 2009
     count = allreduces_per_step(cfg, tp)
@@ -211,7 +212,9 @@ def step_time(
         message = positions * cfg.hidden_size * DTYPE_BYTES[dtype]
         one = allreduce_on_cluster(placement.cluster, message, placement.algorithm, devices=tp)
         reduce_s = count * one.time_s
-    return StepTime(roofline + reduce_s, roofline, reduce_s, flops, moved, count, compute_s >= memory_s, compute_s)
+    return StepTime(
+        roofline + reduce_s, roofline, reduce_s, flops, moved, count, compute_s >= memory_s, compute_s
+    )
 
 
 def verify_ratios(

@@ -60,7 +60,9 @@ class Precision:
 
     def __post_init__(self) -> None:
         if self.weights is not None and self.weights not in WEIGHT_FORMATS:
-            raise ValueError(f"weight format must be one of {', '.join(WEIGHT_FORMATS)}, got '{self.weights}'")
+            raise ValueError(
+                f"weight format must be one of {', '.join(WEIGHT_FORMATS)}, got '{self.weights}'"
+            )
         if self.kv_cache is not None and self.kv_cache not in KV_FORMATS:
             raise ValueError(f"KV-cache format must be one of {', '.join(KV_FORMATS)}, got '{self.kv_cache}'")
 

@@ -38,10 +38,10 @@ from dataclasses import dataclass
 
 from planner.cost import megatron as mg
 from planner.cost.decode import Placement, kv_bytes_per_token, step_time
-from planner.cost.quantisation import Precision, dequantise_time, weight_bytes
 from planner.cost.gemm import memory_bound_time
 from planner.cost.layer_kernels import attention_times, dense_times, elementwise_time, logit_times
 from planner.cost.llm_comm import p2p_time, tp_allreduce_time
+from planner.cost.quantisation import Precision, dequantise_time, weight_bytes
 from planner.cost.transformer import parameter_count
 from planner.spec.hardware import Cluster, Device
 from planner.spec.llm import LLMConfig
@@ -177,7 +177,12 @@ def kv_bytes_per_sequence_device(setup: ServingSetup) -> float:
     cfg, w = setup.model, setup.workload
     blocks = [math.ceil((r.prompt + r.output) / setup.block_tokens) for r in w.requests]
     tokens = w.slot_mean([b * setup.block_tokens for b in blocks])
-    return tokens * kv_bytes_per_token(cfg, setup.precision.kv_dtype) / min(setup.tensor, cfg.kv_heads) / setup.pipeline
+    return (
+        tokens
+        * kv_bytes_per_token(cfg, setup.precision.kv_dtype)
+        / min(setup.tensor, cfg.kv_heads)
+        / setup.pipeline
+    )
 
 
 def max_concurrent_sequences(setup: ServingSetup) -> int:
