@@ -15,6 +15,11 @@ Pieces (each reused from the training and decoding models):
 * tensor-parallel all-reduces, 2 per layer of tokens x h activations (planner.cost.llm_comm, NCCL's
   fastest algorithm), and pipeline transfers between stages (planner.cost.llm_comm.p2p_time).
 
+Quantisation (planner.cost.quantisation): the layers' weights in fp8 / int8 (their GEMMs at that peak)
+or int4 weight-only (GEMMs at the activation dtype's peak plus one dequantisation pass per layer in
+prefill), the KV cache in fp8 / int8; memory, decode's reads and the KV-cache writes take their bytes,
+while activations, all-reduces, attention and the logits stay in the activation dtype.
+
 Continuous batching (iteration-level scheduling; Yu et al., "Orca", OSDI 2022, Sec. 3) keeps B sequences
 in flight; a sequence holds its slot for its O output tokens, so in steady state B / E[O] requests finish
 and as many prompts are prefilled per iteration (Little's law). Without chunking (vLLM's default
