@@ -79,16 +79,16 @@ class ServeResult:
     max_concurrent: int
     point: ServingPoint
     curve: tuple[ServingPoint, ...]
+    unquantised: Unquantised | None = None  # the same configuration in the activation dtype
 
     def to_dict(self) -> dict[str, Any]:
-        from planner.cost.decode import kv_bytes_per_token, step_weights
+        from planner.cost.decode import kv_bytes_per_token, step_weight_bytes
         from planner.optimize.serving_costs import kv_bytes_per_sequence_device, weight_bytes_per_device
-        from planner.spec.profile import DTYPE_BYTES
 
         s, p = self.setup, self.point
         w = s.workload
-        kv = kv_bytes_per_token(s.model, s.dtype)
-        floor = (step_weights(s.model) * DTYPE_BYTES[s.dtype] + kv * w.context_mean) / (
+        kv = kv_bytes_per_token(s.model, s.precision.kv_dtype)
+        floor = (step_weight_bytes(s.model, s.precision) + kv * w.context_mean) / (
             s.device.memory_bandwidth * s.tensor
         )
         return {
@@ -96,6 +96,9 @@ class ServeResult:
             "cluster": s.cluster.name,
             "device": s.device.name,
             "dtype": s.dtype,
+            "weight_dtype": s.weights,
+            "kv_cache_dtype": s.kv_cache,
+            "precision": s.precision.label(),
             "attention": s.attention,
             "chunked_prefill": s.chunked,
             "tensor_parallel": s.tensor,
@@ -119,11 +122,74 @@ class ServeResult:
             "decode_floor_s": floor,
             "communication_per_layer": communication(s, p.batch),
             "curve": [_point_dict(c, s.devices) for c in self.curve],
-            "notes": list(NOTES),
+            "notes": list(NOTES) + ([self.unquantised.note(self)] if self.unquantised else []),
         } | band_fields(SERVING)
 
 
+@dataclass(frozen=True)
+class Unquantised:
+    """The quantised configuration's twin with weights and KV cache in the activation dtype, at the same
+    batch (point None when that batch does not fit), to say what the quantisation changed."""
+
+    weight_bytes_per_device: float
+    max_concurrent: int
+    point: ServingPoint | None
+
+    def note(self, quantised: ServeResult) -> str:
+        """The closing note: memory, capacity, decode and prefill against the unquantised twin."""
+        from planner.optimize.serving_costs import weight_bytes_per_device
+        from planner.units import format_quantity
+
+        s, p, dtype = quantised.setup, quantised.point, quantised.setup.dtype
+
+        def size(value: float) -> str:
+            return format_quantity(value, "memory")
+
+        parts = [
+            f"vs {dtype} throughout: weights {size(self.weight_bytes_per_device)} -> "
+            f"{size(weight_bytes_per_device(s))} per device, max concurrent sequences "
+            f"{self.max_concurrent:,} -> {quantised.max_concurrent:,}"
+        ]
+        if self.point is None:
+            parts.append(f"batch {p.batch} does not fit in {dtype}")
+        else:
+            base = self.point
+            parts.append(
+                f"at batch {p.batch} decode step {base.decode_step_s * 1e3:.2f} -> "
+                f"{p.decode_step_s * 1e3:.2f} ms "
+                f"({'compute' if p.compute_bound else 'memory'}-bound), one prompt's prefill "
+                f"{base.prefill_s * 1e3:.1f} -> {p.prefill_s * 1e3:.1f} ms"
+            )
+        why = {
+            "fp8": "fp8 W8A8: 1 byte per weight, the layers' GEMMs at the fp8 peak",
+            "int8": "int8 W8A8 (SmoothQuant): 1 byte per weight, the layers' GEMMs at the int8 peak",
+            "int4": "int4 W4A16 (AWQ/GPTQ, 4.125 bits per weight with group scales): GEMMs stay at the "
+            f"{dtype} peak; prefill adds a dequantisation pass per layer (vLLM's AWQ path), decode reads "
+            "a quarter of the bytes (Marlin)",
+        }
+        if s.weights:
+            parts.append(why[s.weights] + "; embedding, head and norms stay in " + dtype)
+        if s.kv_cache:
+            parts.append(f"{s.kv_cache} KV cache: 1 byte per element, attention still in {dtype}")
+        return "; ".join(parts)
+
+
+def unquantised_twin(setup: ServingSetup, batch: int) -> Unquantised:
+    """The same setup in the activation dtype throughout, at `batch` when it fits."""
+    from planner.optimize.serving_costs import (
+        max_concurrent_sequences,
+        serving_point,
+        weight_bytes_per_device,
+    )
+
+    plain = dataclasses.replace(setup, weights=None, kv_cache=None)
+    largest = max_concurrent_sequences(plain)
+    point = serving_point(plain, batch) if batch <= largest else None
+    return Unquantised(weight_bytes_per_device(plain), largest, point)
+
+
 def _setup(model: LLMConfig | str, cluster: Cluster | str, options: ServeOptions) -> ServingSetup:
+    from planner.cost.quantisation import Precision, missing_format
     from planner.optimize.serving_costs import ServingSetup
 
     options.check()
@@ -135,6 +201,12 @@ def _setup(model: LLMConfig | str, cluster: Cluster | str, options: ServeOptions
     dtype = options.dtype or cfg.dtype
     if dtype not in device.peak_compute:
         raise SettingError("dtype", f"{device.name} lists no {dtype} peak", dtype)
+    precision = Precision(dtype, options.weight_dtype, options.kv_cache_dtype)
+    missing = missing_format(precision, device)
+    if missing is not None:
+        raise SettingError(
+            "weight_dtype", f"a format {device.name} has a peak for ({missing})", options.weight_dtype
+        )
     return ServingSetup(
         cfg,
         machine,
@@ -148,6 +220,8 @@ def _setup(model: LLMConfig | str, cluster: Cluster | str, options: ServeOptions
         options.chunk_tokens,
         options.memory_headroom,
         options.block_tokens,
+        options.weight_dtype,
+        options.kv_cache_dtype,
     )
 
 
@@ -180,7 +254,7 @@ def serve(model: LLMConfig | str, cluster: Cluster | str, options: ServeOptions)
     largest = max_concurrent_sequences(setup)
     if largest < 1:
         raise InfeasibleError(
-            f"{setup.model.name} in {setup.dtype} leaves no room for one sequence's KV cache on "
+            f"{setup.model.name} in {setup.precision.label()} leaves no room for one sequence's KV cache on "
             f"{setup.tensor * setup.pipeline} x {setup.device.name}: raise `tensor_parallel` or "
             "`pipeline_parallel`"
         )
@@ -198,7 +272,8 @@ def serve(model: LLMConfig | str, cluster: Cluster | str, options: ServeOptions)
             replicas,
         )
     curve = tuple(serving_point(setup, b) for b in batch_grid(largest))
-    return ServeResult(options, setup, replicas, largest, serving_point(setup, batch), curve)
+    twin = unquantised_twin(setup, batch) if setup.weights or setup.kv_cache else None
+    return ServeResult(options, setup, replicas, largest, serving_point(setup, batch), curve, twin)
 
 
 @dataclass(frozen=True)
@@ -231,6 +306,9 @@ class ServeBestResult:
             "cluster": first.cluster.name,
             "device": first.device.name,
             "dtype": first.dtype,
+            "weight_dtype": first.weights,
+            "kv_cache_dtype": first.kv_cache,
+            "precision": first.precision.label(),
             "tpot_target_s": self.options.tpot,
             "ttft_target_s": self.options.ttft,
             "prompt_len": first.workload.prompt_mean,

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 ATTENTION = ("flash", "standard")  # planner.cost.megatron.ATTENTION, without importing numpy here
 DTYPES = ("fp32", "fp16", "bf16")
+WEIGHT_FORMATS = ("fp8", "int8", "int4")  # planner.cost.quantisation's, without importing numpy here
+KV_FORMATS = ("fp8", "int8")
 MAX_BATCH_DEFAULT = 256  # vLLM's max_num_seqs default (vllm/config.py SchedulerConfig; engine args docs)
 BLOCK_TOKENS = 16  # vLLM's default KV-cache block size (Kwon et al., SOSP 2023, Sec. 7: block size 16)
 MEMORY_HEADROOM = 0.1  # 1 - vLLM's gpu_memory_utilization default 0.9 (engine args docs)
@@ -40,7 +42,9 @@ class ServeOptions:
     pipeline_parallel: int | None = None  # None: 1, or searched under targets
     replicas: int | None = None  # None: as many as the cluster's devices hold
     servers: int | None = None  # the cluster's outermost count
-    dtype: str | None = None  # the weights' and KV cache's dtype (None: the model's)
+    dtype: str | None = None  # activations, and weights / KV cache unless set (None: the model's)
+    weight_dtype: str | None = None  # the layers' weights: fp8 / int8 (W8A8) or int4 (weight-only W4A16)
+    kv_cache_dtype: str | None = None  # the KV cache: fp8 or int8
     attention: str = "flash"  # flash (fused) or standard
     chunked_prefill: bool = False  # prompts ride in decode iterations (Sarathi-Serve)
     chunk_tokens: int = CHUNK_TOKENS
@@ -59,6 +63,10 @@ class ServeOptions:
         _whole(self.block_tokens, "block_tokens")
         if self.dtype is not None and self.dtype not in DTYPES:
             raise SettingError("dtype", f"one of {', '.join(DTYPES)}", self.dtype)
+        if self.weight_dtype is not None and self.weight_dtype not in WEIGHT_FORMATS:
+            raise SettingError("weight_dtype", f"one of {', '.join(WEIGHT_FORMATS)}", self.weight_dtype)
+        if self.kv_cache_dtype is not None and self.kv_cache_dtype not in KV_FORMATS:
+            raise SettingError("kv_cache_dtype", f"one of {', '.join(KV_FORMATS)}", self.kv_cache_dtype)
         if self.attention not in ATTENTION:
             raise SettingError("attention", f"one of {', '.join(ATTENTION)}", self.attention)
         if not (isinstance(self.memory_headroom, (int, float)) and 0.0 <= self.memory_headroom < 1.0):

@@ -45,6 +45,11 @@ def command(
     ] = DEFAULTS.replicas,
     servers: ServersOption = DEFAULTS.servers,
     dtype: Annotated[str | None, typer.Option(help="bf16, fp16 or fp32 (default: the model's)")] = None,
+    weight_dtype: Annotated[
+        str | None,
+        typer.Option(help="layer weights: fp8 / int8 (W8A8, at that peak) or int4 (weight-only W4A16)"),
+    ] = None,
+    kv_cache_dtype: Annotated[str | None, typer.Option(help="quantised KV cache: fp8 or int8")] = None,
     attention: Attention = DEFAULTS.attention,
     chunked_prefill: Annotated[
         bool, typer.Option("--chunked-prefill/--no-chunked-prefill", help="prompts ride in decode iterations")

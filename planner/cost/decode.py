@@ -33,7 +33,8 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.cost.cluster_allreduce import allreduce_on_cluster
-from planner.cost.compute import roofline_time, sustained_compute, sustained_memory_bandwidth
+from planner.cost.compute import sustained_compute, sustained_memory_bandwidth
+from planner.cost.quantisation import Precision, gemm_rate, layer_weight_parameters, weight_bytes
 from planner.cost.transformer import (
     attention_parameters,
     ffn_parameters,
@@ -67,6 +68,14 @@ def step_weights(cfg: LLMConfig) -> int:
     """Parameters a decoding step reads: everything but the encoder and an untied input embedding."""
     untied_input = parameter_breakdown(cfg)["embedding"] if not cfg.tied_embeddings else 0
     return parameter_count(cfg) - encoder_parameters(cfg) - untied_input
+
+
+def step_weight_bytes(cfg: LLMConfig, precision: Precision) -> float:
+    """Bytes of the weights a decoding step reads: in the activation dtype, the layers' in their
+    quantised format when one is given (planner.cost.quantisation)."""
+    if precision.weights is None:
+        return float(step_weights(cfg) * DTYPE_BYTES[precision.activation])
+    return weight_bytes(cfg, precision, step_weights(cfg))
 
 
 def kv_bytes_per_token(cfg: LLMConfig, dtype: str) -> float:
@@ -136,11 +145,15 @@ def _size(value: float) -> str:
     return f"{format_quantity(value, 'memory')} ({value / 1e9:.1f} GB)"
 
 
-def memory_per_device(cfg: LLMConfig, tp: int, dtype: str, batch: int, context: int) -> float:
+def memory_per_device(
+    cfg: LLMConfig, tp: int, dtype: str, batch: int, context: int, precision: Precision | None = None
+) -> float:
     """Bytes per device: all weights (encoder included) / tp, plus the KV cache split over the KV heads
-    (replicated once tp exceeds them)."""
-    weights = parameter_count(cfg) * DTYPE_BYTES[dtype] / tp
-    kv = batch * context * kv_bytes_per_token(cfg, dtype) / min(tp, cfg.kv_heads)
+    (replicated once tp exceeds them); `precision` (default: all in `dtype`) quantises either."""
+    precision = precision or Precision(dtype)
+    whole = parameter_count(cfg) * DTYPE_BYTES[dtype]
+    weights = (whole if precision.weights is None else weight_bytes(cfg, precision)) / tp
+    kv = batch * context * kv_bytes_per_token(cfg, precision.kv_dtype) / min(tp, cfg.kv_heads)
     return weights + kv
 
 
@@ -155,6 +168,7 @@ class StepTime:
     bytes: float
     allreduces: int
     compute_bound: bool
+    compute_s: float  # the FLOPs' share of one device at its sustained rates
 
 
 def step_time(
@@ -165,10 +179,14 @@ def step_time(
     batch: int = 1,
     tokens: int = 1,
     context: int = 512,
+    precision: Precision | None = None,
 ) -> StepTime:
-    """Time of one step that adds `tokens` positions to each of `batch` sequences (module docstring)."""
+    """Time of one step that adds `tokens` positions to each of `batch` sequences (module docstring);
+    `precision` (default: all in `dtype`) sets the weights' and the KV cache's bytes and the peak the
+    layers' GEMMs run at (planner.cost.quantisation)."""
     if batch < 1 or tokens < 1 or context < 0:
         raise ValueError(f"need batch >= 1, tokens >= 1, context >= 0; got {batch}, {tokens}, {context}")
+    precision = precision or Precision(dtype)
     tp = placement.tp
     positions = batch * tokens
     attentions = 2 if cfg.architecture == "encoder-decoder" else 1
@@ -176,12 +194,17 @@ def step_time(
     flops = positions * (
         2.0 * weights + 4.0 * context * cfg.num_layers * attentions * cfg.num_heads * cfg.head_size
     )
-    moved = weights * DTYPE_BYTES[dtype] + batch * context * kv_bytes_per_token(cfg, dtype)
-    kv_split = min(tp, cfg.kv_heads)
-    share_bytes = (
-        weights * DTYPE_BYTES[dtype] / tp + batch * context * kv_bytes_per_token(cfg, dtype) / kv_split
-    )
-    roofline = float(roofline_time(flops / tp, share_bytes, placement.device, dtype))
+    kv = batch * context * kv_bytes_per_token(cfg, precision.kv_dtype)
+    moved = step_weight_bytes(cfg, precision) + kv
+    share_bytes = step_weight_bytes(cfg, precision) / tp + kv / min(tp, cfg.kv_heads)
+    device = placement.device
+    compute_s = flops / tp / sustained_compute(device, dtype)
+    if precision.gemm_dtype != dtype:  # the layers' GEMMs at the W8A8 format's peak, the rest at dtype's
+        layer_flops = positions * 2.0 * layer_weight_parameters(cfg)
+        faster = 1.0 / gemm_rate(device, precision) - 1.0 / sustained_compute(device, dtype)
+        compute_s += layer_flops / tp * faster
+    memory_s = share_bytes / sustained_memory_bandwidth(device)
+    roofline = max(compute_s, memory_s)  # Williams et al. 2009
     count = allreduces_per_step(cfg, tp)
     reduce_s = 0.0
     if count:
@@ -189,9 +212,9 @@ def step_time(
         message = positions * cfg.hidden_size * DTYPE_BYTES[dtype]
         one = allreduce_on_cluster(placement.cluster, message, placement.algorithm, devices=tp)
         reduce_s = count * one.time_s
-    compute_s = flops / tp / sustained_compute(placement.device, dtype)
-    memory_s = share_bytes / sustained_memory_bandwidth(placement.device)
-    return StepTime(roofline + reduce_s, roofline, reduce_s, flops, moved, count, compute_s >= memory_s)
+    return StepTime(
+        roofline + reduce_s, roofline, reduce_s, flops, moved, count, compute_s >= memory_s, compute_s
+    )
 
 
 def verify_ratios(

@@ -15,6 +15,11 @@ Pieces (each reused from the training and decoding models):
 * tensor-parallel all-reduces, 2 per layer of tokens x h activations (planner.cost.llm_comm, NCCL's
   fastest algorithm), and pipeline transfers between stages (planner.cost.llm_comm.p2p_time).
 
+Quantisation (planner.cost.quantisation): the layers' weights in fp8 / int8 (their GEMMs at that peak)
+or int4 weight-only (GEMMs at the activation dtype's peak plus one dequantisation pass per layer in
+prefill), the KV cache in fp8 / int8; memory, decode's reads and the KV-cache writes take their bytes,
+while activations, all-reduces, attention and the logits stay in the activation dtype.
+
 Continuous batching (iteration-level scheduling; Yu et al., "Orca", OSDI 2022, Sec. 3) keeps B sequences
 in flight; a sequence holds its slot for its O output tokens, so in steady state B / E[O] requests finish
 and as many prompts are prefilled per iteration (Little's law). Without chunking (vLLM's default
@@ -37,11 +42,11 @@ import math
 from dataclasses import dataclass
 
 from planner.cost import megatron as mg
-from planner.cost.compute import sustained_compute
 from planner.cost.decode import Placement, kv_bytes_per_token, step_time
 from planner.cost.gemm import memory_bound_time
 from planner.cost.layer_kernels import attention_times, dense_times, elementwise_time, logit_times
 from planner.cost.llm_comm import p2p_time, tp_allreduce_time
+from planner.cost.quantisation import Precision, dequantise_time, weight_bytes
 from planner.cost.transformer import parameter_count
 from planner.spec.hardware import Cluster, Device
 from planner.spec.llm import LLMConfig
@@ -105,10 +110,16 @@ class ServingSetup:
     chunk_tokens: int = 512
     memory_headroom: float = 0.1
     block_tokens: int = 16
+    weights: str | None = None  # the layers' weight format (planner.cost.quantisation); None: dtype
+    kv_cache: str | None = None  # the KV cache's format; None: dtype
 
     @property
     def devices(self) -> int:
         return self.tensor * self.pipeline
+
+    @property
+    def precision(self) -> Precision:
+        return Precision(self.dtype, self.weights, self.kv_cache)
 
 
 def prefill_compute_time(setup: ServingSetup, sequences: float, prompt: float) -> float:
@@ -116,7 +127,9 @@ def prefill_compute_time(setup: ServingSetup, sequences: float, prompt: float) -
     tokens (batched; no communication): module docstring."""
     cfg, device, dtype, t = setup.model, setup.device, setup.dtype, setup.tensor
     tokens = sequences * prompt
-    dense = float(dense_times(device, dtype, cfg, tokens, t)[0])
+    precision = setup.precision
+    dense = float(dense_times(device, precision.gemm_dtype, cfg, tokens, t)[0])
+    dense += dequantise_time(device, cfg, precision, t)
     if setup.attention == "flash":
         seq_len, count = prompt, sequences
     else:  # its GEMMs need whole shapes
@@ -124,7 +137,7 @@ def prefill_compute_time(setup: ServingSetup, sequences: float, prompt: float) -
     attention = float(attention_times(device, dtype, cfg, seq_len, count, t, setup.attention)[0])
     linear, core = mg.elementwise_bytes_per_token(cfg, prompt, t, False, setup.attention)
     elementwise = float(elementwise_time(device, float(linear + core) * tokens, setup.attention))
-    kv_write = tokens * kv_bytes_per_token(cfg, dtype) / cfg.num_layers / min(t, cfg.kv_heads)
+    kv_write = tokens * kv_bytes_per_token(cfg, precision.kv_dtype) / cfg.num_layers / min(t, cfg.kv_heads)
     kv = float(memory_bound_time(device, kv_write, 1))
     logits = float(logit_times(device, dtype, cfg, max(1.0, sequences), t)[0])
     return cfg.num_layers * (dense + attention + elementwise + kv) + logits
@@ -157,7 +170,9 @@ def placement(setup: ServingSetup) -> Placement:
 
 
 def weight_bytes_per_device(setup: ServingSetup) -> float:
-    return parameter_count(setup.model) * DTYPE_BYTES[setup.dtype] / setup.devices
+    if setup.weights is None:
+        return parameter_count(setup.model) * DTYPE_BYTES[setup.dtype] / setup.devices
+    return weight_bytes(setup.model, setup.precision) / setup.devices
 
 
 def kv_bytes_per_sequence_device(setup: ServingSetup) -> float:
@@ -167,7 +182,12 @@ def kv_bytes_per_sequence_device(setup: ServingSetup) -> float:
     cfg, w = setup.model, setup.workload
     blocks = [math.ceil((r.prompt + r.output) / setup.block_tokens) for r in w.requests]
     tokens = w.slot_mean([b * setup.block_tokens for b in blocks])
-    return tokens * kv_bytes_per_token(cfg, setup.dtype) / min(setup.tensor, cfg.kv_heads) / setup.pipeline
+    return (
+        tokens
+        * kv_bytes_per_token(cfg, setup.precision.kv_dtype)
+        / min(setup.tensor, cfg.kv_heads)
+        / setup.pipeline
+    )
 
 
 def max_concurrent_sequences(setup: ServingSetup) -> int:
@@ -208,7 +228,14 @@ def serving_point(setup: ServingSetup, batch: int) -> ServingPoint:
     """Steady-state continuous batching with `batch` sequences in flight (module docstring)."""
     cfg, w, p = setup.model, setup.workload, setup.pipeline
     micro = math.ceil(batch / p)
-    step = step_time(cfg, placement(setup), dtype=setup.dtype, batch=micro, context=round(w.context_mean))
+    step = step_time(
+        cfg,
+        placement(setup),
+        dtype=setup.dtype,
+        batch=micro,
+        context=round(w.context_mean),
+        precision=setup.precision,
+    )
     layers = cfg.num_layers
     decode_comm = ALLREDUCES_PER_LAYER * layers * allreduce_time(setup, micro) + p * stage_transfer_time(
         setup, micro
@@ -222,7 +249,7 @@ def serving_point(setup: ServingSetup, batch: int) -> ServingPoint:
     prefill_work = prefill_share_time(setup, arrivals, w.prompt_mean) / p
     alone = prefill_latency(setup, 1.0, w.prompt_mean)
     if setup.chunked:
-        compute = step.flops / setup.tensor / sustained_compute(setup.device, setup.dtype)
+        compute = step.compute_s
         iteration = max(decode, compute + decode_comm + prefill_work + prefill_comm)
         share = iteration - decode
         # a budget below the arrivals' tokens would fall behind: the scheduler must take them all

@@ -24,7 +24,7 @@ def serve_tables(payload: dict[str, Any]) -> list[Any]:
     p = payload
     split = f"t{p['tensor_parallel']} x p{p['pipeline_parallel']}"
     title = (
-        f"{p['model']} on {p['cluster']} ({split}, {p['replicas']} replicas, {p['dtype']}), prompt "
+        f"{p['model']} on {p['cluster']} ({split}, {p['replicas']} replicas, {p['precision']}), prompt "
         f"{p['prompt_len']:g}, output {p['output_len']:g}, batch {p['batch']}"
     )
     rows = [

@@ -8,7 +8,16 @@ from typing import Any
 
 from planner.validate.evaluators import Context, evaluator
 
-OPTIONAL = ("cluster", "dtype", "tensor_parallel", "batch", "prompt_len", "output_len")
+OPTIONAL = (
+    "cluster",
+    "dtype",
+    "weight_dtype",
+    "kv_cache_dtype",
+    "tensor_parallel",
+    "batch",
+    "prompt_len",
+    "output_len",
+)
 
 
 def _serve(setup: Mapping[str, Any]) -> dict[str, Any]:
@@ -27,7 +36,7 @@ def serving_kv_bytes_per_token(setup: Mapping[str, Any], ctx: Context) -> float:
     from planner.cost.decode import kv_bytes_per_token
 
     cfg = load_llm(setup["model"])
-    return kv_bytes_per_token(cfg, str(setup.get("dtype", cfg.dtype)))
+    return kv_bytes_per_token(cfg, str(setup.get("kv_cache_dtype") or setup.get("dtype", cfg.dtype)))
 
 
 @evaluator("serving_decode_floor_ms", setup=("model",), optional=OPTIONAL)
