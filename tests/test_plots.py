@@ -1,0 +1,88 @@
+"""Pictures (issue 24): --plot draws in 80 columns, --plot-file writes SVG/PNG through planner.fileout,
+deterministic, and the marked point (the plan, the recommendation, the optimum) is the one the JSON
+names, read back from where the SVG draws it and the colour the PNG has there."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.picture_checks import hex_rgb, mark_data, png_colour, positions
+
+pytest.importorskip("matplotlib")
+
+DP = ("dp", "vgg16", "--cluster", "pipedream-cluster-b", "--servers", "2")
+
+
+def draw(run_cli, tmp_path: Path, argv: tuple[str, ...]) -> tuple[dict[str, Any], bytes, bytes, str]:
+    """The command's JSON, its SVG and PNG, and its table output with the terminal picture."""
+    svg, png = tmp_path / "p.svg", tmp_path / "p.png"
+    result = run_cli(*argv, "--format", "json", "--plot-file", str(svg))
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert run_cli(*argv, "--format", "json", "--plot-file", str(png)).exit_code == 0
+    shown = run_cli(*argv, "--plot")
+    assert shown.exit_code == 0, shown.stderr
+    return payload, svg.read_bytes(), png.read_bytes(), shown.stdout
+
+
+def assert_mark(svg: bytes, png: bytes, panel: int, name: str, series, logs, expected) -> None:
+    from planner.render.figure_file import DPI, MARK_COLOUR
+
+    got = mark_data(svg, panel, name, series, logs)
+    assert got == pytest.approx(expected, rel=1e-3)
+    (where,) = positions(svg, panel, f"mark-{name}")
+    assert png_colour(png, where, DPI) == hex_rgb(MARK_COLOUR)
+
+
+def picture_lines(stdout: str, title: str) -> list[str]:
+    return stdout[stdout.index(title) :].splitlines()
+
+
+def test_dp_marks_the_plan_on_its_speedup_and_efficiency_curves(run_cli, tmp_path) -> None:
+    payload, svg, png, stdout = draw(run_cli, tmp_path, DP)
+    main, weak = payload["plan"], payload["scaling"]["weak"]
+    speedups = [(float(r["devices"]), r["speedup"]) for r in weak]
+    assert_mark(
+        svg, png, 0, "plan", [("series-0", speedups)], (True, True), (main["devices"], main["speedup"])
+    )
+    efficiency = [(float(r["devices"]), r["scaling_efficiency"] * 100) for r in weak]
+    expected = (main["devices"], main["scaling_efficiency"] * 100)
+    assert_mark(svg, png, 1, "plan", [("series-0", efficiency)], (True, False), expected)
+    lines = picture_lines(stdout, "speed-up against devices")
+    assert all(len(line) <= 80 for line in lines)
+    assert f"this plan ({main['devices']} devices, {main['algorithm']})" in stdout
+
+
+def test_the_same_inputs_give_the_same_bytes_and_no_dates(run_cli, tmp_path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    _, svg1, png1, _ = draw(run_cli, first, DP)
+    _, svg2, png2, _ = draw(run_cli, second, DP)
+    assert svg1 == svg2 and png1 == png2
+    assert b"dc:date" not in svg1 and b"Matplotlib" not in svg1
+    assert png1.startswith(b"\x89PNG") and b"Software" not in png1
+
+
+def test_picture_options_are_checked_before_the_work(run_cli, tmp_path) -> None:
+    bad = run_cli(*DP, "--plot", "--format", "json")
+    assert bad.exit_code == 2 and "--plot" in bad.stderr and "Traceback" not in bad.stderr
+    wrong = run_cli(*DP, "--plot-file", str(tmp_path / "p.pdf"))
+    assert wrong.exit_code == 2 and ".svg or .png" in wrong.stderr
+    existing = tmp_path / "p.svg"
+    existing.write_text("mine")
+    refused = run_cli(*DP, "--plot-file", str(existing))
+    assert refused.exit_code == 2 and "--force" in refused.stderr and existing.read_text() == "mine"
+    assert run_cli(*DP, "--plot-file", str(existing), "--force").exit_code == 0
+    assert existing.read_bytes().startswith(b"<?xml")
+
+
+def test_the_file_writer_writes_bytes_atomically(tmp_path) -> None:
+    from planner import fileout
+
+    target = tmp_path / "x.png"
+    fileout.write_bytes(target, b"\x89PNG\x00", setting="--plot-file", force=False)
+    assert target.read_bytes() == b"\x89PNG\x00" and [p.name for p in tmp_path.iterdir()] == ["x.png"]
