@@ -86,3 +86,39 @@ def test_the_file_writer_writes_bytes_atomically(tmp_path) -> None:
     target = tmp_path / "x.png"
     fileout.write_bytes(target, b"\x89PNG\x00", setting="--plot-file", force=False)
     assert target.read_bytes() == b"\x89PNG\x00" and [p.name for p in tmp_path.iterdir()] == ["x.png"]
+
+
+GIB = 2**30
+LLM = ("llm-parallel", "llama-2-7b", "--cluster", "dgx-h100", "--servers", "1", "--global-batch", "64")
+
+
+def test_plan_marks_the_recommendation_against_memory_and_cost(run_cli, tmp_path) -> None:
+    payload, svg, png, stdout = draw(run_cli, tmp_path, ("plan",))
+    fits = [s for s in payload["strategies"] if s["fits"]]
+    winner = next(s for s in payload["strategies"] if s["name"] == payload["winner"])
+    for panel, key, scale, logs in (
+        (0, "memory_per_device_bytes", 1 / GIB, (False, True)),
+        (1, "cost_per_million_samples_usd", 1.0, (True, True)),
+    ):
+        points = [(s[key] * scale, s["time_per_sample_s"] * 1e3) for s in fits]
+        expected = (winner[key] * scale, winner["time_per_sample_s"] * 1e3)
+        assert_mark(svg, png, panel, "recommendation", [("series-0", points)], logs, expected)
+    assert f"recommendation: {winner['name']} ({winner['config']})" in stdout
+    assert all(len(line) <= 80 for line in picture_lines(stdout, "time against memory"))
+
+
+def test_llm_parallel_marks_the_best_plan_on_its_front(run_cli, tmp_path) -> None:
+    payload, svg, png, stdout = draw(run_cli, tmp_path, LLM)
+    plans = payload["search"]["plans"]
+    points = [(p["memory_per_device_bytes"] / GIB, p["time_per_iteration_s"]) for p in plans if p["feasible"]]
+    best = plans[0]
+    expected = (best["memory_per_device_bytes"] / GIB, best["time_per_iteration_s"])
+    assert_mark(svg, png, 0, "recommendation", [("series-0", points)], (False, True), expected)
+    assert all(len(line) <= 80 for line in picture_lines(stdout, "time against memory"))
+
+
+def test_the_pareto_front_keeps_only_points_nothing_beats_on_both_axes() -> None:
+    from planner.render.figure import pareto_front
+
+    points = [(1.0, 5.0), (2.0, 3.0), (2.5, 4.0), (3.0, 1.0), (4.0, 1.0)]
+    assert pareto_front(points) == [(1.0, 5.0), (2.0, 3.0), (3.0, 1.0)]

@@ -63,7 +63,7 @@ def plan_figure(payload: dict[str, Any]) -> Figure:
     inputs, strategies = payload["inputs"], payload["strategies"]
     winner = next((s for s in strategies if s["name"] == payload["winner"]), None)
 
-    def panel(title: str, x_label: str, x_of: Any) -> Panel:
+    def panel(title: str, x_label: str, x_of: Any, x_log: bool) -> Panel:
         rows = [(s, x_of(s)) for s in strategies if x_of(s) is not None]
         points = [(x, s["time_per_sample_s"] * 1e3) for s, x in rows if s["fits"]]
         front = pareto_front(points)
@@ -85,15 +85,20 @@ def plan_figure(payload: dict[str, Any]) -> Figure:
                 ),
             ),
             marks,
+            x_log=x_log,
+            y_log=True,  # strategies differ by orders of magnitude (a parameter server against a pipeline)
         )
 
     return Figure(
         f"{inputs['model']} on {inputs['cluster']} ({inputs['devices']} x {inputs['device']}): strategies",
         (
             panel(
-                "time against memory", "memory per device (GiB)", lambda s: s["memory_per_device_bytes"] / GIB
+                "time against memory",
+                "memory (GiB/device)",
+                lambda s: s["memory_per_device_bytes"] / GIB,
+                False,
             ),
-            panel("time against cost", "$ per 1M samples", lambda s: s["cost_per_million_samples_usd"]),
+            panel("time against cost", "$ per 1M samples", lambda s: s["cost_per_million_samples_usd"], True),
         ),
     )
 
@@ -137,7 +142,16 @@ def llm_figure(payload: dict[str, Any]) -> Figure:
     return Figure(
         f"{inputs['model']} on {inputs['devices']} x {inputs['device']}, "
         f"global batch {inputs['global_batch']}",
-        (Panel("time against memory", "memory per device (GiB)", "time per iteration (s)", series, (mark,)),),
+        (
+            Panel(
+                "time against memory",
+                "memory per device (GiB)",
+                "time per iteration (s)",
+                series,
+                (mark,),
+                y_log=True,  # the axis spans the listed plans only, not down to zero
+            ),
+        ),
     )
 
 
