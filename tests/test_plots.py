@@ -67,9 +67,9 @@ def test_the_same_inputs_give_the_same_bytes_and_no_dates(run_cli, tmp_path) -> 
     assert png1.startswith(b"\x89PNG") and b"Software" not in png1
 
 
-def test_picture_options_are_checked_before_the_work(run_cli, tmp_path) -> None:
-    bad = run_cli(*DP, "--plot", "--format", "json")
-    assert bad.exit_code == 2 and "--plot" in bad.stderr and "Traceback" not in bad.stderr
+def test_picture_options_are_checked_and_stdout_stays_json(run_cli, tmp_path) -> None:
+    beside_json = run_cli(*DP, "--plot", "--format", "json")  # the picture on stderr, stdout stays JSON
+    assert json.loads(beside_json.stdout) and "speed-up against devices" in beside_json.stderr
     wrong = run_cli(*DP, "--plot-file", str(tmp_path / "p.pdf"))
     assert wrong.exit_code == 2 and ".svg or .png" in wrong.stderr
     existing = tmp_path / "p.svg"
@@ -122,3 +122,27 @@ def test_the_pareto_front_keeps_only_points_nothing_beats_on_both_axes() -> None
 
     points = [(1.0, 5.0), (2.0, 3.0), (2.5, 4.0), (3.0, 1.0), (4.0, 1.0)]
     assert pareto_front(points) == [(1.0, 5.0), (2.0, 3.0), (3.0, 1.0)]
+
+
+@pytest.mark.parametrize("schedule", ["gpipe", "interleaved"])
+def test_pipeline_bubble_marks_the_rule_of_thumbs_micro_batches(run_cli, tmp_path, schedule) -> None:
+    payload, svg, png, stdout = draw(
+        run_cli, tmp_path, ("pipeline", "bubble", "-k", "4", "--schedule", schedule)
+    )
+    points = [(float(r["microbatches"]), r["bubble_fraction"]) for r in payload["sweep"]]
+    advice = payload["advice"]
+    expected = (advice["minimum_microbatches"], advice["bubble_fraction_at_minimum"])
+    assert_mark(svg, png, 0, "minimum", [("series-0", points)], (True, False), expected)
+    assert all(len(line) <= 80 for line in picture_lines(stdout, "bubble against micro-batches"))
+
+
+def test_specdec_speedup_marks_the_optimal_gamma(run_cli, tmp_path) -> None:
+    payload, svg, png, stdout = draw(
+        run_cli, tmp_path, ("specdec", "speedup", "--alpha", "0.7", "--c", "0.1")
+    )
+    rows = [(float(r["gamma"]), r["speedup"]) for r in payload["rows"]]
+    alpha = list(payload["plot"]["series"]).index("0.7")
+    expected = (payload["optimal_gamma"], payload["optimal_speedup"])
+    assert_mark(svg, png, 0, "optimum", [(f"series-{alpha}", rows)], (False, False), expected)
+    assert f"optimum: gamma {payload['optimal_gamma']}" in stdout
+    assert all(len(line) <= 80 for line in picture_lines(stdout, "speed-up against draft length"))

@@ -4,6 +4,7 @@ after the tables, or written as SVG/PNG through planner.fileout."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,13 +41,9 @@ class PlotRequest:
         return self.terminal or self.file is not None
 
 
-def plot_request(plot: bool, plot_file: Path | None, force: bool, fmt: OutputFormat) -> PlotRequest:
-    """The pictures asked for, checked before any long work: --plot draws beside a table (JSON and YAML
-    stay machine-readable), --plot-file names an .svg or .png that may be written, matplotlib is there."""
-    if plot and fmt is not OutputFormat.table:
-        raise bad_option(
-            "--plot", "with --format table (--plot-file writes a picture with any format)", fmt.value
-        )
+def plot_request(plot: bool, plot_file: Path | None, force: bool) -> PlotRequest:
+    """The pictures asked for, checked before any long work: --plot-file names an .svg or .png that may
+    be written, and matplotlib is there."""
     if plot_file is not None:
         if plot_file.suffix.lower() not in (".svg", ".png"):
             raise bad_option("--plot-file", "a file name ending in .svg or .png", str(plot_file))
@@ -70,7 +67,8 @@ def emit_with_plot(
     request: PlotRequest,
 ) -> None:
     """Write the picture file (if asked), then print the payload as planner.render.emit does, the
-    terminal picture (if asked) after its tables."""
+    terminal picture (if asked) after its tables, or to stderr beside JSON or YAML (so that stdout
+    stays machine-readable)."""
     from planner.render import emit
 
     if request.file is not None:
@@ -86,4 +84,8 @@ def emit_with_plot(
 
     from planner.render.figure_text import figure_text
 
-    emit(payload, fmt, lambda p: [*tables(p), Text(figure_text(figure(p)))])
+    if fmt is OutputFormat.table:
+        emit(payload, fmt, lambda p: [*tables(p), Text(figure_text(figure(p)))])
+        return
+    emit(payload, fmt, tables)
+    sys.stderr.write(figure_text(figure(payload)) + "\n")
