@@ -63,6 +63,6 @@ def command(
     from planner.render.dp import dp_tables
     from planner.render.figures_training import dp_figure
 
-    request = plot_request(plot, plot_file, force, fmt)
+    request = plot_request(plot, plot_file, force)
     options = options_from(DPOptions, given, "model", "cluster", "plot", "plot_file", "force")
     emit_with_plot(data_parallel(model, cluster, options).to_dict(), fmt, dp_tables, dp_figure, request)

@@ -62,6 +62,6 @@ def command(
     from planner.render.figures_training import llm_figure
     from planner.render.llm import llm_tables
 
-    request = plot_request(plot, plot_file, force, fmt)
+    request = plot_request(plot, plot_file, force)
     options = options_from(LLMOptions, given, "model", "cluster", "plot", "plot_file", "force")
     emit_with_plot(llm_parallel(model, cluster, options).to_dict(), fmt, llm_tables, llm_figure, request)

@@ -100,7 +100,7 @@ def command(
     from planner.render.figures_training import llm_figure, plan_figure
     from planner.render.plan import llm_plan_tables, plan_tables
 
-    request = plot_request(plot, plot_file, force, fmt)
+    request = plot_request(plot, plot_file, force)
     if export is not None:
         from planner.fileout import check_target
 
