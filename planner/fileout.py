@@ -1,4 +1,4 @@
-"""The one writer of every file the tool writes (--output, --svg, exports, calibrate, schemas).
+"""The one writer of every file the tool writes (--output, --svg, --plot-file, exports, calibrate, schemas).
 
 A file is written whole or not at all: the text goes to a temporary file in the target's folder, is
 flushed and fsynced, and only then takes the target's name in one atomic step (then the folder is fsynced
@@ -57,8 +57,14 @@ def check_target(path: Path, *, setting: str, force: bool, force_setting: str = 
 
 def write_text(path: Path, text: str, *, setting: str, force: bool, force_setting: str = "--force") -> None:
     """Write `text` (UTF-8) to `path` atomically, as the module docstring describes."""
+    write_bytes(path, text.encode("utf-8"), setting=setting, force=force, force_setting=force_setting)
+
+
+def write_bytes(
+    path: Path, data: bytes, *, setting: str, force: bool, force_setting: str = "--force"
+) -> None:
+    """Write `data` (e.g. a PNG) to `path` atomically, as the module docstring describes."""
     check_target(path, setting=setting, force=force, force_setting=force_setting)
-    data = text.encode("utf-8")
     tmp: str | None = None
     try:
         mode = _mode_for(path)

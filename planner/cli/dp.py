@@ -21,6 +21,7 @@ from planner.cli.common import (
     options_from,
     quantity_option,
 )
+from planner.cli.plot_options import ForceOption, PlotFileOption, PlotOption
 from planner.render import OutputFormat
 
 DEFAULTS = DPOptions  # every default is the API's, defined once (planner.api.dp, planner.api.training)
@@ -50,14 +51,18 @@ def command(
     epoch_samples: Annotated[
         int, typer.Option(help="samples per epoch (default: ImageNet-1k train)")
     ] = DEFAULTS.epoch_samples,
-    plot: Annotated[bool, typer.Option("--plot", help="a terminal plot of speedup vs N")] = False,
+    plot: PlotOption = False,
+    plot_file: PlotFileOption = None,
+    force: ForceOption = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Plan data-parallel training: iteration breakdown, best all-reduce, memory, scaling over N, cost."""
     given = dict(locals())  # the parameters, before the imports below add names
     from planner.api.dp import data_parallel
-    from planner.render import emit
+    from planner.cli.plot_options import emit_with_plot, plot_request
     from planner.render.dp import dp_tables
+    from planner.render.figures_training import dp_figure
 
-    options = options_from(DPOptions, given, "model", "cluster", "plot")
-    emit(data_parallel(model, cluster, options).to_dict(), fmt, lambda p: dp_tables(p, plot))
+    request = plot_request(plot, plot_file, force)
+    options = options_from(DPOptions, given, "model", "cluster", "plot", "plot_file", "force")
+    emit_with_plot(data_parallel(model, cluster, options).to_dict(), fmt, dp_tables, dp_figure, request)

@@ -18,6 +18,7 @@ import typer
 
 from planner.cli import llm_options as llm
 from planner.cli.common import ClusterOption, DevicesOption, FormatOption, ServersOption
+from planner.cli.plot_options import ForceOption, PlotFileOption, PlotOption
 from planner.render import OutputFormat
 
 DEFAULTS = llm.DEFAULTS  # every default is the API's, defined once (planner.api.llm)
@@ -47,6 +48,9 @@ def command(
     attention: llm.Attention = DEFAULTS.attention,
     gradient_dtype: llm.GradientDtype = DEFAULTS.gradient_dtype,
     gradient_accumulation_fusion: llm.GradientAccumulationFusion = DEFAULTS.gradient_accumulation_fusion,
+    plot: PlotOption = False,
+    plot_file: PlotFileOption = None,
+    force: ForceOption = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Plan LLM training: tensor × pipeline × data parallelism, micro-batch, interleaving, recomputation,
@@ -54,8 +58,10 @@ def command(
     given = dict(locals())  # the parameters, before the imports below add names
     from planner.api.llm import LLMOptions, llm_parallel
     from planner.cli.common import options_from
-    from planner.render import emit
+    from planner.cli.plot_options import emit_with_plot, plot_request
+    from planner.render.figures_training import llm_figure
     from planner.render.llm import llm_tables
 
-    options = options_from(LLMOptions, given, "model", "cluster")
-    emit(llm_parallel(model, cluster, options).to_dict(), fmt, llm_tables)
+    request = plot_request(plot, plot_file, force)
+    options = options_from(LLMOptions, given, "model", "cluster", "plot", "plot_file", "force")
+    emit_with_plot(llm_parallel(model, cluster, options).to_dict(), fmt, llm_tables, llm_figure, request)

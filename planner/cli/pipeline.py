@@ -27,6 +27,7 @@ from planner.cli.partition_options import (
     PartitionModel,
     Straight,
 )
+from planner.cli.plot_options import ForceOption, PlotFileOption, PlotOption
 from planner.limits import MAX_CHART_WIDTH, MIN_CHART_WIDTH
 from planner.render import OutputFormat
 
@@ -64,15 +65,20 @@ def bubble(
     ] = None,
     schedule: ScheduleOption = BUBBLE_SCHEDULE,
     chunks: ChunksOption = None,
+    plot: PlotOption = False,
+    plot_file: PlotFileOption = None,
+    force: ForceOption = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Pipeline bubble: idle/total (GPipe's (K-1)/(M+K-1)) and idle/ideal (Megatron's (p-1)/(v·m))."""
     from planner.api.pipeline import pipeline_bubble
-    from planner.render import emit
+    from planner.cli.plot_options import emit_with_plot, plot_request
+    from planner.render.figures_sweeps import bubble_figure
     from planner.render.pipeline import bubble_tables
 
+    request = plot_request(plot, plot_file, force)
     options = BubbleOptions(stages=stages, microbatches=microbatches, schedule=schedule.value, chunks=chunks)
-    emit(pipeline_bubble(options).to_dict(), fmt, bubble_tables)
+    emit_with_plot(pipeline_bubble(options).to_dict(), fmt, bubble_tables, bubble_figure, request)
 
 
 @app.command("schedule")

@@ -16,6 +16,7 @@ from planner.api.llm import CONFIGURATION, LLMOptions
 from planner.api.plan import DEFAULT_CLUSTER, DEFAULT_LLM_GLOBAL_BATCH, DEFAULT_MODEL, PlanOptions
 from planner.cli import llm_options as llm
 from planner.cli.common import FormatOption, ServersOption, bad_option, force_help, options_from
+from planner.cli.plot_options import PlotFileOption, PlotOption
 from planner.render import OutputFormat
 
 CNN, LLM = PlanOptions, LLMOptions  # every default is the API's, defined once
@@ -85,7 +86,9 @@ def command(
             help="also write the recommended plan for deepspeed, torch, pipedream or megatron to FILE",
         ),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help=force_help("--export"))] = False,
+    plot: PlotOption = False,
+    plot_file: PlotFileOption = None,
+    force: Annotated[bool, typer.Option("--force", help=force_help("--export or --plot-file"))] = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Compare every strategy for a model on a cluster, rank them and recommend one (default: VGG-16 on
@@ -93,9 +96,11 @@ def command(
     given = dict(locals())  # the parameters, before the imports below add names
     from planner.api.inputs import load_model
     from planner.api.plan import plan_llm, plan_strategies
-    from planner.render import emit
+    from planner.cli.plot_options import emit_with_plot, plot_request
+    from planner.render.figures_training import llm_figure, plan_figure
     from planner.render.plan import llm_plan_tables, plan_tables
 
+    request = plot_request(plot, plot_file, force)
     if export is not None:
         from planner.fileout import check_target
 
@@ -123,6 +128,7 @@ def command(
         )
         result = plan_llm(spec, cluster, options)  # loaded once
         tables: Any = llm_plan_tables
+        figure: Any = llm_figure
     else:
         for setting in LLM_ONLY:
             if given[setting] is not None:
@@ -140,9 +146,10 @@ def command(
         )
         result = plan_strategies(model, cluster, plan_options)
         tables = lambda p: plan_tables(p, explain)  # noqa: E731
+        figure = plan_figure
     if export is not None:
         _export(result, *export, force)
-    emit(result.to_dict(), fmt, tables)
+    emit_with_plot(result.to_dict(), fmt, tables, figure, request)
 
 
 def _export(result: Any, to: str, path: Path, force: bool) -> None:

@@ -16,6 +16,7 @@ from planner.api.specdec_batch import SpecdecBatchOptions
 from planner.api.specdec_models import SpecdecModelsOptions
 from planner.api.specdec_tree import SpecdecTreeOptions
 from planner.cli.common import FormatOption, parse_numbers
+from planner.cli.plot_options import ForceOption, PlotFileOption, PlotOption
 from planner.limits import (
     MAX_GAMMA,
     MAX_SIMULATE_GAMMA,
@@ -36,9 +37,6 @@ AlphaOption = Annotated[
 MaxGammaOption = Annotated[
     int, typer.Option("--max-gamma", min=1, max=MAX_GAMMA, help="largest gamma to tabulate")
 ]
-PlotOption = Annotated[
-    bool, typer.Option("--plot", help="a terminal plot of speedup vs gamma for a few alphas")
-]
 ModelHelp = "LLM: catalog name, YAML file or Hugging Face config.json"
 
 
@@ -54,15 +52,21 @@ def speedup_command(
         float | None, typer.Option("--c-hat", help="draft/target arithmetic ratio for Thm 3.11 (default: c)")
     ] = None,
     plot: PlotOption = False,
+    plot_file: PlotFileOption = None,
+    force: ForceOption = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Expected tokens, speedup and arithmetic cost per draft length gamma; the optimum marked (Thm 3.8)."""
     from planner.api.specdec import specdec_speedup
-    from planner.render import emit
+    from planner.cli.plot_options import emit_with_plot, plot_request
+    from planner.render.figures_sweeps import specdec_figure
     from planner.render.specdec import speedup_tables
 
-    options = SpecdecSpeedupOptions(alpha, c, gamma=gamma, max_gamma=max_gamma, c_hat=c_hat, plot=plot)
-    emit(specdec_speedup(options).to_dict(), fmt, speedup_tables)
+    request = plot_request(plot, plot_file, force)
+    options = SpecdecSpeedupOptions(
+        alpha, c, gamma=gamma, max_gamma=max_gamma, c_hat=c_hat, plot=request.wanted
+    )
+    emit_with_plot(specdec_speedup(options).to_dict(), fmt, speedup_tables, specdec_figure, request)
 
 
 @app.command("alpha")
@@ -120,12 +124,17 @@ def models_command(
     c: Annotated[float | None, typer.Option("--c", help="a measured c instead of the roofline's")] = None,
     max_gamma: MaxGammaOption = MODELS.max_gamma,
     plot: PlotOption = False,
+    plot_file: PlotFileOption = None,
+    force: ForceOption = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Derive c from model sizes and hardware (decode roofline, tensor parallelism), then the gamma table."""
     from planner.api.specdec_models import specdec_models
-    from planner.render import emit
+    from planner.cli.plot_options import emit_with_plot, plot_request
+    from planner.render.figures_sweeps import specdec_figure
     from planner.render.specdec import models_tables
+
+    request = plot_request(plot, plot_file, force)
 
     options = SpecdecModelsOptions(
         alpha,
@@ -137,10 +146,10 @@ def models_command(
         allreduce=allreduce,
         c=c,
         max_gamma=max_gamma,
-        plot=plot,
+        plot=request.wanted,
     )
     result = specdec_models(target, draft, options, device=device, cluster=cluster)
-    emit(result.to_dict(), fmt, models_tables)
+    emit_with_plot(result.to_dict(), fmt, models_tables, specdec_figure, request)
 
 
 @app.command("batch")

@@ -16,8 +16,9 @@ def _usd(value: float | None) -> str:
     return "-" if value is None else f"${value:,.4g}" if value < 1000 else f"${value:,.0f}"
 
 
-def dp_tables(payload: dict[str, Any], plot: bool) -> list[Any]:
-    """The headline, the breakdown, memory, the algorithms, scaling over N, (plot) speedup bars, notes."""
+def dp_tables(payload: dict[str, Any]) -> list[Any]:
+    """The headline, the breakdown, memory, the algorithms, scaling over N, notes (the picture:
+    planner.render.figures_training.dp_figure)."""
     from rich.text import Text
 
     inputs, main, memory = payload["inputs"], payload["plan"], payload["memory"]
@@ -138,27 +139,5 @@ def dp_tables(payload: dict[str, Any], plot: bool) -> list[Any]:
         ]
         what = "per-device batch fixed" if kind == "weak" else "global batch fixed"
         out.append(make_table(f"Scaling, {kind} ({what})", cols, table_rows, right=cols[:9] + cols[11:]))
-    if plot:
-        out.append(Text(speedup_plot(payload["scaling"])))
     out.append(Text("notes:\n" + "\n".join(f"- {note}" for note in payload["notes"])))
     return out
-
-
-def speedup_plot(scaling: dict[str, list[dict[str, Any]]], width: int = 50) -> str:
-    """Plain-text bars of speedup vs N, weak and strong; '|' marks the ideal (speedup = N)."""
-    lines: list[str] = []
-    for kind in ("weak", "strong"):
-        rows = scaling[kind]
-        if not rows:
-            continue
-        top = max(max(r["devices"] for r in rows), max(r["speedup"] for r in rows))
-        lines.append(f"speedup vs N, {kind} scaling ('|' = ideal)")
-        for r in rows:
-            bar = round(width * r["speedup"] / top)
-            ideal = round(width * r["devices"] / top)
-            cells = ["#"] * bar + [" "] * (width + 1 - bar)
-            if ideal >= bar:
-                cells[ideal] = "|"
-            lines.append(f"{r['devices']:>6} {''.join(cells)} {r['speedup']:.2f}x")
-        lines.append("")
-    return "\n".join(lines).rstrip()

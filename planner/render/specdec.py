@@ -1,5 +1,5 @@
 """Tables of speculative decoding (planner.api.specdec, specdec_models, specdec_tree): the gamma tables, the
-token tree, the plot and the Monte Carlo checks; no computing here."""
+token tree and the Monte Carlo checks; no computing here."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def speedup_tables(payload: dict[str, Any]) -> list[Any]:
     title = f"Speculative decoding, alpha {payload['alpha']:g}, c {payload['c']:g} (Leviathan et al. 2023)"
     out: list[Any] = [make_table(title, cols, rows, right=cols[:6], keep=["best"])]
     out.append(Text(summary(payload)))
-    out.extend(plot_and_notes(payload))
+    out.extend(notes(payload))
     return out
 
 
@@ -45,16 +45,11 @@ def summary(payload: dict[str, Any]) -> str:
     )
 
 
-def plot_and_notes(payload: dict[str, Any]) -> list[Any]:
+def notes(payload: dict[str, Any]) -> list[Any]:
+    """The notes (the picture of payload['plot']: planner.render.figures_sweeps.specdec_figure)."""
     from rich.text import Text
 
-    from planner.textplot import line_plot
-
     out: list[Any] = []
-    if "plot" in payload:
-        plot = payload["plot"]
-        series = [(f"alpha {a}", plot["gammas"], ys) for a, ys in plot["series"].items()]
-        out.append(Text(line_plot(series, x_label="gamma", y_label=f"speedup (c = {plot['c']:.3g})")))
     if payload["notes"]:
         out.append(Text("notes:\n" + "\n".join(f"- {n}" for n in payload["notes"])))
     return out
@@ -138,7 +133,7 @@ def models_tables(payload: dict[str, Any]) -> list[Any]:
         Text(f"{bounds}; {c_line}"),
         table,
         Text(summary(payload) + "\n" + plain),
-        *plot_and_notes(payload),
+        *notes(payload),
     ]
 
 

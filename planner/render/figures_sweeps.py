@@ -1,0 +1,57 @@
+"""The pictures of the commands that sweep one setting, from the payloads their tables show:
+`pipeline bubble` (the bubble against micro-batches) and `specdec speedup` / `specdec models` (the
+speed-up against the draft length gamma for several acceptance rates, the optimum marked)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner.render.figure import Figure, Mark, Panel, Series
+
+
+def bubble_figure(payload: dict[str, Any]) -> Figure:
+    """Bubble fraction (idle/total) against micro-batches M, the sweep or the one M given; the smallest
+    M the rule of thumb asks for (M >= 4K) marked."""
+    rows = payload.get("sweep") or [payload]
+    advice, stages = payload["advice"], payload["stages"]
+    chunks = f", v = {payload['chunks']}" if payload["schedule"] == "interleaved" else ""
+    curve = Series(
+        f"{payload['schedule']}, K = {stages}{chunks}",
+        tuple(float(r["microbatches"]) for r in rows),
+        tuple(r["bubble_fraction"] for r in rows),
+    )
+    rule = Mark(
+        "minimum",
+        f"{advice['rule']}: M = {advice['minimum_microbatches']}",
+        float(advice["minimum_microbatches"]),
+        advice["bubble_fraction_at_minimum"],
+    )
+    return Figure(
+        f"pipeline bubble, {payload['schedule']}, K = {stages} stages",
+        (
+            Panel(
+                "bubble against micro-batches",
+                "micro-batches M",
+                "bubble fraction (idle / total)",
+                (curve,),
+                (rule,),
+                x_log=True,
+            ),
+        ),
+    )
+
+
+def specdec_figure(payload: dict[str, Any]) -> Figure:
+    """Speed-up against gamma for the given alpha and a few common ones (the API's plot series), the
+    optimal gamma marked when speculating gains anything."""
+    plot = payload["plot"]
+    gammas = tuple(float(g) for g in plot["gammas"])
+    series = tuple(Series(f"alpha {alpha}", gammas, tuple(ys)) for alpha, ys in plot["series"].items())
+    marks: tuple[Mark, ...] = ()
+    if payload["optimal_gamma"] >= 1:
+        label = f"optimum: gamma {payload['optimal_gamma']}, {payload['optimal_speedup']:.3f}x"
+        marks = (Mark("optimum", label, float(payload["optimal_gamma"]), payload["optimal_speedup"]),)
+    return Figure(
+        f"speculative decoding, alpha {payload['alpha']:g}, c = {plot['c']:.3g}",
+        (Panel("speed-up against draft length", "gamma (draft tokens per step)", "speed-up", series, marks),),
+    )

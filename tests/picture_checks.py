@@ -1,0 +1,63 @@
+"""Reading back the pictures planner.render.figure_file draws: where a series' points and a marked point
+sit in the SVG, the data a mark stands for (the axes' scale recovered from the series drawn), and the
+colour at that place in the PNG."""
+
+from __future__ import annotations
+
+import io
+import math
+import xml.etree.ElementTree as ET
+
+SVG = "{http://www.w3.org/2000/svg}"
+PT_PER_IN = 72  # an SVG from matplotlib is in points
+
+
+def _panels(svg: bytes) -> list[ET.Element]:
+    root = ET.fromstring(svg)
+    return [g for g in root.iter(f"{SVG}g") if (g.get("id") or "").startswith("axes_")]
+
+
+def positions(svg: bytes, panel: int, gid: str) -> list[tuple[float, float]]:
+    """The (x, y) in points of every marker of the artist `gid` in the `panel`-th axes."""
+    (group,) = [g for g in _panels(svg)[panel].iter(f"{SVG}g") if g.get("id") == gid]
+    return [(float(u.get("x")), float(u.get("y"))) for u in group.iter(f"{SVG}use")]
+
+
+def mark_data(
+    svg: bytes,
+    panel: int,
+    name: str,
+    series: list[tuple[str, list[tuple[float, float]]]],
+    logs=(False, False),
+) -> tuple[float, float]:
+    """The data (x, y) the mark `mark-<name>` is drawn at, through the axes' scale fitted to the given
+    series (gid, their data points, as the JSON gives them); `logs`: which axes are logarithmic."""
+    pairs = [
+        (drawn, data)
+        for gid, points in series
+        for drawn, data in zip(positions(svg, panel, gid), points, strict=True)
+    ]
+    (mark,) = positions(svg, panel, f"mark-{name}")
+    return tuple(_invert([(d[0][k], d[1][k]) for d in pairs], mark[k], logs[k]) for k in (0, 1))  # type: ignore[return-value]
+
+
+def _invert(pairs: list[tuple[float, float]], drawn: float, log: bool) -> float:
+    """The data value at `drawn`, from a straight-line fit of drawn position on (log) data."""
+    fwd = [(math.log10(v) if log else v, p) for p, v in pairs]
+    (v0, p0), (v1, p1) = min(fwd), max(fwd)
+    value = v0 + (drawn - p0) * (v1 - v0) / (p1 - p0)
+    return 10**value if log else value
+
+
+def png_colour(png: bytes, svg_point: tuple[float, float], dpi: int) -> tuple[int, int, int]:
+    """The PNG's RGB at the place of an SVG point (the same figure drawn at `dpi`)."""
+    from matplotlib.image import imread
+
+    pixels = imread(io.BytesIO(png), format="png")
+    scale = dpi / PT_PER_IN
+    row, col = round(svg_point[1] * scale), round(svg_point[0] * scale)
+    return tuple(round(float(c) * 255) for c in pixels[row][col][:3])  # type: ignore[return-value]
+
+
+def hex_rgb(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
