@@ -38,7 +38,9 @@ def accuracy_loss(emd: npt.ArrayLike, per_emd: float = LOSS_PER_EMD) -> npt.NDAr
     return np.asarray(per_emd * d, dtype=float)
 
 
-def mixed_emd(emd: npt.ArrayLike, own_samples: npt.ArrayLike, shared_samples: float) -> npt.NDArray[np.float64]:
+def mixed_emd(
+    emd: npt.ArrayLike, own_samples: npt.ArrayLike, shared_samples: float
+) -> npt.NDArray[np.float64]:
     """EMD of a client's data mixed with `shared_samples` population-distributed samples:
     n_k / (n_k + s) · EMD_k (Zhao et al. 2018, Sec. 4; module docstring)."""
     n = np.asarray(own_samples, dtype=float)
