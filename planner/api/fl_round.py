@@ -255,9 +255,9 @@ def fl_round(fleet: Fleet | str, model: Any, options: FLRoundOptions | None = No
         )
     elif options.packet_loss > 0:
         notes.append(
-            f"packet loss {options.packet_loss:g}, not recovered: a model or update arrives with probability "
+            f"packet loss {options.packet_loss:g}, not recovered: a model and update arrive with probability "
             f"(1 - p)^packets of {lossy.MTU_BYTES:g} B, "
-            f"{float(lossy.delivery_probability(sizes, options.packet_loss)):.3g} here (a lost one is a dropout)"
+            f"{float(lossy.delivery_probability(sizes, options.packet_loss)):.3g} here (a loss is a dropout)"
         )
     if options.cmfl_threshold is not None:
         notes.append(

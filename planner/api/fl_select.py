@@ -3,12 +3,11 @@ client_selection) against the fastest-m and random baselines. Options, result, a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from planner import limits
 from planner.api import inputs
-from planner.api.fl_noniid import FLNoniidOptions
 from planner.api.fl_common import (
     FleetSummary,
     LocalTraining,
@@ -18,6 +17,7 @@ from planner.api.fl_common import (
     load_fleet,
     result_dict,
 )
+from planner.api.fl_noniid import FLNoniidOptions
 from planner.errors import SettingError
 from planner.validate.bands import FEDERATED, band_fields
 
@@ -48,7 +48,7 @@ class FLSelectOptions(LocalTraining):
     time_limit: float = 60.0  # seconds the ILP solver may take
     utility: str = "samples"  # samples (share of the data) or accuracy (FedMARL's Acc, from label skew)
     iid_accuracy: float = 100.0  # accuracy: the model's accuracy on IID data, percent
-    labels: FLNoniidOptions = FLNoniidOptions()  # accuracy: the clients' label partition
+    labels: FLNoniidOptions = field(default_factory=FLNoniidOptions)  # accuracy: the label partition
 
     def check(self) -> None:
         """Raise SettingError naming the first setting out of range (the fleet's size aside)."""

@@ -4,7 +4,8 @@ A fleet (`--fleet`) is a catalog name (`planner fl fleets`) or a `spec: fleet` Y
 device, uplink / downlink, samples held, availability. The model is a catalog CNN architecture or a layer
 profile. Round time: each selected client downloads the model, trains E epochs over its samples at batch
 B, uploads; a synchronous round ends with the slowest selected client (planner.cost.federated). The
-number of rounds is your input: accuracy is not modelled.
+number of rounds is your input; accuracy is modelled only as the loss to label skew (EMD, Zhao et al.
+2018: `select --utility accuracy`, `noniid`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,17 @@ EpochsOption = Annotated[float, Opt("--epochs", "-E", help="E: local epochs per 
 BatchOption = Annotated[int, Opt("--batch-size", "-B", help="B: local minibatch")]
 DtypeOption = Annotated[str, Opt("--dtype", help="training dtype: fp32, fp16 or bf16")]
 OptimizerOption = Annotated[str, Opt("--optimizer", help="local optimizer: sgd (momentum) or adam")]
+ClassesOption = Annotated[int, Opt(help="label classes (CIFAR-10: 10)")]
+ClassesPerClientOption = Annotated[int, Opt(help="k of a generated k-class non-IID partition")]
+PartitionOption = Annotated[
+    str | None, Opt(help="a `spec: partition` YAML of per-client label counts instead")
+]
+LabelSeedOption = Annotated[
+    int | None, Opt(min=0, help="draw each client's classes at random (default: round-robin)")
+]
+LossRecoveryOption = Annotated[
+    str, Opt(help="retransmit (links carry 1 - p of their bandwidth) or drop (the update is lost)")
+]
 DeadlineOption = Annotated[
     float | None,
     quantity_option("time", "round deadline, e.g. 90s or 5min: later clients are dropped", "--deadline"),
@@ -92,14 +104,10 @@ def round_command(
         float | None, Opt(help="CMFL: correlation of local and global updates, -1..1 (with --cmfl-threshold)")
     ] = None,
     updates: Annotated[
-        str | None, Opt(help="CMFL: a .npz of `updates` (clients x parameters) and `global_update`")
+        str | None, Opt(help="CMFL: .npz of updates (clients x params), global_update")
     ] = None,
-    packet_loss: Annotated[
-        float, Opt(help="packet error rate p of every client link, 0..1")
-    ] = ROUND.packet_loss,
-    loss_recovery: Annotated[
-        str, Opt(help="retransmit (links carry 1 - p of their bandwidth) or drop (the update is lost)")
-    ] = ROUND.loss_recovery,
+    packet_loss: Annotated[float, Opt(help="packet error rate p of client links, 0..1")] = ROUND.packet_loss,
+    loss_recovery: LossRecoveryOption = ROUND.loss_recovery,
     upload_density: Annotated[
         float | None, Opt(help="DGC-style sparsified upload keeping this fraction, e.g. 0.01")
     ] = None,
@@ -145,22 +153,12 @@ def select_command(
     w_utility: Annotated[
         float, Opt(help="w1: weight of the utility (share of the data, or accuracy in percent)")
     ] = SELECT.w_utility,
-    utility: Annotated[
-        str, Opt(help="samples (share of the fleet's data) or accuracy (FedMARL's Acc from label skew)")
-    ] = SELECT.utility,
-    iid_accuracy: Annotated[
-        float, Opt(help="accuracy: the model's accuracy on IID data, percent")
-    ] = SELECT.iid_accuracy,
-    classes: Annotated[int, Opt(help="accuracy: label classes")] = NONIID.classes,
-    classes_per_client: Annotated[
-        int, Opt(help="accuracy: k of a generated k-class non-IID partition")
-    ] = NONIID.classes_per_client,
-    partition: Annotated[
-        str | None, Opt(help="accuracy: a `spec: partition` YAML of per-client label counts instead")
-    ] = None,
-    label_seed: Annotated[
-        int | None, Opt(min=0, help="accuracy: draw each client's classes at random (default: round-robin)")
-    ] = None,
+    utility: Annotated[str, Opt(help="samples (data share) or accuracy (FedMARL's Acc)")] = SELECT.utility,
+    iid_accuracy: Annotated[float, Opt(help="accuracy: the model's IID accuracy, %")] = SELECT.iid_accuracy,
+    classes: ClassesOption = NONIID.classes,
+    classes_per_client: ClassesPerClientOption = NONIID.classes_per_client,
+    partition: PartitionOption = None,
+    label_seed: LabelSeedOption = None,
     w_latency: Annotated[float, Opt(help="w2: weight of the round latency, per second")] = SELECT.w_latency,
     w_bytes: Annotated[float, Opt(help="w3: weight of the bytes moved, per gigabyte")] = SELECT.w_bytes,
     epochs: EpochsOption = SELECT.epochs,
@@ -171,7 +169,7 @@ def select_command(
     show_clients: Annotated[bool, Opt("--show-clients", help="list the clients the ILP selects")] = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Select a round's clients by an exact ILP on FedMARL's objective against random (FedAvg) and fastest-m."""
+    """Select a round's clients by an exact ILP on FedMARL's objective vs random (FedAvg) and fastest-m."""
     from planner.api.fl_select import fl_select
     from planner.render import emit
     from planner.render.fl import select_tables
@@ -219,16 +217,10 @@ def heterofl_command(
 @app.command("noniid")
 def noniid_command(
     fleet: FleetOption,
-    classes: Annotated[int, Opt(help="label classes (CIFAR-10: 10)")] = NONIID.classes,
-    classes_per_client: Annotated[
-        int, Opt(help="k of a generated k-class non-IID partition")
-    ] = NONIID.classes_per_client,
-    partition: Annotated[
-        str | None, Opt(help="a `spec: partition` YAML of per-client label counts instead")
-    ] = None,
-    seed: Annotated[
-        int | None, Opt(min=0, help="draw each client's classes at random (default: round-robin)")
-    ] = None,
+    classes: ClassesOption = NONIID.classes,
+    classes_per_client: ClassesPerClientOption = NONIID.classes_per_client,
+    partition: PartitionOption = None,
+    seed: LabelSeedOption = None,
     shared_fraction: Annotated[
         float, Opt(help="beta: globally shared data / all clients' data")
     ] = NONIID.shared_fraction,
