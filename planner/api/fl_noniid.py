@@ -101,6 +101,9 @@ class SharedSubsetCost:
     portion: float
     sample_bytes: float
     one_time_download_s: float
+    accuracy_loss_points: float  # mean κ·EMD without the shared data (planner.cost.federated_accuracy)
+    accuracy_loss_with_shared_points: float  # with each client's α|G| shared samples mixed in
+    accuracy_gain_points: float  # what the shared data buys, in points of test accuracy
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ def fl_noniid(
     a model (a CNN architecture or layer profile), the local training it adds to a round."""
     import numpy as np
 
+    from planner.cost import federated_accuracy as fa
     from planner.cost import noniid as ni
     from planner.cost.federated_clients import local_steps, transfer_time
     from planner.cost.federated_fleet import fleet_times, load_model
@@ -152,34 +156,9 @@ def fl_noniid(
     size = options.sample_bytes if options.sample_bytes is not None else _input_bytes(spec)
     m = None if spec is None else options.clients(fleet)
     crowd = members(fleet)
-    if given is None:
-        if len(crowd) * options.classes > MAX_LABEL_CELLS:
-            most = max(1, MAX_LABEL_CELLS // len(crowd))
-            raise SettingError(
-                "classes",
-                f"expected at most {most:,} label classes on a fleet of {len(crowd):,} clients (clients x "
-                f"classes at most {MAX_LABEL_CELLS:.0e}, the planner's bound)",
-                options.classes,
-            )
-        try:
-            table = ni.k_class_partition(
-                crowd.samples, options.classes, options.classes_per_client, options.seed
-            )
-        except ValueError as exc:
-            raise SettingError("classes_per_client", str(exc), show_got=False) from None
-        source = (
-            f"generated: {options.classes_per_client}-class non-IID over {options.classes} classes "
-            "(Zhao et al. 2018)"
-        )
-    else:
-        table, source = np.asarray(given), "given label partition"
-        if table.shape[0] != len(crowd):
-            raise SettingError(
-                "partition",
-                f"expected one row per client ({len(crowd)}), got {table.shape[0]}",
-                show_got=False,
-            )
+    table, source = label_table(crowd.samples, options, given)
     emd = ni.earth_movers_distance(table)
+    own = table.sum(axis=1)
     try:  # the settings are checked: only a given partition without samples is left to refuse
         shared = ni.shared_subset(
             float(table.sum()), len(crowd), options.shared_fraction, size, options.shared_portion
@@ -193,6 +172,7 @@ def fl_noniid(
     if fleet.server is not None:
         down_bw = np.minimum(down_bw, fleet.server.link.effective_bandwidth / len(crowd))
     send_s = transfer_time(shared.bytes_per_client, down_bw, down_lat)
+    mixed = fa.mixed_emd(emd, own, shared.samples_per_client)
     by_class = []
     for i, c in enumerate(fleet.classes):
         mask = crowd.class_index == i
@@ -237,14 +217,53 @@ def fl_noniid(
             portion=options.shared_portion,
             sample_bytes=size,
             one_time_download_s=float(send_s.max()),
+            accuracy_loss_points=float(fa.accuracy_loss(emd).mean()),
+            accuracy_loss_with_shared_points=float(fa.accuracy_loss(mixed).mean()),
+            accuracy_gain_points=fa.shared_data_gain(emd, own, shared.samples_per_client),
         ),
         notes=[
-            "EMD = sum over classes of |p_k(y) - p(y)|, 0 (IID) to 2; Zhao et al. 2018 tie it to weight "
-            "divergence and accuracy loss; accuracy itself is not predicted",
+            "EMD = sum over classes of |p_k(y) - p(y)|, 0 (IID) to 2; accuracy loss = "
+            f"{fa.LOSS_PER_EMD:.1f} points x EMD (Zhao et al. 2018: up to 55% lower at 1-class non-IID, "
+            "EMD 1.8); shared samples drawn from the population scale a client's EMD by n / (n + s)",
+            "Zhao et al. 2018 report about +30% CIFAR-10 accuracy from 5% globally shared data (abstract); "
+            "for their 10 clients this model gives +18.3 (planner validate: zhao-shared-5pct-cifar10-gain)",
             ROUNDS_NOTE,
         ],
         training_with_shared=training,
     )
+
+
+def label_table(samples: Any, options: FLNoniidOptions, given: list[list[int]] | None) -> tuple[Any, str]:
+    """Per-client label counts (clients × classes) and where they came from: the given partition, or a
+    generated k-class non-IID one over the clients' samples (Zhao et al. 2018)."""
+    import numpy as np
+
+    from planner.cost import noniid as ni
+
+    clients = len(samples)
+    if given is not None:
+        if len(given) != clients:
+            raise SettingError(
+                "partition", f"expected one row per client ({clients}), got {len(given)}", show_got=False
+            )
+        return np.asarray(given), "given label partition"
+    if clients * options.classes > MAX_LABEL_CELLS:
+        most = max(1, MAX_LABEL_CELLS // clients)
+        raise SettingError(
+            "classes",
+            f"expected at most {most:,} label classes on a fleet of {clients:,} clients (clients x "
+            f"classes at most {MAX_LABEL_CELLS:.0e}, the planner's bound)",
+            options.classes,
+        )
+    try:
+        table = ni.k_class_partition(samples, options.classes, options.classes_per_client, options.seed)
+    except ValueError as exc:
+        raise SettingError("classes_per_client", str(exc), show_got=False) from None
+    source = (
+        f"generated: {options.classes_per_client}-class non-IID over {options.classes} classes "
+        "(Zhao et al. 2018)"
+    )
+    return table, source
 
 
 def _input_bytes(spec: Any) -> float:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from planner import limits
 from planner.api import inputs
+from planner.api.fl_cmfl import check_cmfl, relevant_fraction
 from planner.api.fl_common import (
     ROUNDS_NOTE,
     FleetSummary,
@@ -43,7 +44,12 @@ class FLRoundOptions(LocalTraining):
     over_select: float = 0.0  # select (1 + this)·m clients, keep the first m reports
     prox_mu: float = 0.0  # FedProx mu > 0: the proximal term's cost is added to every step
     partial_work: bool = False  # FedProx: clients send what they did by the deadline
-    relevant_fraction: float = 1.0  # CMFL: fraction of updates relevant enough to upload
+    relevant_fraction: float = 1.0  # CMFL: fraction of updates relevant enough to upload (given)
+    cmfl_threshold: float | None = None  # CMFL: derive who uploads, relevance >= this (Wang et al. 2019)
+    update_correlation: float | None = None  # ... from this local/global update correlation (rho)
+    updates: str | None = None  # ... or from a .npz of `updates` (clients x parameters), `global_update`
+    packet_loss: float = 0.0  # packet error rate p of every client link
+    loss_recovery: str = "retransmit"  # retransmit (ARQ: bandwidth x (1 - p)) or drop (the update is lost)
     upload_density: float | None = None  # DGC-style sparsified upload keeping this fraction
     upload_encoding: str = "delta16"  # positions of a sparse upload: delta16, coo32, coo64, bitmap
     rounds: int = 100  # R: rounds to train (an input: accuracy is not modelled)
@@ -70,6 +76,11 @@ class FLRoundOptions(LocalTraining):
                 "partial_work", "keeps every selected client: over_select must be 0", show_got=False
             )
         check_fraction("relevant_fraction", self.relevant_fraction, low_open=False)
+        check_cmfl(self.cmfl_threshold, self.update_correlation, self.updates, self.relevant_fraction)
+        if not 0 <= self.packet_loss < 1:  # also refuses NaN
+            raise SettingError("packet_loss", "expected a packet error rate in [0, 1)", self.packet_loss)
+        if self.loss_recovery not in ("retransmit", "drop"):
+            raise SettingError("loss_recovery", "expected retransmit or drop", self.loss_recovery)
         if self.upload_density is not None:  # 1e-300 made the message "infx smaller"
             check_range("upload_density", self.upload_density, limits.FRACTION, "a fraction")
         from planner.cost.compression import ENCODINGS
@@ -103,6 +114,9 @@ class RoundSetup:
     partial_work: bool
     relevant_fraction: float
     rounds: int
+    cmfl_threshold: float | None
+    packet_loss: float
+    loss_recovery: str
 
 
 @dataclass(frozen=True)
@@ -177,6 +191,7 @@ def fl_round(fleet: Fleet | str, model: Any, options: FLRoundOptions | None = No
     import numpy as np
 
     from planner.cost import federated as fl
+    from planner.cost import federated_lossy as lossy
     from planner.cost.federated_clients import local_steps, prox_time
     from planner.cost.federated_fleet import fleet_times, histogram, load_model
     from planner.spec.hardware import Device
@@ -189,11 +204,23 @@ def fl_round(fleet: Fleet | str, model: Any, options: FLRoundOptions | None = No
     )
     total, m = fleet.total_clients, options.clients(fleet)
     selected = min(total, math.ceil(m * (1.0 + options.over_select) - 1e-9))  # ceil((1 + x) m), at most K
-    ft = fleet_times(fleet, loaded, options.local_work(options.prox_mu), selected)
+    retransmit = options.loss_recovery == "retransmit"
+    goodput = lossy.goodput_factor(options.packet_loss) if retransmit else 1.0
+    ft = fleet_times(fleet, loaded, options.local_work(options.prox_mu), selected, goodput=goodput)
     times, availability, deadline = ft.times, ft.members.availability, options.deadline
+    if not retransmit:  # a lost model or update: the client contributes nothing, as a dropout
+        sizes = [loaded.download_bytes, loaded.upload_bytes]
+        availability = availability * lossy.delivery_probability(sizes, options.packet_loss)
+    relevant = relevant_fraction(
+        options.relevant_fraction,
+        options.cmfl_threshold,
+        options.update_correlation,
+        options.updates,
+        loaded.parameters,
+    )
     arrival = times.first_update_s if options.partial_work else None
     uniform = bool(np.all(availability == availability[0]))
-    if uniform and options.relevant_fraction == 1.0:
+    if uniform and relevant == 1.0:
         expectation = fl.expected_round(times.total_s, selected, m, float(availability[0]), deadline, arrival)
     else:
         _check_draws(options.trials, total)
@@ -204,14 +231,14 @@ def fl_round(fleet: Fleet | str, model: Any, options: FLRoundOptions | None = No
             availability,
             deadline,
             arrival,
-            options.relevant_fraction,
+            relevant,
             times.upload_s,
             options.trials,
             options.seed,
         )
     notes = [ROUNDS_NOTE]
     if expectation.method == "monte-carlo":
-        why = "availability differs between classes" if not uniform else "CMFL filtering"
+        why = "availability differs between clients" if not uniform else "CMFL filtering"
         notes.append(f"expected round by Monte Carlo ({options.trials} trials, seed {options.seed}): {why}")
     aggregation, server = 0.0, fleet.server
     if server is not None and isinstance(server.device, Device):
@@ -219,6 +246,24 @@ def fl_round(fleet: Fleet | str, model: Any, options: FLRoundOptions | None = No
     else:
         notes.append("no server device in the fleet: aggregation time not modelled")
     moved = fl.round_bytes(selected, expectation.updates, ft.work)
+    if retransmit and options.packet_loss > 0:  # every byte is sent 1 / (1 - p) times on average
+        wire = lossy.wire_bytes(1.0, options.packet_loss)
+        moved = fl.RoundBytes(moved.download * wire, moved.upload * wire)
+        notes.append(
+            f"packet loss {options.packet_loss:g}, retransmitted: links carry {1 - options.packet_loss:g} of "
+            "their bandwidth as new data (selective-repeat ARQ, Bertsekas & Gallager 1992, Sec. 2.4)"
+        )
+    elif options.packet_loss > 0:
+        notes.append(
+            f"packet loss {options.packet_loss:g}, not recovered: a model and update arrive with probability "
+            f"(1 - p)^packets of {lossy.MTU_BYTES:g} B, "
+            f"{float(lossy.delivery_probability(sizes, options.packet_loss)):.3g} here (a loss is a dropout)"
+        )
+    if options.cmfl_threshold is not None:
+        notes.append(
+            f"CMFL: clients upload when their relevance reaches {options.cmfl_threshold:g}: "
+            f"{relevant:.3g} of the updates (derived; planner.cost.federated_cmfl)"
+        )
     round_s = expectation.time_s + aggregation
     totals = fl.training_totals(options.rounds, round_s, moved.total)
     ingress = None
@@ -251,8 +296,11 @@ def fl_round(fleet: Fleet | str, model: Any, options: FLRoundOptions | None = No
         over_select=options.over_select,
         prox_mu=options.prox_mu,
         partial_work=options.partial_work,
-        relevant_fraction=options.relevant_fraction,
+        relevant_fraction=relevant,
         rounds=options.rounds,
+        cmfl_threshold=options.cmfl_threshold,
+        packet_loss=options.packet_loss,
+        loss_recovery=options.loss_recovery,
     )
     figures = RoundFigures(
         method=expectation.method,
@@ -267,9 +315,7 @@ def fl_round(fleet: Fleet | str, model: Any, options: FLRoundOptions | None = No
         upload_bytes=moved.upload,
         bytes=moved.total,
         server_ingress_s=ingress,
-        cmfl_saved_upload_bytes=fl.cmfl_upload_savings(
-            expectation.reports, loaded.upload_bytes, options.relevant_fraction
-        ),
+        cmfl_saved_upload_bytes=fl.cmfl_upload_savings(expectation.reports, loaded.upload_bytes, relevant),
         partial_work_fraction=work_fraction,
         prox_extra_s_per_step=prox_extra,
     )

@@ -3,7 +3,7 @@ client_selection) against the fastest-m and random baselines. Options, result, a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from planner import limits
@@ -17,6 +17,7 @@ from planner.api.fl_common import (
     load_fleet,
     result_dict,
 )
+from planner.api.fl_noniid import FLNoniidOptions
 from planner.errors import SettingError
 from planner.validate.bands import FEDERATED, band_fields
 
@@ -25,7 +26,13 @@ if TYPE_CHECKING:
     from planner.spec.fleet import Fleet
 
 OBJECTIVE = "w_utility * utility - w_latency * round_s - w_bytes * bytes / 1e9"
-UTILITY = "expected share of the fleet's samples: availability * samples / total samples"
+UTILITIES = {
+    "samples": "expected share of the fleet's samples: availability * samples / total samples",
+    "accuracy": (
+        "FedMARL's Acc: accuracy on IID data - 30.6 points x the selected clients' mean label EMD "
+        "(planner.cost.federated_accuracy, Zhao et al. 2018), in percent"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -39,11 +46,19 @@ class FLSelectOptions(LocalTraining):
     w_latency: float = 0.1  # w2: per second of round latency
     w_bytes: float = 1.0  # w3: per gigabyte moved
     time_limit: float = 60.0  # seconds the ILP solver may take
+    utility: str = "samples"  # samples (share of the data) or accuracy (FedMARL's Acc, from label skew)
+    iid_accuracy: float = 100.0  # accuracy: the model's accuracy on IID data, percent
+    labels: FLNoniidOptions = field(default_factory=FLNoniidOptions)  # accuracy: the label partition
 
     def check(self) -> None:
         """Raise SettingError naming the first setting out of range (the fleet's size aside)."""
         super().check()
         check_dtype(self.dtype)
+        if self.utility not in UTILITIES:
+            raise SettingError("utility", f"expected one of {', '.join(UTILITIES)}", self.utility)
+        if not 0 < self.iid_accuracy <= 100:  # also refuses NaN
+            raise SettingError("iid_accuracy", "expected a percentage in (0, 100]", self.iid_accuracy)
+        self.labels.check()
         for setting in ("w_utility", "w_latency", "w_bytes"):  # 1e308 left the ILP no feasible point
             check_range(setting, getattr(self, setting), limits.WEIGHT, "a weight")
         if not 0 < self.time_limit <= limits.MAX_SOLVER_SECONDS:  # also refuses NaN
@@ -90,7 +105,8 @@ class FLSelectResult:
     notes: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        return {**result_dict(self), "objective": OBJECTIVE, "utility": UTILITY, **band_fields(FEDERATED)}
+        utility = UTILITIES[self.options.utility]
+        return {**result_dict(self), "objective": OBJECTIVE, "utility": utility, **band_fields(FEDERATED)}
 
 
 def fl_select(fleet: Fleet | str, model: Any, options: FLSelectOptions | None = None) -> FLSelectResult:
@@ -115,9 +131,14 @@ def fl_select(fleet: Fleet | str, model: Any, options: FLSelectOptions | None = 
         )
     weights = (options.w_utility, options.w_latency, options.w_bytes)
     ft = fleet_times(fleet, loaded, options.local_work(), high)
+    utility = cs.data_utility(ft.members.samples, ft.members.availability)
+    notes = []
+    if options.utility == "accuracy":
+        utility, note = _accuracy_utility(ft.members.samples, options, low, high)
+        notes.append(note)
     problem = cs.SelectionProblem(
         ft.times.total_s,
-        cs.data_utility(ft.members.samples, ft.members.availability),
+        utility,
         np.full(total, loaded.download_bytes + loaded.upload_bytes),
         *weights,
         low,
@@ -141,6 +162,29 @@ def fl_select(fleet: Fleet | str, model: Any, options: FLSelectOptions | None = 
         notes=[
             "round_s of a selection: its slowest client's download + training + upload; downloads share the "
             f"server link among {high} clients",
-            "random: expectations over uniform selection of m clients (round time by order statistics)",
+            "random: FedAvg's uniform m of the K clients (the same as dropping K - m at random); "
+            "expectations, the round time by order statistics",
+            *notes,
         ],
     )
+
+
+def _accuracy_utility(samples: Any, options: FLSelectOptions, low: int, high: int) -> tuple[Any, str]:
+    """Per-client accuracy terms (A_iid − κ·EMD_k)/m of the clients' label partition, and a note."""
+    from planner.api.fl_noniid import label_table, load_partition
+    from planner.cost.federated_accuracy import selection_utility
+    from planner.cost.noniid import earth_movers_distance
+
+    if low != high:
+        raise SettingError(
+            "min_clients",
+            "the accuracy utility is the mean over the selected clients: select exactly m "
+            "(min_clients = max_clients)",
+            show_got=False,
+        )
+    labels = options.labels
+    given = None if labels.partition is None else load_partition(labels.partition)
+    table, source = label_table(samples, labels, given)
+    emd = earth_movers_distance(table)
+    note = f"labels: {source}; client EMD {emd.min():.3f} .. {emd.max():.3f}"
+    return selection_utility(emd, high, options.iid_accuracy), note

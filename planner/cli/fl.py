@@ -4,7 +4,8 @@ A fleet (`--fleet`) is a catalog name (`planner fl fleets`) or a `spec: fleet` Y
 device, uplink / downlink, samples held, availability. The model is a catalog CNN architecture or a layer
 profile. Round time: each selected client downloads the model, trains E epochs over its samples at batch
 B, uploads; a synchronous round ends with the slowest selected client (planner.cost.federated). The
-number of rounds is your input: accuracy is not modelled.
+number of rounds is your input; accuracy is modelled only as the loss to label skew (EMD, Zhao et al.
+2018: `select --utility accuracy`, `noniid`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,17 @@ EpochsOption = Annotated[float, Opt("--epochs", "-E", help="E: local epochs per 
 BatchOption = Annotated[int, Opt("--batch-size", "-B", help="B: local minibatch")]
 DtypeOption = Annotated[str, Opt("--dtype", help="training dtype: fp32, fp16 or bf16")]
 OptimizerOption = Annotated[str, Opt("--optimizer", help="local optimizer: sgd (momentum) or adam")]
+ClassesOption = Annotated[int, Opt(help="label classes (CIFAR-10: 10)")]
+ClassesPerClientOption = Annotated[int, Opt(help="k of a generated k-class non-IID partition")]
+PartitionOption = Annotated[
+    str | None, Opt(help="a `spec: partition` YAML of per-client label counts instead")
+]
+LabelSeedOption = Annotated[
+    int | None, Opt(min=0, help="draw each client's classes at random (default: round-robin)")
+]
+LossRecoveryOption = Annotated[
+    str, Opt(help="retransmit (links carry 1 - p of their bandwidth) or drop (the update is lost)")
+]
 DeadlineOption = Annotated[
     float | None,
     quantity_option("time", "round deadline, e.g. 90s or 5min: later clients are dropped", "--deadline"),
@@ -83,8 +95,19 @@ def round_command(
         bool, Opt("--partial-work", help="FedProx: clients send what they did by the deadline")
     ] = ROUND.partial_work,
     relevant_fraction: Annotated[
-        float, Opt(help="CMFL: fraction of updates relevant enough to upload")
+        float, Opt(help="CMFL: fraction of updates relevant enough to upload (given)")
     ] = ROUND.relevant_fraction,
+    cmfl_threshold: Annotated[
+        float | None, Opt(help="CMFL: derive who uploads: relevance (sign agreement) >= this, e.g. 0.8")
+    ] = None,
+    update_correlation: Annotated[
+        float | None, Opt(help="CMFL: correlation of local and global updates, -1..1 (with --cmfl-threshold)")
+    ] = None,
+    updates: Annotated[
+        str | None, Opt(help="CMFL: .npz of updates (clients x params), global_update")
+    ] = None,
+    packet_loss: Annotated[float, Opt(help="packet error rate p of client links, 0..1")] = ROUND.packet_loss,
+    loss_recovery: LossRecoveryOption = ROUND.loss_recovery,
     upload_density: Annotated[
         float | None, Opt(help="DGC-style sparsified upload keeping this fraction, e.g. 0.01")
     ] = None,
@@ -110,7 +133,9 @@ def round_command(
     options = FLRoundOptions(
         clients_per_round=clients_per_round, fraction=fraction, epochs=epochs, batch_size=batch_size,
         optimizer=optimizer, dtype=dtype, deadline=deadline, over_select=over_select, prox_mu=prox_mu,
-        partial_work=partial_work, relevant_fraction=relevant_fraction, upload_density=upload_density,
+        partial_work=partial_work, relevant_fraction=relevant_fraction, cmfl_threshold=cmfl_threshold,
+        update_correlation=update_correlation, updates=updates, packet_loss=packet_loss,
+        loss_recovery=loss_recovery, upload_density=upload_density,
         upload_encoding=upload_encoding, rounds=rounds, trials=trials, seed=seed, histogram=histogram,
         bins=bins,
     )  # fmt: skip
@@ -126,8 +151,14 @@ def select_command(
     min_clients: Annotated[int | None, Opt(help="the ILP selects at least this many (default m)")] = None,
     max_clients: Annotated[int | None, Opt(help="the ILP selects at most this many (default m)")] = None,
     w_utility: Annotated[
-        float, Opt(help="w1: weight of the utility (share of the fleet's data)")
+        float, Opt(help="w1: weight of the utility (share of the data, or accuracy in percent)")
     ] = SELECT.w_utility,
+    utility: Annotated[str, Opt(help="samples (data share) or accuracy (FedMARL's Acc)")] = SELECT.utility,
+    iid_accuracy: Annotated[float, Opt(help="accuracy: the model's IID accuracy, %")] = SELECT.iid_accuracy,
+    classes: ClassesOption = NONIID.classes,
+    classes_per_client: ClassesPerClientOption = NONIID.classes_per_client,
+    partition: PartitionOption = None,
+    label_seed: LabelSeedOption = None,
     w_latency: Annotated[float, Opt(help="w2: weight of the round latency, per second")] = SELECT.w_latency,
     w_bytes: Annotated[float, Opt(help="w3: weight of the bytes moved, per gigabyte")] = SELECT.w_bytes,
     epochs: EpochsOption = SELECT.epochs,
@@ -138,7 +169,7 @@ def select_command(
     show_clients: Annotated[bool, Opt("--show-clients", help="list the clients the ILP selects")] = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Select a round's clients by an exact ILP (FedMARL-style objective) against random and fastest-m."""
+    """Select a round's clients by an exact ILP on FedMARL's objective vs random (FedAvg) and fastest-m."""
     from planner.api.fl_select import fl_select
     from planner.render import emit
     from planner.render.fl import select_tables
@@ -146,7 +177,10 @@ def select_command(
     options = FLSelectOptions(
         clients_per_round=clients_per_round, fraction=fraction, epochs=epochs, batch_size=batch_size,
         optimizer=optimizer, dtype=dtype, min_clients=min_clients, max_clients=max_clients,
-        w_utility=w_utility, w_latency=w_latency, w_bytes=w_bytes, time_limit=time_limit,
+        w_utility=w_utility, w_latency=w_latency, w_bytes=w_bytes, time_limit=time_limit, utility=utility,
+        iid_accuracy=iid_accuracy, labels=FLNoniidOptions(
+            classes=classes, classes_per_client=classes_per_client, partition=partition, seed=label_seed
+        ),
     )  # fmt: skip
     emit(fl_select(fleet, model, options).to_dict(), fmt, lambda p: select_tables(p, show_clients))
 
@@ -183,16 +217,10 @@ def heterofl_command(
 @app.command("noniid")
 def noniid_command(
     fleet: FleetOption,
-    classes: Annotated[int, Opt(help="label classes (CIFAR-10: 10)")] = NONIID.classes,
-    classes_per_client: Annotated[
-        int, Opt(help="k of a generated k-class non-IID partition")
-    ] = NONIID.classes_per_client,
-    partition: Annotated[
-        str | None, Opt(help="a `spec: partition` YAML of per-client label counts instead")
-    ] = None,
-    seed: Annotated[
-        int | None, Opt(min=0, help="draw each client's classes at random (default: round-robin)")
-    ] = None,
+    classes: ClassesOption = NONIID.classes,
+    classes_per_client: ClassesPerClientOption = NONIID.classes_per_client,
+    partition: PartitionOption = None,
+    seed: LabelSeedOption = None,
     shared_fraction: Annotated[
         float, Opt(help="beta: globally shared data / all clients' data")
     ] = NONIID.shared_fraction,

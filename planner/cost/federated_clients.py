@@ -160,12 +160,15 @@ def client_times(
     work: Workload,
     concurrent_downloads: int = 1,
     epochs: npt.ArrayLike | None = None,
+    goodput: float = 1.0,
 ) -> ClientTimes:
     """Download, training and upload seconds of every client for one round.
 
     `class_steps`: seconds per step on each class's device (class_step_times), divided by each client's
     speed factor. `concurrent_downloads`: the clients that download at once (the selected s), sharing the
     server's link fairly. `epochs`: per-client local epochs (FedProx's variable work), else work.epochs.
+    `goodput`: the share of every link's bandwidth that carries new data (1 − p under retransmission of
+    lost packets: planner.cost.federated_lossy).
     """
     cls = members.class_index
     down_bw = np.array([c.downlink.effective_bandwidth for c in fleet.classes])[cls] * members.bandwidth
@@ -179,6 +182,7 @@ def client_times(
         down_bw = np.minimum(down_bw, share)
         down_lat = down_lat + fleet.server.link.latency
         up_lat = up_lat + fleet.server.link.latency
+    down_bw, up_bw = down_bw * goodput, up_bw * goodput
     step = class_steps[cls] / members.speed
     local = local_steps(work.epochs if epochs is None else epochs, members.samples, work.batch)
     return ClientTimes(

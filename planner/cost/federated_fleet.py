@@ -111,9 +111,15 @@ class FleetTimes:
 
 
 def fleet_times(
-    fleet: Fleet, model: Model, local: LocalWork, concurrent: int, measured_on: Device | None = None
+    fleet: Fleet,
+    model: Model,
+    local: LocalWork,
+    concurrent: int,
+    measured_on: Device | None = None,
+    goodput: float = 1.0,
 ) -> FleetTimes:
-    """Every client's download, training and upload time when `concurrent` clients download at once."""
+    """Every client's download, training and upload time when `concurrent` clients download at once
+    (`goodput`: the share of link bandwidth left by retransmissions, planner.cost.federated_lossy)."""
     work = Workload(
         local.epochs,
         local.batch,
@@ -128,7 +134,7 @@ def fleet_times(
     except ValueError as exc:
         raise SettingError("model", str(exc), show_got=False) from None
     crowd = members(fleet)
-    times = client_times(fleet, crowd, steps, work, concurrent)
+    times = client_times(fleet, crowd, steps, work, concurrent, goodput=goodput)
     return FleetTimes(fleet, crowd, model, work, steps, times)
 
 

@@ -30,6 +30,24 @@ and by renewal-reward the speedup over plain decoding is
     [(1 - pi) * 1 + pi * (1 - alpha^gamma) / (1 - alpha)] / max(verify_ratio, gamma c).
 Checks: alpha = 0 gives 1 / max(1, gamma c) (never worse than plain decoding while gamma c <= 1, unlike
 standard speculation's 1 / (gamma c + 1)); alpha = 1 gives gamma / max(1, gamma c) <= 1 / c.
+
+Checked against the paper's code (github.com/smart-lty/ParallelSpeculativeDecoding, src/engine.py,
+parallel_speculative_decoding; tests/test_pearl_paper.py replays its control flow with i.i.d. acceptances):
+its `cur_mode` flag is our k = 0 / k = gamma - 1. In pre-verify it checks the first of gamma new drafts
+against the target's one-step distribution (1 token either way; accept: keep all gamma drafts, switch);
+in post-verify it checks gamma tokens, the gamma - 1 pending and the first new draft (all accepted: gamma
+tokens, stay; first rejection at n: n + 1 tokens, switch back). Both processes run one round in lockstep
+(`wait_for_everyone`): max(target step, gamma draft steps). Its windows are the speed ratio: gamma = 3 to
+5 for its 7B/34B, 6.7B/33B, 1.3B/33B and 7B/70B pairs (scripts/run_para_sd.sh), i.e. c of 1/3 to 1/5.
+
+Against standard speculation (planner.cost.speculative): at the paper's c (1/3 to 1/5) the chain puts
+PEARL above it (alpha 0.8, c 0.2: 2.28x vs 1.87x at SD's best gamma); at small c it can fall below
+(alpha 0.8, c 0.05: 2.76x vs 3.09x). Why: every rejection sends PEARL back to pre-verify, a whole target
+step that emits one token, and with gamma = 1/c = 20 a rejection comes every 1/(1 - alpha) = 5 tokens;
+SD pays gamma c = 0.4 of a step per round for drafting, little when c is small. PEARL's claim of more
+accepted tokens per round than SD holds; its speed-up is largest where drafting is slow (c large).
+The paper's tables give speed-ups but not alpha per setting, so only its ceiling is checked here
+(planner validate: pearl-ceiling-4.43x).
 Dimensionless.
 """
 

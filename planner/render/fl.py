@@ -273,6 +273,11 @@ def noniid_tables(payload: dict[str, Any]) -> list[Any]:
         ),
         ("sent in all", fmt_bytes(shared["total_bytes"])),
         ("one-time download (slowest client)", fmt_time(shared["one_time_download_s"])),
+        (
+            "accuracy lost to skew without / with (model)",
+            f"{shared['accuracy_loss_points']:.1f} / {shared['accuracy_loss_with_shared_points']:.1f} points",
+        ),
+        ("accuracy the shared data buys (model)", f"+{shared['accuracy_gain_points']:.1f} points"),
     ]
     extra = payload.get("training_with_shared")
     if extra:

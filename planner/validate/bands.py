@@ -78,6 +78,7 @@ EVALUATOR_CLASSES: dict[str, str | None] = {
     "specdec_walltime": SPECULATIVE_DECODING,
     "specdec_operations": SPECULATIVE_DECODING,
     "token_tree_expected_tokens": SPECULATIVE_DECODING,
+    "pearl_speedup": SPECULATIVE_DECODING,
     "allreduce_time": COMMUNICATION,
     "serving_throughput": SERVING,
     "serving_first_token_ms": SERVING,
@@ -100,6 +101,10 @@ EVALUATOR_CLASSES: dict[str, str | None] = {
     "cmfl_relevance": None,
     "noniid_emd": None,
     "noniid_shared_bytes_per_client": None,
+    "cmfl_sign_agreement": None,  # a probability
+    "cmfl_upload_probability": None,
+    "noniid_shared_accuracy_gain": None,  # accuracy points, not a time
+    "fl_selection_objective": None,  # an objective value of a selection
     "lr_linear_scaling": None,
     "lr_warmup_increment": None,
     "lr_at_epoch": None,

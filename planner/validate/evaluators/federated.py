@@ -1,5 +1,6 @@
-"""Evaluators of the federated-learning models: round time and updates, local steps, HeteroFL widths, CMFL
-relevance, non-IID EMD and shared-data bytes.
+"""Evaluators of the federated-learning models: round time and updates (lossy links too), local steps,
+HeteroFL widths, CMFL relevance and who uploads, non-IID EMD, shared-data bytes and the accuracy they buy,
+and client selection on FedMARL's objective against its baselines.
 
 `fl_fleet_round_time` / `fl_fleet_updates` build a fleet of identical clients (optionally one class of
 slower ones) from hand-chosen figures, so that the whole pipeline (links, roofline step, order statistics,
@@ -25,7 +26,7 @@ _FLEET_SETUP = (
     "flops_per_sample",
     "parameters",
 )
-_FLEET_OPTIONAL = ("selected", "stragglers", "straggler_compute_flops_per_s", "deadline_s")
+_FLEET_OPTIONAL = ("selected", "stragglers", "straggler_compute_flops_per_s", "deadline_s", "packet_loss")
 
 
 def _number(setup: Mapping[str, Any], key: str) -> float:
@@ -44,9 +45,9 @@ def _whole(setup: Mapping[str, Any], key: str) -> int:
 
 def _fleet_round(setup: Mapping[str, Any]) -> Any:
     """The expected round of a hand-built fleet (`selected` of it, default all): `clients` identical clients,
-    `stragglers` of them with a
-    measured speed of `straggler_compute_flops_per_s`; a one-layer model (1/3 of the FLOP forward, 2/3
-    backward) of `parameters` fp32 parameters; no server."""
+    `stragglers` of them with a measured speed of `straggler_compute_flops_per_s`; a one-layer model (1/3
+    of the FLOP forward, 2/3 backward) of `parameters` fp32 parameters; no server; `packet_loss` p on
+    every link, retransmitted (links carry 1 − p of their bandwidth)."""
     from planner.cost import federated as fl
     from planner.cost.compute import layer_arrays
     from planner.cost.federated_clients import Workload, class_step_times, client_times
@@ -83,7 +84,8 @@ def _fleet_round(setup: Mapping[str, Any]) -> Any:
     arrays = layer_arrays(ModelProfile(spec="profile", name="hand-model", per="sample", layers=(layer,)))
     size = parameters * 4.0
     work = Workload(_number(setup, "epochs"), _whole(setup, "batch"), size, size)
-    times = client_times(fleet, members(fleet), class_step_times(fleet, arrays, work), work)
+    goodput = 1.0 - _number(setup, "packet_loss") if "packet_loss" in setup else 1.0  # retransmitted
+    times = client_times(fleet, members(fleet), class_step_times(fleet, arrays, work), work, goodput=goodput)
     deadline = _number(setup, "deadline_s") if "deadline_s" in setup else None
     selected = _whole(setup, "selected") if "selected" in setup else total
     return fl.expected_round(times.total_s, selected, deadline=deadline)
@@ -200,3 +202,69 @@ def noniid_shared_bytes_per_client(setup: Mapping[str, Any], ctx: Context) -> fl
         portion,
     )
     return subset.bytes_per_client
+
+
+@evaluator("cmfl_sign_agreement", setup=("correlation",))
+def cmfl_sign_agreement(setup: Mapping[str, Any], ctx: Context) -> float:
+    """Probability that a parameter's local and global updates share a sign, 1/2 + arcsin(rho)/pi."""
+    from planner.cost.federated_cmfl import sign_agreement
+
+    return float(sign_agreement(_number(setup, "correlation")))
+
+
+@evaluator("cmfl_upload_probability", setup=("correlation", "threshold", "parameters"))
+def cmfl_upload_probability(setup: Mapping[str, Any], ctx: Context) -> float:
+    """Probability that a client's CMFL relevance reaches the threshold (sign-agreement model)."""
+    from planner.cost.federated_cmfl import sign_agreement, upload_probability
+
+    agreement = sign_agreement(_number(setup, "correlation"))
+    return float(upload_probability(agreement, _whole(setup, "parameters"), _number(setup, "threshold")))
+
+
+@evaluator(
+    "noniid_shared_accuracy_gain",
+    setup=("clients", "samples", "classes", "classes_per_client", "fraction"),
+    optional=("portion",),
+)
+def noniid_shared_accuracy_gain(setup: Mapping[str, Any], ctx: Context) -> float:
+    """Points of accuracy Zhao et al.'s shared data buys in the EMD-linear model, on a generated k-class
+    partition of equal clients with a `fraction` (beta) shared set, `portion` (alpha) of it to each."""
+    from planner.cost.federated_accuracy import shared_data_gain
+    from planner.cost.noniid import earth_movers_distance, k_class_partition
+
+    samples = [_whole(setup, "samples")] * _whole(setup, "clients")
+    table = k_class_partition(samples, _whole(setup, "classes"), _whole(setup, "classes_per_client"))
+    portion = _number(setup, "portion") if "portion" in setup else 1.0
+    shared = portion * _number(setup, "fraction") * float(sum(samples))
+    return shared_data_gain(earth_movers_distance(table), table.sum(axis=1), shared)
+
+
+@evaluator(
+    "fl_selection_objective",
+    setup=("times_s", "emd", "clients", "w_latency", "method"),
+    optional=("iid_accuracy",),
+)
+def fl_selection_objective(setup: Mapping[str, Any], ctx: Context) -> float:
+    """FedMARL's objective Acc − w2·latency (no bytes term) of a selection of exactly `clients`: `method`
+    ilp (the optimum), fastest, or random (FedAvg's uniform selection, in expectation); Acc from the
+    clients' label EMD (planner.cost.federated_accuracy), w1 = 1 per point."""
+    import numpy as np
+
+    from planner.cost.federated_accuracy import selection_utility
+    from planner.optimize import client_selection as cs
+
+    times, emd = np.asarray(setup["times_s"], dtype=float), np.asarray(setup["emd"], dtype=float)
+    m = _whole(setup, "clients")
+    accuracy = _number(setup, "iid_accuracy") if "iid_accuracy" in setup else 100.0
+    utility = selection_utility(emd, m, accuracy)
+    problem = cs.SelectionProblem(
+        times, utility, np.zeros(len(times)), 1.0, _number(setup, "w_latency"), 0.0, m, m
+    )
+    method = setup["method"]
+    if method == "ilp":
+        return cs.solve_ilp(problem).objective
+    if method == "fastest":
+        return cs.fastest(problem, m).objective
+    if method == "random":
+        return cs.random_expected(problem, m).objective
+    raise ValueError(f"setup 'method' must be ilp, fastest or random, got {method!r}")

@@ -1,4 +1,5 @@
-"""Evaluators of speculative decoding: Leviathan et al.'s closed forms and Sequoia's tree program.
+"""Evaluators of speculative decoding: Leviathan et al.'s closed forms, PEARL's chain and Sequoia's tree
+program.
 
 `decimals` rounds the prediction the way the paper rounds its table (an exact case then compares the
 rounded figures).
@@ -35,6 +36,14 @@ def specdec_walltime(setup: Mapping[str, Any], ctx: Context) -> float:
 
     value = walltime_improvement(_number(setup, "alpha"), _number(setup, "gamma"), _number(setup, "c"))
     return _rounded(float(value), setup)
+
+
+@evaluator("pearl_speedup", setup=("alpha", "gamma", "c"))
+def pearl_speedup(setup: Mapping[str, Any], ctx: Context) -> float:
+    """PEARL's speed-up over plain decoding (planner.cost.pearl's chain) from alpha, its window and c."""
+    from planner.cost.pearl import pearl_speedup as speedup
+
+    return float(speedup(_number(setup, "alpha"), _number(setup, "gamma"), _number(setup, "c")))
 
 
 @evaluator("specdec_operations", setup=("alpha", "gamma", "c_hat"), optional=("decimals",))
