@@ -16,6 +16,7 @@ from planner.validate.bands import SERVING, band_fields
 
 if TYPE_CHECKING:
     from planner.optimize.serving_costs import ServingPoint, ServingSetup
+    from planner.optimize.serving_queue import LoadPoint
     from planner.optimize.serving_search import Candidate
     from planner.spec.hardware import Cluster
     from planner.spec.llm import LLMConfig
@@ -80,6 +81,7 @@ class ServeResult:
     point: ServingPoint
     curve: tuple[ServingPoint, ...]
     unquantised: Unquantised | None = None  # the same configuration in the activation dtype
+    load: LoadPoint | None = None  # the replica at the arrival rate (planner.optimize.serving_queue)
 
     def to_dict(self) -> dict[str, Any]:
         from planner.cost.decode import kv_bytes_per_token, step_weight_bytes
@@ -122,8 +124,23 @@ class ServeResult:
             "decode_floor_s": floor,
             "communication_per_layer": communication(s, p.batch),
             "curve": [_point_dict(c, s.devices) for c in self.curve],
+            "load": None if self.load is None else _load_dict(self.load, s.devices),
             "notes": list(NOTES) + ([self.unquantised.note(self)] if self.unquantised else []),
         } | band_fields(SERVING)
+
+
+def _load_dict(load: LoadPoint, devices: int) -> dict[str, Any]:
+    return {
+        "arrival_rate_per_replica": load.rate,
+        "capacity_requests_per_s": load.capacity,
+        "in_flight": load.point.batch,
+        "utilisation": load.utilisation,
+        "wait_probability": load.wait_probability,
+        "mean_wait_s": load.mean_wait_s,
+        "ttft_s": load.ttft_s,
+        "tpot_s": load.point.tpot_s,
+        "tokens_per_s_per_gpu": load.point.tokens_per_s / devices,
+    }
 
 
 @dataclass(frozen=True)
@@ -248,6 +265,7 @@ def serve(model: LLMConfig | str, cluster: Cluster | str, options: ServeOptions)
     """One serving configuration (module docstring); InfeasibleError when the weights leave no room for
     the batch's KV cache."""
     from planner.optimize.serving_costs import batch_grid, max_concurrent_sequences, serving_point
+    from planner.optimize.serving_queue import load_point
 
     setup = _setup(model, cluster, options)
     check_split(setup)
@@ -273,7 +291,9 @@ def serve(model: LLMConfig | str, cluster: Cluster | str, options: ServeOptions)
         )
     curve = tuple(serving_point(setup, b) for b in batch_grid(largest))
     twin = unquantised_twin(setup, batch) if setup.weights or setup.kv_cache else None
-    return ServeResult(options, setup, replicas, largest, serving_point(setup, batch), curve, twin)
+    rate = options.arrival_rate
+    load = None if rate is None else load_point(setup, batch, rate / replicas)
+    return ServeResult(options, setup, replicas, largest, serving_point(setup, batch), curve, twin, load)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ class ServeOptions:
     block_tokens: int = BLOCK_TOKENS  # tokens per paged KV-cache block
     tpot: float | None = None  # target seconds per output token
     ttft: float | None = None  # target seconds to the first token
+    arrival_rate: float | None = None  # requests/s arriving at the deployment (spread over the replicas)
 
     def check(self) -> None:
         _whole(self.prompt_len, "prompt_len")
@@ -71,6 +72,13 @@ class ServeOptions:
             raise SettingError("attention", f"one of {', '.join(ATTENTION)}", self.attention)
         if not (isinstance(self.memory_headroom, (int, float)) and 0.0 <= self.memory_headroom < 1.0):
             raise SettingError("memory_headroom", "a fraction in [0, 1)", self.memory_headroom)
+        rate = self.arrival_rate
+        if rate is not None and not (isinstance(rate, (int, float)) and 0.0 < rate < 1e9):
+            raise SettingError("arrival_rate", "requests per second > 0", rate)
+        if rate is not None and self.searching:
+            raise SettingError(
+                "arrival_rate", "a load on one configuration: give it without tpot / ttft", rate
+            )
         for setting in ("tpot", "ttft"):
             value = getattr(self, setting)
             if value is not None and not (isinstance(value, (int, float)) and 0.0 < value < 1e6):

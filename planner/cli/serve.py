@@ -66,6 +66,10 @@ def command(
     ttft: Annotated[
         float | None, quantity_option("time", "target time to first token, e.g. 2s: search", "--ttft")
     ] = None,
+    arrival_rate: Annotated[
+        float | None,
+        typer.Option(help="requests/s arriving (Poisson, spread over the replicas): in flight, wait, TTFT"),
+    ] = DEFAULTS.arrival_rate,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Serve an LLM: TTFT, TPOT, tokens/s per GPU, KV cache and max batch, the batch curve; with --tpot /

@@ -18,6 +18,13 @@ def _usd(value: float | None) -> str:
     return "-" if value is None else f"${value:,.3f}"
 
 
+def _wait(probability: float, mean_s: float) -> str:
+    """P(wait) and the mean wait, below one in a million shown as such."""
+    if probability < 1e-6:
+        return "< 1e-6, 0 s"
+    return f"{probability:.3g}, {fmt_time(mean_s)}"
+
+
 def serve_tables(payload: dict[str, Any]) -> list[Any]:
     from rich.text import Text
 
@@ -59,6 +66,16 @@ def serve_tables(payload: dict[str, Any]) -> list[Any]:
         )
     if p["pipeline_parallel"] > 1:
         rows.append(("PP transfer per stage, decode", fmt_time(comm["stage_transfer_s"])))
+    load = p["load"]
+    if load is not None:
+        rows += [
+            (f"at {load['arrival_rate_per_replica']:.4g} requests/s per replica", ""),
+            ("  sequences in flight (utilisation)", f"{load['in_flight']:,} ({load['utilisation']:.1%})"),
+            ("  TTFT with the wait for a slot", fmt_time(load["ttft_s"])),
+            ("  P(wait), mean wait", _wait(load["wait_probability"], load["mean_wait_s"])),
+            ("  TPOT", fmt_time(load["tpot_s"])),
+            ("  capacity, requests/s per replica", f"{load['capacity_requests_per_s']:.4g}"),
+        ]
     out: list[Any] = [make_table(title, ["quantity", "value"], rows, right=["value"])]
     curve = [
         (
