@@ -6,15 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from planner.api.inputs import load_llm
 from planner.api.specdec import DEFAULT_MAX_GAMMA, check_alpha, check_count
-from planner.api.specdec_models import (
-    DEFAULT_CONTEXT,
-    check_allreduce,
-    check_dtype,
-    check_split,
-    resolve_hardware,
-)
+from planner.api.specdec_models import DEFAULT_CONTEXT, check_allreduce, resolve_pair
 from planner.errors import InfeasibleError, SettingError
 from planner.limits import MAX_COUNT_OPTION, MAX_GAMMA, MAX_TREE_SIZE
 from planner.validate.bands import SPECULATIVE_DECODING, band_fields
@@ -126,26 +119,12 @@ def specdec_batch(
 ) -> SpecdecBatchResult:
     """The best draft length (and tree) at each batch size. InfeasibleError when the pair does not fit
     one sequence, or a batch asked for does not fit."""
-    from planner.cost.decode import Placement
-    from planner.optimize.speculation_batch import (
-        PairPlacement,
-        batch_point,
-        default_batches,
-        largest_batch,
-    )
+    from planner.optimize.speculation_batch import batch_point, default_batches, largest_batch
 
     options.check()
     o = options
-    target_cfg, draft_cfg = load_llm(target), load_llm(draft)
-    dev, server = resolve_hardware(device, cluster, max(o.tensor_parallel, o.draft_tensor_parallel))
-    dtype = check_dtype(o.dtype or target_cfg.dtype, dev)
-    check_split(target_cfg, o.tensor_parallel, "tensor_parallel")
-    check_split(draft_cfg, o.draft_tensor_parallel, "draft_tensor_parallel")
-    target_at, draft_at = (
-        Placement(dev, tp, server if tp > 1 else None, o.allreduce)
-        for tp in (o.tensor_parallel, o.draft_tensor_parallel)
-    )
-    pair = PairPlacement(target_cfg, draft_cfg, target_at, draft_at, dtype=dtype, context=o.context)
+    pair, dev, server = resolve_pair(target, draft, o, device=device, cluster=cluster)
+    target_cfg, draft_cfg, dtype = pair.target, pair.draft, pair.dtype
     largest = largest_batch(pair, MAX_COUNT_OPTION)
     too_big = [b for b in o.batches if b > largest]
     if too_big:

@@ -5,7 +5,7 @@ cost t(n) comes from (planner.api.specdec_tree)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from planner.api.inputs import cluster_device, load_cluster, load_device, load_llm
 from planner.api.specdec import DEFAULT_MAX_GAMMA, check_alpha, check_cost_ratio, check_count
@@ -15,6 +15,7 @@ from planner.validate.bands import SPECULATIVE_DECODING, band_fields
 
 if TYPE_CHECKING:
     from planner.optimize.speculation import GammaTable, PairCosts
+    from planner.optimize.speculation_batch import PairPlacement
     from planner.spec.hardware import Cluster, Device
     from planner.spec.llm import LLMConfig
 
@@ -203,6 +204,47 @@ def _model_dict(cfg: LLMConfig, tp: int, step: Any, memory: float) -> dict[str, 
     }
 
 
+class PairSettings(Protocol):
+    """What placing a target and a draft reads from a command's options."""
+
+    @property
+    def tensor_parallel(self) -> int: ...
+    @property
+    def draft_tensor_parallel(self) -> int: ...
+    @property
+    def dtype(self) -> str | None: ...
+    @property
+    def allreduce(self) -> str: ...
+    @property
+    def context(self) -> int: ...
+
+
+def resolve_pair(
+    target: LLMConfig | str,
+    draft: LLMConfig | str,
+    settings: PairSettings,
+    *,
+    device: Device | str | None,
+    cluster: Cluster | str | None,
+) -> tuple[PairPlacement, Device, Cluster | None]:
+    """The two models on their devices (tensor-parallel all-reduces on the server's links), checked: the
+    dtype the device lists, heads divisible by each model's degree."""
+    from planner.cost.decode import Placement
+    from planner.optimize.speculation_batch import PairPlacement
+
+    s = settings
+    target_cfg, draft_cfg = load_llm(target), load_llm(draft)
+    dev, server = resolve_hardware(device, cluster, max(s.tensor_parallel, s.draft_tensor_parallel))
+    dtype = check_dtype(s.dtype or target_cfg.dtype, dev)
+    check_split(target_cfg, s.tensor_parallel, "tensor_parallel")
+    check_split(draft_cfg, s.draft_tensor_parallel, "draft_tensor_parallel")
+    target_at, draft_at = (
+        Placement(dev, tp, server if tp > 1 else None, s.allreduce)
+        for tp in (s.tensor_parallel, s.draft_tensor_parallel)
+    )
+    return PairPlacement(target_cfg, draft_cfg, target_at, draft_at, dtype, s.context), dev, server
+
+
 def specdec_models(
     target: LLMConfig | str,
     draft: LLMConfig | str,
@@ -214,19 +256,18 @@ def specdec_models(
     """Derive c from model sizes and hardware (decode roofline, tensor parallelism), then the gamma table.
     Give the device or the cluster (or both); InfeasibleError when a model does not fit its devices."""
     from planner.api.specdec import plot_series
-    from planner.cost.decode import Placement
     from planner.optimize.speculation import gamma_table, pair_costs, verify_function
 
     options.check()
     o = options
-    target_cfg, draft_cfg = load_llm(target), load_llm(draft)
-    dev, server = resolve_hardware(device, cluster, max(o.tensor_parallel, o.draft_tensor_parallel))
-    dtype = check_dtype(o.dtype or target_cfg.dtype, dev)
-    check_split(target_cfg, o.tensor_parallel, "tensor_parallel")
-    check_split(draft_cfg, o.draft_tensor_parallel, "draft_tensor_parallel")
-    target_at = Placement(dev, o.tensor_parallel, server if o.tensor_parallel > 1 else None, o.allreduce)
-    draft_tp = o.draft_tensor_parallel
-    draft_at = Placement(dev, draft_tp, server if draft_tp > 1 else None, o.allreduce)
+    pair, dev, server = resolve_pair(target, draft, o, device=device, cluster=cluster)
+    target_cfg, draft_cfg, target_at, draft_at, dtype = (
+        pair.target,
+        pair.draft,
+        pair.target_at,
+        pair.draft_at,
+        pair.dtype,
+    )
     costs = pair_costs(
         target_cfg, draft_cfg, target_at, draft_at, dtype=dtype, batch=o.batch, context=o.context
     )
