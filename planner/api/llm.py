@@ -194,10 +194,10 @@ def _load(model: str | LLMConfig, cluster: str | Cluster, options: LLMOptions) -
         raise SpecError(
             llm.name, "architecture", "a decoder-only LLM, not an encoder-decoder model", show_got=False
         )
-    return _with_experts(llm, options), load_cluster(cluster, options.servers)
+    return with_expert_settings(llm, options), load_cluster(cluster, options.servers)
 
 
-def _with_experts(llm: LLMConfig, options: LLMOptions) -> LLMConfig:
+def with_expert_settings(llm: LLMConfig, options: LLMOptions) -> LLMConfig:
     """The model with the options' capacity factor; SettingError for expert settings it cannot take."""
     import dataclasses
 
@@ -331,4 +331,4 @@ def describe(plan: PlanEvaluation) -> str:
     )
 
 
-__all__ = ["LLMOptions", "LLMPlanResult", "describe", "llm_parallel"]
+__all__ = ["LLMOptions", "LLMPlanResult", "describe", "llm_parallel", "with_expert_settings"]
