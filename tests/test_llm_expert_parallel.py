@@ -118,7 +118,9 @@ def test_expert_settings_on_a_dense_model_are_refused(options: dict[str, float],
 
 
 def test_cli_pins_expert_parallelism(run_cli) -> None:
-    result = run_cli(*MIXTRAL, "--seq-len", "4096", "--expert-parallel", "4", "--top", "3", "--format", "json")
+    result = run_cli(
+        *MIXTRAL, "--seq-len", "4096", "--expert-parallel", "4", "--top", "3", "--format", "json"
+    )
     assert result.exit_code == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload["inputs"]["num_experts"] == 8
@@ -139,7 +141,17 @@ def test_cli_bad_expert_settings_exit_2(run_cli, extra: tuple[str, ...], message
 
 
 def test_megatron_export_names_the_expert_degree(run_cli) -> None:
-    args = ("export", "llm", "mixtral-8x7b", "--cluster", "dgx-h100", "--servers", "8", "--global-batch", "256")
+    args = (
+        "export",
+        "llm",
+        "mixtral-8x7b",
+        "--cluster",
+        "dgx-h100",
+        "--servers",
+        "8",
+        "--global-batch",
+        "256",
+    )
     pinned = ("--seq-len", "4096", "-t", "1", "-p", "4", "-d", "16", "-b", "1", "--expert-parallel", "8")
     result = run_cli(*args, *pinned, "--to", "megatron", "--format", "json")
     assert result.exit_code == 0, result.stderr

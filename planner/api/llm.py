@@ -202,7 +202,9 @@ def with_expert_settings(llm: LLMConfig, options: LLMOptions) -> LLMConfig:
     import dataclasses
 
     if not llm.is_moe and options.capacity_factor is not None:
-        raise SettingError("capacity_factor", f"a mixture-of-experts model; {llm.name} is dense", show_got=False)
+        raise SettingError(
+            "capacity_factor", f"a mixture-of-experts model; {llm.name} is dense", show_got=False
+        )
     if options.expert_parallel is not None and llm.num_experts % options.expert_parallel:
         experts = f"{llm.name}'s {llm.num_experts} experts" if llm.is_moe else f"1 ({llm.name} is dense)"
         raise SettingError("expert_parallel", f"a divisor of {experts}", options.expert_parallel)

@@ -82,9 +82,7 @@ def dense_times(
     return forward, backward
 
 
-def _expert_times(
-    device: Device, dtype: str, cfg: LLMConfig, tokens: Any, t: Any, e: Any
-) -> tuple[Any, Any]:
+def _expert_times(device: Device, dtype: str, cfg: LLMConfig, tokens: Any, t: Any, e: Any) -> tuple[Any, Any]:
     """(forward, backward) seconds of a mixture-of-experts FFN's GEMMs on one device (module docstring)."""
     h, f = cfg.hidden_size, cfg.expert_size
     inner = (2 if cfg.gated_ffn else 1) * f

@@ -1,12 +1,12 @@
 """Communication of 3D-parallel LLM training on a cluster: tensor-parallel all-reduces, data-parallel
 gradient all-reduces, pipeline point-to-point transfers and mixture-of-experts all-to-alls.
 
-Rank order (Megatron-LM's default): tensor-parallel ranks innermost (consecutive devices), then data
-parallel, then pipeline stages outermost. So a tensor-parallel group of t devices sits inside one server
-when t <= devices per server and spans t / dps whole servers otherwise; the d members of a data-parallel
-group are t devices apart (so are those of an expert-parallel group, e consecutive members of a
-data-parallel group: Megatron-core's layout, planner.optimize.llm_setup); adjacent pipeline stages are t·d devices apart. Devices fill servers in order
-(planner.cost.collective_layout.layout).
+Rank order (Megatron-LM's default): tensor-parallel ranks innermost (consecutive devices), then data parallel,
+then pipeline stages outermost. So a tensor-parallel group of t devices sits inside one server when t <=
+devices per server and spans t / dps whole servers otherwise; the d members of a data-parallel group are t
+devices apart (so are those of an expert-parallel group, e consecutive members of a data-parallel group:
+Megatron-core's layout, planner.optimize.llm_setup); adjacent pipeline stages are t·d devices apart. Devices
+fill servers in order (planner.cost.collective_layout.layout).
 
 All-reduces use planner.cost.cluster_allreduce.allreduce_on_cluster (alpha-beta model over the cluster's
 levels) and take the fastest of the algorithms NCCL implements (`llm_algorithms`: ring, tree and

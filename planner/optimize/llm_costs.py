@@ -19,14 +19,15 @@ copy: planner.optimize.llm_data_parallel) plus activations
 (t, p, d) (planner.cost.llm_comm).
 
 Mixture of experts (every layer's FFN, e the expert-parallel degree): the experts' GEMMs by their shapes
-(planner.cost.layer_kernels); per layer and micro-batch the all-to-alls of the tokens' rows to the experts
-and back, 2 in the forward (dispatch, combine), 2 in the backward and 2 more under full recomputation
-(Lepikhin et al. 2021, GShard, Sec. 2.2; Megatron-core's alltoall token dispatcher), the counts of the
-tensor-parallel collectives (megatron.tp_collectives_per_layer). A device sends the rows its b·s tokens
-route, experts · C / e (C = planner.cost.moe.expert_rows(e·b·s) per expert: k·b·s rows when dropless) of
-h activations, 1/t of them with sequence parallelism (each tensor-parallel rank sends its shard and the
-experts' tensor-parallel gather stands in for the FFN's all-reduce). Expert parameters' states and
-gradient reductions: planner.cost.llm_memory, planner.optimize.llm_data_parallel. Complexity: O(|grid|) array work plus O(distinct keys) collectives.
+(planner.cost.layer_kernels); per layer and micro-batch the all-to-alls of the tokens' rows to the experts and
+back, 2 in the forward (dispatch, combine), 2 in the backward and 2 more under full recomputation (Lepikhin et
+al. 2021, GShard, Sec. 2.2; Megatron-core's alltoall token dispatcher), the counts of the tensor-parallel
+collectives (megatron.tp_collectives_per_layer). A device sends the rows its b·s tokens route, experts · C / e
+(C = planner.cost.moe.expert_rows(e·b·s) per expert: k·b·s rows when dropless) of h activations, 1/t of them
+with sequence parallelism (each tensor-parallel rank sends its shard and the experts' tensor-parallel gather
+stands in for the FFN's all-reduce). Expert parameters' states and gradient reductions:
+planner.cost.llm_memory, planner.optimize.llm_data_parallel. Complexity: O(|grid|) array work plus O(distinct
+keys) collectives.
 """
 
 from __future__ import annotations

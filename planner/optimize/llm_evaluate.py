@@ -24,10 +24,10 @@ def evaluate_configuration(
 ) -> PlanEvaluation:
     """Time per iteration, throughput and memory per device of one configuration (SI units).
 
-    Raises ValueError for values that are not a configuration at all (degrees < 1, t·p·d more than the
-    setup's devices, unknown recompute or ZeRO stage, e > 1 for a dense model). A configuration that breaks a divisibility or
-    batch rule, or does not fit, is evaluated anyway (fractional m where needed) and returned with
-    feasible = False and the reasons.
+    Raises ValueError for values that are not a configuration at all (degrees < 1, t·p·d more than the setup's
+    devices, unknown recompute or ZeRO stage, e > 1 for a dense model). A configuration that breaks a
+    divisibility or batch rule, or does not fit, is evaluated anyway (fractional m where needed) and returned
+    with feasible = False and the reasons.
     """
     c = Configuration(tensor, pipeline, data, microbatch, interleave, recompute, zero, expert)
     if expert > 1 and not setup.model.is_moe:

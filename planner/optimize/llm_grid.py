@@ -1,10 +1,10 @@
 """The whole space of LLM training configurations at once: the candidate grid, as numpy arrays.
 
 Search space: every (t, p) with t·p dividing the N devices (d = N / (t·p), so t·p·d = N), for a
-mixture-of-experts model every expert-parallel degree e dividing both its experts and d (1 for a dense
-model; planner.optimize.llm_setup for the layout), b = 1 .. max_microbatch, v = 1 .. max_interleave, recomputation none / selective / full, ZeRO 0-3, built as a
-Cartesian product with numpy (no Python loop over candidates). The rules a candidate must keep:
-planner.optimize.llm_rules; its costs: planner.optimize.llm_costs.
+mixture-of-experts model every expert-parallel degree e dividing both its experts and d (1 for a dense model;
+planner.optimize.llm_setup for the layout), b = 1 .. max_microbatch, v = 1 .. max_interleave, recomputation
+none / selective / full, ZeRO 0-3, built as a Cartesian product with numpy (no Python loop over candidates).
+The rules a candidate must keep: planner.optimize.llm_rules; its costs: planner.optimize.llm_costs.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The structural rules an LLM training configuration must keep, as in Megatron-LM: t divides the attention
 heads, the key/value heads and the FFN size; the expert-parallel degree e divides the experts and the
-data-parallel degree (Megatron-core's layout, planner.optimize.llm_setup); p divides the layers (no uneven stages, Megatron's --num-layers
-constraint); v > 1 needs p > 1, v dividing l/p and m a multiple of p (the interleaved schedule's constraint);
-B a multiple of b·d (m = B/(b·d) whole). Evaluated on arrays (one entry per candidate), with the message
-that explains each broken rule for one configuration.
+data-parallel degree (Megatron-core's layout, planner.optimize.llm_setup); p divides the layers (no uneven
+stages, Megatron's --num-layers constraint); v > 1 needs p > 1, v dividing l/p and m a multiple of p (the
+interleaved schedule's constraint); B a multiple of b·d (m = B/(b·d) whole). Evaluated on arrays (one entry
+per candidate), with the message that explains each broken rule for one configuration.
 """
 
 from __future__ import annotations

@@ -47,7 +47,8 @@ def compute_times(
     keys = np.stack([shards.ravel(), micro.ravel(), experts.ravel()], axis=1)
     rows, inverse = np.unique(keys, axis=0, return_inverse=True)
     forward, step, selective, logits_forward, logits = (
-        x[inverse.ravel()].reshape(shards.shape) for x in _layer_times(setup, rows[:, 0], rows[:, 1], rows[:, 2])
+        x[inverse.ravel()].reshape(shards.shape)
+        for x in _layer_times(setup, rows[:, 0], rows[:, 1], rows[:, 2])
     )
     layers = setup.model.num_layers / np.asarray(p, dtype=np.float64)
     replays = {"none": 0.0 * forward, "selective": selective, "full": forward}
@@ -57,9 +58,7 @@ def compute_times(
     }
 
 
-def _layer_times(
-    setup: TrainingSetup, t: FloatArray, b: FloatArray, e: FloatArray
-) -> tuple[FloatArray, ...]:
+def _layer_times(setup: TrainingSetup, t: FloatArray, b: FloatArray, e: FloatArray) -> tuple[FloatArray, ...]:
     """(one layer's forward, its forward + backward, what selective recomputation replays, the logit
     layer's forward, its forward + backward) seconds for each (t, b, e)."""
     cfg, device, dtype = setup.model, setup.device, setup.dtype
