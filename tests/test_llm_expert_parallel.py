@@ -45,9 +45,10 @@ def test_dense_grid_has_only_e_1_and_moe_grid_every_divisor_of_experts_and_d() -
 
 def test_pairwise_alltoall_on_one_level_is_thakurs_closed_form() -> None:
     # (N-1)·(alpha + S/(N·B)): 7 steps of 1 us + 1 MB / 8 at 100 GB/s
-    time = pairwise_alltoall_time(8e6, 8, 1, 100e9, 1e-6, 1.0, 1.0)
+    time = pairwise_alltoall_time(8e6, 8, 100e9, 1e-6)
     assert time == pytest.approx(7 * (1e-6 + 1e6 / 100e9))
-    assert pairwise_alltoall_time(8e6, 1, 1, 100e9, 1e-6, 1.0, 1.0) == 0.0
+    assert pairwise_alltoall_time(8e6, 8, 100e9, 1e-6, peers=3) == pytest.approx(3 * (1e-6 + 1e6 / 100e9))
+    assert pairwise_alltoall_time(8e6, 1, 100e9, 1e-6) == 0.0
 
 
 def test_expert_alltoall_crossing_servers_costs_more_than_inside_one() -> None:

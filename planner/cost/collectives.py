@@ -267,26 +267,15 @@ def hierarchical_allreduce_time(
 
 def pairwise_alltoall_time(
     bytes_per_device: ArrayLike,
-    devices_per_server: ArrayLike,
-    servers: ArrayLike,
-    bandwidth_inside: ArrayLike,
-    latency_inside: ArrayLike,
-    bandwidth_between: ArrayLike,
-    latency_between: ArrayLike,
+    devices: ArrayLike,
+    bandwidth: ArrayLike,
+    latency: ArrayLike = 0.0,
+    peers: ArrayLike | None = None,
 ) -> Array:
-    """All-to-all time (s) among N = g·s devices, g per server on s servers, each holding S bytes of which
-    S/N go to every device (itself included), by pairwise exchange: N - 1 steps, in each a device sends
-    S/N to one peer and receives S/N from another (Thakur, Rabenseifner & Gropp 2005, MPI_Alltoall for long
-    messages: (N-1)·alpha + (N-1)/N·S·beta on one level). Here the g - 1 peers inside the server cost
-    alpha_in + S/(N·B_in) each; the N - g outside cost alpha_out + g·S/(N·B_out) each, the g devices of a
-    server sending across its link (B_out per server) in the same steps.
-    """
-    b, g, s, b1, a1, b2, a2 = _arrays(
-        bytes_per_device, devices_per_server, servers, bandwidth_inside, latency_inside,
-        bandwidth_between, latency_between,
-    )  # fmt: skip
-    n = g * s
-    piece = b / np.maximum(n, 1.0)
-    inside = (g - 1.0) * (a1 + piece / b1)
-    across = np.where(s > 1, (n - g) * (a2 + g * piece / b2), 0.0)
-    return np.where(n > 1, inside + across, 0.0)
+    """All-to-all time (s) among N devices, each holding S bytes of which S/N go to every device (itself
+    included), by pairwise exchange: N - 1 steps, in each a device sends S/N to one peer and receives S/N
+    from another, (N-1)·(alpha + S/(N·B)) (Thakur, Rabenseifner & Gropp 2005, MPI_Alltoall for long
+    messages). `peers`: only that many of the N - 1 steps, those on this link (default all)."""
+    s, n, b, a = _arrays(bytes_per_device, devices, bandwidth, latency)
+    steps = n - 1.0 if peers is None else np.asarray(peers, dtype=np.float64)
+    return np.where(n > 1, steps * (a + s / (np.maximum(n, 1.0) * b)), 0.0)

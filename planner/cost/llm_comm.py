@@ -116,24 +116,20 @@ def ep_alltoall_time(cluster: Cluster, tensor: int, expert: int, message_bytes: 
     `message_bytes` in all (its tokens' rows, S/e to each rank), every group of the cluster at once: the
     group's layout as a data-parallel group's (data_parallel_group: k members per server, the server's
     outer link shared by its dps / k groups), by pairwise exchange
-    (planner.cost.collectives.pairwise_alltoall_time) (s)."""
+    (planner.cost.collectives.pairwise_alltoall_time): the k - 1 steps to peers inside the server on the
+    inner link, the e - k to peers outside on the group's share of the outer link, which the k members
+    cross in the same steps (k times the bytes) (s)."""
     if expert <= 1 or message_bytes <= 0:
         return 0.0
     group = data_parallel_group(cluster, tensor, expert)
     first, last = group.levels[0], group.levels[-1]
+    k = first.count
     inner, outer = first.link, last.link
-    servers = last.count if len(group.levels) > 1 else 1
-    return float(
-        pairwise_alltoall_time(
-            message_bytes,
-            first.count,
-            servers,
-            inner.effective_bandwidth,
-            inner.latency,
-            outer.effective_bandwidth,
-            outer.latency,
-        )
+    inside = pairwise_alltoall_time(message_bytes, expert, inner.effective_bandwidth, inner.latency, k - 1)
+    across = pairwise_alltoall_time(
+        k * message_bytes, expert, outer.effective_bandwidth, outer.latency, max(0, expert - k)
     )
+    return float(inside + across)
 
 
 def p2p_time(
