@@ -221,11 +221,11 @@ def export_llm(
     """An LLM plan (planner.api.llm: the search's `rank`-th plan, or the configuration given) as Megatron-LM
     arguments or a DeepSpeed config JSON. NotExpressible when the engine cannot run it as planned."""
     from planner.api.inputs import load_llm
-    from planner.api.llm import llm_parallel
+    from planner.api.llm import llm_parallel, with_expert_settings
 
     check_target(to, LLM_TARGETS)
     options.check()
-    config = load_llm(model)
+    config = with_expert_settings(load_llm(model), options)
     payload = llm_parallel(config, cluster, replace(options, top=options.rank)).to_dict()
     if payload["mode"] == "evaluate":
         plan = payload["plan"]
@@ -252,7 +252,7 @@ def llm_fields(to: str, plan: dict[str, Any], inputs: dict[str, Any], config: LL
         model=inputs["model"],
         cluster=inputs["cluster"],
         devices=inputs["devices"],
-        plan={key: plan[key] for key in LLM_PLAN_KEYS},
+        plan={key: plan[key] for key in LLM_PLAN_KEYS + (("expert_parallel",) if config.is_moe else ())},
         time_per_iteration_s=plan["time_per_iteration_s"],
         memory_per_device_bytes=plan["memory_per_device_bytes"],
     )

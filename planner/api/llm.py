@@ -1,5 +1,6 @@
 """LLM training parallelism: the tensor x pipeline x data search (or one configuration), with micro-batch,
-interleaving, activation recomputation and ZeRO (planner.optimize.parallelism holds the model)."""
+interleaving, activation recomputation, ZeRO and, for mixture-of-experts models, expert parallelism
+(planner.optimize.parallelism holds the model)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ _COUNTS = (
     "interleave",
     "max_microbatch",
     "max_interleave",
+    "expert_parallel",
 )
 
 
@@ -42,8 +44,9 @@ _COUNTS = (
 class LLMOptions:
     """Settings of the LLM search. With data_parallel, all of CONFIGURATION pin one configuration; the
     settings left open among interleave, recompute and zero are then chosen as the search would (fastest
-    feasible). Otherwise any of tensor_parallel, pipeline_parallel, microbatch, interleave, recompute and
-    zero pins that part of the search."""
+    feasible; expert_parallel too, for a mixture-of-experts model). Otherwise any of tensor_parallel,
+    pipeline_parallel, microbatch, interleave, recompute, zero and expert_parallel pins that part of the
+    search."""
 
     global_batch: int  # sequences per iteration (B)
     seq_len: int | None = None  # tokens per sequence (default: the model's context)
@@ -66,6 +69,8 @@ class LLMOptions:
     attention: str = "flash"  # flash (fused kernel) or standard (scores materialised)
     gradient_dtype: str | None = None  # gradients' precision (default: fp32 for bf16, else the dtype)
     gradient_accumulation_fusion: bool = True  # weight-gradient GEMMs accumulate into the buffer
+    expert_parallel: int | None = None  # expert-parallel degree e (mixture of experts; e divides d)
+    capacity_factor: float | None = None  # expert capacity as a multiple of its even share (model's)
 
     @property
     def pins_configuration(self) -> bool:
@@ -99,6 +104,8 @@ class LLMOptions:
             raise SettingError("gradient_dtype", f"one of {', '.join(TRAINING_DTYPES)}", self.gradient_dtype)
         if self.recompute is not None and self.recompute not in RECOMPUTE_CHOICES:
             raise SettingError("recompute", f"one of {', '.join(RECOMPUTE_CHOICES)}", self.recompute)
+        if self.capacity_factor is not None and not 0 < self.capacity_factor <= MAX_COUNT_OPTION:
+            raise SettingError("capacity_factor", "a number > 0", self.capacity_factor)
         if self.zero is not None and self.zero not in ZERO_CHOICES:
             raise SettingError("zero", "a ZeRO stage 0, 1, 2 or 3", self.zero)
         missing = [setting for setting in CONFIGURATION if getattr(self, setting) is None]
@@ -168,6 +175,8 @@ def llm_parallel(model: str | LLMConfig, cluster: str | Cluster, options: LLMOpt
         "overlap_grad_reduce": options.overlap,
         "device_memory_bytes": machine.resolved_device.memory,
     }
+    if llm.is_moe:
+        inputs |= {"num_experts": llm.num_experts, "capacity_factor": llm.capacity_factor}
     if options.pins_configuration:
         plan, chosen = _evaluate(setup, options)
         return LLMPlanResult(inputs, plan=plan, chosen=chosen)
@@ -185,7 +194,23 @@ def _load(model: str | LLMConfig, cluster: str | Cluster, options: LLMOptions) -
         raise SpecError(
             llm.name, "architecture", "a decoder-only LLM, not an encoder-decoder model", show_got=False
         )
-    return llm, load_cluster(cluster, options.servers)
+    return with_expert_settings(llm, options), load_cluster(cluster, options.servers)
+
+
+def with_expert_settings(llm: LLMConfig, options: LLMOptions) -> LLMConfig:
+    """The model with the options' capacity factor; SettingError for expert settings it cannot take."""
+    import dataclasses
+
+    if not llm.is_moe and options.capacity_factor is not None:
+        raise SettingError(
+            "capacity_factor", f"a mixture-of-experts model; {llm.name} is dense", show_got=False
+        )
+    if options.expert_parallel is not None and llm.num_experts % options.expert_parallel:
+        experts = f"{llm.name}'s {llm.num_experts} experts" if llm.is_moe else f"1 ({llm.name} is dense)"
+        raise SettingError("expert_parallel", f"a divisor of {experts}", options.expert_parallel)
+    if options.capacity_factor is None:
+        return llm
+    return dataclasses.replace(llm, capacity_factor=options.capacity_factor)
 
 
 def _setup(llm: LLMConfig, machine: Cluster, options: LLMOptions) -> TrainingSetup:
@@ -241,6 +266,7 @@ def _search(setup: TrainingSetup, options: LLMOptions, top: int) -> SearchResult
         pipeline=options.pipeline_parallel,
         microbatch=options.microbatch,
         interleave=options.interleave,
+        expert=options.expert_parallel,
     )
 
 
@@ -248,10 +274,11 @@ def _evaluate(setup: TrainingSetup, options: LLMOptions) -> tuple[PlanEvaluation
     """The given configuration; interleave, recompute and zero, where not given, as the search would choose
     them for it (the fastest feasible), so the same question gets the search's answer. When none is
     feasible, the configuration with interleave 1, full recomputation and ZeRO-0 where not given, with
-    its reasons."""
+    its reasons; a mixture-of-experts model's expert_parallel likewise (1 where none is feasible)."""
     from planner.optimize import llm_evaluate
 
-    chosen = tuple(s for s in ("interleave", "recompute", "zero") if getattr(options, s) is None)
+    open_settings = ("interleave", "recompute", "zero") + (("expert_parallel",) if setup.model.is_moe else ())
+    chosen = tuple(s for s in open_settings if getattr(options, s) is None)
     if chosen:
         found = _search(setup, options, top=1)
         if found.plans:
@@ -266,6 +293,7 @@ def _evaluate(setup: TrainingSetup, options: LLMOptions) -> tuple[PlanEvaluation
         interleave=1 if options.interleave is None else options.interleave,
         recompute="full" if options.recompute is None else options.recompute,
         zero=0 if options.zero is None else options.zero,
+        expert=1 if options.expert_parallel is None else options.expert_parallel,
     )
     return plan, ()
 
@@ -275,7 +303,7 @@ def _nothing_fits(llm: LLMConfig, setup: TrainingSetup, found: SearchResult, opt
     where = f"{llm.name} on {setup.device_count} x {device.name} ({device.memory / 2**30:.0f} GiB each)"
     pinned = [
         f"{s}={getattr(options, s)}"
-        for s in ("tensor_parallel", "pipeline_parallel", "microbatch", "interleave", "recompute", "zero")
+        for s in (*CONFIGURATION[:2], "microbatch", "interleave", "recompute", "zero", "expert_parallel")
         if getattr(options, s) is not None
     ]
     if found.candidates == 0:
@@ -295,12 +323,14 @@ def _quoted(settings: Sequence[str]) -> str:
 
 
 def describe(plan: PlanEvaluation) -> str:
-    """t=.. p=.. d=.. b=.. v=.. recompute=.. ZeRO-..: the configuration in one line."""
+    """t=.. p=.. d=.. b=.. v=.. recompute=.. ZeRO-.. (e=.. with expert parallelism): the configuration in
+    one line."""
     c = plan.config
+    experts = f" e={c.expert}" if c.expert > 1 else ""
     return (
         f"t={c.tensor} p={c.pipeline} d={c.data} b={c.microbatch} v={c.interleave} recompute={c.recompute} "
-        f"ZeRO-{c.zero}"
+        f"ZeRO-{c.zero}{experts}"
     )
 
 
-__all__ = ["LLMOptions", "LLMPlanResult", "describe", "llm_parallel"]
+__all__ = ["LLMOptions", "LLMPlanResult", "describe", "llm_parallel", "with_expert_settings"]

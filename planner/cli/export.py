@@ -161,6 +161,8 @@ def llm(
     attention: llm_options.Attention = LLM.attention,
     gradient_dtype: llm_options.GradientDtype = LLM.gradient_dtype,
     gradient_accumulation_fusion: llm_options.GradientAccumulationFusion = LLM.gradient_accumulation_fusion,
+    expert_parallel: llm_options.ExpertParallel = LLM.expert_parallel,
+    capacity_factor: llm_options.CapacityFactor = LLM.capacity_factor,
     output: OutputOption = None,
     force: ForceOption = False,
     fmt: FormatOption = OutputFormat.table,

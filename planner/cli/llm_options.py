@@ -76,6 +76,20 @@ GradientAccumulationFusion = Annotated[
         rich_help_panel=PANEL,
     ),
 ]
+ExpertParallel = Annotated[
+    int | None,
+    typer.Option(
+        help="expert-parallel degree e (mixture of experts): experts split over e of the d replicas",
+        rich_help_panel=PANEL,
+    ),
+]
+CapacityFactor = Annotated[
+    float | None,
+    typer.Option(
+        help="tokens an expert takes per batch as a multiple of its even share (default: the model's)",
+        rich_help_panel=PANEL,
+    ),
+]
 Dtype = Annotated[str, typer.Option(help="bf16 / fp16 (mixed precision) or fp32")]
 Optimizer = Annotated[str, typer.Option(help="adam or sgd (with momentum)")]
 Top = Annotated[int, typer.Option(help="how many plans to list", rich_help_panel=PANEL)]

@@ -1,12 +1,15 @@
 """Plan LLM training with tensor × pipeline × data parallelism, micro-batching, interleaving, activation
-recomputation and ZeRO: the fastest plans that fit in memory, and why the others do not.
+recomputation, ZeRO and (mixture-of-experts models) expert parallelism: the fastest plans that fit in
+memory, and why the others do not.
 
 MODEL: a catalog LLM (planner models list), an LLM YAML file, or a Hugging Face config.json.
 
 Give --tensor-parallel, --pipeline-parallel, --data-parallel and --microbatch together to evaluate that one
 configuration (--interleave, --recompute and --zero, where not given, are chosen as the search would: the
 fastest that fits). Otherwise every configuration on the cluster's devices is searched; --tensor-parallel,
---pipeline-parallel, --microbatch, --interleave, --recompute and --zero then pin that part of the search.
+--pipeline-parallel, --microbatch, --interleave, --recompute, --zero and --expert-parallel then pin that
+part of the search (a mixture-of-experts model's --expert-parallel, where not given with -t -p -d -b, is
+chosen as the search would).
 Exit 1 when no plan fits.
 """
 
@@ -48,6 +51,8 @@ def command(
     attention: llm.Attention = DEFAULTS.attention,
     gradient_dtype: llm.GradientDtype = DEFAULTS.gradient_dtype,
     gradient_accumulation_fusion: llm.GradientAccumulationFusion = DEFAULTS.gradient_accumulation_fusion,
+    expert_parallel: llm.ExpertParallel = DEFAULTS.expert_parallel,
+    capacity_factor: llm.CapacityFactor = DEFAULTS.capacity_factor,
     plot: PlotOption = False,
     plot_file: PlotFileOption = None,
     force: ForceOption = False,

@@ -263,3 +263,19 @@ def hierarchical_allreduce_time(
     busy = np.maximum(g / (np.maximum(s, 1.0) * b2), np.where(c > 1, g / (c * s * b1), 0.0))
     across = np.where(s > 1, 2.0 * (s - 1.0) * (a2 + busy), 0.0)
     return inside + across
+
+
+def pairwise_alltoall_time(
+    bytes_per_device: ArrayLike,
+    devices: ArrayLike,
+    bandwidth: ArrayLike,
+    latency: ArrayLike = 0.0,
+    peers: ArrayLike | None = None,
+) -> Array:
+    """All-to-all time (s) among N devices, each holding S bytes of which S/N go to every device (itself
+    included), by pairwise exchange: N - 1 steps, in each a device sends S/N to one peer and receives S/N
+    from another, (N-1)·(alpha + S/(N·B)) (Thakur, Rabenseifner & Gropp 2005, MPI_Alltoall for long
+    messages). `peers`: only that many of the N - 1 steps, those on this link (default all)."""
+    s, n, b, a = _arrays(bytes_per_device, devices, bandwidth, latency)
+    steps = n - 1.0 if peers is None else np.asarray(peers, dtype=np.float64)
+    return np.where(n > 1, steps * (a + s / (np.maximum(n, 1.0) * b)), 0.0)

@@ -10,6 +10,11 @@ b sequences of s tokens (T = b·s rows; Megatron-LM's column/row split, Shoeybi 
   standard attention core          per head (batch b·a/t): scores QKᵀ (s, s, d) and scores × V (s, d, s);
                                    backward: dP = dO·Vᵀ (s, s, d), dV, dQ, dK (s, d, s) each
   logit layer                      (T, V/t, h) forward; (T, h, V/t) and (h, V/t, T) backward
+  mixture of experts (FFN)         router (T, experts, h), replicated; each of the experts/e routed experts a
+                                   device holds, one grouped kernel: in (C, f_in/t, h), out (C, h, f/t), C
+                                   its rows, expert_rows(e·T) (planner.cost.moe: the e ranks of an
+                                   expert-parallel group send it their tokens, each row k times); shared
+                                   experts as a dense FFN of their summed width
 
 q = heads·d and kv = kv_heads·d (d the head size). Each GEMM is timed by planner.cost.gemm.gemm_time (tile
 and wave quantisation, the A+B+C roofline, the per-kernel overhead). Memory-bound kernels run at the
@@ -36,6 +41,7 @@ from planner.cost import megatron as mg
 from planner.cost.compute import sustained_compute
 from planner.cost.gemm import gemm_time, memory_bound_time
 from planner.cost.megatron import active_ffn_size, projection_sizes
+from planner.cost.moe import expert_rows
 from planner.cost.transformer import attention_parameters, ffn_parameters
 from planner.spec.hardware import Device
 from planner.spec.llm import LLMConfig
@@ -45,24 +51,50 @@ LINEAR_KERNELS = 5  # two norms, two bias-dropout-adds, one bias-activation (SC'
 SCORE_KERNELS = 2  # scale-mask-softmax and attention dropout (standard attention only)
 
 
-def _forward_and_backward(device: Device, dtype: str, m: Any, n: Any, k: Any) -> tuple[Any, Any]:
-    """(forward, backward) seconds of a weight GEMM (m, n, k): backward = input + weight gradient."""
-    forward = gemm_time(device, dtype, m, n, k)
-    backward = gemm_time(device, dtype, m, k, n) + gemm_time(device, dtype, k, n, m)
+def _forward_and_backward(
+    device: Device, dtype: str, m: Any, n: Any, k: Any, batch: Any = 1
+) -> tuple[Any, Any]:
+    """(forward, backward) seconds of `batch` weight GEMMs (m, n, k): backward = input + weight gradient."""
+    forward = gemm_time(device, dtype, m, n, k, batch)
+    backward = gemm_time(device, dtype, m, k, n, batch) + gemm_time(device, dtype, k, n, m, batch)
     return forward, backward
 
 
-def dense_times(device: Device, dtype: str, cfg: LLMConfig, tokens: Any, tensor: Any) -> tuple[Any, Any]:
-    """(forward, backward) seconds of one layer's weight GEMMs on one of t devices, T = `tokens` rows."""
+def dense_times(
+    device: Device, dtype: str, cfg: LLMConfig, tokens: Any, tensor: Any, expert: Any = 1
+) -> tuple[Any, Any]:
+    """(forward, backward) seconds of one layer's weight GEMMs on one of t devices, T = `tokens` rows; a
+    mixture of experts' FFN on one of e expert-parallel ranks (module docstring)."""
     h, f = cfg.hidden_size, active_ffn_size(cfg)
     q, kv = projection_sizes(cfg)
     t = np.asarray(tensor, dtype=np.float64)
     inner = (2 if cfg.gated_ffn else 1) * f
-    shapes = (((q + 2 * kv) / t, h), (h, q / t), (inner / t, h), (h, f / t))
+    shapes = [((q + 2 * kv) / t, h), (h, q / t)]
+    if not cfg.is_moe:
+        shapes += [(inner / t, h), (h, f / t)]
     forward = backward = 0.0
     for n, k in shapes:
         fwd, bwd = _forward_and_backward(device, dtype, tokens, n, k)
         forward, backward = forward + fwd, backward + bwd
+    if cfg.is_moe:
+        fwd, bwd = _expert_times(device, dtype, cfg, tokens, t, np.asarray(expert, dtype=np.float64))
+        forward, backward = forward + fwd, backward + bwd
+    return forward, backward
+
+
+def _expert_times(device: Device, dtype: str, cfg: LLMConfig, tokens: Any, t: Any, e: Any) -> tuple[Any, Any]:
+    """(forward, backward) seconds of a mixture-of-experts FFN's GEMMs on one device (module docstring)."""
+    h, f = cfg.hidden_size, cfg.expert_size
+    inner = (2 if cfg.gated_ffn else 1) * f
+    forward, backward = _forward_and_backward(device, dtype, tokens, cfg.num_experts, h)  # the router
+    rows, local = expert_rows(cfg, e * np.asarray(tokens, dtype=np.float64)), cfg.num_experts / e
+    groups = [(rows, local, 1.0), (tokens, 1.0, float(cfg.shared_experts))]
+    for m, batch, width in groups:
+        if width == 0:
+            continue
+        for n, k in ((width * inner / t, h), (h, width * f / t)):
+            fwd, bwd = _forward_and_backward(device, dtype, m, n, k, batch)
+            forward, backward = forward + fwd, backward + bwd
     return forward, backward
 
 

@@ -1,11 +1,12 @@
 """Communication of 3D-parallel LLM training on a cluster: tensor-parallel all-reduces, data-parallel
-gradient all-reduces and pipeline point-to-point transfers.
+gradient all-reduces, pipeline point-to-point transfers and mixture-of-experts all-to-alls.
 
-Rank order (Megatron-LM's default): tensor-parallel ranks innermost (consecutive devices), then data
-parallel, then pipeline stages outermost. So a tensor-parallel group of t devices sits inside one server
-when t <= devices per server and spans t / dps whole servers otherwise; the d members of a data-parallel
-group are t devices apart; adjacent pipeline stages are t·d devices apart. Devices fill servers in order
-(planner.cost.collective_layout.layout).
+Rank order (Megatron-LM's default): tensor-parallel ranks innermost (consecutive devices), then data parallel,
+then pipeline stages outermost. So a tensor-parallel group of t devices sits inside one server when t <=
+devices per server and spans t / dps whole servers otherwise; the d members of a data-parallel group are t
+devices apart (so are those of an expert-parallel group, e consecutive members of a data-parallel group:
+Megatron-core's layout, planner.optimize.llm_setup); adjacent pipeline stages are t·d devices apart. Devices
+fill servers in order (planner.cost.collective_layout.layout).
 
 All-reduces use planner.cost.cluster_allreduce.allreduce_on_cluster (alpha-beta model over the cluster's
 levels) and take the fastest of the algorithms NCCL implements (`llm_algorithms`: ring, tree and
@@ -28,7 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from planner.cost.cluster_allreduce import allreduce_on_cluster
 from planner.cost.collective_registry import algorithm_names
-from planner.cost.collectives import ring_allgather_time
+from planner.cost.collectives import pairwise_alltoall_time, ring_allgather_time
 from planner.spec.hardware import Cluster, Level, Link
 
 FloatArray = NDArray[np.float64]
@@ -108,6 +109,27 @@ def dp_allreduce_time(
         return 0.0
     group = data_parallel_group(cluster, tensor, data)
     return _best(group, message_bytes, data, algorithms)
+
+
+def ep_alltoall_time(cluster: Cluster, tensor: int, expert: int, message_bytes: float) -> float:
+    """One expert-parallel all-to-all (a dispatch or a combine) among e ranks t devices apart, each sending
+    `message_bytes` in all (its tokens' rows, S/e to each rank), every group of the cluster at once: the
+    group's layout as a data-parallel group's (data_parallel_group: k members per server, the server's
+    outer link shared by its dps / k groups), by pairwise exchange
+    (planner.cost.collectives.pairwise_alltoall_time): the k - 1 steps to peers inside the server on the
+    inner link, the e - k to peers outside on the group's share of the outer link, which the k members
+    cross in the same steps (k times the bytes) (s)."""
+    if expert <= 1 or message_bytes <= 0:
+        return 0.0
+    group = data_parallel_group(cluster, tensor, expert)
+    first, last = group.levels[0], group.levels[-1]
+    k = first.count
+    inner, outer = first.link, last.link
+    inside = pairwise_alltoall_time(message_bytes, expert, inner.effective_bandwidth, inner.latency, k - 1)
+    across = pairwise_alltoall_time(
+        k * message_bytes, expert, outer.effective_bandwidth, outer.latency, max(0, expert - k)
+    )
+    return float(inside + across)
 
 
 def p2p_time(

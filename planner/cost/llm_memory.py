@@ -20,6 +20,11 @@ stage    bytes per device
 3        (w + g + k)·Ψ/d                      P_os+g+p: parameters too
 =======  ===================================
 
+Mixture of experts with expert parallelism over e ranks (planner.optimize.llm_setup for the layout): a
+device holds its stage's routed experts / (t·e) (expert_stage_parameters / e); their states are sharded
+by ZeRO over the d / e ranks that hold the same experts, the rest over d (Megatron-core's distributed
+optimizer shards expert parameters over the expert-data-parallel group).
+
 Not counted: ZeRO-3's gathered working copy of the layer being computed, communication buffers, the CUDA
 context, allocator fragmentation. Units: parameters (counts), bytes.
 """
@@ -30,6 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from planner.cost.memory import state_bytes_per_parameter
+from planner.cost.moe import expert_parameters
 from planner.cost.transformer import attention_parameters, ffn_parameters, parameter_breakdown
 from planner.spec.llm import LLMConfig
 
@@ -62,6 +68,15 @@ def stage_parameters(cfg: LLMConfig, pipeline: ArrayLike, tensor: ArrayLike) -> 
     first = np.where(p > 1, layers + embedding, single)
     last = np.where(p > 1, layers + final_norm + head, single)
     return first / t, last / t
+
+
+def expert_stage_parameters(cfg: LLMConfig, pipeline: ArrayLike, tensor: ArrayLike) -> FloatArray:
+    """Routed-expert parameters of one pipeline stage on one of t devices before expert parallelism
+    divides them (the part of stage_parameters that e ranks share out; 0 for a dense model), unit:
+    parameters."""
+    p = np.asarray(pipeline, dtype=np.float64)
+    t = np.asarray(tensor, dtype=np.float64)
+    return expert_parameters(cfg) / p / t
 
 
 def model_state_bytes(

@@ -16,7 +16,8 @@ combine an expert-parallel step exchanges.
 
 from __future__ import annotations
 
-import math
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from planner.cost.transformer import (
     expert_ffn_parameters,
@@ -76,8 +77,13 @@ def expert_capacity(cfg: LLMConfig, tokens: int) -> int:
     """
     if tokens < 0:
         raise ValueError(f"tokens must be >= 0, got {tokens}")
+    return int(expert_rows(cfg, tokens))
+
+
+def expert_rows(cfg: LLMConfig, tokens: ArrayLike) -> NDArray[np.float64]:
+    """expert_capacity on arrays of token counts: the rows of one routed expert's GEMMs. Unit: tokens."""
+    n = np.asarray(tokens, dtype=np.float64)
     if not cfg.is_moe:
-        return tokens
-    share = cfg.routed_experts_per_token * tokens / cfg.num_experts
+        return n
     factor = cfg.capacity_factor if cfg.capacity_factor is not None else 1.0
-    return math.ceil(factor * share)
+    return np.ceil(factor * cfg.routed_experts_per_token * n / cfg.num_experts)

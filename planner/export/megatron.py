@@ -25,6 +25,11 @@ checks of `validate_args`):
   `--max-position-embeddings`, `--position-embedding-type` {learned_absolute, rope}, `--normalization`
   {LayerNorm, RMSNorm}, `--swiglu`, `--untie-embeddings-and-output-weights`, `--disable-bias-linear`.
   The vocabulary comes from the tokenizer arguments, which are the user's.
+* Mixture of experts (megatron/training/arguments.py, _add_moe_args): `--num-experts`, `--moe-router-topk`,
+  `--moe-ffn-hidden-size` (one expert's inner size), `--moe-shared-expert-intermediate-size` (all shared
+  experts' together), `--expert-model-parallel-size` (int; num_experts divisible by it, and in
+  Megatron-core's layout it divides the data-parallel size), `--moe-token-dispatcher-type alltoall` (the
+  all-to-all the planner models; `--moe-expert-capacity-factor` needs it), `--moe-expert-capacity-factor`.
 
 Every emitted set is checked against those rules (t·p·d = devices, global batch divisible by micro × d,
 layers divisible by p and by p·v when interleaved, heads and query groups divisible by t) before it is
@@ -61,6 +66,9 @@ def check(plan: Mapping[str, Any], inputs: Mapping[str, Any], model: LLMConfig) 
         broken.append(f"{layers} layers are not divisible by p = {p}")
     elif v > 1 and ((layers // p) % v or p < 2):
         broken.append(f"interleaving v = {v} needs p > 1 and layers / p = {layers // p} divisible by v")
+    e = int(plan.get("expert_parallel", 1))
+    if model.num_experts % e or d % e:
+        broken.append(f"e = {e} does not divide both the experts ({model.num_experts}) and d = {d}")
     if model.num_heads % t or model.kv_heads % t:
         broken.append(
             f"t = {t} does not divide both the heads ({model.num_heads}) and the query groups "
@@ -79,6 +87,8 @@ def arguments(plan: Mapping[str, Any], inputs: Mapping[str, Any], model: LLMConf
     ]
     if v > 1:
         args.append(("--num-layers-per-virtual-pipeline-stage", str(model.num_layers // (p * v))))
+    if model.is_moe:
+        args.append(("--expert-model-parallel-size", str(int(plan["expert_parallel"]))))
     if t > 1 and inputs.get("sequence_parallel", False):
         args.append(("--sequence-parallel", None))
     args += [
@@ -134,6 +144,23 @@ def _model_arguments(model: LLMConfig, seq_len: int) -> list[Argument]:
         args.append(("--untie-embeddings-and-output-weights", None))
     if not model.bias:
         args.append(("--disable-bias-linear", None))
+    return args + _expert_arguments(model)
+
+
+def _expert_arguments(model: LLMConfig) -> list[Argument]:
+    """A mixture of experts' shape and routing (module docstring); none for a dense model."""
+    if not model.is_moe:
+        return []
+    args: list[Argument] = [
+        ("--num-experts", str(model.num_experts)),
+        ("--moe-router-topk", str(model.routed_experts_per_token)),
+        ("--moe-ffn-hidden-size", str(model.expert_size)),
+        ("--moe-token-dispatcher-type", "alltoall"),
+    ]
+    if model.shared_experts:
+        args.append(("--moe-shared-expert-intermediate-size", str(model.shared_experts * model.expert_size)))
+    if model.capacity_factor is not None:
+        args.append(("--moe-expert-capacity-factor", f"{model.capacity_factor:g}"))
     return args
 
 

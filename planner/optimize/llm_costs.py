@@ -5,7 +5,8 @@ Per configuration (seconds; planner.cost.megatron for the formulas and sources):
   step      one device's forward + backward of one micro-batch on the last stage (it also holds the logit
             layer): matrix-multiply FLOPs / sustained compute + memory-bound kernels' bytes / sustained
             memory bandwidth (planner.cost.compute) + the tensor-parallel all-reduces of its l/p layers +
-            2·v point-to-point transfers (not overlapped)
+            2·v point-to-point transfers + (mixture of experts, e > 1) the expert-parallel all-to-alls of
+            its l/p layers (not overlapped)
   pipeline  (m + (p-1)/v)·step (SC'21 Eq. 1; the (p-1)/v part is the bubble)
   data      the data-parallel gradient reduction by ZeRO stage and the part of it compute does not hide
             (planner.optimize.llm_data_parallel)
@@ -15,7 +16,18 @@ Memory per device: the larger of the first stage (embedding, most micro-batches 
 copy: planner.optimize.llm_data_parallel) plus activations
 (planner.cost.megatron), against Device.memory. A candidate fails on the first of: the structural rules
 (planner.optimize.llm_rules), memory. The few collective times are computed once per distinct (t, b) and
-(t, p, d) (planner.cost.llm_comm). Complexity: O(|grid|) array work plus O(distinct keys) collectives.
+(t, p, d) (planner.cost.llm_comm).
+
+Mixture of experts (every layer's FFN, e the expert-parallel degree): the experts' GEMMs by their shapes
+(planner.cost.layer_kernels); per layer and micro-batch the all-to-alls of the tokens' rows to the experts and
+back, 2 in the forward (dispatch, combine), 2 in the backward and 2 more under full recomputation (Lepikhin et
+al. 2021, GShard, Sec. 2.2; Megatron-core's alltoall token dispatcher), the counts of the tensor-parallel
+collectives (megatron.tp_collectives_per_layer). A device sends the rows its b·s tokens route, experts · C / e
+(C = planner.cost.moe.expert_rows(e·b·s) per expert: k·b·s rows when dropless) of h activations, 1/t of them
+with sequence parallelism (each tensor-parallel rank sends its shard and the experts' tensor-parallel gather
+stands in for the FFN's all-reduce). Expert parameters' states and gradient reductions:
+planner.cost.llm_memory, planner.optimize.llm_data_parallel. Complexity: O(|grid|) array work plus O(distinct
+keys) collectives.
 """
 
 from __future__ import annotations
@@ -26,8 +38,9 @@ from typing import Any
 import numpy as np
 
 from planner.cost import megatron as mg
-from planner.cost.llm_comm import p2p_time, tp_allreduce_time
-from planner.cost.llm_memory import stage_parameters
+from planner.cost.llm_comm import ep_alltoall_time, p2p_time, tp_allreduce_time
+from planner.cost.llm_memory import expert_stage_parameters, stage_parameters
+from planner.cost.moe import expert_rows
 from planner.optimize.llm_data_parallel import data_parallel_times, zero3_working_copy_bytes
 from planner.optimize.llm_grid import Grid, per_distinct
 from planner.optimize.llm_rules import rule_failures, rule_message
@@ -76,11 +89,11 @@ class GridCosts:
 
 
 def _stage_memory(
-    setup: TrainingSetup, parameters: Any, t: Any, d: Any, z: Any, activations: Any
+    setup: TrainingSetup, parameters: Any, t: Any, d: Any, z: Any, activations: Any, experts: Any, e: Any
 ) -> dict[str, Any]:
     """Bytes per device of one stage by part (MEMORY_PARTS); ZeRO-3's working copy counts as weights."""
-    weights, gradients, states, _ = state_total(setup, parameters, d, z)
-    weights = weights + zero3_working_copy_bytes(setup, t, z)
+    weights, gradients, states, _ = state_total(setup, parameters, d, z, experts, e)
+    weights = weights + zero3_working_copy_bytes(setup, t, z, e)
     return dict(zip(MEMORY_PARTS, (weights, gradients, states, activations), strict=True))
 
 
@@ -88,15 +101,16 @@ def evaluate_grid(setup: TrainingSetup, grid: Grid) -> GridCosts:
     """Time, memory and feasibility of every candidate of `grid` at once (the module docstring's model)."""
     cfg, cluster = setup.model, setup.cluster
     t, p, d, b, v, z = grid.tensor, grid.pipeline, grid.data, grid.microbatch, grid.interleave, grid.zero
-    tf, pf, df, bf, vf = (x.astype(np.float64) for x in (t, p, d, b, v))
+    e = grid.expert
+    tf, pf, df, bf, vf, ef = (x.astype(np.float64) for x in (t, p, d, b, v, e))
     m = setup.global_batch / (bf * df)
     layers = cfg.num_layers / pf
-    failed = rule_failures(setup, t, p, d, b, v)
+    failed = rule_failures(setup, t, p, d, b, v, e)
     whole = ~failed["batch-multiple"]
 
     # per-recompute-mode pieces, assembled with np.where
     forward, total, collectives, per_layer = (np.zeros(len(grid)) for _ in range(4))
-    times = compute_times(setup, tf, pf, bf)
+    times = compute_times(setup, tf, pf, bf, ef)
     for index, mode in enumerate(RECOMPUTE):
         chosen = grid.recompute == index
         if not chosen.any():
@@ -115,11 +129,15 @@ def evaluate_grid(setup: TrainingSetup, grid: Grid) -> GridCosts:
     tp = layers * collectives * tp_one
     p2p = np.where(p > 1, 2.0 * vf * p2p_time(cluster, tf, df, pf, bf * boundary_per_b), 0.0)
     step = total + tp + p2p
+    if cfg.is_moe:
+        alltoall = layers * collectives * _alltoall_times(setup, t, b, e)
+        step = step + alltoall
     piped = mg.pipeline_time(m, pf, vf, step)
 
     first, last = stage_parameters(cfg, pf, tf)
-    traffic, exposed = data_parallel_times(setup, t, p, d, z, m, forward, total)
-    update = optimizer_time(setup, np.maximum(first, last), df, z)
+    experts = expert_stage_parameters(cfg, pf, tf)
+    traffic, exposed = data_parallel_times(setup, t, p, d, z, m, forward, total, e)
+    update = optimizer_time(setup, np.maximum(first, last), df, z, experts, ef)
     time = piped + exposed + update
 
     scale = activation_scale(setup)
@@ -130,8 +148,8 @@ def evaluate_grid(setup: TrainingSetup, grid: Grid) -> GridCosts:
         for is_last in (False, True)
     )
     first_act = np.where(p == 1, first_act + output, first_act)
-    first_parts = _stage_memory(setup, first, tf, df, z, scale * first_act)
-    last_parts = _stage_memory(setup, last, tf, df, z, scale * (last_act + output))
+    first_parts = _stage_memory(setup, first, tf, df, z, scale * first_act, experts, ef)
+    last_parts = _stage_memory(setup, last, tf, df, z, scale * (last_act + output), experts, ef)
     first_mem, last_mem = sum(first_parts.values()), sum(last_parts.values())
     last_worse = last_mem > first_mem
     memory = np.where(last_worse, last_mem, first_mem)
@@ -143,27 +161,42 @@ def evaluate_grid(setup: TrainingSetup, grid: Grid) -> GridCosts:
         detail = np.where((detail < 0) & fails, codes.index(code), detail)
     failed["memory"] = whole & ~(memory <= setup.device.memory)
     detail = np.where((detail < 0) & failed["memory"], codes.index("memory"), detail)
+    breakdown = {
+        "compute_s": m * total,
+        "tensor_parallel_comm_s": m * tp,
+        "pipeline_p2p_s": m * p2p,
+        "bubble_s": piped - m * step,
+        "data_parallel_comm_s": traffic,
+        "data_parallel_exposed_s": exposed,
+        "optimizer_s": update,
+    }
+    if cfg.is_moe:
+        breakdown["expert_parallel_comm_s"] = m * alltoall
     return GridCosts(
         time_s=time,
         memory_bytes=memory,
         detail=detail,
         microbatches=m,
         bubble_overhead=np.where(whole, (pf - 1.0) / (vf * m), np.nan),
-        breakdown={
-            "compute_s": m * total,
-            "tensor_parallel_comm_s": m * tp,
-            "pipeline_p2p_s": m * p2p,
-            "bubble_s": piped - m * step,
-            "data_parallel_comm_s": traffic,
-            "data_parallel_exposed_s": exposed,
-            "optimizer_s": update,
-        },
+        breakdown=breakdown,
         memory_parts={
             part: np.where(last_worse, last_parts[part], first_parts[part]) for part in MEMORY_PARTS
         },
         last_stage_worse=last_worse,
         failed=failed,
     )
+
+
+def _alltoall_times(setup: TrainingSetup, t: IntArray, b: IntArray, e: IntArray) -> FloatArray:
+    """Seconds of one expert-parallel all-to-all per candidate (module docstring), once per (t, b, e)."""
+    cfg, cluster = setup.model, setup.cluster
+
+    def one(tt: int, bb: int, ee: int) -> float:
+        rows = cfg.num_experts * float(expert_rows(cfg, ee * bb * setup.seq_len)) / ee
+        shard = tt if setup.sequence_parallel else 1
+        return ep_alltoall_time(cluster, tt, ee, rows * cfg.hidden_size * setup.activation_bytes / shard)
+
+    return per_distinct((t, b, e), one)
 
 
 def plan_evaluation(setup: TrainingSetup, grid: Grid, costs: GridCosts, i: int) -> PlanEvaluation:

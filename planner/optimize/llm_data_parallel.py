@@ -20,6 +20,10 @@ what does not fit is exposed, and so is what nothing can hide: the last gradient
 share of the stage's collective, MEGATRON_BUCKET_PARAMETERS), and for ZeRO-3 each micro-batch's first
 all-gather (no layer computes before it) and the step's last reduce-scatter, τ(L·w)/2 per micro-batch plus
 τ(L·g)/2.
+Mixture of experts with expert parallelism e: each collective above moves the non-expert bytes among the
+d replicas and the device's routed experts' bytes (its 1/e share) among the d / e replicas that hold the
+same experts, t·e devices apart (Megatron-core's expert-data-parallel group, planner.optimize.llm_setup):
+τ(x) becomes τ_d(x_shared) + τ_{d/e}(x_experts / e), the two one after the other.
 ZeRO-3's working copy: the layer being computed and the one prefetched, gathered in full (2·L·w bytes;
 FSDP's limit of two all-gathers in flight, Zhao et al. Sec. 4.2), and the layer's unsharded gradient
 before its reduce-scatter (L·g). Units: bytes, seconds.
@@ -32,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from planner.cost.llm_comm import dp_allreduce_time
-from planner.cost.llm_memory import layer_parameters, stage_parameters
+from planner.cost.llm_memory import expert_stage_parameters, layer_parameters, stage_parameters
 from planner.cost.overlap import backward_phase, device_overlap
 from planner.optimize.llm_grid import per_distinct
 from planner.optimize.llm_setup import FloatArray, IntArray, TrainingSetup
@@ -44,19 +48,29 @@ MEGATRON_BUCKET_PARAMETERS = 40_000_000
 RINGS = ("ring",)  # NCCL's only algorithm for reduce-scatter and all-gather
 
 
-def _stage_and_layer_times(setup: TrainingSetup, t: int, p: int, d: int) -> tuple[float, ...]:
+def _stage_and_layer_times(setup: TrainingSetup, t: int, p: int, d: int, e: int) -> tuple[float, ...]:
     """(τ(Ψ·g) as an all-reduce, the same as rings, τ(L·w), τ(L·g), τ(R·w), τ(R·g), the last bucket's share
-    of the stage's gradients) for one (t, p, d), the collectives but the first as rings (module docstring)."""
+    of the stage's gradients) for one (t, p, d, e), the collectives but the first as rings (module
+    docstring)."""
     cfg = setup.model
     w, g = DTYPE_BYTES[setup.dtype], DTYPE_BYTES[setup.gradient_precision]
     first, last = stage_parameters(cfg, p, t)
+    experts = float(expert_stage_parameters(cfg, p, t))
     stage = max(float(first), float(last))
     layer = layer_parameters(cfg) / t
+    layer_experts = experts * p / cfg.num_layers
     rest = max(0.0, stage - cfg.num_layers / p * layer)
-    sizes = (stage * g, layer * w, layer * g, rest * w, rest * g)
-    rings = (dp_allreduce_time(setup.cluster, t, d, size, RINGS) for size in sizes)
-    last_bucket = min(1.0, MEGATRON_BUCKET_PARAMETERS / stage) if stage > 0 else 0.0
-    return (dp_allreduce_time(setup.cluster, t, d, stage * g), *rings, last_bucket)
+    split = ((stage, experts, g), (layer, layer_experts, w), (layer, layer_experts, g), (rest, 0.0, w))
+    parts = [*split, (rest, 0.0, g)]
+
+    def reduce(total: float, routed: float, size: float, algorithms: tuple[str, ...] | None) -> float:
+        shared = dp_allreduce_time(setup.cluster, t, d, (total - routed) * size, algorithms)
+        return shared + dp_allreduce_time(setup.cluster, t * e, d // e, routed / e * size, algorithms)
+
+    rings = (reduce(*part, RINGS) for part in parts)
+    held = stage - experts + experts / e
+    last_bucket = min(1.0, MEGATRON_BUCKET_PARAMETERS / held) if held > 0 else 0.0
+    return (reduce(stage, experts, g, None), *rings, last_bucket)
 
 
 def data_parallel_times(
@@ -68,12 +82,15 @@ def data_parallel_times(
     microbatches: FloatArray,
     forward: FloatArray,
     total: FloatArray,
+    e: IntArray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """(traffic, exposed) data-parallel seconds per iteration of each candidate (module docstring);
-    `forward` and `total` are one micro-batch's compute seconds (forward, forward + backward)."""
+    `forward` and `total` are one micro-batch's compute seconds (forward, forward + backward); `e` the
+    expert-parallel degrees (default 1)."""
     m = np.asarray(microbatches, dtype=np.float64)
+    e = np.ones_like(t) if e is None else e
     allreduce, stage, layer_w, layer_g, rest_w, rest_g, bucket = per_distinct(
-        (t, p, d), lambda tt, pp, dd: _stage_and_layer_times(setup, tt, pp, dd), outputs=7
+        (t, p, d, e), lambda tt, pp, dd, ee: _stage_and_layer_times(setup, tt, pp, dd, ee), outputs=7
     ).T
     layers = setup.model.num_layers / p.astype(np.float64)
     zero3 = m * (layers * (layer_w + 0.5 * layer_g) + rest_w + 0.5 * rest_g)
@@ -95,8 +112,12 @@ def data_parallel_times(
     return traffic, np.maximum(0.0, exposed)
 
 
-def zero3_working_copy_bytes(setup: TrainingSetup, t: Any, z: Any) -> FloatArray:
-    """Bytes of ZeRO-3's gathered working copy per device (module docstring), 0 for other stages."""
-    layer = layer_parameters(setup.model) / np.asarray(t, dtype=np.float64)
+def zero3_working_copy_bytes(setup: TrainingSetup, t: Any, z: Any, e: Any = 1) -> FloatArray:
+    """Bytes of ZeRO-3's gathered working copy per device (module docstring), 0 for other stages; of a
+    mixture of experts' layer the device's 1/e of its routed experts."""
+    cfg = setup.model
+    routed = expert_stage_parameters(cfg, cfg.num_layers, 1)
+    held = layer_parameters(cfg) - routed + routed / np.asarray(e, dtype=np.float64)
+    layer = held / np.asarray(t, dtype=np.float64)
     copy = layer * (2.0 * DTYPE_BYTES[setup.dtype] + DTYPE_BYTES[setup.gradient_precision])
     return np.where(np.asarray(z) == 3, copy, 0.0)

@@ -1,9 +1,10 @@
 """The whole space of LLM training configurations at once: the candidate grid, as numpy arrays.
 
-Search space: every (t, p) with t·p dividing the N devices (d = N / (t·p), so t·p·d = N), b = 1 ..
-max_microbatch, v = 1 .. max_interleave, recomputation none / selective / full, ZeRO 0-3, built as a
-Cartesian product with numpy (no Python loop over candidates). The rules a candidate must keep:
-planner.optimize.llm_rules; its costs: planner.optimize.llm_costs.
+Search space: every (t, p) with t·p dividing the N devices (d = N / (t·p), so t·p·d = N), for a
+mixture-of-experts model every expert-parallel degree e dividing both its experts and d (1 for a dense model;
+planner.optimize.llm_setup for the layout), b = 1 .. max_microbatch, v = 1 .. max_interleave, recomputation
+none / selective / full, ZeRO 0-3, built as a Cartesian product with numpy (no Python loop over candidates).
+The rules a candidate must keep: planner.optimize.llm_rules; its costs: planner.optimize.llm_costs.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Grid:
     interleave: IntArray
     recompute: IntArray
     zero: IntArray
+    expert: IntArray
 
     def __len__(self) -> int:
         return int(self.tensor.size)
@@ -46,6 +48,7 @@ class Grid:
             int(self.interleave[i]),
             RECOMPUTE[int(self.recompute[i])],
             int(self.zero[i]),
+            int(self.expert[i]),
         )
 
 
@@ -66,10 +69,13 @@ def candidate_grid(
     pipeline: int | None = None,
     microbatch: int | None = None,
     interleave: int | None = None,
+    experts: int = 1,
+    expert: int | None = None,
 ) -> Grid:
-    """Every (t, p, d = N/(t·p), b, v, recompute, zero) with t·p dividing N, as arrays (a Cartesian
-    product built with numpy, no Python loop over candidates). `tensor`, `pipeline`, `microbatch` and
-    `interleave` pin that value."""
+    """Every (t, p, d = N/(t·p), e, b, v, recompute, zero) with t·p dividing N and e dividing both `experts`
+    (the model's routed experts per layer) and d, as arrays (a Cartesian product built with numpy, no
+    Python loop over candidates). `tensor`, `pipeline`, `microbatch`, `interleave` and `expert` pin that
+    value."""
     if max_microbatch < 1 or max_interleave < 1:
         raise ValueError("max_microbatch and max_interleave must be >= 1")
     unknown = [r for r in recompute if r not in RECOMPUTE]
@@ -84,10 +90,10 @@ def candidate_grid(
         keep &= t_all == tensor
     if pipeline is not None:
         keep &= p_all == pipeline
-    t_pairs, p_pairs = t_all[keep], p_all[keep]
+    pairs, e_values = _with_expert_degrees(t_all[keep], p_all[keep], devices, experts, expert)
     b_count = 1 if microbatch is not None else max_microbatch
     v_count = 1 if interleave is not None else max_interleave
-    shape = (t_pairs.size, b_count, v_count, len(recompute), len(zero))
+    shape = (e_values.size, b_count, v_count, len(recompute), len(zero))
     if math.prod(shape) > MAX_CANDIDATES:  # checked before any array of that size is made
         raise InfeasibleError(
             f"the search would evaluate {math.prod(shape):,} candidates (limit {MAX_CANDIDATES:,}, about "
@@ -103,8 +109,21 @@ def candidate_grid(
     r_values = np.array([RECOMPUTE.index(r) for r in recompute], dtype=np.int64)
     z_values = np.array(zero, dtype=np.int64)
     pair, bi, vi, ri, zi = (axis.ravel() for axis in np.indices(shape, dtype=np.int64))
-    t, p = t_pairs[pair], p_pairs[pair]
-    return Grid(t, p, devices // (t * p), b_values[bi], v_values[vi], r_values[ri], z_values[zi])
+    t, p, e = pairs[pair, 0], pairs[pair, 1], e_values[pair]
+    return Grid(t, p, devices // (t * p), b_values[bi], v_values[vi], r_values[ri], z_values[zi], e)
+
+
+def _with_expert_degrees(
+    t: IntArray, p: IntArray, devices: int, experts: int, expert: int | None
+) -> tuple[IntArray, IntArray]:
+    """((t, p) rows, e) for every (t, p) pair and each expert degree e dividing `experts` and
+    d = devices / (t·p) (`expert` pins it); dense models (experts = 1) keep e = 1 alone."""
+    degrees = divisors(experts) if expert is None else np.array([expert], dtype=np.int64)
+    d = devices // (t * p)
+    t_rows, e_all = np.meshgrid(np.arange(t.size), degrees, indexing="ij")
+    keep = (d[t_rows] % e_all == 0) & (experts % e_all == 0)
+    rows = t_rows[keep]
+    return np.stack([t[rows], p[rows]], axis=1), e_all[keep]
 
 
 def per_distinct(keys: tuple[IntArray, ...], function: Any, outputs: int = 1) -> FloatArray:

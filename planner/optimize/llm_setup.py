@@ -1,5 +1,11 @@
 """LLM training plans (planner.optimize.parallelism): what is planned, one configuration (t, p, d, b, v,
-recomputation, ZeRO stage), its evaluation, and the reasons a candidate fails.
+recomputation, ZeRO stage, expert-parallel degree e), its evaluation, and the reasons a candidate fails.
+
+Expert parallelism (mixture-of-experts models) follows Megatron-core's layout (megatron/core/
+parallel_state.py, initialize_model_parallel, v0.5-0.7: "data_parallel_size % expert_model_parallel_size
+== 0"): the e ranks of an expert-parallel group are e consecutive members of a data-parallel group (t
+devices apart), each holding num_experts / e experts of every layer; the expert weights' gradients are
+reduced over the d / e ranks holding the same experts (the expert-data-parallel group, t·e apart).
 
 Reported throughput: `tflops_per_device` = FLOPs executed per iteration (recomputation included, the
 convention of SC'21 Table 1, Eq. 3) / time / devices; `model_tflops_per_device` counts no recomputation
@@ -29,6 +35,8 @@ DETAILS: dict[str, str] = {
     "tensor-heads": "divisibility",
     "tensor-kv-heads": "divisibility",
     "tensor-ffn": "divisibility",
+    "expert-experts": "divisibility",
+    "expert-data": "divisibility",
     "pipeline-layers": "divisibility",
     "interleave-pipeline": "divisibility",
     "interleave-layers": "divisibility",
@@ -119,7 +127,8 @@ class TrainingSetup:
 
 @dataclass(frozen=True)
 class Configuration:
-    """One plan: degrees t, p, d, micro-batch b, interleaving v, recomputation, ZeRO stage."""
+    """One plan: degrees t, p, d, micro-batch b, interleaving v, recomputation, ZeRO stage, expert-parallel
+    degree e (1: every device holds all experts; a dense model's only value)."""
 
     tensor: int
     pipeline: int
@@ -128,9 +137,10 @@ class Configuration:
     interleave: int = 1
     recompute: str = "full"
     zero: int = 0
+    expert: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("tensor", "pipeline", "data", "microbatch", "interleave"):
+        for name in ("tensor", "pipeline", "data", "microbatch", "interleave", "expert"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
@@ -152,6 +162,7 @@ class Configuration:
             "interleave": self.interleave,
             "recompute": self.recompute,
             "zero_stage": self.zero,
+            "expert_parallel": self.expert,
         }
 
 

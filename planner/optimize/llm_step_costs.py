@@ -30,7 +30,9 @@ from planner.optimize.llm_setup import FloatArray, TrainingSetup
 from planner.spec.profile import DTYPE_BYTES
 
 
-def compute_times(setup: TrainingSetup, t: Any, p: Any, b: Any) -> dict[str, tuple[FloatArray, FloatArray]]:
+def compute_times(
+    setup: TrainingSetup, t: Any, p: Any, b: Any, e: Any = 1
+) -> dict[str, tuple[FloatArray, FloatArray]]:
     """For each recomputation mode, (forward, forward + backward) compute seconds of one micro-batch on the
     last stage's device: l/p layers (recomputation included) and the logit layer with the loss, each split
     t ways; every GEMM timed from its shape and the memory-bound kernels from their bytes
@@ -40,11 +42,13 @@ def compute_times(setup: TrainingSetup, t: Any, p: Any, b: Any) -> dict[str, tup
     except fused attention's core (planner.cost.layer_kernels.attention_times); full recomputation adds
     one forward, selective (standard attention) the attention core's forward (Korthikanti et al. Sec. 5;
     with fused attention it is none). The per-layer times are computed once per distinct (t, b) for all
-    modes."""
-    shards, micro = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in (t, b)))
-    pairs, inverse = np.unique(np.stack([shards.ravel(), micro.ravel()], axis=1), axis=0, return_inverse=True)
+    modes (and e, the expert-parallel degree of a mixture of experts)."""
+    shards, micro, experts = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in (t, b, e)))
+    keys = np.stack([shards.ravel(), micro.ravel(), experts.ravel()], axis=1)
+    rows, inverse = np.unique(keys, axis=0, return_inverse=True)
     forward, step, selective, logits_forward, logits = (
-        x[inverse.ravel()].reshape(shards.shape) for x in _layer_times(setup, pairs[:, 0], pairs[:, 1])
+        x[inverse.ravel()].reshape(shards.shape)
+        for x in _layer_times(setup, rows[:, 0], rows[:, 1], rows[:, 2])
     )
     layers = setup.model.num_layers / np.asarray(p, dtype=np.float64)
     replays = {"none": 0.0 * forward, "selective": selective, "full": forward}
@@ -54,12 +58,12 @@ def compute_times(setup: TrainingSetup, t: Any, p: Any, b: Any) -> dict[str, tup
     }
 
 
-def _layer_times(setup: TrainingSetup, t: FloatArray, b: FloatArray) -> tuple[FloatArray, ...]:
+def _layer_times(setup: TrainingSetup, t: FloatArray, b: FloatArray, e: FloatArray) -> tuple[FloatArray, ...]:
     """(one layer's forward, its forward + backward, what selective recomputation replays, the logit
-    layer's forward, its forward + backward) seconds for each (t, b)."""
+    layer's forward, its forward + backward) seconds for each (t, b, e)."""
     cfg, device, dtype = setup.model, setup.device, setup.dtype
     tokens = b * setup.seq_len
-    dense, dense_backward = dense_times(device, dtype, cfg, tokens, t)
+    dense, dense_backward = dense_times(device, dtype, cfg, tokens, t, e)
     attention, attention_backward = attention_times(device, dtype, cfg, setup.seq_len, b, t, setup.attention)
     linear, core = mg.elementwise_bytes_per_token(
         cfg, setup.seq_len, t, setup.sequence_parallel, setup.attention
@@ -90,23 +94,38 @@ def _layer_times(setup: TrainingSetup, t: FloatArray, b: FloatArray) -> tuple[Fl
     )
 
 
-def optimizer_time(setup: TrainingSetup, parameters: Any, data: Any, zero: Any) -> FloatArray:
-    """Memory-bound optimizer step over the device's parameters (ZeRO >= 1: its 1/d shard), gradients
-    clipped by their global norm (Megatron-LM's default --clip-grad 1.0, megatron/arguments.py; GPT-3,
-    Brown et al. 2020, App. B: "clip the global norm of the gradient at 1.0")."""
-    psi = np.asarray(parameters, dtype=np.float64)
-    shard = np.where(np.asarray(zero) >= 1, np.asarray(data, dtype=np.float64), 1.0)
+def optimizer_time(
+    setup: TrainingSetup, parameters: Any, data: Any, zero: Any, experts: Any = 0.0, expert: Any = 1
+) -> FloatArray:
+    """Memory-bound optimizer step over the device's parameters (ZeRO >= 1: its 1/d shard; of the routed
+    experts, split e ways, its 1/(d/e) shard, as state_total), gradients clipped by their global norm
+    (Megatron-LM's default --clip-grad 1.0, megatron/arguments.py; GPT-3, Brown et al. 2020, App. B:
+    "clip the global norm of the gradient at 1.0")."""
+    sharded = np.asarray(zero) >= 1
+    e = np.asarray(expert, dtype=np.float64)
+    d = np.asarray(data, dtype=np.float64)
+    shared = np.asarray(parameters, dtype=np.float64) - experts
     per_parameter = update_bytes_per_parameter(
         setup.dtype, setup.optimizer, setup.gradient_precision, gradient_clipping=True
     )
-    moved = per_parameter * psi / shard
+    moved = per_parameter * shared / np.where(sharded, d, 1.0)
+    moved = moved + per_parameter * (experts / e) / np.where(sharded, d / e, 1.0)
     return moved / sustained_memory_bandwidth(setup.device)
 
 
-def state_total(setup: TrainingSetup, parameters: Any, data: Any, zero: Any) -> tuple[FloatArray, ...]:
-    weights, gradients, states = model_state_bytes(
-        parameters, data, zero, setup.dtype, setup.optimizer, setup.gradient_precision
+def state_total(
+    setup: TrainingSetup, parameters: Any, data: Any, zero: Any, experts: Any = 0.0, expert: Any = 1
+) -> tuple[FloatArray, ...]:
+    """(weights, gradients, optimizer state, their sum) bytes per device: `parameters` sharded by ZeRO
+    over d, of which `experts` (routed experts, before expert parallelism) are split e ways and sharded
+    over the d / e ranks holding the same experts (planner.cost.llm_memory)."""
+    shared = np.asarray(parameters, dtype=np.float64) - experts
+    e = np.asarray(expert, dtype=np.float64)
+    parts = (
+        model_state_bytes(psi, d, zero, setup.dtype, setup.optimizer, setup.gradient_precision)
+        for psi, d in ((shared, data), (experts / e, np.asarray(data) / e))
     )
+    weights, gradients, states = (a + b for a, b in zip(*parts, strict=True))
     return weights, gradients, states, weights + gradients + states
 
 

@@ -1,10 +1,11 @@
 """LLM training plans: tensor (t) × pipeline (p) × data (d) parallelism, micro-batch size b, interleaving v,
-activation recomputation and ZeRO stage, searched exhaustively and vectorised.
+activation recomputation, ZeRO stage and (mixture of experts) expert parallelism e, searched exhaustively
+and vectorised.
 
 What it optimises: time per training iteration (one global batch of B sequences of length s) on the
 devices given, subject to the memory of one device. Ties (equal times) are broken by lower memory per
 device, then smaller t·p (less model parallelism), then smaller t, p, b, v, recomputation in the order
-none < selective < full, and lower ZeRO stage: a total order, so the ranking is deterministic.
+none < selective < full, lower ZeRO stage and smaller e: a total order, so the ranking is deterministic.
 
 The search space: planner.optimize.llm_grid; its rules: planner.optimize.llm_rules; the cost model, on
 arrays: planner.optimize.llm_costs, which also gives the top plans in full.
@@ -54,9 +55,11 @@ class SearchResult:
 
 
 def rank(grid: Grid, costs: GridCosts) -> IntArray:
-    """Indices of the feasible candidates, best first: time, then memory, t·p, t, p, b, v, recompute, zero."""
+    """Indices of the feasible candidates, best first: time, then memory, t·p, t, p, b, v, recompute, zero,
+    e."""
     ok = np.flatnonzero(costs.detail < 0)
     keys = (
+        grid.expert[ok],
         grid.zero[ok],
         grid.recompute[ok],
         grid.interleave[ok],
@@ -82,6 +85,7 @@ def search(
     pipeline: int | None = None,
     microbatch: int | None = None,
     interleave: int | None = None,
+    expert: int | None = None,
 ) -> SearchResult:
     """Evaluate every candidate on the setup's devices and return the `top` feasible plans (in full) with
     counts of the rejected ones per reason. Keyword arguments restrict the grid (see `candidate_grid`)."""
@@ -99,6 +103,8 @@ def search(
         pipeline=pipeline,
         microbatch=microbatch,
         interleave=interleave,
+        experts=setup.model.num_experts,
+        expert=expert,
     )
     costs = evaluate_grid(setup, grid)
     order = rank(grid, costs)

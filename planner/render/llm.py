@@ -32,6 +32,11 @@ def llm_tables(payload: dict[str, Any]) -> list[Any]:
         f"batch {inputs['global_batch']} x {inputs['seq_len']} tokens, {inputs['dtype']}, "
         f"{inputs['optimizer']}"
     )
+    if "num_experts" in inputs:  # a mixture of experts
+        factor = inputs["capacity_factor"]
+        title += f"; {inputs['num_experts']} experts, " + (
+            f"capacity factor {factor:g}" if factor is not None else "dropless"
+        )
     out: list[Any] = [Text(title, style="bold")]
     if payload["mode"] == "evaluate":
         out.extend(_plan_tables(payload["plan"]))
@@ -41,14 +46,16 @@ def llm_tables(payload: dict[str, Any]) -> list[Any]:
             out.append(Text(f"{chosen}: not given, chosen as the search would (the fastest that fits)"))
         return out
     found = payload["search"]
-    columns = ["#", "t", "p", "d", "b", "v", "recompute", "ZeRO", "time/iter", "TFLOP/s/dev", "MFU"]
-    columns += ["memory/dev", "bubble"]
+    moe = "num_experts" in inputs
+    columns = ["#", "t", "p", "d", *(["e"] if moe else []), "b", "v", "recompute", "ZeRO", "time/iter"]
+    columns += ["TFLOP/s/dev", "MFU", "memory/dev", "bubble"]
     rows = [
         (
             i,
             plan["tensor_parallel"],
             plan["pipeline_parallel"],
             plan["data_parallel"],
+            *([plan["expert_parallel"]] if moe else []),
             plan["microbatch"],
             plan["interleave"],
             plan["recompute"],
@@ -77,21 +84,25 @@ def llm_tables(payload: dict[str, Any]) -> list[Any]:
     best = found["plans"][0]
     out.append(
         Text(
-            f"best: t={best['tensor_parallel']} p={best['pipeline_parallel']} d={best['data_parallel']} "
-            f"b={best['microbatch']} v={best['interleave']} recompute={best['recompute']} "
-            f"ZeRO-{best['zero_stage']}: {_time(best['time_per_iteration_s'])} per iteration, "
+            f"best: {_configuration(best)}: {_time(best['time_per_iteration_s'])} per iteration, "
             f"{_size(best['memory_per_device_bytes'])} per device"
         )
     )
     return out
 
 
-def _plan_tables(plan: dict[str, Any]) -> list[Any]:
-    config = (
+def _configuration(plan: dict[str, Any]) -> str:
+    """t=.. p=.. d=.. b=.. v=.. recompute=.. ZeRO-.. and e=.. where the experts are split."""
+    experts = f" e={plan['expert_parallel']}" if plan["expert_parallel"] > 1 else ""
+    return (
         f"t={plan['tensor_parallel']} p={plan['pipeline_parallel']} d={plan['data_parallel']} "
         f"b={plan['microbatch']} v={plan['interleave']} recompute={plan['recompute']} "
-        f"ZeRO-{plan['zero_stage']}"
+        f"ZeRO-{plan['zero_stage']}{experts}"
     )
+
+
+def _plan_tables(plan: dict[str, Any]) -> list[Any]:
+    config = _configuration(plan)
     status = "feasible" if plan["feasible"] else "NOT FEASIBLE"
     rows = [
         ("time per iteration", _time(plan["time_per_iteration_s"])),
