@@ -290,13 +290,15 @@ class NativePlanner:
         transfer); +inf where none (i = 0 and i = n included)."""
         n = self.costs.num_states
         best = np.full(n + 1, INF)
-        cuts = np.arange(1, n)
-        for before in self.replica_counts(offset):
-            column = table[1:n, offset, before]
-            if not np.isfinite(column).any():
-                continue
-            transfer = self.transfer_time(cuts, offset - before, offset, offset + replicas)
-            np.minimum(best[1:n], np.maximum(column, transfer), out=best[1:n])
+        befores = np.array(self.replica_counts(offset))
+        columns = table[1:n, offset, befores]  # (cut, r')
+        reached = np.isfinite(columns).any(axis=0)
+        if not reached.any():
+            return best
+        firsts = tuple((offset - befores[reached]).tolist())
+        activation = self.costs.output_activation_bytes[: n - 1] / self.options.activation_compression_ratio
+        transfer = self.cut_links.terms(activation, firsts, offset, offset + replicas)
+        best[1:n] = np.maximum(columns[:, reached], transfer).min(axis=1)
         return best
 
     def _pick(self, table: Array, j: int, d: int, r: int, total: int) -> tuple[int, int]:
