@@ -71,7 +71,9 @@ class CutLinks:
         values = np.where(loaded[0], slopes[0] * activation_bytes + intercepts[0], -math.inf)
         return self.links[int(np.argmax(values))].name or None
 
-    def _lines(self, firsts: tuple[int, ...], offset: int, end: int) -> tuple[Array, Array, NDArray[np.bool_]]:
+    def _lines(
+        self, firsts: tuple[int, ...], offset: int, end: int
+    ) -> tuple[Array, Array, NDArray[np.bool_]]:
         """Slopes and intercepts (firsts x levels) and which levels each cut loads."""
         shares, loaded = self._shares(np.array(firsts, dtype=np.int64), offset, end)
         bandwidth = np.array([link.bandwidth * link.efficiency for link in self.links])

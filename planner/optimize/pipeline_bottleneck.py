@@ -96,11 +96,12 @@ def partition_bottleneck(
 
 
 def search_bottleneck(
-    planner: NativePlanner, cuts: str
+    planner: NativePlanner, cuts: str, floor: float = 0.0
 ) -> tuple[list[tuple[int, int, int]], float, SearchStats]:
     """(the optimal plan, its bottleneck, how the search went) of `planner`'s chain and options with idle
     devices allowed and no memory limit, cut terms on the boundary link (`cuts="boundary"`; `planner`
-    must charge cuts there) or none (`cuts="none"`: a relaxation of every cut model)."""
+    must charge cuts there) or none (`cuts="none"`: a relaxation of every cut model). `floor`: a proven
+    lower bound on the bottleneck (e.g. the relaxation's optimum), where the bisection starts."""
     import time
 
     if not planner.costs.is_plain:
@@ -115,7 +116,7 @@ def search_bottleneck(
     start = time.perf_counter()
     search = _Search(planner, cuts)
     built = time.perf_counter()
-    plan, bottleneck = search.run()
+    plan, bottleneck = search.run(floor)
     stats = SearchStats(
         checks=search.checks,
         patterns=planner.topology.patterns,
@@ -208,15 +209,16 @@ class _Search:
         )
         return max(stage, cut)
 
-    def run(self) -> tuple[list[tuple[int, int, int]], float]:
-        """The optimal plan of the search's model and its bottleneck (exact: see the module doc)."""
+    def run(self, floor: float = 0.0) -> tuple[list[tuple[int, int, int]], float]:
+        """The optimal plan of the search's model and its bottleneck (exact: see the module doc), given a
+        proven lower bound `floor` on it."""
         costs, planner = self.planner.costs, self.planner
         n, big_n = self.n, self.devices
         update = planner.options.update_s_per_parameter_byte
         total = float(
             costs.cum_forward_s[-1] + costs.cum_backward_s[-1] + costs.cum_parameter_bytes[-1] * update
         )
-        low = total / big_n  # the largest term is at least the compute per device
+        low = max(total / big_n, floor)  # the largest term is at least the compute per device
         best = [(0, n, big_n)] if not planner.options.straight else [(k, k + 1, 1) for k in range(n)]
         if planner.options.straight and n > big_n:
             best = self._straight_start()

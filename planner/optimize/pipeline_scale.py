@@ -50,7 +50,8 @@ def optimum_at_scale(planner: NativePlanner) -> NativeResult:
     best, time = _best(planner, candidates)
     if time > bound:  # the cuts (or the memory limit) bind: try the plan that avoids slow boundaries
         boundary = NativePlanner(costs, planner.topology.cluster, replace(options, cut_links="boundary"))
-        avoiding, _, _ = search_bottleneck(boundary, "boundary")
+        boundary.topology = planner.topology  # its block patterns are costed already
+        avoiding, _, _ = search_bottleneck(boundary, "boundary", floor=bound)  # bound <= its optimum
         candidates = [*candidates, *_candidates(planner, avoiding)]
         if not options.straight:
             candidates.append([(0, costs.num_states, devices)])  # data parallelism
