@@ -149,12 +149,15 @@ class _Search:
         self.replicas = self.entry_r.astype(float)
         self.cumulative = np.stack([costs.cum_forward_s, costs.cum_backward_s, costs.cum_parameter_bytes])
         # transfer[i, c]: the cut before state i onto a device of residue c (c = 0: a server boundary)
-        self.transfer = np.zeros((self.n + 1, m)) if cuts == "none" else np.full((self.n + 1, m), INF)
+        self.transfer = np.full((self.n + 1, m), INF) if cuts == "boundary" else np.zeros((self.n + 1, m))
         for c in range(m if cuts == "boundary" else 0):
             offset = c if c else (m if big_n > m else 0)
             if offset:
                 cuts_at = np.arange(1, self.n)
                 self.transfer[1 : self.n, c] = planner.transfer_time(cuts_at, offset - 1, offset, offset + 1)
+        self.cut_share, self.cut_cost = np.zeros(len(self.entry_c)), np.zeros(self.n + 1)
+        if cuts == "replicas":
+            self.cut_share, self.cut_cost = outer_link_bound(planner, self.entry_c, self.entry_r)
         # J of each (cut, entry) at the last infeasible and the last feasible bottleneck (-1, n + 1: none)
         self.low = np.full((self.n, len(self.entry_c)), -1, dtype=np.int16)
         self.high = np.full((self.n, len(self.entry_c)), self.n + 1, dtype=np.int16)
@@ -176,6 +179,8 @@ class _Search:
             self.entry_c,
             self.entry_r,
             self.transfer,
+            self.cut_share,
+            self.cut_cost,
             int(self.devices),
             float(options.overlap.slowdown),
             float(options.overlap.bucket_bytes),
@@ -203,8 +208,16 @@ class _Search:
         """The plan's bottleneck in the search's own model (its stage terms and cut terms)."""
         evaluated = self.planner.evaluate(plan)
         stage = max(s.time_s for s in evaluated.stages)
+        per_residue = len(self.entry_c) // self.modulus  # entries (c, r): c-major, r = 1, 2, ...
         cut = max(
-            (float(self.transfer[s.start, s.first_device % self.modulus]) for s in evaluated.stages[1:]),
+            (
+                max(
+                    float(self.transfer[s.start, s.first_device % self.modulus]),
+                    self.cut_share[s.first_device % self.modulus * per_residue + s.replicas - 1]
+                    * self.cut_cost[s.start],
+                )
+                for s in evaluated.stages[1:]
+            ),
             default=0.0,
         )
         return max(stage, cut)
@@ -243,3 +256,32 @@ class _Search:
         n, big_n = self.n, self.devices
         cuts = np.linspace(0, n, big_n + 1).round().astype(int)
         return [(int(a), int(b), 1) for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def outer_link_bound(
+    planner: NativePlanner, entry_c: NDArray[np.int64], entry_r: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(share per entry, cost per cut): share[e] · cost[i] <= the replica-aware cut term
+    (planner.cost.cut_links) before state i onto a stage of r replicas at an offset of residue c, whatever
+    the stage before it. Only the outermost level's links are counted (a lower bound: the term is their
+    maximum), and only the units the stage after the cut touches. With M devices per outermost unit and
+    the parent the whole cluster, unit u carries (a_u (r_B - b_u) + b_u (r_A - a_u)) / (r_A r_B): a unit
+    of B's past the first (a_u = 0) carries b_u / r_B for every r_A; B's first unit (b = min(r_B, M - c),
+    a = min(r_A, c)) carries (r_B - b) / r_B when r_A <= c, and past c a value monotone in r_A, so at
+    least min(its value at c + 1, b / r_B). Zeros for one level, one unit or a shared medium."""
+    topology, costs = planner.topology, planner.costs
+    m, n = topology.groups[-2] if len(topology.groups) > 1 else 0, costs.num_states
+    share, cost = np.zeros(len(entry_c)), np.zeros(n + 1)
+    link = topology.cluster.levels[-1].link
+    if not m or topology.total <= m or link.shared:
+        return share, cost
+    r, c = entry_r.astype(float), entry_c.astype(float)
+    first = np.minimum(r, m - c)  # B's devices in its first outer unit
+    later = np.minimum(float(m), r - first) / r  # its next unit's share (0 when B fits in the first)
+    inside = (r - first) / r  # A within B's first unit (r_A <= c)
+    beyond = (c * (r - first) + first) / ((c + 1) * r)  # r_A = c + 1
+    head = np.where(c == 0, first / r, np.minimum(np.minimum(inside, beyond), first / r))
+    share = np.maximum(head, later) * (1 - 1e-9)  # below the cut term's own rounding
+    moved = costs.output_activation_bytes[: n - 1] / planner.options.activation_compression_ratio
+    cost[1:n] = 2.0 * (moved / (link.bandwidth * link.efficiency) + link.latency)
+    return share, cost
