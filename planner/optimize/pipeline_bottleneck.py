@@ -71,6 +71,9 @@ class SearchStats:
     patterns: int
     coefficient_s: float
     search_s: float
+    # J per (cut, entry) at the search's infeasible bottlenecks, -1 where untested: lower bounds on J for
+    # any later search of the same chain, devices and stage terms at larger bottlenecks (`reach`)
+    reach: NDArray[np.int16]
 
 
 def partition_bottleneck(
@@ -96,12 +99,14 @@ def partition_bottleneck(
 
 
 def search_bottleneck(
-    planner: NativePlanner, cuts: str, floor: float = 0.0
+    planner: NativePlanner, cuts: str, floor: float = 0.0, reach: NDArray[np.int16] | None = None
 ) -> tuple[list[tuple[int, int, int]], float, SearchStats]:
     """(the optimal plan, its bottleneck, how the search went) of `planner`'s chain and options with idle
     devices allowed and no memory limit, cut terms on the boundary link (`cuts="boundary"`; `planner`
     must charge cuts there) or none (`cuts="none"`: a relaxation of every cut model). `floor`: a proven
-    lower bound on the bottleneck (e.g. the relaxation's optimum), where the bisection starts."""
+    lower bound on the bottleneck (e.g. the relaxation's optimum), where the bisection starts; `reach`:
+    an earlier search's SearchStats.reach whose bottlenecks were all below `floor`, with the same stage
+    terms (J depends on them alone), to start from."""
     import time
 
     if not planner.costs.is_plain:
@@ -115,6 +120,8 @@ def search_bottleneck(
         raise ValueError("a boundary-cut search needs a planner with cut_links='boundary'")
     start = time.perf_counter()
     search = _Search(planner, cuts)
+    if reach is not None:
+        search.low = reach.copy()
     built = time.perf_counter()
     plan, bottleneck = search.run(floor)
     stats = SearchStats(
@@ -122,6 +129,7 @@ def search_bottleneck(
         patterns=planner.topology.patterns,
         coefficient_s=built - start,
         search_s=time.perf_counter() - built,
+        reach=search.low,
     )
     return plan, bottleneck, stats
 

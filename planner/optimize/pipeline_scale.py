@@ -50,13 +50,16 @@ def optimum_at_scale(planner: NativePlanner) -> NativeResult:
 
     costs, devices, options = planner.costs, planner.topology.total, planner.options
     # the replica-aware cuts' outer-link lower bound (pipeline_bottleneck.outer_link_bound) tightens it
-    relaxed, bound, _ = search_bottleneck(planner, "replicas" if options.cut_links == "replicas" else "none")
+    relaxed, bound, stats = search_bottleneck(
+        planner, "replicas" if options.cut_links == "replicas" else "none"
+    )
     candidates = _candidates(planner, relaxed)
     best, time = _best(planner, candidates)
     if time > bound:  # the cuts (or the memory limit) bind: try the plan that avoids slow boundaries
         boundary = NativePlanner(costs, planner.topology.cluster, replace(options, cut_links="boundary"))
         boundary.topology = planner.topology  # its block patterns are costed already
-        avoiding, _, _ = search_bottleneck(boundary, "boundary", floor=bound)  # bound <= its optimum
+        # bound <= its optimum; the same stage terms, so the relaxation's J bounds hold in it
+        avoiding, _, _ = search_bottleneck(boundary, "boundary", floor=bound, reach=stats.reach)
         candidates = [*candidates, *_candidates(planner, avoiding)]
         if not options.straight:
             candidates.append([(0, costs.num_states, devices)])  # data parallelism
