@@ -24,6 +24,8 @@ past about a minute. A plain chain past that comes here (the same call, `partiti
    (n + 1)(N + 1)^2 table again. When the incumbent's cuts bind (it misses τ0), the search runs again with
    the boundary cut terms (exact in that model, `cut_links="boundary"`; a cut's term then depends on the
    cut and the residue alone), whose plan avoids slow boundaries; it is evaluated in the full model too.
+   It starts from τ0 (a lower bound in its model too) and from the first search's reach per entry (its
+   stage terms are the same), and shares its block patterns.
    Data parallelism on all N devices is the last candidate. The best is answered with τ0 as its lower
    bound: `lower_bound_s`, gap = (time - τ0) / τ0, printed. Gap 0: proven optimal.
 
