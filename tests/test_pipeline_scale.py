@@ -76,7 +76,10 @@ def test_the_replica_aware_bound_holds_across_servers() -> None:
         costs = _chain(rng, int(rng.integers(2, 25)))
         cluster = base.with_top_count(int(rng.integers(2, 4)))
         settings: dict[str, Any] = {"use_fewer_machines": seed % 2 == 0, "straight": seed % 5 == 1}
-        expected = partition_native(costs, cluster, **settings).pipeline_time_s
+        try:
+            expected = partition_native(costs, cluster, **settings).pipeline_time_s
+        except InfeasibleError:  # straight on every device, more devices than states
+            continue
         options = NativeOptions(overlap=device_overlap(cluster_device(cluster)), **settings)
         found = optimum_at_scale(NativePlanner(costs, cluster, options))
         assert found.lower_bound_s is not None and found.lower_bound_s <= expected * (1 + REL), seed
