@@ -17,9 +17,11 @@ from planner.errors import InfeasibleError
 from planner.optimize import limits
 from planner.optimize.chain_costs import plain_chain
 from planner.optimize.native_types import NativeOptions
+from planner.optimize.pipeline_bottleneck import outer_link_bound
 from planner.optimize.pipeline_native import NativePlanner, cluster_device, partition_native
 from planner.optimize.pipeline_scale import optimum_at_scale
 from planner.spec.catalog import find
+from planner.spec.hardware import Cluster, Level, Link
 
 REL = 1e-12
 
@@ -63,6 +65,25 @@ def test_the_search_bounds_and_often_meets_the_dynamic_programs_optimum() -> Non
         if not settings["use_fewer_machines"] and not settings["straight"]:
             assert found.devices_used == cluster.total_devices, seed
     assert exact >= 20  # most of these small cases are proven optimal
+
+
+def test_the_replica_aware_bound_holds_across_servers() -> None:
+    """On 2-3 servers of Cluster-A (a 10 Gb/s NIC) the tighter bound of the third search still stays below
+    the DP's optimum, and the incumbent above it."""
+    base = find("hardware", "pipedream-cluster-a", ("cluster",))
+    for seed in range(16):
+        rng = np.random.default_rng(300 + seed)
+        costs = _chain(rng, int(rng.integers(2, 25)))
+        cluster = base.with_top_count(int(rng.integers(2, 4)))
+        settings: dict[str, Any] = {"use_fewer_machines": seed % 2 == 0, "straight": seed % 5 == 1}
+        try:
+            expected = partition_native(costs, cluster, **settings).pipeline_time_s
+        except InfeasibleError:  # straight on every device, more devices than states
+            continue
+        options = NativeOptions(overlap=device_overlap(cluster_device(cluster)), **settings)
+        found = optimum_at_scale(NativePlanner(costs, cluster, options))
+        assert found.lower_bound_s is not None and found.lower_bound_s <= expected * (1 + REL), seed
+        assert found.pipeline_time_s >= expected * (1 - REL), seed
 
 
 def test_partition_native_past_the_limits_answers_by_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,3 +139,34 @@ def test_sync_coefficients_from_the_steps_equal_the_probes() -> None:
                 probed = np.array([_probe(sub, replicas, name) for name in sync_algorithms()])
                 np.testing.assert_allclose(alpha, probed[:, 0], rtol=1e-9, atol=1e-15)
                 np.testing.assert_allclose(beta, probed[:, 1], rtol=1e-9)
+
+
+def test_the_outer_link_bound_is_below_every_replica_aware_cut_term() -> None:
+    """share[e] · cost[i] <= the cut term for every stage before the cut (brute force over the offset and
+    both stages' replicas), and equal to it on some cuts (a stage onto a new server)."""
+    rng = np.random.default_rng(17)
+    tight = 0
+    for case in range(12):
+        counts = (int(rng.integers(1, 4)), int(rng.integers(2, 5)))
+        links = [
+            Link(bandwidth=float(rng.choice([1.25e9, 10e9])), latency=1e-5, efficiency=0.9) for _ in counts
+        ]
+        levels = tuple(
+            Level(f"l{k}", count, link) for k, (count, link) in enumerate(zip(counts, links, strict=True))
+        )
+        cluster = Cluster(spec="cluster", name="c", device="(none)", levels=levels)
+        costs = _chain(rng, 5)
+        planner = NativePlanner(
+            costs, cluster, NativeOptions(activation_compression_ratio=[1.0, 3.0][case % 2])
+        )
+        devices, m = cluster.total_devices, counts[0]
+        residues = np.repeat(np.arange(m), devices)
+        share, cost = outer_link_bound(planner, residues, np.tile(np.arange(1, devices + 1), m))
+        for offset in range(1, devices):
+            for after in range(1, devices - offset + 1):
+                for before in range(1, offset + 1):
+                    term = planner.transfer_time(np.arange(1, 5), offset - before, offset, offset + after)
+                    bound = share[(offset % m) * devices + after - 1] * cost[1:5]
+                    assert np.all(bound <= term), (case, offset, before, after)
+                    tight += int(np.sum(bound >= term * (1 - 1e-8)))
+    assert tight > 0

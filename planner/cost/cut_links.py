@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from functools import cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -51,70 +52,68 @@ class CutLinks:
 
     def term(self, activation_bytes: object, first: int, offset: int, end: int) -> Array:
         """The cut's pipeline term, seconds, for each activation size (array, bytes)."""
+        return self.terms(activation_bytes, (first,), offset, end)[..., 0]
+
+    def terms(self, activation_bytes: object, firsts: tuple[int, ...], offset: int, end: int) -> Array:
+        """The terms of the cuts at `offset` from stages starting at each of `firsts` onto [offset, end):
+        an array of the activation sizes' shape plus one axis over `firsts`. The DP costs the cuts of
+        every stage before [offset, end) at once (one line set per (offset, end), not per first)."""
         size = np.asarray(activation_bytes, dtype=float)
-        slopes, intercepts = self.lines(first, offset, end)
-        if not len(slopes):
-            return np.zeros_like(size)
+        slopes, intercepts, _ = self.lines(firsts, offset, end)
+        # a level no minibatch crosses has the line 0 · a + 0, which never exceeds a loaded level's term
         return np.max(np.multiply.outer(size, slopes) + intercepts, axis=-1)
 
     def busiest(self, activation_bytes: float, first: int, offset: int, end: int) -> str | None:
         """The name of the link the cut's term comes from (None when the cut loads no link)."""
-        slopes, intercepts = self.lines(first, offset, end)
-        if not len(slopes):
+        slopes, intercepts, loaded = self.lines((first,), offset, end)
+        if not loaded[0].any():
             return None
-        level = self._levels(first, offset, end)[int(np.argmax(slopes * activation_bytes + intercepts))]
-        return self.links[level].name or None
+        values = np.where(loaded[0], slopes[0] * activation_bytes + intercepts[0], -math.inf)
+        return self.links[int(np.argmax(values))].name or None
 
-    def _levels(self, first: int, offset: int, end: int) -> list[int]:
-        return [k for k, _, _ in self._shares(first, offset, end)]
+    def _lines(
+        self, firsts: tuple[int, ...], offset: int, end: int
+    ) -> tuple[Array, Array, NDArray[np.bool_]]:
+        """Slopes and intercepts (firsts x levels) and which levels each cut loads."""
+        shares, loaded = self._shares(np.array(firsts, dtype=np.int64), offset, end)
+        bandwidth = np.array([link.bandwidth * link.efficiency for link in self.links])
+        latency = np.array([link.latency for link in self.links])
+        return 2.0 * shares / bandwidth, 2.0 * shares * latency, loaded
 
-    def _lines(self, first: int, offset: int, end: int) -> tuple[Array, Array]:
-        slopes, intercepts = [], []
-        for k, share, _ in self._shares(first, offset, end):
-            link = self.links[k]
-            slopes.append(2.0 * share / (link.bandwidth * link.efficiency))
-            intercepts.append(2.0 * share * link.latency)
-        return np.array(slopes), np.array(intercepts)
-
-    def _shares(self, first: int, offset: int, end: int) -> list[tuple[int, float, int]]:
-        """(level, share f, unit) of every loaded link, the largest share per level (or the level's sum on a
-        shared medium)."""
-        if not first < offset < end:
+    def _shares(self, first: NDArray[np.int64], offset: int, end: int) -> tuple[Array, NDArray[np.bool_]]:
+        """Per first (rows) and level (columns): the share f of the level's busiest link (or the level's
+        total on a shared medium), and whether any of the level's links is loaded."""
+        if not len(first) or not (first.max() < offset < end):
             raise ValueError(
-                f"a cut needs devices on both sides, got [{first}, {offset}) | [{offset}, {end})"
+                f"a cut needs devices on both sides, got [{first.tolist()}, {offset}) | [{offset}, {end})"
             )
+        shares = np.zeros((len(first), len(self.links)))
         if self.boundary:
             level = next(
                 k
                 for k, size in enumerate(self.unit)
                 if (offset - 1) // (size * self.counts[k]) == offset // (size * self.counts[k])
             )
-            return [(level, 1.0, -1)]
-        r_a, r_b = offset - first, end - offset
-        found = []
+            shares[:, level] = 1.0
+            return shares, shares > 0
+        starts = first[:, None]
         for k, link in enumerate(self.links):
             size = self.unit[k]
             parent = size * self.counts[k]
-            shares: dict[int, float] = {}
-            for u in range(first // size, (end - 1) // size + 1):
-                lo, hi = u * size, (u + 1) * size
-                p_lo = (lo // parent) * parent
-                a_in, b_in = _overlap(first, offset, lo, hi), _overlap(offset, end, lo, hi)
-                a_par = _overlap(first, offset, p_lo, p_lo + parent)
-                b_par = _overlap(offset, end, p_lo, p_lo + parent)
-                share = (a_in * (b_par - b_in) + b_in * (a_par - a_in)) / (r_a * r_b)
-                if share > 0:
-                    shares[u] = share
-            if not shares:
-                continue
-            if link.shared:
-                found.append((k, sum(shares.values()) / 2.0, -1))  # each message counted at both ends
+            lo = np.arange(int(first.min()) // size, (end - 1) // size + 1, dtype=np.int64) * size
+            p_lo = (lo // parent) * parent
+            a_in, b_in = _overlap(starts, offset, lo, lo + size), _overlap(offset, end, lo, lo + size)
+            a_par = _overlap(starts, offset, p_lo, p_lo + parent)
+            b_par = _overlap(offset, end, p_lo, p_lo + parent)
+            # integer numerators, one true division: the same float as the scalar formula
+            share = (a_in * (b_par - b_in) + b_in * (a_par - a_in)) / ((offset - starts) * (end - offset))
+            if link.shared:  # each message counted at both ends; summed in unit order
+                shares[:, k] = np.cumsum(share, axis=1)[:, -1] / 2.0
             else:
-                unit = max(shares, key=shares.__getitem__)
-                found.append((k, shares[unit], unit))
-        return found
+                shares[:, k] = share.max(axis=1)
+        return shares, shares > 0
 
 
-def _overlap(lo: int, hi: int, start: int, stop: int) -> int:
-    """Devices in both [lo, hi) and [start, stop)."""
-    return max(0, min(hi, stop) - max(lo, start))
+def _overlap(lo: Any, hi: Any, start: Any, stop: Any) -> Any:
+    """Devices in both [lo, hi) and [start, stop) (integers or integer arrays, broadcast)."""
+    return np.maximum(0, np.minimum(hi, stop) - np.maximum(lo, start))

@@ -10,6 +10,8 @@ so a test here agrees with the dynamic program's figure bit for bit.
 Arrays (the caller builds them): cum (3, n + 1) prefix sums of forward s, backward s, parameter bytes;
 alpha, beta (K, E) per entry e = (residue c, replicas r) the K algorithms' affine coefficients (zeros
 for r = 1); transfer (n + 1, M) the cut term before state i onto residue c (zeros: no cut terms);
+cut_share (E,), cut_cost (n + 1,) a lower bound on the cut term before state i onto entry e,
+cut_share[e] · cut_cost[i] (zeros: none; planner.optimize.pipeline_bottleneck.outer_link_shares);
 low, high (n, E) int16 the per-entry bounds on J kept between checks (J at the last infeasible and the
 last feasible bottleneck; -1 and n + 1 when unknown).
 """
@@ -57,6 +59,8 @@ def check(  # type: ignore[no-untyped-def]
     entry_c,
     entry_r,
     transfer,
+    cut_share,
+    cut_cost,
     devices,
     slowdown,
     bucket,
@@ -123,6 +127,9 @@ def check(  # type: ignore[no-untyped-def]
                 r = entry_r[e]
                 if used + r > devices:
                     break
+                if i > 0 and cut_share[e] * cut_cost[i] > tau:
+                    event = min(event, cut_share[e] * cut_cost[i])
+                    continue
                 J = max(pointer[e], i, np.int64(low[i, e]))
                 cap = min(n, np.int64(high[i, e]))
                 while cap > J:

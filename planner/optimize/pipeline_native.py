@@ -55,11 +55,10 @@ uses, so with `use_fewer_machines` the program is solved once per total. Vectori
 (i, j) pairs: for each (d, r), the best prefix per cut (min over r'), the stage terms of every pair at
 once and a segmented minimum per j. Complexity: O(N^2 · Q + N^3 · n) time with Q <= n(n+1)/2 valid
 pairs (n states, N devices), O(Q + n · N^2) memory, plus the all-reduce patterns costed once each
-(cached by block shape); with a memory limit and `use_fewer_machines`, N times that. The optimal
-stages are recovered by re-evaluating only the entries on the optimal path. Ties prefer the largest
-last stage, then the latest cut. On PipeDream's profiles (n <= 1,495 states, N = 16) it takes about a
-second; for long chains on large clusters planner.optimize.pipeline_bottleneck finds the optimum of the
-boundary-link model (`cut_links="boundary"`) with idle devices allowed by searching the bottleneck value.
+(cached by block shape); with a memory limit and `use_fewer_machines`, N times that (the stage times
+and the cuts' lines are kept). The optimal stages are recovered by re-evaluating only the optimal path's
+entries. Ties prefer the largest last stage, then the latest cut. Past the program's limits, plain
+chains go to the bottleneck search (planner.optimize.pipeline_scale).
 
 Measured times are used as measured, whatever the cluster's device (PipeDream's graph.txt does not say
 where it was profiled); FLOP profiles are timed by the roofline of the cluster's device.
@@ -99,7 +98,7 @@ from planner.spec.hardware import Cluster, Device
 from planner.spec.profile import ModelProfile
 
 INF = math.inf
-
+MEMO_FLOATS = 2**22  # at most 32 MiB of stage times kept (a memory limit with fewer machines re-solves)
 Array = NDArray[np.float64]
 
 
@@ -153,6 +152,7 @@ class NativePlanner:
         self.options = options or NativeOptions()
         self.state_factor = check_options(self.options, costs.dtype)
         self.cut_links = CutLinks(cluster, boundary=self.options.cut_links == "boundary")
+        self.stage_times: dict[tuple[int, int], Array] = {}  # per (r, offset), every pair
 
     @cached_property
     def pairs(self) -> PairArrays:
@@ -185,7 +185,7 @@ class NativePlanner:
                 raise InfeasibleError(f"{refused}; {too_big}") from None
             return optimum_at_scale(self)  # past the program's limits: the bottleneck search
         best_time, best_total, table = INF, 0, None
-        if options.memory_limit_bytes is not None and options.use_fewer_machines:
+        if per_total:
             for total in range(1, devices + 1):  # the in-flight counts depend on the devices used
                 candidate = self.solve(total)
                 if candidate[-1, total].min() < best_time:
@@ -215,8 +215,7 @@ class NativePlanner:
                     f"stage ({start}, {end}, {replicas}) does not continue a partition at {previous}"
                 )
             bounds.append((start, end, replicas, offset))
-            offset += replicas
-            previous = end
+            offset, previous = offset + replicas, end
         if previous != costs.num_states or offset > self.topology.total:
             raise ValueError(
                 f"a plan covers states [0, {costs.num_states}) on at most {self.topology.total} devices"
@@ -231,22 +230,13 @@ class NativePlanner:
     def stage_terms(self, rows: Any, replicas: int, offset: int, total: int) -> Array:
         """Stage terms (F + phase + U) / r of the pairs `rows` (indices or a slice) on devices
         [offset, offset + r) of a `total`-device pipeline; +inf over the memory limit."""
-        pairs, options = self.pairs, self.options
-        parameters = pairs.parameters[rows]
-        update = parameters * options.update_s_per_parameter_byte
-        if replicas == 1:
-            time = pairs.compute[rows] + update
-        else:
-            alpha, beta = self.topology.sync_coefficients(replicas, offset)
-            time = stage_time(
-                pairs.forward[rows],
-                pairs.backward[rows],
-                sync_time(parameters, alpha, beta),
-                replicas,
-                overlap=options.overlap,
-                tail=sync_tail(parameters, alpha, beta, options.overlap.bucket_bytes),
-                update=update,
-            )
+        pairs = self.pairs
+        time = self.stage_times.get((replicas, offset))
+        if time is None:
+            time = self._stage_times(replicas, offset)
+            if len(pairs.i) * len(self.stage_times) < MEMO_FLOATS:  # the solves of each total reuse them
+                self.stage_times[replicas, offset] = time
+        time = time[rows]
         limit = self.options.memory_limit_bytes
         if limit is not None:
             versions = in_flight(total - offset, replicas)
@@ -255,6 +245,18 @@ class NativePlanner:
             )
             time = np.where(memory > limit, INF, time)
         return time
+
+    def _stage_times(self, replicas: int, offset: int) -> Array:
+        pairs, options = self.pairs, self.options
+        update = pairs.parameters * options.update_s_per_parameter_byte
+        if replicas == 1:
+            return pairs.compute + update
+        alpha, beta = self.topology.sync_coefficients(replicas, offset)
+        sync = sync_time(pairs.parameters, alpha, beta)
+        tail = sync_tail(pairs.parameters, alpha, beta, options.overlap.bucket_bytes)
+        return stage_time(
+            pairs.forward, pairs.backward, sync, replicas, overlap=options.overlap, tail=tail, update=update
+        )
 
     def replica_counts(self, devices: int) -> range:
         return range(1, 2) if self.options.straight else range(1, devices + 1)
@@ -288,22 +290,22 @@ class NativePlanner:
         """Per cut i: the best plan of states [0, i) on devices [0, offset) followed by its cut onto a
         stage of `replicas` at `offset`, min over the last stage's replicas r' of max(F[i][offset][r'],
         transfer); +inf where none (i = 0 and i = n included)."""
-        n = self.costs.num_states
-        best = np.full(n + 1, INF)
-        cuts = np.arange(1, n)
-        for before in self.replica_counts(offset):
-            column = table[1:n, offset, before]
-            if not np.isfinite(column).any():
-                continue
-            transfer = self.transfer_time(cuts, offset - before, offset, offset + replicas)
-            np.minimum(best[1:n], np.maximum(column, transfer), out=best[1:n])
+        n, best = self.costs.num_states, np.full(self.costs.num_states + 1, INF)
+        befores = np.array(self.replica_counts(offset))
+        columns = table[1:n, offset, befores]  # (cut, r')
+        reached = np.isfinite(columns).any(axis=0)
+        if not reached.any():
+            return best
+        activation = self.costs.output_activation_bytes[: n - 1] / self.options.activation_compression_ratio
+        # every r' asked for, so the links' lines are cached across the solves of each total
+        transfer = self.cut_links.terms(activation, tuple(offset - befores), offset, offset + replicas)
+        best[1:n] = np.maximum(columns[:, reached], transfer[:, reached]).min(axis=1)
         return best
 
     def _pick(self, table: Array, j: int, d: int, r: int, total: int) -> tuple[int, int]:
         """(i, r') of entry F[j][d][r]: the cut and the replicas of the stage before it (0 for none), the
         latest cut first, then the most replicas."""
-        pairs = self.pairs
-        value = table[j, d, r]
+        pairs, value = self.pairs, table[j, d, r]
         rows = np.flatnonzero(pairs.j == j)
         o = d - r
         if o == 0:

@@ -65,7 +65,8 @@ class Entry:
 def _documents(area: str) -> tuple[tuple[Path, Document], ...]:
     """Every YAML file of a catalog area, parsed once."""
     return tuple(
-        (path, load_yaml(path, _source_name(path))) for path in sorted(catalog_dir(area).rglob("*.yaml"))
+        (path, load_yaml(path, _source_name(path), catalog=True))
+        for path in sorted(catalog_dir(area).rglob("*.yaml"))
     )
 
 

@@ -19,6 +19,7 @@ import math
 import re
 import types
 import typing
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
 from planner import limits
@@ -82,13 +83,20 @@ def spec_field(
     return dataclasses.field(default=default, metadata=meta)
 
 
+@cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    """A spec class's resolved field types (read only): resolving the string annotations compiles each
+    one, 0.1 s of the catalog's 0.14 s build when repeated for every value."""
+    return typing.get_type_hints(cls)
+
+
 def build(cls: type[T], doc: Document, path: PathKey = (), value: Any = _REQUIRED) -> T:
     """Build spec dataclass `cls` from the mapping at `path` in `doc` (or from `value`)."""
     if value is _REQUIRED:
         value = doc.data
     if not isinstance(value, dict):
         raise doc.error(path, f"expected a mapping for {_describe(cls)}", value)
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     fields = [f for f in dataclasses.fields(cls) if f.init]
     names = {f.name for f in fields}
     for key in value:
