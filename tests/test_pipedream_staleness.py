@@ -58,9 +58,7 @@ def test_stashed_bytes_split_evenly() -> None:
 
 def test_cli_staleness(run_cli) -> None:
     assert "staleness" in run_cli("pipeline", "--help").stdout
-    data = json.loads(
-        run_cli("pipeline", "staleness", "-k", "3", "--vertical-sync", "-f", "json").stdout
-    )
+    data = json.loads(run_cli("pipeline", "staleness", "-k", "3", "--vertical-sync", "-f", "json").stdout)
     assert [row["staleness_updates"] for row in data["per_stage"]] == [2, 2, 2]
     assert data["consistent_across_stages"] and data["other"]["rule"] == "weight-stashing"
     bad = run_cli("pipeline", "staleness", "-k", "0")

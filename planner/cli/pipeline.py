@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from planner.api.pipeline import BubbleOptions, ScheduleOptions, chunks_per_device
 from planner.api.pipedream_sync import StalenessOptions
+from planner.api.pipeline import BubbleOptions, ScheduleOptions, chunks_per_device
 from planner.api.pipeline_balance import BalanceOptions
 from planner.cli.common import FormatOption, ServersOption, force_help, quantity_option
 from planner.cli.partition_options import (
