@@ -30,6 +30,7 @@ COMMANDS = {
     "plan": "planner.cli.plan",
     "validate": "planner.cli.validate",
     "comm": "planner.cli.comm",
+    "ps": "planner.cli.ps",
     "dp": "planner.cli.dp",
     "lr": "planner.cli.lr",
     "llm-parallel": "planner.cli.llm_parallel",
