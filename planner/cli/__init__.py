@@ -31,6 +31,7 @@ COMMANDS = {
     "validate": "planner.cli.validate",
     "comm": "planner.cli.comm",
     "ps": "planner.cli.ps",
+    "dgc": "planner.cli.dgc",
     "dp": "planner.cli.dp",
     "lr": "planner.cli.lr",
     "llm-parallel": "planner.cli.llm_parallel",

@@ -30,6 +30,7 @@ BASE: dict[str, tuple[str, ...]] = {
     "validate": ("--only", "*-parameters"),
     "plan": ("alexnet", "--cluster", "pipedream-cluster-a"),
     "comm": ("--cluster", "pipedream-cluster-a", "--size", "100MB"),
+    "dgc": ("resnet50", "--cluster", "pipedream-cluster-a", "--epochs", "6"),
     "ps": ("--worker-times", "100ms,100ms,300ms", "--gradient", "100MB", "--bandwidth", "10Gbps"),
     "dp": ("alexnet", "--cluster", "pipedream-cluster-a"),
     "lr": ("--batch", "8192"),
