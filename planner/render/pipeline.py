@@ -41,6 +41,13 @@ def bubble_tables(payload: dict[str, Any]) -> list[Any]:
             ("utilisation = 1 - bubble fraction", _num(payload["utilisation"])),
             ("naive model parallelism utilisation = 1/K", _num(payload["naive_utilisation"])),
         ]
+        if m == 1:  # M = 1 is naive model parallelism
+            rows.append(
+                (
+                    "naive model parallelism: model per device = 1/K",
+                    _num(payload["naive_memory_per_device_fraction"]),
+                )
+            )
         return [make_table(title, ["quantity", "value"], rows), rule]
     rows = [
         (
