@@ -74,7 +74,8 @@ def dgc_schedule(model: Any, cluster: Any, options: DGCOptions) -> DGCScheduleRe
     tensors = gradient_tensors(load_model(model))
     width = DTYPE_BYTES[options.dtype]
     iterations = math.ceil(options.epoch_samples / (n * options.batch))
-    rows, sparse_sum = [], 0.0
+    rows: list[dict[str, Any]] = []
+    sparse_sum = 0.0
     densities = warmup_densities(options.epochs, options.warmup_epochs, options.density)
     for epoch, density in enumerate(densities):
         message = compress(tensors, density, width, options.encoding)
