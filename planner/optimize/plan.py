@@ -175,14 +175,11 @@ def synchronous_pipeline_strategies(
     cluster = _first(setup.cluster, devices)
     whole = _chain(setup, profile, batch)
     rate = setup.update_s_per_parameter_byte()
-    try:
-        straight = partition_native(
-            whole, cluster, straight=True, use_fewer_machines=True, update_s_per_parameter_byte=rate
-        )
-    except InfeasibleError as exc:
-        return f"synchronous pipeline: {exc}"
+    splits = _straight_and_balanced(whole, cluster, rate, rematerialise)
+    if isinstance(splits, str):
+        return f"synchronous pipeline: {splits}"
+    straight, balanced = splits
     k = len(straight.stages)
-    balanced = _gpipe_balanced(whole, cluster, k, rematerialise, rate) if whole.is_plain else straight
     global_batch = k * batch
     best: dict[str, Strategy] = {}
     m = k
@@ -246,14 +243,11 @@ def naive_strategy(
     cluster = _first(setup.cluster, devices)
     chain = _chain(setup, profile, batch)
     rate = setup.update_s_per_parameter_byte()
-    try:
-        straight = partition_native(
-            chain, cluster, straight=True, use_fewer_machines=True, update_s_per_parameter_byte=rate
-        )
-    except InfeasibleError as exc:
-        return f"naive model parallelism: {exc}"
-    k = len(straight.stages)
-    split = _gpipe_balanced(chain, cluster, k, False, rate) if chain.is_plain else straight
+    splits = _straight_and_balanced(chain, cluster, rate, rematerialise=False)
+    if isinstance(splits, str):
+        return f"naive model parallelism: {splits}"
+    split = splits[1]
+    k = len(split.stages)
     stages = [(s.start, s.end) for s in split.stages]
     f = [chain.forward_s(a, b) for a, b in stages]
     bw = [chain.backward_s(a, b) for a, b in stages]
@@ -283,6 +277,21 @@ def naive_strategy(
         f"{largest:.0%} of the parameters (1/K = {1 / k:.0%})",
         partition=split,
     )
+
+
+def _straight_and_balanced(
+    chain: ChainCosts, cluster: Cluster, rate: float, rematerialise: bool
+) -> tuple[NativeResult, NativeResult] | str:
+    """The straight native partition (its K) and GPipe's balance over those K stages, or why none fits."""
+    try:
+        straight = partition_native(
+            chain, cluster, straight=True, use_fewer_machines=True, update_s_per_parameter_byte=rate
+        )
+    except InfeasibleError as exc:
+        return str(exc)
+    k = len(straight.stages)
+    balanced = _gpipe_balanced(chain, cluster, k, rematerialise, rate) if chain.is_plain else straight
+    return straight, balanced
 
 
 def _gpipe_balanced(
