@@ -106,6 +106,8 @@ class BubbleResult:
             "chunks": v,
             "formulas": formulas,
             "naive_utilisation": self.naive_utilisation,
+            # naive model parallelism holds 1/K of the model per device (GPipe Sec. 2.3; balanced stages)
+            "naive_memory_per_device_fraction": 1.0 / self.options.stages,
             "advice": {
                 "rule": GPIPE_RULE,
                 "minimum_microbatches": self.minimum_microbatches,

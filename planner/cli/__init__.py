@@ -30,6 +30,8 @@ COMMANDS = {
     "plan": "planner.cli.plan",
     "validate": "planner.cli.validate",
     "comm": "planner.cli.comm",
+    "ps": "planner.cli.ps",
+    "dgc": "planner.cli.dgc",
     "dp": "planner.cli.dp",
     "lr": "planner.cli.lr",
     "llm-parallel": "planner.cli.llm_parallel",

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from planner.api.pipedream_sync import StalenessOptions
 from planner.api.pipeline import BubbleOptions, ScheduleOptions, chunks_per_device
 from planner.api.pipeline_balance import BalanceOptions
 from planner.cli.common import FormatOption, ServersOption, force_help, quantity_option
@@ -243,3 +244,28 @@ def balance_command(
 
     options = BalanceOptions(stages, by.value, microbatches, batch, device, dtype, rematerialise)
     emit(pipeline_balance(model, options).to_dict(), fmt, balance_tables)
+
+
+@app.command("staleness")
+def staleness(
+    stages: StagesOption,
+    vertical_sync: Annotated[
+        bool,
+        typer.Option(
+            "--vertical-sync/--weight-stashing",
+            help="every stage uses the input stage's weight version (else each its latest, stashed)",
+        ),
+    ] = StalenessOptions.vertical_sync,
+    weights: Annotated[
+        float | None,
+        quantity_option("memory", "the model's weights, split evenly over the stages (stashed bytes)"),
+    ] = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """PipeDream's weight staleness per stage and the versions it stashes (weight stashing, vertical sync)."""
+    from planner.api.pipedream_sync import pipedream_staleness
+    from planner.render import emit
+    from planner.render.pipeline import staleness_tables
+
+    options = StalenessOptions(stages, vertical_sync, weights)
+    emit(pipedream_staleness(options).to_dict(), fmt, staleness_tables)

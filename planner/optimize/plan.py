@@ -18,7 +18,8 @@ What it compares, all in one cost model per term (the same per-layer times, link
   share (its latency too: a small overestimate). GPipe re-materialises by default (Huang et al. 2019
   Sec. 2.3): a stage keeps each in-flight micro-batch's input and one micro-batch's activations, and
   recomputes the forward during the backward (+1 forward per micro-batch); `rematerialise=False` keeps
-  every activation. 1F1B keeps its at most K - k micro-batches' activations and recomputes nothing.
+  every activation. 1F1B keeps its at most K - k micro-batches' activations and recomputes nothing;
+* naive model parallelism: GPipe's stages with M = 1 (one device busy at a time, utilisation 1/K).
 
 Every row pays the same optimizer step as the one-device baseline: data parallelism on every replica, a
 pipeline stage on its own parameters (PipeDream: each minibatch's update on each replica; GPipe and 1F1B:
@@ -174,14 +175,11 @@ def synchronous_pipeline_strategies(
     cluster = _first(setup.cluster, devices)
     whole = _chain(setup, profile, batch)
     rate = setup.update_s_per_parameter_byte()
-    try:
-        straight = partition_native(
-            whole, cluster, straight=True, use_fewer_machines=True, update_s_per_parameter_byte=rate
-        )
-    except InfeasibleError as exc:
-        return f"synchronous pipeline: {exc}"
+    splits = _straight_and_balanced(whole, cluster, rate, rematerialise)
+    if isinstance(splits, str):
+        return f"synchronous pipeline: {splits}"
+    straight, balanced = splits
     k = len(straight.stages)
-    balanced = _gpipe_balanced(whole, cluster, k, rematerialise, rate) if whole.is_plain else straight
     global_batch = k * batch
     best: dict[str, Strategy] = {}
     m = k
@@ -234,6 +232,66 @@ def synchronous_pipeline_strategies(
                 best[schedule] = row
         m *= 2
     return list(best.values())
+
+
+def naive_strategy(
+    setup: dp.Setup, profile: ModelProfile, devices: int, batch: int, single_throughput: float
+) -> Strategy | str:
+    """Naive model parallelism: GPipe's K stages with one micro-batch (M = 1, nothing recomputed), so one
+    device works at a time (utilisation 1/K) and each holds about 1/K of the model (GPipe Sec. 2.3, Fig.
+    2b); one minibatch of `batch` samples per iteration, as on one device."""
+    cluster = _first(setup.cluster, devices)
+    chain = _chain(setup, profile, batch)
+    rate = setup.update_s_per_parameter_byte()
+    splits = _straight_and_balanced(chain, cluster, rate, rematerialise=False)
+    if isinstance(splits, str):
+        return f"naive model parallelism: {splits}"
+    split = splits[1]
+    k = len(split.stages)
+    stages = [(s.start, s.end) for s in split.stages]
+    f = [chain.forward_s(a, b) for a, b in stages]
+    bw = [chain.backward_s(a, b) for a, b in stages]
+    transfer = [s.transfer_in_s / 2.0 for s in split.stages[1:]]  # one direction
+    update_s = max(chain.parameter_bytes(a, b) for a, b in stages) * rate
+    memory = max(_sync_stage_memory(setup, chain, stages, i, 1, "gpipe", 1.0, False) for i in range(k))
+    largest = max(chain.parameter_bytes(a, b) for a, b in stages) / chain.parameter_bytes(0, chain.num_states)
+    return Strategy(
+        name="Naive model parallel",
+        family="gpipe",
+        config=f"{k} stages, M=1",
+        devices=k,
+        samples_per_iteration=batch,
+        iteration_s=gpipe_time(f, bw, 1, transfer) + update_s,
+        memory_per_device_bytes=memory,
+        fits=memory <= setup.device.memory,
+        single_device_throughput=single_throughput,
+        servers=_servers(cluster, k),
+        price_usd_per_server_hour=None if cluster.price is None else cluster.price.usd_per_hour,
+        breakdown={
+            "bubble_fraction": (k - 1) / k,
+            "utilisation": 1.0 / k,
+            "largest_stage_parameter_share": largest,
+            "update_s": update_s,
+        },
+        note=f"one device at a time: utilisation 1/K = {1 / k:.3g}; the largest stage holds "
+        f"{largest:.0%} of the parameters (1/K = {1 / k:.0%})",
+        partition=split,
+    )
+
+
+def _straight_and_balanced(
+    chain: ChainCosts, cluster: Cluster, rate: float, rematerialise: bool
+) -> tuple[NativeResult, NativeResult] | str:
+    """The straight native partition (its K) and GPipe's balance over those K stages, or why none fits."""
+    try:
+        straight = partition_native(
+            chain, cluster, straight=True, use_fewer_machines=True, update_s_per_parameter_byte=rate
+        )
+    except InfeasibleError as exc:
+        return str(exc)
+    k = len(straight.stages)
+    balanced = _gpipe_balanced(chain, cluster, k, rematerialise, rate) if chain.is_plain else straight
+    return straight, balanced
 
 
 def _gpipe_balanced(
@@ -323,6 +381,7 @@ def compare(
     for outcome in (
         pipeline_strategy(setup, profile, devices, batch, single),
         synchronous_pipeline_strategies(setup, profile, devices, batch, single, rematerialise),
+        naive_strategy(setup, profile, devices, batch, single),
     ):
         if isinstance(outcome, str):
             notes.append(outcome)

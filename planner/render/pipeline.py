@@ -41,6 +41,13 @@ def bubble_tables(payload: dict[str, Any]) -> list[Any]:
             ("utilisation = 1 - bubble fraction", _num(payload["utilisation"])),
             ("naive model parallelism utilisation = 1/K", _num(payload["naive_utilisation"])),
         ]
+        if m == 1:  # M = 1 is naive model parallelism
+            rows.append(
+                (
+                    "naive model parallelism: model per device = 1/K",
+                    _num(payload["naive_memory_per_device_fraction"]),
+                )
+            )
         return [make_table(title, ["quantity", "value"], rows), rule]
     rows = [
         (
@@ -117,3 +124,43 @@ def balance_tables(payload: dict[str, Any]) -> list[Any]:
         f"(equal layer counts {equal['balance']}: {format_quantity(equal['gpipe_time_s'], 'time')})"
     )
     return [table, summary]
+
+
+def staleness_tables(payload: dict[str, Any]) -> list[Any]:
+    """PipeDream's staleness and weight versions per stage, then the other rule's totals."""
+    has_bytes = payload["weights_bytes"] is not None
+    rows = [
+        (
+            row["stage"],
+            row["in_flight_minibatches"],
+            row["staleness_updates"],
+            row["weight_versions"],
+            *((format_quantity(row["stashed_weight_bytes"], "memory"),) if has_bytes else ()),
+        )
+        for row in payload["per_stage"]
+    ]
+    columns = ["stage", "in flight", "staleness (updates)", "weight versions"]
+    columns += ["stashed weights"] if has_bytes else []
+    title = f"PipeDream, {payload['rule']}: K = {payload['stages']} stages (asynchronous 1F1B)"
+    other = payload["other"]
+    consistent = (
+        "one version across stages"
+        if payload["consistent_across_stages"]
+        else ("stages of one minibatch use different versions")
+    )
+    summary = (
+        f"{consistent}; {payload['total_weight_versions']} weight versions in all"
+        + (
+            f" ({format_quantity(payload['total_stashed_weight_bytes'], 'memory')} stashed)"
+            if has_bytes
+            else ""
+        )
+        + f"; {other['rule']}: staleness {other['staleness_updates']}, "
+        f"{other['total_weight_versions']} versions"
+        + (
+            f" ({format_quantity(other['total_stashed_weight_bytes'], 'memory')} stashed)"
+            if has_bytes
+            else ""
+        )
+    )
+    return [make_table(title, columns, rows), summary, payload["source"]]
