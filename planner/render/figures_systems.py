@@ -117,3 +117,31 @@ def serve_figure(payload: dict[str, Any]) -> Figure:
     mark = Mark("best", f"best: {config}", best["tpot_s"] * 1e3, best["tokens_per_s_per_gpu"])
     panel = Panel("configurations tried", x_label, y_label, tuple(series), (mark,))
     return Figure(title, (panel,))
+
+
+def comm_figure(payload: dict[str, Any]) -> Figure:
+    """Each algorithm's all-reduce time against the message size (the API's sweep) with the lower bound
+    drawn; the best algorithm at the message asked about marked."""
+    sweep, best = payload["sweep"], payload["results"][0]
+    sizes = tuple(float(size) for size in sweep["sizes_bytes"])
+    series = [Series(name, sizes, tuple(t * 1e3 for t in times)) for name, times in sweep["time_s"].items()]
+    series.append(
+        Series("lower bound", sizes, tuple(t * 1e3 for t in sweep["lower_bound_s"]), Style.reference)
+    )
+    size = payload["message"]["bytes"]
+    mark = Mark("best", f"best at {size:.3g} B: {best['algorithm']}", size, best["time_s"] * 1e3)
+    cluster = payload["cluster"]
+    return Figure(
+        f"all-reduce on {cluster['name']} ({cluster['devices']} devices)",
+        (
+            Panel(
+                "time against message size",
+                "message per device (bytes)",
+                "time (ms)",
+                tuple(series),
+                (mark,),
+                x_log=True,
+                y_log=True,
+            ),
+        ),
+    )
