@@ -1,6 +1,7 @@
 """The pictures of the commands that sweep one setting, from the payloads their tables show:
-`pipeline bubble` (the bubble against micro-batches) and `specdec speedup` / `specdec models` (the
-speed-up against the draft length gamma for several acceptance rates, the optimum marked)."""
+`pipeline bubble` (the bubble against micro-batches, the three schedules) and `specdec speedup` /
+`specdec models` (the speed-up against the draft length gamma for several acceptance rates, the optimum
+marked)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,28 @@ from planner.render.figure import Figure, Mark, Panel, Series
 
 
 def bubble_figure(payload: dict[str, Any]) -> Figure:
-    """Bubble fraction (idle/total) against micro-batches M, the sweep or the one M given; the smallest
-    M the rule of thumb asks for (M >= 4K) marked."""
+    """Bubble fraction (idle/total) against micro-batches M for the schedule asked about (the sweep or
+    the one M given) and beside it the other two schedules' sweeps; the smallest M the rule of thumb
+    asks for (M >= 4K) marked."""
     rows = payload.get("sweep") or [payload]
     advice, stages = payload["advice"], payload["stages"]
-    chunks = f", v = {payload['chunks']}" if payload["schedule"] == "interleaved" else ""
+
+    def name(schedule: str, chunks: int) -> str:
+        return f"{schedule}, v = {chunks}" if schedule == "interleaved" else schedule
+
     curve = Series(
-        f"{payload['schedule']}, K = {stages}{chunks}",
+        name(payload["schedule"], payload["chunks"]),
         tuple(float(r["microbatches"]) for r in rows),
         tuple(r["bubble_fraction"] for r in rows),
+    )
+    others = tuple(
+        Series(
+            name(other["schedule"], other["chunks"]),
+            tuple(float(r["microbatches"]) for r in other["sweep"]),
+            tuple(r["bubble_fraction"] for r in other["sweep"]),
+        )
+        for other in payload["schedules"]
+        if other["schedule"] != payload["schedule"]
     )
     rule = Mark(
         "minimum",
@@ -27,13 +41,13 @@ def bubble_figure(payload: dict[str, Any]) -> Figure:
         advice["bubble_fraction_at_minimum"],
     )
     return Figure(
-        f"pipeline bubble, {payload['schedule']}, K = {stages} stages",
+        f"pipeline bubble, K = {stages} stages ({payload['schedule']} asked; gpipe and 1f1b share one curve)",
         (
             Panel(
                 "bubble against micro-batches",
                 "micro-batches M",
                 "bubble fraction (idle / total)",
-                (curve,),
+                (curve, *others),
                 (rule,),
                 x_log=True,
             ),
