@@ -10,11 +10,12 @@ from enum import Enum
 
 class Style(str, Enum):
     """How a series is drawn: a line through its points, points alone, a dashed reference (linear
-    scaling, a bound), or points greyed out (infeasible)."""
+    scaling, a target), a dotted bound (what a lower bound allows), or points greyed out (infeasible)."""
 
     line = "line"
     points = "points"
     reference = "reference"
+    bound = "bound"
     muted = "muted"
 
 

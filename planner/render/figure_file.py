@@ -94,6 +94,7 @@ def _draw_panel(ax: Any, panel: Panel) -> None:
             Style.line: {"marker": "o", "markersize": 4},
             Style.points: {"marker": "o", "markersize": 5, "linestyle": "none"},
             Style.reference: {"color": "black", "linestyle": "--", "linewidth": 1},
+            Style.bound: {"color": "#555555", "linestyle": ":", "linewidth": 1.5},
             Style.muted: {"color": MUTED, "marker": "x", "markersize": 4, "linestyle": "none"},
         }[series.style]
         ax.plot(series.xs, series.ys, label=series.label, gid=f"series-{index}", **style)

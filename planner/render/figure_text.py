@@ -23,7 +23,7 @@ def _panel_text(panel: Panel) -> str:
     if panel.bars:
         return _bars_text(panel)
     # references (linear scaling, a bound) first, so the answer's own points are drawn over them
-    ordered = sorted(panel.series, key=lambda s: s.style is not Style.reference)
+    ordered = sorted(panel.series, key=lambda s: s.style not in (Style.reference, Style.bound))
     series = [(s.label, s.xs, s.ys) for s in ordered if s.xs]
     series += [(mark.label, (mark.x,), (mark.y,)) for mark in panel.marks]
     return line_plot(
