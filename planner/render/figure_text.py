@@ -48,8 +48,8 @@ def _bars_text(panel: Panel) -> str:
     ]
     labels = [panel.bars[g].labels[k] for _, g, k in rows]
     parts = [bar_chart(labels, layers, width=PLOT_COLUMNS - 16, value_label=panel.y_label)]
-    for series in panel.series:
-        points = ", ".join(f"{x:.3g}: {y:.3g}" for x, y in zip(series.xs, series.ys, strict=True))
-        parts.append(f"{series.label}: {points}")
+    for series in panel.series:  # a reference (a target, a deadline) says what it is in its label
+        points = ", ".join(f"({x:.3g}, {y:.3g})" for x, y in zip(series.xs, series.ys, strict=True))
+        parts.append(f"- {series.label}" + ("" if series.style is Style.reference else f": {points}"))
     parts += [f"* {mark.label}" for mark in panel.marks]
     return "\n".join(parts)

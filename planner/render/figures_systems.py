@@ -145,3 +145,42 @@ def comm_figure(payload: dict[str, Any]) -> Figure:
             ),
         ),
     )
+
+
+def fl_round_figure(payload: dict[str, Any]) -> Figure:
+    """How many of the fleet's clients take how long for a round (the result's histogram of client
+    round times), the expected round time marked on its bin, the deadline drawn if one was set."""
+    hist, r = payload["histogram"], payload["round"]
+    counts, edges = hist["counts"], hist["edges_s"]
+    bins = range(len(counts))
+    bars = Bars(
+        tuple(f"{edges[i]:.3g}-{edges[i + 1]:.3g} s" for i in bins),
+        tuple((edges[i] + edges[i + 1]) / 2 for i in bins),
+        (("clients", tuple(float(c) for c in counts)),),
+        tuple(edges[i + 1] - edges[i] for i in bins),
+        categories=False,
+    )
+    round_s = r["round_s"]
+    at = next((i for i in bins if round_s < edges[i + 1]), len(counts) - 1)  # its bin, or the last
+    expected = Mark("round", f"expected round: {round_s:.3g} s", round_s, float(counts[at]))
+    series = ()
+    deadline = payload["settings"]["deadline_s"]
+    if deadline is not None:
+        series = (
+            Series(f"deadline {deadline:.3g} s", (deadline, deadline), (0.0, max(counts)), Style.reference),
+        )
+    fleet, model = payload["fleet"], payload["model"]
+    return Figure(
+        f"{model['name']} on fleet {fleet['name']} ({fleet['clients']} clients)",
+        (
+            Panel(
+                "client round times (every client of the fleet)",
+                "round time (s)",
+                "clients",
+                series,
+                (expected,),
+                x_log=True,
+                bars=(bars,),
+            ),
+        ),
+    )
