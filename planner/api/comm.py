@@ -120,10 +120,13 @@ class CommResult:
             "sweep": {
                 "sizes_bytes": [size for size, _ in self.sweep],
                 "lower_bound_s": [results[0].lower_bound_s for _, results in self.sweep],
-                "time_s": {
-                    r.algorithm: [results[k].time_s for _, results in self.sweep]
-                    for k, r in enumerate(self.sweep[0][1])
-                },
+                "algorithms": [  # in the order of `results`, best first at the message
+                    {
+                        "algorithm": r.algorithm,
+                        "time_s": [_time(results, r.algorithm) for _, results in self.sweep],
+                    }
+                    for r in self.results
+                ],
             },
             "model": MODEL_NOTE,
             **band_fields(COMMUNICATION),
@@ -137,6 +140,10 @@ class CommResult:
                 "speedup_vs_best": best.time_s / dgc.dgc_time_s if dgc.dgc_time_s > 0 else 1.0,
             }
         return payload
+
+
+def _time(results: tuple[CollectiveResult, ...], algorithm: str) -> float:
+    return next(r.time_s for r in results if r.algorithm == algorithm)
 
 
 def allreduce_comparison(cluster: str | Cluster, options: CommOptions) -> CommResult:

@@ -124,7 +124,7 @@ def comm_figure(payload: dict[str, Any]) -> Figure:
     drawn; the best algorithm at the message asked about marked."""
     sweep, best = payload["sweep"], payload["results"][0]
     sizes = tuple(float(size) for size in sweep["sizes_bytes"])
-    series = [Series(name, sizes, tuple(t * 1e3 for t in times)) for name, times in sweep["time_s"].items()]
+    series = [Series(a["algorithm"], sizes, tuple(t * 1e3 for t in a["time_s"])) for a in sweep["algorithms"]]
     series.append(
         Series("lower bound", sizes, tuple(t * 1e3 for t in sweep["lower_bound_s"]), Style.reference)
     )
