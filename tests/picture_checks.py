@@ -68,3 +68,20 @@ def png_colour(png: bytes, svg_point: tuple[float, float], dpi: int) -> tuple[in
 
 def hex_rgb(colour: str) -> tuple[int, int, int]:
     return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+
+
+def mark_places(svg: bytes) -> dict[tuple[int, str], tuple[float, float]]:
+    """Where each marked point sits inside its axes, as fractions of the axes' width and height from
+    the bottom left: what the data decide, whatever the fonts and legends around the axes take."""
+    places = {}
+    for index, axes in enumerate(_panels(svg)):
+        background = next(axes.iter(f"{SVG}path"))  # the axes' own patch comes first
+        numbers = [float(n) for n in re.findall(r"-?[0-9.]+", background.get("d") or "")]
+        left, right = min(numbers[0::2]), max(numbers[0::2])
+        top, bottom = min(numbers[1::2]), max(numbers[1::2])
+        for group in axes.iter(f"{SVG}g"):
+            gid = group.get("id") or ""
+            if gid.startswith("mark-"):
+                (x, y), *_ = positions(svg, index, gid)
+                places[(index, gid)] = ((x - left) / (right - left), (bottom - y) / (bottom - top))
+    return places
