@@ -163,7 +163,7 @@ def fl_round_figure(payload: dict[str, Any]) -> Figure:
     round_s = r["round_s"]
     at = next((i for i in bins if round_s < edges[i + 1]), len(counts) - 1)  # its bin, or the last
     expected = Mark("round", f"expected round: {round_s:.3g} s", round_s, float(counts[at]))
-    series = ()
+    series: tuple[Series, ...] = ()
     deadline = payload["settings"]["deadline_s"]
     if deadline is not None:
         series = (
