@@ -125,3 +125,15 @@ def test_dp_bound_is_above_every_weak_scaling_speedup(run_cli) -> None:
             bound = bounds[row["devices"]]
             assert row["speedup"] <= bound["speedup_bound"] * (1 + 1e-12) <= row["devices"] * (1 + 1e-12)
             assert (bound["allreduce_lower_bound_s"] > 0) == (row["devices"] > 1)
+
+
+def test_specdec_batch_marks_where_speculation_stops_paying(run_cli, tmp_path) -> None:
+    argv = ("specdec", "batch", "--target", "llama-2-70b", "--draft", "llama-2-7b", "--device", "h100")
+    payload, svg, png, stdout = draw(run_cli, tmp_path, (*argv, "--tensor-parallel", "4", "--alpha", "0.8"))
+    rows, breakeven = payload["rows"], payload["breakeven_batch"]
+    at = next(r for r in rows if r["batch"] == breakeven)
+    assert at["speedup"] <= 1 < rows[0]["speedup"]
+    points = [(float(r["batch"]), r["speedup"]) for r in rows]
+    assert_mark(svg, png, 0, "breakeven", [("series-0", points)], (True, False), (breakeven, at["speedup"]))
+    assert f"stops paying at batch {breakeven}" in stdout
+    assert all(len(line) <= 80 for line in picture_lines(stdout, "speed-up against batch size"))
