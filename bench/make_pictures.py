@@ -19,40 +19,20 @@ REPO = Path(__file__).resolve().parents[1]
 PICTURES_DIR = REPO / "docs" / "pictures"
 
 # file name -> the command's arguments (after `planner`); --plot-file FILE --force are added
-PICTURES: dict[str, tuple[str, ...]] = {
-    "dp.svg": ("dp", "vgg16", "--cluster", "pipedream-cluster-a"),
-    "plan.svg": ("plan",),
-    "llm-parallel.svg": (
-        "llm-parallel",
-        "llama-2-7b",
-        "--cluster",
-        "dgx-h100",
-        "--servers",
-        "1",
-        "--global-batch",
-        "64",
-    ),
-    "pipeline-bubble.svg": ("pipeline", "bubble", "-k", "4"),
-    "pipeline-partition.svg": ("pipeline", "partition", "vgg16", "--cluster", "pipedream-cluster-b"),
-    "specdec-speedup.svg": ("specdec", "speedup", "--alpha", "0.7", "--c", "0.1"),
-    "specdec-batch.svg": (
-        "specdec",
-        "batch",
-        "--target",
-        "llama-2-70b",
-        "--draft",
-        "llama-2-7b",
-        "--device",
-        "h100",
-        "--tensor-parallel",
-        "4",
-        "--alpha",
-        "0.8",
-    ),
-    "serve.svg": ("serve", "llama-2-7b", "--cluster", "dgx-h100"),
-    "comm.svg": ("comm", "--cluster", "dgx-h100", "--size", "100MB"),
-    "fl-round.svg": ("fl", "round", "--fleet", "mixed-edge", "--model", "resnet18", "--deadline", "300s"),
+COMMANDS = {
+    "dp.svg": "dp vgg16 --cluster pipedream-cluster-a",
+    "plan.svg": "plan",
+    "llm-parallel.svg": "llm-parallel llama-2-7b --cluster dgx-h100 --servers 1 --global-batch 64",
+    "pipeline-bubble.svg": "pipeline bubble -k 4",
+    "pipeline-partition.svg": "pipeline partition vgg16 --cluster pipedream-cluster-b",
+    "specdec-speedup.svg": "specdec speedup --alpha 0.7 --c 0.1",
+    "specdec-batch.svg": "specdec batch --target llama-2-70b --draft llama-2-7b --device h100 "
+    "--tensor-parallel 4 --alpha 0.8",
+    "serve.svg": "serve llama-2-7b --cluster dgx-h100",
+    "comm.svg": "comm --cluster dgx-h100 --size 100MB",
+    "fl-round.svg": "fl round --fleet mixed-edge --model resnet18 --deadline 300s",
 }
+PICTURES: dict[str, tuple[str, ...]] = {name: tuple(line.split()) for name, line in COMMANDS.items()}
 
 
 def draw(name: str, folder: Path) -> Path:
