@@ -76,3 +76,31 @@ def _legend(entries: list[str], width: int) -> list[str]:
         else:
             lines.append(entry)
     return lines
+
+
+BAR_FILLS = "#=o+x%@&"
+
+
+def bar_chart(
+    labels: Sequence[str],
+    layers: Sequence[tuple[str, Sequence[float]]],
+    *,
+    width: int = 50,
+    value_label: str = "",
+) -> str:
+    """Horizontal bars, one line each, `labels` on the left; each layer a segment drawn with its own
+    character, stacked left to right, the bar's total after it; a legend follows. Negative or
+    non-finite heights count as 0."""
+    heights = [[h if math.isfinite(h) and h > 0 else 0.0 for h in hs] for _, hs in layers]
+    totals = [sum(column) for column in zip(*heights, strict=True)] if heights else []
+    longest = max(totals, default=0.0) or 1.0
+    label_width = max((len(label) for label in labels), default=0)
+    lines = [value_label] if value_label else []
+    for row, label in enumerate(labels):
+        cells, reached = "", 0.0
+        for index, hs in enumerate(heights):  # round the running total, so segments add up to the bar
+            reached += hs[row]
+            cells += BAR_FILLS[index % len(BAR_FILLS)] * (round(reached / longest * width) - len(cells))
+        lines.append(f"{label:>{label_width}} |{cells} {totals[row]:.3g}")
+    legend = [f"{BAR_FILLS[i % len(BAR_FILLS)]} {name}" for i, (name, _) in enumerate(layers)]
+    return "\n".join(lines + _legend(legend, label_width + 2 + width))

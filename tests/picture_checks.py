@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import xml.etree.ElementTree as ET
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -18,9 +19,15 @@ def _panels(svg: bytes) -> list[ET.Element]:
 
 
 def positions(svg: bytes, panel: int, gid: str) -> list[tuple[float, float]]:
-    """The (x, y) in points of every marker of the artist `gid` in the `panel`-th axes."""
+    """The (x, y) in points of every marker of the artist `gid` in the `panel`-th axes; of a bar
+    (`bars-<group>-<layer>-<k>`, a path), its top left corner."""
     (group,) = [g for g in _panels(svg)[panel].iter(f"{SVG}g") if g.get("id") == gid]
-    return [(float(u.get("x")), float(u.get("y"))) for u in group.iter(f"{SVG}use")]
+    markers = [(float(u.get("x")), float(u.get("y"))) for u in group.iter(f"{SVG}use")]
+    if markers or not gid.startswith("bars-"):
+        return markers
+    (path,) = group.iter(f"{SVG}path")
+    numbers = [float(n) for n in re.findall(r"-?[0-9.]+", path.get("d") or "")]
+    return [(min(numbers[0::2]), min(numbers[1::2]))]  # SVG's y grows downwards
 
 
 def mark_data(
@@ -61,3 +68,20 @@ def png_colour(png: bytes, svg_point: tuple[float, float], dpi: int) -> tuple[in
 
 def hex_rgb(colour: str) -> tuple[int, int, int]:
     return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+
+
+def mark_places(svg: bytes) -> dict[tuple[int, str], tuple[float, float]]:
+    """Where each marked point sits inside its axes, as fractions of the axes' width and height from
+    the bottom left: what the data decide, whatever the fonts and legends around the axes take."""
+    places = {}
+    for index, axes in enumerate(_panels(svg)):
+        background = next(axes.iter(f"{SVG}path"))  # the axes' own patch comes first
+        numbers = [float(n) for n in re.findall(r"-?[0-9.]+", background.get("d") or "")]
+        left, right = min(numbers[0::2]), max(numbers[0::2])
+        top, bottom = min(numbers[1::2]), max(numbers[1::2])
+        for group in axes.iter(f"{SVG}g"):
+            gid = group.get("id") or ""
+            if gid.startswith("mark-"):
+                (x, y), *_ = positions(svg, index, gid)
+                places[(index, gid)] = ((x - left) / (right - left), (bottom - y) / (bottom - top))
+    return places

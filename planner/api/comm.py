@@ -24,6 +24,8 @@ MODEL_NOTE = (
     "a level's link is per GPU inside a server and per server NIC between servers, shared by the "
     "flows of a unit; lower bound 2(M-1)/M G / B per level plus ceil(log2 N) latencies"
 )
+SWEEP_FROM_BYTES = 1024  # the size sweep: powers of 4 from 1 KiB to 1 GiB, and the message
+SWEEP_STEPS = 10  # 4**10 KiB = 1 GiB
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class CommResult:
     results: tuple[CollectiveResult, ...]  # best first
     compression: CompressionComparison | None
     tensors: GradientTensors  # the gradient as DGC sparsifies it
+    sweep: tuple[tuple[float, tuple[CollectiveResult, ...]], ...]  # (size, each algorithm's) over sizes
 
     def to_dict(self) -> dict[str, Any]:
         machine, best = self.cluster, self.results[0]
@@ -114,6 +117,17 @@ class CommResult:
             "lower_bound_s": best.lower_bound_s,
             "best": best.algorithm,
             "results": [r.to_dict() for r in self.results],
+            "sweep": {
+                "sizes_bytes": [size for size, _ in self.sweep],
+                "lower_bound_s": [results[0].lower_bound_s for _, results in self.sweep],
+                "algorithms": [  # in the order of `results`, best first at the message
+                    {
+                        "algorithm": r.algorithm,
+                        "time_s": [_time(results, r.algorithm) for _, results in self.sweep],
+                    }
+                    for r in self.results
+                ],
+            },
             "model": MODEL_NOTE,
             **band_fields(COMMUNICATION),
         }
@@ -126,6 +140,10 @@ class CommResult:
                 "speedup_vs_best": best.time_s / dgc.dgc_time_s if dgc.dgc_time_s > 0 else 1.0,
             }
         return payload
+
+
+def _time(results: tuple[CollectiveResult, ...], algorithm: str) -> float:
+    return next(r.time_s for r in results if r.algorithm == algorithm)
 
 
 def allreduce_comparison(cluster: str | Cluster, options: CommOptions) -> CommResult:
@@ -152,26 +170,32 @@ def allreduce_comparison(cluster: str | Cluster, options: CommOptions) -> CommRe
     everything = algorithm_names()
     names = everything if options.algorithm == "all" else (options.algorithm,)
     _check_servers(options, names, n)
-    results = [
-        allreduce_on_cluster(
-            machine,
-            g,
-            name,
-            devices=n,
-            ps_shards=options.ps_shards,
-            ps_dedicated=options.ps_dedicated,
-            ps_backups=options.ps_backups,
-        )
-        for name in names
-    ]
+
+    def each(size: float) -> list[CollectiveResult]:
+        return [
+            allreduce_on_cluster(
+                machine,
+                size,
+                name,
+                devices=n,
+                ps_shards=options.ps_shards,
+                ps_dedicated=options.ps_dedicated,
+                ps_backups=options.ps_backups,
+            )
+            for name in names
+        ]
+
+    results = each(g)
     results.sort(key=lambda r: (r.time_s, everything.index(r.algorithm)))
+    sizes = sorted({SWEEP_FROM_BYTES * 4**k for k in range(SWEEP_STEPS + 1)} | {g})
+    sweep = tuple((size, tuple(each(size))) for size in sizes)
     comparison = None
     if options.compress_density is not None:
         compressed = compress(
             tensors, options.compress_density, DTYPE_BYTES[options.dtype], options.compress_encoding
         )
         comparison = compare_on_cluster(machine, compressed, n)
-    return CommResult(machine, layout(machine, n), message, tuple(results), comparison, tensors)
+    return CommResult(machine, layout(machine, n), message, tuple(results), comparison, tensors, sweep)
 
 
 def _check_servers(options: CommOptions, names: tuple[str, ...], n: int) -> None:

@@ -40,6 +40,28 @@ class DPOptions(TrainingOptions):
 
 
 @dataclass(frozen=True)
+class ScalingBound:
+    """What the all-reduce alone allows at N devices (weak scaling): the whole gradient's all-reduce
+    lower bound on the cluster's links (planner.cost.collective_layout: 2(M-1)/M G / B per level plus
+    the latencies, Patarasuk & Yuan, JPDC 2009) and the speed-up N t1 / t_N if every device still
+    spent its one-device iteration t1 (forward f, backward b, update u) and the all-reduce took that
+    bound: overlapped, it hides behind the backward at best, t_N = f + max(b, bound) + u (not behind
+    the forward: the next forward needs the updated weights); not overlapped, t_N = t1 + bound."""
+
+    devices: int
+    allreduce_lower_bound_s: float
+    speedup_bound: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "devices": self.devices,
+            "allreduce_lower_bound_s": self.allreduce_lower_bound_s,
+            "speedup_bound": self.speedup_bound,
+            "efficiency_bound": self.speedup_bound / self.devices,
+        }
+
+
+@dataclass(frozen=True)
 class DPPlanResult:
     """The data-parallel plan: the chosen configuration, every algorithm, scaling over N, notes."""
 
@@ -47,6 +69,7 @@ class DPPlanResult:
     options: DPOptions
     plan: DPPlan
     profile_batch: int | None  # the samples a measured profile's minibatch covers, as resolved
+    bounds: tuple[ScalingBound, ...]  # per device count of the weak-scaling rows
 
     def to_dict(self) -> dict[str, Any]:
         plan, options = self.plan, self.options
@@ -84,6 +107,7 @@ class DPPlanResult:
             "scaling": {
                 "weak": [r.to_dict() for r in plan.weak],
                 "strong": [r.to_dict() for r in plan.strong],
+                "allreduce_bound": [bound.to_dict() for bound in self.bounds],
             },
             "notes": list(plan.notes),
             **band_fields(DATA_PARALLEL),
@@ -113,4 +137,17 @@ def data_parallel(model: Any, cluster: str | Cluster, options: DPOptions) -> DPP
     except ValueError as exc:  # no candidate algorithm applies to this cluster
         raise SettingError("algorithm", str(exc), show_got=False) from None
     name = model if isinstance(model, str) else model.name
-    return DPPlanResult(name, options, plan, resolved.profile_batch)
+    return DPPlanResult(name, options, plan, resolved.profile_batch, _bounds(plan, dp.default_collective))
+
+
+def _bounds(plan: DPPlan, collective: Any) -> tuple[ScalingBound, ...]:
+    """The all-reduce bound on weak scaling at each of its device counts (ScalingBound)."""
+    gradient = float(plan.setup.gradient_bytes().sum())
+    bounds = []
+    for row in plan.weak:
+        n, t1 = row.devices, row.baseline_iteration_s
+        lower = collective(plan.setup.cluster, gradient, row.algorithm, n).lower_bound_s if n > 1 else 0.0
+        backward = row.iteration.backward_s
+        spent = t1 - backward + max(backward, lower) if plan.setup.overlap else t1 + lower
+        bounds.append(ScalingBound(n, lower, n * t1 / spent))
+    return tuple(bounds)

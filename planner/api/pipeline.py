@@ -92,6 +92,7 @@ class BubbleResult:
     bubble_fraction_at_minimum: float
     point: BubblePoint | None
     sweep: tuple[BubblePoint, ...]
+    schedules: tuple[tuple[str, int, tuple[BubblePoint, ...]], ...]  # each schedule's sweep: name, v
 
     def to_dict(self) -> dict[str, Any]:
         v = self.chunks
@@ -118,6 +119,10 @@ class BubbleResult:
             payload.update(self.point.to_dict())
         else:
             payload["sweep"] = [point.to_dict() for point in self.sweep]
+        payload["schedules"] = [
+            {"schedule": name, "chunks": chunks, "sweep": [point.to_dict() for point in points]}
+            for name, chunks, points in self.schedules
+        ]
         return payload
 
 
@@ -131,10 +136,21 @@ def pipeline_bubble(options: BubbleOptions) -> BubbleResult:
     k, m = options.stages, options.microbatches
     v = _check_common(k, m, options.schedule, options.chunks)
     advice = microbatch_advice(k)
-    ms = np.array([m] if m is not None else _sweep_microbatches(k, v > 1))
-    fractions, overheads = np.asarray(bubble_fraction(k, ms, v)), np.asarray(bubble_overhead(k, ms, v))
-    points = tuple(
-        BubblePoint(int(mi), float(f), float(o)) for mi, f, o in zip(ms, fractions, overheads, strict=True)
+
+    def points(ms: list[int], v: int) -> tuple[BubblePoint, ...]:
+        fractions = np.asarray(bubble_fraction(k, np.array(ms), v))
+        overheads = np.asarray(bubble_overhead(k, np.array(ms), v))
+        return tuple(
+            BubblePoint(int(mi), float(f), float(o))
+            for mi, f, o in zip(ms, fractions, overheads, strict=True)
+        )
+
+    asked = points([m] if m is not None else _sweep_microbatches(k, v > 1), v)
+    # the three schedules side by side, over M; interleaved with the v asked for, else the default
+    others = chunks_per_device("interleaved", options.chunks if v > 1 else None)
+    schedules = tuple(
+        (name, w, points(_sweep_microbatches(k, w > 1), w))
+        for name, w in (("gpipe", 1), ("1f1b", 1), ("interleaved", others))
     )
     return BubbleResult(
         options=options,
@@ -142,8 +158,9 @@ def pipeline_bubble(options: BubbleOptions) -> BubbleResult:
         naive_utilisation=float(naive_utilisation(k)),
         minimum_microbatches=advice.minimum_microbatches,
         bubble_fraction_at_minimum=float(bubble_fraction(k, advice.minimum_microbatches, v)),
-        point=points[0] if m is not None else None,
-        sweep=() if m is not None else points,
+        point=asked[0] if m is not None else None,
+        sweep=() if m is not None else asked,
+        schedules=schedules,
     )
 
 

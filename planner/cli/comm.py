@@ -15,6 +15,7 @@ import typer
 
 from planner.api.comm import CommOptions, algorithm_choices
 from planner.cli.common import ClusterOption, FormatOption, ServersOption, options_from, quantity_option
+from planner.cli.plot_options import ForceOption, PlotFileOption, PlotOption
 from planner.render import OutputFormat
 
 DEFAULTS = CommOptions  # every default is the API's, defined once (planner.api.comm)
@@ -50,13 +51,18 @@ def command(
     compress_encoding: Annotated[
         str, typer.Option(help="DGC positions: delta16, coo32, coo64 or bitmap")
     ] = DEFAULTS.compress_encoding,
+    plot: PlotOption = False,
+    plot_file: PlotFileOption = None,
+    force: ForceOption = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Compare all-reduce algorithms (parameter servers, ring, tree, ...: see --algorithm) on a cluster."""
     given = dict(locals())  # the parameters, before the imports below add names
     from planner.api.comm import allreduce_comparison
-    from planner.render import emit
+    from planner.cli.plot_options import emit_with_plot, plot_request
     from planner.render.comm import comm_tables
+    from planner.render.figures_systems import comm_figure
 
-    options = options_from(CommOptions, given, "cluster")
-    emit(allreduce_comparison(cluster, options).to_dict(), fmt, comm_tables)
+    request = plot_request(plot, plot_file, force)
+    options = options_from(CommOptions, given, "cluster", "plot", "plot_file", "force")
+    emit_with_plot(allreduce_comparison(cluster, options).to_dict(), fmt, comm_tables, comm_figure, request)

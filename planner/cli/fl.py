@@ -20,6 +20,7 @@ from planner.api.fl_noniid import FLNoniidOptions
 from planner.api.fl_round import FLRoundOptions
 from planner.api.fl_select import FLSelectOptions
 from planner.cli.common import FormatOption, quantity_option
+from planner.cli.plot_options import ForceOption, PlotFileOption, PlotOption
 from planner.render import OutputFormat
 
 app = typer.Typer(no_args_is_help=True)
@@ -123,13 +124,19 @@ def round_command(
         bool, Opt("--histogram", help="a terminal histogram of client round times")
     ] = ROUND.histogram,
     bins: Annotated[int, Opt(help="histogram bins")] = ROUND.bins,
+    plot: PlotOption = False,
+    plot_file: PlotFileOption = None,
+    force: ForceOption = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Expected time and bytes of a synchronous FedAvg / FedProx round, and of R rounds."""
     from planner.api.fl_round import fl_round
-    from planner.render import emit
+    from planner.cli.plot_options import emit_with_plot, plot_request
+    from planner.render.figures_systems import fl_round_figure
     from planner.render.fl import round_tables
 
+    request = plot_request(plot, plot_file, force)
+    histogram = histogram or request.wanted  # the picture draws the histogram
     options = FLRoundOptions(
         clients_per_round=clients_per_round, fraction=fraction, epochs=epochs, batch_size=batch_size,
         optimizer=optimizer, dtype=dtype, deadline=deadline, over_select=over_select, prox_mu=prox_mu,
@@ -139,7 +146,7 @@ def round_command(
         upload_encoding=upload_encoding, rounds=rounds, trials=trials, seed=seed, histogram=histogram,
         bins=bins,
     )  # fmt: skip
-    emit(fl_round(fleet, model, options).to_dict(), fmt, round_tables)
+    emit_with_plot(fl_round(fleet, model, options).to_dict(), fmt, round_tables, fl_round_figure, request)
 
 
 @app.command("select")

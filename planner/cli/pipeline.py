@@ -192,17 +192,23 @@ def partition(
     activation_compression: ActivationCompression = DEFAULTS.activation_compression,
     use_fewer_machines: FewerMachines = DEFAULTS.use_fewer_machines,
     batch: Batch = DEFAULTS.batch,
+    plot: PlotOption = False,
+    plot_file: PlotFileOption = None,
+    force: ForceOption = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Split a model into pipeline stages (PipeDream's optimizer): stages, replicas, time, speedup."""
     given = dict(locals())  # the parameters, before the imports below add names
     from planner.api.partition import PartitionOptions, pipeline_partition
     from planner.cli.partition_options import partition_options
-    from planner.render import emit
+    from planner.cli.plot_options import emit_with_plot, plot_request
+    from planner.render.figures_systems import partition_figure
     from planner.render.partition import partition_tables
 
-    options = partition_options(PartitionOptions, given, "model", "cluster")
-    emit(pipeline_partition(model, cluster, options).to_dict(), fmt, partition_tables)
+    request = plot_request(plot, plot_file, force)
+    options = partition_options(PartitionOptions, given, "model", "cluster", "plot", "plot_file", "force")
+    result = pipeline_partition(model, cluster, options).to_dict()
+    emit_with_plot(result, fmt, partition_tables, partition_figure, request)
 
 
 class BalanceObjective(str, Enum):

@@ -15,6 +15,7 @@ import typer
 from planner.api.serve_inputs import ServeOptions
 from planner.cli.common import ClusterOption, FormatOption, ServersOption, quantity_option
 from planner.cli.llm_options import Attention
+from planner.cli.plot_options import ForceOption, PlotFileOption, PlotOption
 from planner.render import OutputFormat
 
 DEFAULTS = ServeOptions  # every default is the API's, defined once
@@ -70,6 +71,9 @@ def command(
         float | None,
         typer.Option(help="requests/s arriving (Poisson, spread over the replicas): in flight, wait, TTFT"),
     ] = DEFAULTS.arrival_rate,
+    plot: PlotOption = False,
+    plot_file: PlotFileOption = None,
+    force: ForceOption = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Serve an LLM: TTFT, TPOT, tokens/s per GPU, KV cache and max batch, the batch curve; with --tpot /
@@ -77,11 +81,13 @@ def command(
     given = dict(locals())
     from planner.api.serve import serve, serve_best
     from planner.cli.common import options_from
-    from planner.render import emit
+    from planner.cli.plot_options import emit_with_plot, plot_request
+    from planner.render.figures_systems import serve_figure
     from planner.render.serve import best_tables, serve_tables
 
-    options = options_from(ServeOptions, given, "model", "cluster")
+    request = plot_request(plot, plot_file, force)
+    options = options_from(ServeOptions, given, "model", "cluster", "plot", "plot_file", "force")
     if options.searching:
-        emit(serve_best(model, cluster, options).to_dict(), fmt, best_tables)
+        emit_with_plot(serve_best(model, cluster, options).to_dict(), fmt, best_tables, serve_figure, request)
     else:
-        emit(serve(model, cluster, options).to_dict(), fmt, serve_tables)
+        emit_with_plot(serve(model, cluster, options).to_dict(), fmt, serve_tables, serve_figure, request)

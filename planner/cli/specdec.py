@@ -187,12 +187,18 @@ def batch_command(
     tree_size: Annotated[
         int, typer.Option("--tree-size", min=1, max=MAX_TREE_SIZE, help="largest tree, root included")
     ] = BATCH.tree_size,
+    plot: PlotOption = False,
+    plot_file: PlotFileOption = None,
+    force: ForceOption = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Speculative decoding on a served batch: the best gamma (and tree) per batch, where it stops paying."""
     from planner.api.specdec_batch import specdec_batch
-    from planner.render import emit
+    from planner.cli.plot_options import emit_with_plot, plot_request
+    from planner.render.figures_sweeps import specdec_batch_figure
     from planner.render.specdec import batch_tables
+
+    request = plot_request(plot, plot_file, force)
 
     sizes = () if batches is None else parse_numbers(batches, "--batches", whole=True)
     options = SpecdecBatchOptions(
@@ -209,7 +215,7 @@ def batch_command(
         tree_size=tree_size,
     )
     result = specdec_batch(target, draft, options, device=device, cluster=cluster)
-    emit(result.to_dict(), fmt, batch_tables)
+    emit_with_plot(result.to_dict(), fmt, batch_tables, specdec_batch_figure, request)
 
 
 @app.command("tree")

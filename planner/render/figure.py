@@ -1,4 +1,4 @@
-"""What a picture shows, apart from how it is drawn: panels of series and marked points, built from a
+"""What a picture shows, apart from how it is drawn: panels of series, bars and marked points, built from a
 command's payload (the same result its table shows) and drawn by planner.render.figure_text (terminal)
 or planner.render.figure_file (SVG/PNG, matplotlib)."""
 
@@ -10,11 +10,12 @@ from enum import Enum
 
 class Style(str, Enum):
     """How a series is drawn: a line through its points, points alone, a dashed reference (linear
-    scaling, a bound), or points greyed out (infeasible)."""
+    scaling, a target), a dotted bound (what a lower bound allows), or points greyed out (infeasible)."""
 
     line = "line"
     points = "points"
     reference = "reference"
+    bound = "bound"
     muted = "muted"
 
 
@@ -42,6 +43,28 @@ class Mark:
 
 
 @dataclass(frozen=True)
+class Bars:
+    """Bars at `xs` (a category's index or a value), each `width` wide, with one segment per layer stacked
+    bottom to top (one layer: plain bars, a histogram's counts); `labels` name the bars in the terminal."""
+
+    labels: tuple[str, ...]
+    xs: tuple[float, ...]
+    layers: tuple[tuple[str, tuple[float, ...]], ...]  # (legend label, one height per bar)
+    width: tuple[float, ...]
+    categories: bool = True  # xs are positions of named things, labelled by `labels` on the axis
+
+    def __post_init__(self) -> None:
+        for label, heights in self.layers:
+            if not len(heights) == len(self.xs) == len(self.labels) == len(self.width):
+                raise ValueError(f"bars {label!r}: one height, label and width per bar")
+
+    @property
+    def tops(self) -> tuple[float, ...]:
+        """Each bar's stacked height."""
+        return tuple(map(sum, zip(*(heights for _, heights in self.layers), strict=True)))
+
+
+@dataclass(frozen=True)
 class Panel:
     title: str
     x_label: str
@@ -50,6 +73,7 @@ class Panel:
     marks: tuple[Mark, ...] = ()
     x_log: bool = False
     y_log: bool = False
+    bars: tuple[Bars, ...] = ()  # drawn under the series
 
 
 @dataclass(frozen=True)

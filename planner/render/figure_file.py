@@ -22,6 +22,7 @@ MUTED = "#b0b0b0"
 # series take matplotlib's tab10 colours less its red, which marks alone use
 SERIES_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 MARK_COLOUR = "#d62728"
+NARROW_LOG_SPAN = 100  # a log axis over less than this ratio has its 2s and 5s labelled too
 
 
 def figure_bytes(figure: Figure, fmt: str, *, setting: str = "format") -> bytes:
@@ -69,6 +70,23 @@ def _draw_panel(ax: Any, panel: Panel) -> None:
             scale("log")
             axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
             axis.set_minor_formatter(NullFormatter())
+    colours = iter(SERIES_COLOURS * len(panel.bars))  # every layer of every group its own colour
+    for group, bars in enumerate(panel.bars):
+        bottoms = [0.0] * len(bars.xs)
+        for layer, (label, heights) in enumerate(bars.layers):
+            colour = next(colours)
+            drawn = ax.bar(bars.xs, heights, width=bars.width, bottom=bottoms, label=label, color=colour)
+            for k, patch in enumerate(drawn.patches):  # one id per bar segment, for a test to find
+                patch.set_gid(f"bars-{group}-{layer}-{k}")
+            bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    ticks = [
+        (x, label)
+        for bars in panel.bars
+        if bars.categories
+        for x, label in zip(bars.xs, bars.labels, strict=True)
+    ]
+    if ticks:
+        ax.set_xticks([x for x, _ in ticks], [label for _, label in ticks])
     for index, series in enumerate(panel.series):
         if not series.xs:
             continue
@@ -76,6 +94,7 @@ def _draw_panel(ax: Any, panel: Panel) -> None:
             Style.line: {"marker": "o", "markersize": 4},
             Style.points: {"marker": "o", "markersize": 5, "linestyle": "none"},
             Style.reference: {"color": "black", "linestyle": "--", "linewidth": 1},
+            Style.bound: {"color": "#555555", "linestyle": ":", "linewidth": 1.5},
             Style.muted: {"color": MUTED, "marker": "x", "markersize": 4, "linestyle": "none"},
         }[series.style]
         ax.plot(series.xs, series.ys, label=series.label, gid=f"series-{index}", **style)
@@ -91,6 +110,12 @@ def _draw_panel(ax: Any, panel: Panel) -> None:
             gid=f"mark-{mark.name}",
             zorder=5,
         )
+    from matplotlib.ticker import LogLocator
+
+    for log, axis, limits in ((panel.x_log, ax.xaxis, ax.get_xlim()), (panel.y_log, ax.yaxis, ax.get_ylim())):
+        if log and limits[1] < NARROW_LOG_SPAN * limits[0]:  # too few decades to label: 1, 2, 5 of each
+            axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.set_axisbelow(True)  # the grid behind bars
     ax.grid(True, which="both", linewidth=0.3, color="#dddddd")
     # beside the axes, never over a point
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))

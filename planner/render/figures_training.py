@@ -12,8 +12,8 @@ GIB = 2**30
 
 
 def dp_figure(payload: dict[str, Any]) -> Figure:
-    """Speed-up and scaling efficiency against devices, weak and strong scaling, with linear scaling
-    drawn; the plan's own device count marked."""
+    """Speed-up and scaling efficiency against devices, weak and strong scaling, with linear scaling and
+    the all-reduce lower bound's limit on weak scaling drawn; the plan's own device count marked."""
     main, scaling = payload["plan"], payload["scaling"]
     kinds = [kind for kind in ("weak", "strong") if scaling[kind]]
     devices = sorted({row["devices"] for kind in kinds for row in scaling[kind]} | {main["devices"]})
@@ -32,6 +32,16 @@ def dp_figure(payload: dict[str, Any]) -> Figure:
     full = Series(
         "100 % efficiency", (float(devices[0]), float(devices[-1])), (100.0, 100.0), Style.reference
     )
+    bounds = scaling["allreduce_bound"]
+
+    def bound(key: str, scale: float) -> Series:
+        return Series(
+            "all-reduce lower bound allows (weak)",
+            tuple(float(b["devices"]) for b in bounds),
+            tuple(b[key] * scale for b in bounds),
+            Style.bound,
+        )
+
     label = f"this plan ({main['devices']} devices, {main['algorithm']})"
     inputs = payload["inputs"]
     return Figure(
@@ -41,7 +51,7 @@ def dp_figure(payload: dict[str, Any]) -> Figure:
                 "speed-up against devices",
                 "devices",
                 "speed-up over 1 device",
-                (*curves("speedup", 1.0), linear),
+                (*curves("speedup", 1.0), linear, bound("speedup_bound", 1.0)),
                 (Mark("plan", label, float(main["devices"]), main["speedup"]),),
                 x_log=True,
                 y_log=True,
@@ -50,7 +60,7 @@ def dp_figure(payload: dict[str, Any]) -> Figure:
                 "scaling efficiency against devices",
                 "devices",
                 "efficiency (%)",
-                (*curves("scaling_efficiency", 100.0), full),
+                (*curves("scaling_efficiency", 100.0), full, bound("efficiency_bound", 100.0)),
                 (Mark("plan", label, float(main["devices"]), main["scaling_efficiency"] * 100),),
                 x_log=True,
             ),
