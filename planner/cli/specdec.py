@@ -38,6 +38,32 @@ MaxGammaOption = Annotated[
     int, typer.Option("--max-gamma", min=1, max=MAX_GAMMA, help="largest gamma to tabulate")
 ]
 ModelHelp = "LLM: catalog name, YAML file or Hugging Face config.json"
+TargetOption = Annotated[str, typer.Option("--target", help=f"target {ModelHelp}")]
+DraftOption = Annotated[str, typer.Option("--draft", help=f"draft {ModelHelp}")]
+DeviceOption = Annotated[str | None, typer.Option("--device", help="device (catalog name or YAML)")]
+PairClusterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        help="server whose links carry the tensor-parallel all-reduces (default: the catalog cluster of "
+        "--device with the most devices per server, e.g. dgx-h100 for h100)",
+    ),
+]
+TargetParallelOption = Annotated[
+    int, typer.Option("--tensor-parallel", "--tp", min=1, help="devices the target is split over")
+]
+DraftParallelOption = Annotated[
+    int, typer.Option("--draft-tensor-parallel", min=1, help="devices the draft is split over")
+]
+ContextOption = Annotated[
+    int, typer.Option("--context", min=0, help="tokens already in each sequence's KV cache")
+]
+PairDtypeOption = Annotated[
+    str | None, typer.Option("--dtype", help="fp32, fp16 or bf16 (default: the target's)")
+]
+AllreduceOption = Annotated[
+    str, typer.Option("--allreduce", help="all-reduce algorithm of tensor parallelism")
+]
 
 
 @app.command("speedup")
@@ -93,34 +119,17 @@ def alpha_command(
 
 @app.command("models")
 def models_command(
-    target: Annotated[str, typer.Option("--target", help=f"target {ModelHelp}")],
-    draft: Annotated[str, typer.Option("--draft", help=f"draft {ModelHelp}")],
+    target: TargetOption,
+    draft: DraftOption,
     alpha: AlphaOption,
-    device: Annotated[str | None, typer.Option("--device", help="device (catalog name or YAML)")] = None,
-    cluster: Annotated[
-        str | None,
-        typer.Option(
-            "--cluster",
-            help="server whose links carry the tensor-parallel all-reduces (default: the catalog cluster of "
-            "--device with the most devices per server, e.g. dgx-h100 for h100)",
-        ),
-    ] = None,
-    tensor_parallel: Annotated[
-        int, typer.Option("--tensor-parallel", "--tp", min=1, help="devices the target is split over")
-    ] = MODELS.tensor_parallel,
-    draft_tensor_parallel: Annotated[
-        int, typer.Option("--draft-tensor-parallel", min=1, help="devices the draft is split over")
-    ] = MODELS.draft_tensor_parallel,
+    device: DeviceOption = None,
+    cluster: PairClusterOption = None,
+    tensor_parallel: TargetParallelOption = MODELS.tensor_parallel,
+    draft_tensor_parallel: DraftParallelOption = MODELS.draft_tensor_parallel,
     batch: Annotated[int, typer.Option("--batch", min=1, help="sequences decoded together")] = MODELS.batch,
-    context: Annotated[
-        int, typer.Option("--context", min=0, help="tokens already in the KV cache")
-    ] = MODELS.context,
-    dtype: Annotated[
-        str | None, typer.Option("--dtype", help="fp32, fp16 or bf16 (default: the target's)")
-    ] = None,
-    allreduce: Annotated[
-        str, typer.Option("--allreduce", help="all-reduce algorithm of tensor parallelism")
-    ] = MODELS.allreduce,
+    context: ContextOption = MODELS.context,
+    dtype: PairDtypeOption = None,
+    allreduce: AllreduceOption = MODELS.allreduce,
     c: Annotated[float | None, typer.Option("--c", help="a measured c instead of the roofline's")] = None,
     max_gamma: MaxGammaOption = MODELS.max_gamma,
     plot: PlotOption = False,
@@ -154,29 +163,20 @@ def models_command(
 
 @app.command("batch")
 def batch_command(
-    target: Annotated[str, typer.Option("--target", help=f"target {ModelHelp}")],
-    draft: Annotated[str, typer.Option("--draft", help=f"draft {ModelHelp}")],
+    target: TargetOption,
+    draft: DraftOption,
     alpha: AlphaOption,
-    device: Annotated[str | None, typer.Option("--device", help="device (catalog name or YAML)")] = None,
-    cluster: Annotated[
-        str | None, typer.Option("--cluster", help="server whose links carry the all-reduces")
-    ] = None,
-    tensor_parallel: Annotated[
-        int, typer.Option("--tensor-parallel", "--tp", min=1, help="devices the target is split over")
-    ] = BATCH.tensor_parallel,
-    draft_tensor_parallel: Annotated[
-        int, typer.Option("--draft-tensor-parallel", min=1, help="devices the draft is split over")
-    ] = BATCH.draft_tensor_parallel,
+    device: DeviceOption = None,
+    cluster: PairClusterOption = None,
+    tensor_parallel: TargetParallelOption = BATCH.tensor_parallel,
+    draft_tensor_parallel: DraftParallelOption = BATCH.draft_tensor_parallel,
     batches: Annotated[
         str | None,
         typer.Option("--batches", help="batch sizes, e.g. 1,8,64 (default: powers of two up to the largest)"),
     ] = None,
-    context: Annotated[
-        int, typer.Option("--context", min=0, help="tokens in each sequence's KV cache")
-    ] = BATCH.context,
-    dtype: Annotated[
-        str | None, typer.Option("--dtype", help="fp32, fp16 or bf16 (default: the target's)")
-    ] = None,
+    context: ContextOption = BATCH.context,
+    dtype: PairDtypeOption = None,
+    allreduce: AllreduceOption = BATCH.allreduce,
     max_gamma: MaxGammaOption = BATCH.max_gamma,
     tree_acceptance: Annotated[
         str | None,
@@ -208,6 +208,7 @@ def batch_command(
         batches=sizes,
         context=context,
         dtype=dtype,
+        allreduce=allreduce,
         max_gamma=max_gamma,
         tree_acceptance=None
         if tree_acceptance is None
