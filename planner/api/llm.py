@@ -71,6 +71,7 @@ class LLMOptions:
     gradient_accumulation_fusion: bool = True  # weight-gradient GEMMs accumulate into the buffer
     expert_parallel: int | None = None  # expert-parallel degree e (mixture of experts; e divides d)
     capacity_factor: float | None = None  # expert capacity as a multiple of its even share (model's)
+    gemm_precision: str | None = None  # fp8: Transformer Engine's fp8 GEMMs (default: the dtype's)
 
     @property
     def pins_configuration(self) -> bool:
@@ -86,6 +87,7 @@ class LLMOptions:
     def check(self) -> None:
         """Raise SettingError naming the first setting out of range (files are checked when loaded)."""
         from planner.cost.compute import TRAINING_DTYPES
+        from planner.cost.fp8_training import GEMM_PRECISIONS
         from planner.cost.memory import OPTIMIZERS
 
         for setting in _COUNTS:
@@ -102,6 +104,8 @@ class LLMOptions:
             raise SettingError("attention", f"one of {', '.join(ATTENTION_CHOICES)}", self.attention)
         if self.gradient_dtype is not None and self.gradient_dtype not in TRAINING_DTYPES:
             raise SettingError("gradient_dtype", f"one of {', '.join(TRAINING_DTYPES)}", self.gradient_dtype)
+        if self.gemm_precision is not None and self.gemm_precision not in GEMM_PRECISIONS:
+            raise SettingError("gemm_precision", f"one of {', '.join(GEMM_PRECISIONS)}", self.gemm_precision)
         if self.recompute is not None and self.recompute not in RECOMPUTE_CHOICES:
             raise SettingError("recompute", f"one of {', '.join(RECOMPUTE_CHOICES)}", self.recompute)
         if self.capacity_factor is not None and not 0 < self.capacity_factor <= MAX_COUNT_OPTION:
@@ -177,6 +181,8 @@ def llm_parallel(model: str | LLMConfig, cluster: str | Cluster, options: LLMOpt
     }
     if llm.is_moe:
         inputs |= {"num_experts": llm.num_experts, "capacity_factor": llm.capacity_factor}
+    if options.gemm_precision is not None:
+        inputs["gemm_precision"] = options.gemm_precision
     if options.pins_configuration:
         plan, chosen = _evaluate(setup, options)
         return LLMPlanResult(inputs, plan=plan, chosen=chosen)
@@ -247,9 +253,11 @@ def _setup(llm: LLMConfig, machine: Cluster, options: LLMOptions) -> TrainingSet
             attention=options.attention,
             gradient_dtype=options.gradient_dtype,
             gradient_accumulation_fusion=options.gradient_accumulation_fusion,
+            gemm_precision=options.gemm_precision,
         )
-    except ValueError as exc:  # e.g. the device has no such dtype
-        raise SettingError("dtype", str(exc), show_got=False) from None
+    except ValueError as exc:  # e.g. the device has no such dtype (or no fp8 peak)
+        setting = "gemm_precision" if options.gemm_precision and "fp8" in str(exc) else "dtype"
+        raise SettingError(setting, str(exc), show_got=False) from None
 
 
 def _search(setup: TrainingSetup, options: LLMOptions, top: int) -> SearchResult:

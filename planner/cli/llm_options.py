@@ -91,5 +91,12 @@ CapacityFactor = Annotated[
     ),
 ]
 Dtype = Annotated[str, typer.Option(help="bf16 / fp16 (mixed precision) or fp32")]
+GemmPrecision = Annotated[
+    str | None,
+    typer.Option(
+        help="fp8: the layers' GEMMs in fp8 as Transformer Engine runs them (the rest in --dtype); default: "
+        "--dtype",
+    ),
+]
 Optimizer = Annotated[str, typer.Option(help="adam or sgd (with momentum)")]
 Top = Annotated[int, typer.Option(help="how many plans to list", rich_help_panel=PANEL)]

@@ -35,6 +35,7 @@ def command(
     servers: ServersOption = DEFAULTS.servers,
     devices: DevicesOption = DEFAULTS.devices,
     dtype: llm.Dtype = DEFAULTS.dtype,
+    gemm_precision: llm.GemmPrecision = DEFAULTS.gemm_precision,
     optimizer: llm.Optimizer = DEFAULTS.optimizer,
     top: llm.Top = DEFAULTS.top,
     tensor_parallel: llm.TensorParallel = DEFAULTS.tensor_parallel,

@@ -61,10 +61,17 @@ def _forward_and_backward(
 
 
 def dense_times(
-    device: Device, dtype: str, cfg: LLMConfig, tokens: Any, tensor: Any, expert: Any = 1
+    device: Device,
+    dtype: str,
+    cfg: LLMConfig,
+    tokens: Any,
+    tensor: Any,
+    expert: Any = 1,
+    router_dtype: str | None = None,
 ) -> tuple[Any, Any]:
-    """(forward, backward) seconds of one layer's weight GEMMs on one of t devices, T = `tokens` rows; a
-    mixture of experts' FFN on one of e expert-parallel ranks (module docstring)."""
+    """(forward, backward) seconds of one layer's weight GEMMs in `dtype` on one of t devices, T = `tokens`
+    rows; a mixture of experts' FFN on one of e expert-parallel ranks, its router in `router_dtype`
+    (default `dtype`; fp8 training keeps it in the training dtype) (module docstring)."""
     h, f = cfg.hidden_size, active_ffn_size(cfg)
     q, kv = projection_sizes(cfg)
     t = np.asarray(tensor, dtype=np.float64)
@@ -77,16 +84,19 @@ def dense_times(
         fwd, bwd = _forward_and_backward(device, dtype, tokens, n, k)
         forward, backward = forward + fwd, backward + bwd
     if cfg.is_moe:
-        fwd, bwd = _expert_times(device, dtype, cfg, tokens, t, np.asarray(expert, dtype=np.float64))
+        e = np.asarray(expert, dtype=np.float64)
+        fwd, bwd = _expert_times(device, dtype, router_dtype or dtype, cfg, tokens, t, e)
         forward, backward = forward + fwd, backward + bwd
     return forward, backward
 
 
-def _expert_times(device: Device, dtype: str, cfg: LLMConfig, tokens: Any, t: Any, e: Any) -> tuple[Any, Any]:
+def _expert_times(
+    device: Device, dtype: str, router_dtype: str, cfg: LLMConfig, tokens: Any, t: Any, e: Any
+) -> tuple[Any, Any]:
     """(forward, backward) seconds of a mixture-of-experts FFN's GEMMs on one device (module docstring)."""
     h, f = cfg.hidden_size, cfg.expert_size
     inner = (2 if cfg.gated_ffn else 1) * f
-    forward, backward = _forward_and_backward(device, dtype, tokens, cfg.num_experts, h)  # the router
+    forward, backward = _forward_and_backward(device, router_dtype, tokens, cfg.num_experts, h)
     rows, local = expert_rows(cfg, e * np.asarray(tokens, dtype=np.float64)), cfg.num_experts / e
     groups = [(rows, local, 1.0), (tokens, 1.0, float(cfg.shared_experts))]
     for m, batch, width in groups:

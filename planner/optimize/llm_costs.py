@@ -28,6 +28,10 @@ with sequence parallelism (each tensor-parallel rank sends its shard and the exp
 stands in for the FFN's all-reduce). Expert parameters' states and gradient reductions:
 planner.cost.llm_memory, planner.optimize.llm_data_parallel. Complexity: O(|grid|) array work plus O(distinct
 keys) collectives.
+
+fp8 training (setup.gemm_precision, planner.cost.fp8_training): the layers' GEMMs at the fp8 peak plus
+their operands' casts in `step`, the fp8 GEMM inputs' saved activations at 1 byte, the cached fp8 weights
+in the weights' memory, and the weights' cast once per iteration (breakdown fp8_weight_cast_s).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from planner.cost import megatron as mg
+from planner.cost.fp8_training import weight_cache_bytes, weight_cast_time
 from planner.cost.llm_comm import ep_alltoall_time, p2p_time, tp_allreduce_time
 from planner.cost.llm_memory import expert_stage_parameters, stage_parameters
 from planner.cost.moe import expert_rows
@@ -56,6 +61,7 @@ from planner.optimize.llm_setup import (
 from planner.optimize.llm_step_costs import (
     activation_scale,
     compute_times,
+    fp8_activation_saving,
     optimizer_time,
     state_total,
 )
@@ -89,11 +95,22 @@ class GridCosts:
 
 
 def _stage_memory(
-    setup: TrainingSetup, parameters: Any, t: Any, d: Any, z: Any, activations: Any, experts: Any, e: Any
+    setup: TrainingSetup,
+    parameters: Any,
+    p: Any,
+    t: Any,
+    d: Any,
+    z: Any,
+    activations: Any,
+    experts: Any,
+    e: Any,
 ) -> dict[str, Any]:
-    """Bytes per device of one stage by part (MEMORY_PARTS); ZeRO-3's working copy counts as weights."""
+    """Bytes per device of one stage by part (MEMORY_PARTS); ZeRO-3's working copy and fp8 training's
+    cached fp8 weights count as weights."""
     weights, gradients, states, _ = state_total(setup, parameters, d, z, experts, e)
     weights = weights + zero3_working_copy_bytes(setup, t, z, e)
+    if setup.gemm_precision == "fp8":
+        weights = weights + weight_cache_bytes(setup.model, p, t, e)
     return dict(zip(MEMORY_PARTS, (weights, gradients, states, activations), strict=True))
 
 
@@ -121,7 +138,7 @@ def evaluate_grid(setup: TrainingSetup, grid: Grid) -> GridCosts:
         collectives = np.where(chosen, mg.tp_collectives_per_layer(mode), collectives)
         act = mg.layer_activation_bytes(
             cfg, setup.seq_len, bf, tf, mode, setup.sequence_parallel, setup.attention
-        )
+        ) - fp8_activation_saving(setup, setup.seq_len, bf, tf, mode)
         per_layer = np.where(chosen, act, per_layer)
 
     boundary_per_b = setup.seq_len * cfg.hidden_size * setup.activation_bytes
@@ -139,6 +156,9 @@ def evaluate_grid(setup: TrainingSetup, grid: Grid) -> GridCosts:
     traffic, exposed = data_parallel_times(setup, t, p, d, z, m, forward, total, e)
     update = optimizer_time(setup, np.maximum(first, last), df, z, experts, ef)
     time = piped + exposed + update
+    if setup.gemm_precision == "fp8":
+        weight_cast = weight_cast_time(cfg, setup.device, pf, tf, ef)
+        time = time + weight_cast
 
     scale = activation_scale(setup)
     output = mg.output_activation_bytes(cfg, setup.seq_len, bf, tf)
@@ -148,8 +168,8 @@ def evaluate_grid(setup: TrainingSetup, grid: Grid) -> GridCosts:
         for is_last in (False, True)
     )
     first_act = np.where(p == 1, first_act + output, first_act)
-    first_parts = _stage_memory(setup, first, tf, df, z, scale * first_act, experts, ef)
-    last_parts = _stage_memory(setup, last, tf, df, z, scale * (last_act + output), experts, ef)
+    first_parts = _stage_memory(setup, first, pf, tf, df, z, scale * first_act, experts, ef)
+    last_parts = _stage_memory(setup, last, pf, tf, df, z, scale * (last_act + output), experts, ef)
     first_mem, last_mem = sum(first_parts.values()), sum(last_parts.values())
     last_worse = last_mem > first_mem
     memory = np.where(last_worse, last_mem, first_mem)
@@ -172,6 +192,8 @@ def evaluate_grid(setup: TrainingSetup, grid: Grid) -> GridCosts:
     }
     if cfg.is_moe:
         breakdown["expert_parallel_comm_s"] = m * alltoall
+    if setup.gemm_precision == "fp8":
+        breakdown["fp8_weight_cast_s"] = weight_cast
     return GridCosts(
         time_s=time,
         memory_bytes=memory,

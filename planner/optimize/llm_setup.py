@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from planner.cost import megatron as mg
 from planner.cost.compute import TRAINING_DTYPES, sustained_compute
+from planner.cost.fp8_training import GEMM_PRECISIONS, check_fp8_device
 from planner.cost.llm_memory import ZERO_STAGES
 from planner.cost.memory import OPTIMIZERS
 from planner.spec.hardware import Cluster, Device
@@ -60,7 +61,9 @@ class TrainingSetup:
     ("bfloat16 requires gradient accumulation and all-reduce to be done in fp32", megatron/arguments.py,
     which forces --accumulate-allreduce-grads-in-fp32), the training dtype otherwise.
     `gradient_accumulation_fusion`: weight-gradient GEMMs accumulate into the main gradient buffer
-    (planner.cost.layer_kernels), Megatron-LM's default since 2022."""
+    (planner.cost.layer_kernels), Megatron-LM's default since 2022. `gemm_precision`: None (the layers'
+    GEMMs in `dtype`) or fp8, Transformer Engine's fp8 training (planner.cost.fp8_training): the layers'
+    GEMMs at the fp8 peak, the rest and the model states as `dtype` mixed precision (bf16 or fp16)."""
 
     model: LLMConfig
     cluster: Cluster
@@ -74,6 +77,7 @@ class TrainingSetup:
     attention: str = "flash"
     gradient_dtype: str | None = None
     gradient_accumulation_fusion: bool = True
+    gemm_precision: str | None = None
 
     def __post_init__(self) -> None:
         if self.model.architecture != "decoder":
@@ -92,6 +96,14 @@ class TrainingSetup:
             raise ValueError(f"dtype must be one of {', '.join(TRAINING_DTYPES)}, got '{self.dtype}'")
         sustained_compute(self.device, self.dtype)  # ValueError when the device lacks the dtype
         mg.check_attention(self.attention)
+        if self.gemm_precision is not None:
+            if self.gemm_precision not in GEMM_PRECISIONS:
+                raise ValueError(
+                    f"GEMM precision must be one of {', '.join(GEMM_PRECISIONS)}, got '{self.gemm_precision}'"
+                )
+            if self.dtype == "fp32":
+                raise ValueError("fp8 GEMMs train in bf16 or fp16 mixed precision, not fp32")
+            check_fp8_device(self.device)
         if self.gradient_dtype is not None and self.gradient_dtype not in TRAINING_DTYPES:
             raise ValueError(
                 f"gradient dtype must be one of {', '.join(TRAINING_DTYPES)}, got '{self.gradient_dtype}'"
@@ -118,6 +130,11 @@ class TrainingSetup:
         if self.gradient_dtype is not None:
             return self.gradient_dtype
         return "fp32" if self.dtype == "bf16" else self.dtype
+
+    @property
+    def gemm_dtype(self) -> str:
+        """The dtype the layers' weight GEMMs run in (gemm_precision, else the training dtype)."""
+        return self.gemm_precision or self.dtype
 
     @property
     def activation_bytes(self) -> int:

@@ -2,7 +2,7 @@
 scalars or arrays.
 
 Compute: every GEMM from its shape and the memory-bound kernels from their bytes (planner.cost.layer_kernels,
-planner.cost.gemm; formulas of planner.cost.megatron). Model states: planner.cost.llm_memory;
+planner.cost.gemm; formulas of planner.cost.megatron); fp8 GEMMs and their casts: planner.cost.fp8_training. Model states: planner.cost.llm_memory;
 the optimizer update: planner.cost.memory.
 """
 
@@ -14,6 +14,7 @@ import numpy as np
 
 from planner.cost import megatron as mg
 from planner.cost.compute import sustained_memory_bandwidth
+from planner.cost.fp8_training import cast_times, saved_activation_saving
 from planner.cost.gemm import memory_bound_time
 from planner.cost.layer_kernels import (
     SCORE_KERNELS,
@@ -63,7 +64,10 @@ def _layer_times(setup: TrainingSetup, t: FloatArray, b: FloatArray, e: FloatArr
     layer's forward, its forward + backward) seconds for each (t, b, e)."""
     cfg, device, dtype = setup.model, setup.device, setup.dtype
     tokens = b * setup.seq_len
-    dense, dense_backward = dense_times(device, dtype, cfg, tokens, t, e)
+    dense, dense_backward = dense_times(device, setup.gemm_dtype, cfg, tokens, t, e, router_dtype=dtype)
+    if setup.gemm_precision == "fp8":  # the casts of the GEMMs' operands (planner.cost.fp8_training)
+        cast, cast_backward = cast_times(cfg, device, tokens, t)
+        dense, dense_backward = dense + cast, dense_backward + cast_backward
     attention, attention_backward = attention_times(device, dtype, cfg, setup.seq_len, b, t, setup.attention)
     linear, core = mg.elementwise_bytes_per_token(
         cfg, setup.seq_len, t, setup.sequence_parallel, setup.attention
@@ -132,3 +136,14 @@ def state_total(
 def activation_scale(setup: TrainingSetup) -> float:
     """Korthikanti's byte counts assume 16-bit activations; fp32 training doubles them."""
     return setup.activation_bytes / 2.0
+
+
+def fp8_activation_saving(setup: TrainingSetup, seq_len: Any, microbatch: Any, tensor: Any, mode: str) -> Any:
+    """Bytes per layer and micro-batch that fp8 GEMM inputs save on one device (planner.cost.fp8_training):
+    none unless gemm_precision is fp8 and the mode keeps the GEMM inputs (not full recomputation)."""
+    if setup.gemm_precision != "fp8" or mg.effective_recompute(mode, setup.attention) == "full":
+        return 0.0
+    whole, split = saved_activation_saving(setup.model)
+    t = np.asarray(tensor, dtype=np.float64)
+    shard = t if setup.sequence_parallel else 1.0
+    return seq_len * np.asarray(microbatch, dtype=np.float64) * (whole / shard + split / t)

@@ -76,6 +76,7 @@ def _setup(setup: Mapping[str, Any]) -> Any:
         attention=str(setup.get("attention", "flash")),
         gradient_dtype=setup.get("gradient_dtype"),
         gradient_accumulation_fusion=flag(setup, "gradient_accumulation_fusion", True),
+        gemm_precision=setup.get("gemm_precision"),
     )
 
 
@@ -95,6 +96,7 @@ def _setup(setup: Mapping[str, Any]) -> Any:
         "attention",
         "gradient_dtype",
         "gradient_accumulation_fusion",
+        "gemm_precision",
     ),
 )
 def llm_plan(setup: Mapping[str, Any], ctx: Context) -> float:
