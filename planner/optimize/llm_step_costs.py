@@ -2,7 +2,8 @@
 scalars or arrays.
 
 Compute: every GEMM from its shape and the memory-bound kernels from their bytes (planner.cost.layer_kernels,
-planner.cost.gemm; formulas of planner.cost.megatron); fp8 GEMMs and their casts: planner.cost.fp8_training. Model states: planner.cost.llm_memory;
+planner.cost.gemm; formulas of planner.cost.megatron); fp8 GEMMs and their casts:
+planner.cost.fp8_training. Model states: planner.cost.llm_memory;
 the optimizer update: planner.cost.memory.
 """
 
