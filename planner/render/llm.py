@@ -29,8 +29,9 @@ def llm_tables(payload: dict[str, Any]) -> list[Any]:
     title = (
         f"{inputs['model']} on {inputs['devices']} x {inputs['device']} ({inputs['cluster']}, "
         f"{inputs['devices_per_server']} per server, {_size(inputs['device_memory_bytes'])} each): global "
-        f"batch {inputs['global_batch']} x {inputs['seq_len']} tokens, {inputs['dtype']}, "
-        f"{inputs['optimizer']}"
+        f"batch {inputs['global_batch']} x {inputs['seq_len']} tokens, {inputs['dtype']}"
+        + (f" with {inputs['gemm_precision']} GEMMs" if inputs.get("gemm_precision") else "")
+        + f", {inputs['optimizer']}"
     )
     if "num_experts" in inputs:  # a mixture of experts
         factor = inputs["capacity_factor"]
