@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import pytest
 
-from planner.optimize.adcnn import prefix_dominant, solve
-from planner.optimize.adcnn_problem import AssignmentProblem, evaluate, greedy
+from planner.optimize.adcnn import _solve_by_prefix, prefix_dominant, solve
+from planner.optimize.adcnn_problem import AssignmentProblem, best_prefix_greedy, evaluate, greedy
 
 
 def random_problem(
@@ -83,8 +84,44 @@ def test_prefix_decomposition_matches_brute_force(boards: int, counts: list[int]
     problem = same_link_problem(rng, boards, counts, shared)
     assert prefix_dominant(problem)
     solution = solve(problem, "highs", time_limit=20)
-    assert solution.status == "optimal"
+    assert (solution.solver, solution.status) == ("dp", "optimal")
     assert solution.makespan == pytest.approx(brute_force(problem), rel=1e-7, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("boards", "counts", "shared", "identical"),
+    [
+        (4, [6, 4, 3], True, False),
+        (5, [7, 5], False, False),
+        (4, [9, 2, 2], False, True),
+        (6, [20], True, True),
+    ],
+)
+def test_dynamic_program_matches_the_ilp_decomposition(
+    boards: int, counts: list[int], shared: bool, identical: bool
+) -> None:
+    """The dynamic program (too many assignments for brute force here) against the ILP on each prefix."""
+    rng = np.random.default_rng(boards + len(counts) + 11 * identical)
+    problem = same_link_problem(rng, boards, counts, shared)
+    if identical:  # a cluster's boards: one device, one link
+        problem = AssignmentProblem(
+            np.tile(problem.compute[0], (boards, 1)),
+            problem.scatter,
+            problem.gather,
+            problem.latency,
+            problem.counts,
+            shared,
+        )
+    ilp, status, _ = _solve_by_prefix(
+        problem, best_prefix_greedy(problem), "highs", time.perf_counter() + 60, 0.0
+    )
+    assert status == "optimal"
+    solution = solve(problem, "cbc")
+    assert solution.solver == "dp"
+    assert solution.makespan == pytest.approx(evaluate(problem, ilp).makespan, rel=1e-9)
+    assert solution.counts.sum(axis=0).tolist() == counts
+    used = solution.counts.sum(axis=1) > 0
+    assert used.tolist() == sorted(used.tolist(), reverse=True)  # a prefix of the boards
 
 
 def test_random_links_are_not_prefix_dominant() -> None:

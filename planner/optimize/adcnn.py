@@ -3,16 +3,19 @@ board computes how many tiles of each size, to minimise the latency, exactly or 
 
 The per-board binaries make the LP relaxation weak (a fractional board pays a fraction of
 its latency), so when the boards share one link and are served fastest first (always the case for a
-cluster's boards) the solver uses a decomposition that is still exact: some optimum then uses exactly
-the first m boards (a dominance argument, see formulate), so it solves, for each m, the ILP on the
-first m boards all used, which has no binaries and a tight LP; LP bounds order and prune the m's.
-Otherwise one ILP over all boards. Both start from the best greedy assignment over prefixes.
+cluster's boards) some optimum uses exactly the first m boards (a dominance argument, see formulate).
+Then, when the tile counts span at most adcnn_dp.MAX_GRID count vectors, a dynamic program over count
+prefixes solves every m at once, exactly, without an ILP (planner.optimize.adcnn_dp; solver "dp");
+with more count vectors, a decomposition solves, for each m, the ILP on the first m boards all used,
+which has no binaries and a tight LP; LP bounds order and prune the m's. Otherwise one ILP over all
+boards. All start from the best greedy assignment over prefixes.
 
-Ties: in the decomposition a prefix's assignment replaces the incumbent only when strictly faster, so
-among equally fast ones the first found is kept (the greedy seed, then the prefixes m in order of LP
-bound, equal bounds by smaller m); the single ILP keeps the solver's answer unless it is slower than the
-seed. Which of several optima CBC or HiGHS returns is the solver's, the same for the same model (both
-solvers are deterministic). A time-limited answer (status time-limit) may differ between machines.
+Ties: the dynamic program's are in adcnn_dp. In the decomposition a prefix's assignment replaces
+the incumbent only when strictly faster, so among equally fast ones the first found is kept (the
+greedy seed, then the prefixes m in order of LP bound, equal bounds by smaller m); the single ILP
+keeps the solver's answer unless it is slower than the seed. Which of several optima CBC or HiGHS
+returns is the solver's, the same for the same model (both solvers are deterministic). A
+time-limited answer (status time-limit) may differ between machines.
 
 Units: seconds.
 """
@@ -23,6 +26,7 @@ import time
 
 import numpy as np
 
+from planner.optimize.adcnn_dp import MAX_GRID, grid_size, solve_prefix_dp
 from planner.optimize.adcnn_ilp import formulate, lp_value, solve_cbc, solve_highs, warm_start
 from planner.optimize.adcnn_problem import (
     AssignmentProblem,
@@ -39,7 +43,8 @@ SOLVERS = ("cbc", "highs", "greedy")
 def solve(
     problem: AssignmentProblem, solver: str = "cbc", time_limit: float = 10.0, gap: float = 0.0
 ) -> Solution:
-    """Assign the tiles: exactly (ILP, `cbc` or `highs`) or by ADCNN's `greedy` rule.
+    """Assign the tiles: exactly (ILP, `cbc` or `highs`, or the dynamic program where it applies:
+    module docstring) or by ADCNN's `greedy` rule.
 
     `time_limit` (s) and `gap` (relative optimality gap at which to stop) bound the ILP; the greedy
     assignment seeds it. Raises ValueError for an unknown solver or bad limits.
@@ -55,6 +60,11 @@ def solve(
             seed, evaluate(problem, seed), "greedy", "heuristic", None, time.perf_counter() - start
         )
     incumbent = best_prefix_greedy(problem)
+    if prefix_dominant(problem) and grid_size(problem) <= MAX_GRID:
+        exact = solve_prefix_dp(problem, evaluate(problem, incumbent).makespan)
+        counts = incumbent if exact is None else exact  # None: nothing beats the incumbent
+        timeline = evaluate(problem, counts)
+        return Solution(counts, timeline, "dp", "optimal", timeline.makespan, time.perf_counter() - start)
     if prefix_dominant(problem):
         counts, status, bound = _solve_by_prefix(problem, incumbent, solver, start + time_limit, gap)
     else:
