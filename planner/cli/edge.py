@@ -43,7 +43,11 @@ def adcnn(
         *ADCNN.tiles
     ),
     solver: Annotated[
-        ADCNNSolver, typer.Option(help="cbc or highs (exact ILP), or ADCNN's greedy rule")
+        ADCNNSolver,
+        typer.Option(
+            help="cbc or highs (exact ILP), or ADCNN's greedy rule; boards on one link solve exactly by a "
+            "dynamic program instead of either ILP"
+        ),
     ] = ADCNN.solver,
     cut: Annotated[str | None, typer.Option(help="last layer on the Conv nodes (default: chosen)")] = None,
     conv_nodes: Annotated[int | None, typer.Option(help="Conv nodes (default: all devices but one)")] = None,
