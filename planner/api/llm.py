@@ -138,12 +138,22 @@ class LLMPlanResult:
         assert self.search is not None
         return self.search.plans[0] if self.search.plans else None
 
+    def _priced(self, plan: PlanEvaluation) -> dict[str, Any]:
+        """The plan's figures and its $ per million tokens: devices x price x time / tokens, None where the
+        cluster has no price."""
+        price = self.inputs["usd_per_device_hour"]
+        tokens = self.inputs["global_batch"] * self.inputs["seq_len"]
+        usd = (
+            None if price is None else price * plan.devices * plan.time_per_iteration_s / 3600 / tokens * 1e6
+        )
+        return plan.to_dict() | {"usd_per_million_tokens": usd}
+
     def to_dict(self) -> dict[str, Any]:
         if self.plan is not None:
             return {
                 "mode": "evaluate",
                 "inputs": self.inputs,
-                "plan": self.plan.to_dict(),
+                "plan": self._priced(self.plan),
                 "chosen_by_search": list(self.chosen),
                 **band_fields(LLM_TRAINING),
             }
@@ -151,7 +161,7 @@ class LLMPlanResult:
         return {
             "mode": "search",
             "inputs": self.inputs,
-            "search": self.search.to_dict(),
+            "search": self.search.to_dict() | {"plans": [self._priced(p) for p in self.search.plans]},
             **band_fields(LLM_TRAINING),
         }
 
@@ -178,6 +188,7 @@ def llm_parallel(model: str | LLMConfig, cluster: str | Cluster, options: LLMOpt
         "sequence_parallel": options.sequence_parallel,
         "overlap_grad_reduce": options.overlap,
         "device_memory_bytes": machine.resolved_device.memory,
+        "usd_per_device_hour": _device_price(machine),
     }
     if llm.is_moe:
         inputs |= {"num_experts": llm.num_experts, "capacity_factor": llm.capacity_factor}
@@ -190,6 +201,14 @@ def llm_parallel(model: str | LLMConfig, cluster: str | Cluster, options: LLMOpt
     if not found.plans:
         raise InfeasibleError(_nothing_fits(llm, setup, found, options))
     return LLMPlanResult(inputs, search=found)
+
+
+def _device_price(machine: Cluster) -> float | None:
+    """US dollars per device-hour: the server's list price over its devices, else the device's own."""
+    if machine.price is not None:
+        return machine.price.usd_per_hour / machine.devices_per_server
+    device = machine.resolved_device.price
+    return None if device is None else device.usd_per_hour
 
 
 def _load(model: str | LLMConfig, cluster: str | Cluster, options: LLMOptions) -> tuple[LLMConfig, Cluster]:

@@ -42,6 +42,9 @@ class SearchResult:
     rejected_details: dict[str, int]
     smallest_memory_bytes: float | None
     plans: tuple[PlanEvaluation, ...]
+    over_memory: tuple[
+        tuple[float, float], ...
+    ] = ()  # (memory, time) of the fastest rejected for memory alone
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +54,10 @@ class SearchResult:
             "rejected_details": dict(self.rejected_details),
             "smallest_memory_per_device_bytes": self.smallest_memory_bytes,
             "plans": [plan.to_dict() for plan in self.plans],
+            "over_memory": [
+                {"memory_per_device_bytes": memory, "time_per_iteration_s": time}
+                for memory, time in self.over_memory
+            ],
         }
 
 
@@ -110,6 +117,8 @@ def search(
     order = rank(grid, costs)
     plans = tuple(plan_evaluation(setup, grid, costs, int(i)) for i in order[:top])
     category = costs.category
+    memory_only = np.flatnonzero((costs.detail == list(DETAILS).index("memory")) & np.isfinite(costs.time_s))
+    fastest = memory_only[np.argsort(costs.time_s[memory_only], kind="stable")[:top]]
     structural = (costs.detail < 0) | (category == REASONS.index("memory"))
     return SearchResult(
         setup=setup,
@@ -119,4 +128,5 @@ def search(
         rejected_details={code: int(np.count_nonzero(costs.detail == i)) for i, code in enumerate(DETAILS)},
         smallest_memory_bytes=float(costs.memory_bytes[structural].min()) if structural.any() else None,
         plans=plans,
+        over_memory=tuple((float(costs.memory_bytes[i]), float(costs.time_s[i])) for i in fastest),
     )

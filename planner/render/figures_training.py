@@ -114,54 +114,74 @@ def plan_figure(payload: dict[str, Any]) -> Figure:
 
 
 def llm_figure(payload: dict[str, Any]) -> Figure:
-    """The listed plans' time per iteration against memory per device, the best one marked (every plan
-    uses the same devices for the same global batch, so cost per iteration orders as time does)."""
+    """The listed plans' time per iteration against memory per device (the fastest candidates that do not
+    fit greyed) and, where the cluster has a price, against $ per million tokens; the best plan marked."""
     inputs = payload["inputs"]
-    plans = [payload["plan"]] if payload["mode"] == "evaluate" else payload["search"]["plans"]
+    searched = payload["mode"] != "evaluate"
+    plans = payload["search"]["plans"] if searched else [payload["plan"]]
     fits = [(p["memory_per_device_bytes"] / GIB, p["time_per_iteration_s"]) for p in plans if p["feasible"]]
+    over = [
+        (p["memory_per_device_bytes"] / GIB, p["time_per_iteration_s"]) for p in plans if not p["feasible"]
+    ]
+    if searched:
+        over += [
+            (p["memory_per_device_bytes"] / GIB, p["time_per_iteration_s"])
+            for p in payload["search"].get("over_memory", [])
+        ]
     best = plans[0]
     config = (
         f"t={best['tensor_parallel']} p={best['pipeline_parallel']} d={best['data_parallel']} "
         f"b={best['microbatch']} v={best['interleave']}"
     )
-    series = (
-        Series("plans that fit", *_unzip(fits), Style.points),
-        Series("Pareto front", *_unzip(pareto_front(fits))),
-        Series(
-            "does not fit",
-            *_unzip(
-                [
-                    (p["memory_per_device_bytes"] / GIB, p["time_per_iteration_s"])
-                    for p in plans
-                    if not p["feasible"]
-                ]
-            ),
-            Style.muted,
-        ),
-    )
-    if payload["mode"] == "evaluate":
+    if not searched:
         named = "this configuration" + ("" if best["feasible"] else " (does not fit)")
     else:
         named = "recommendation" if "recommendation" in payload else "best"
-    mark = Mark(
-        "recommendation",
-        f"{named}: {config}",
-        best["memory_per_device_bytes"] / GIB,
-        best["time_per_iteration_s"],
-    )
+    label = f"{named}: {config}"
+    panels = [
+        Panel(
+            "time against memory",
+            "memory per device (GiB)",
+            "time per iteration (s)",
+            (
+                Series("plans that fit", *_unzip(fits), Style.points),
+                Series("Pareto front", *_unzip(pareto_front(fits))),
+                Series("does not fit", *_unzip(over), Style.muted),
+            ),
+            (
+                Mark(
+                    "recommendation",
+                    label,
+                    best["memory_per_device_bytes"] / GIB,
+                    best["time_per_iteration_s"],
+                ),
+            ),
+            y_log=True,  # the axis spans the listed plans only, not down to zero
+        )
+    ]
+    if best.get("usd_per_million_tokens") is not None:
+        costs = [(p["usd_per_million_tokens"], p["time_per_iteration_s"]) for p in plans if p["feasible"]]
+        panels.append(
+            Panel(
+                "time against cost",
+                "$ per million tokens",
+                "time per iteration (s)",
+                (
+                    Series("plans that fit", *_unzip(costs), Style.points),
+                    Series("Pareto front", *_unzip(pareto_front(costs))),
+                ),
+                (
+                    Mark(
+                        "recommendation", label, best["usd_per_million_tokens"], best["time_per_iteration_s"]
+                    ),
+                ),
+                y_log=True,
+            )
+        )
     return Figure(
         f"{inputs['model']} on {inputs['devices']} x {inputs['device']}, "
         f"global batch {inputs['global_batch']}",
-        (
-            Panel(
-                "time against memory",
-                "memory per device (GiB)",
-                "time per iteration (s)",
-                series,
-                (mark,),
-                y_log=True,  # the axis spans the listed plans only, not down to zero
-            ),
-        ),
+        tuple(panels),
     )
 
 
