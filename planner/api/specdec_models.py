@@ -256,33 +256,13 @@ def specdec_models(
     """Derive c from model sizes and hardware (decode roofline, tensor parallelism), then the gamma table.
     Give the device or the cluster (or both); InfeasibleError when a model does not fit its devices."""
     from planner.api.specdec import plot_series
-    from planner.optimize.speculation import gamma_table, pair_costs, verify_function
+    from planner.optimize.speculation_batch import pair_table
 
     options.check()
     o = options
     pair, dev, server = resolve_pair(target, draft, o, device=device, cluster=cluster)
-    target_cfg, draft_cfg, target_at, draft_at, dtype = (
-        pair.target,
-        pair.draft,
-        pair.target_at,
-        pair.draft_at,
-        pair.dtype,
+    costs, table = pair_table(pair, o.batch, alpha=o.alpha, max_gamma=o.max_gamma, c=o.c)
+    plot = plot_series(o.alpha, table.c, o.max_gamma, list(table.verify)) if o.plot else None
+    return SpecdecModelsResult(
+        o, pair.target, pair.draft, dev, server, pair.dtype, costs, table.c, table, plot
     )
-    costs = pair_costs(
-        target_cfg, draft_cfg, target_at, draft_at, dtype=dtype, batch=o.batch, context=o.context
-    )
-    gammas = list(range(1, o.max_gamma + 1))
-    verify_of = verify_function(target_cfg, target_at, dtype=dtype, batch=o.batch, context=o.context)
-    verify = [float(v) for v in verify_of(gammas)]
-    c = costs.c if o.c is None else o.c
-    table = gamma_table(
-        o.alpha,
-        c,
-        gammas=gammas,
-        max_gamma=o.max_gamma,
-        c_hat=costs.c_hat,
-        verify=verify,
-        verify_of=verify_of,
-    )
-    plot = plot_series(o.alpha, c, o.max_gamma, verify) if o.plot else None
-    return SpecdecModelsResult(o, target_cfg, draft_cfg, dev, server, dtype, costs, c, table, plot)

@@ -22,7 +22,7 @@ import numpy as np
 
 from planner.cost.decode import Placement, check_fits, verify_ratios
 from planner.errors import InfeasibleError
-from planner.optimize.speculation import GammaTable, gamma_table, pair_costs, verify_function
+from planner.optimize.speculation import GammaTable, PairCosts, gamma_table, pair_costs, verify_function
 from planner.spec.llm import LLMConfig
 
 
@@ -83,9 +83,8 @@ class PairPlacement:
 def largest_batch(pair: PairPlacement, limit: int) -> int:
     """The largest batch <= limit at which both models and their KV caches fit their devices (memory
     grows with the batch, so a bisection); InfeasibleError when not even one sequence fits."""
-    if not pair.fits(1):
-        check_fits(pair.target, pair.target_at, pair.dtype, 1, pair.context)  # raises, naming the model
-        check_fits(pair.draft, pair.draft_at, pair.dtype, 1, pair.context)
+    check_fits(pair.target, pair.target_at, pair.dtype, 1, pair.context)  # raises, naming the model
+    check_fits(pair.draft, pair.draft_at, pair.dtype, 1, pair.context)
     low, high = 1, limit
     while low < high:
         middle = (low + high + 1) // 2
@@ -97,6 +96,36 @@ def default_batches(largest: int) -> list[int]:
     """Powers of two up to the largest batch that fits, and that one."""
     powers = [2**k for k in range(largest.bit_length()) if 2**k <= largest]
     return sorted({*powers, largest})
+
+
+def pair_table(
+    pair: PairPlacement, batch: int, *, alpha: float, max_gamma: int, c: float | None = None
+) -> tuple[PairCosts, GammaTable]:
+    """Both models' decode steps at `batch` (InfeasibleError when it does not fit) and the gamma table over
+    1..max_gamma with the roofline's verification costs; c the roofline's unless a measured one is given."""
+    costs = pair_costs(
+        pair.target,
+        pair.draft,
+        pair.target_at,
+        pair.draft_at,
+        dtype=pair.dtype,
+        batch=batch,
+        context=pair.context,
+    )
+    gammas = list(range(1, max_gamma + 1))
+    verify_of = verify_function(
+        pair.target, pair.target_at, dtype=pair.dtype, batch=batch, context=pair.context
+    )
+    table = gamma_table(
+        alpha,
+        costs.c if c is None else c,
+        gammas=gammas,
+        max_gamma=max_gamma,
+        c_hat=costs.c_hat,
+        verify=[float(v) for v in verify_of(gammas)],
+        verify_of=verify_of,
+    )
+    return costs, table
 
 
 def batch_point(
@@ -111,29 +140,7 @@ def batch_point(
     """The gamma table (and the tree) at `batch` (InfeasibleError when the batch does not fit)."""
     from planner.optimize import token_tree as tt
 
-    costs = pair_costs(
-        pair.target,
-        pair.draft,
-        pair.target_at,
-        pair.draft_at,
-        dtype=pair.dtype,
-        batch=batch,
-        context=pair.context,
-    )
-    gammas = list(range(1, max_gamma + 1))
-    verify_of = verify_function(
-        pair.target, pair.target_at, dtype=pair.dtype, batch=batch, context=pair.context
-    )
-    verify = [float(v) for v in verify_of(gammas)]
-    table = gamma_table(
-        alpha,
-        costs.c,
-        gammas=gammas,
-        max_gamma=max_gamma,
-        c_hat=costs.c_hat,
-        verify=verify,
-        verify_of=verify_of,
-    )
+    costs, table = pair_table(pair, batch, alpha=alpha, max_gamma=max_gamma)
     tree = None
     if tree_acceptance is not None:
         t = verify_ratios(
