@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
 
@@ -11,7 +10,7 @@ from planner.api.serve import _setup
 from planner.api.serve_inputs import ServeOptions
 from planner.errors import InfeasibleError
 from planner.optimize.serving_costs import Request, Workload, serving_point
-from planner.optimize.serving_queue import erlang_c, load_point, output_variation
+from planner.optimize.serving_queue import erlang_c, load_point
 
 
 def test_erlang_c_known_values() -> None:
@@ -50,9 +49,9 @@ def test_allen_cunneen_halves_the_wait_for_fixed_outputs() -> None:
     few = load_point(s, 8, 0.98 * load_point(s, 8, 1.0).capacity)  # 8 slots near capacity: real waits
     hold = 128 * few.point.tpot_s
     mm_c = few.wait_probability * hold / (8 - few.offered_load)
-    assert output_variation(s) == 0.0 and few.mean_wait_s == pytest.approx(mm_c / 2)
+    assert s.workload.output_variation == 0.0 and few.mean_wait_s == pytest.approx(mm_c / 2)
     mixed = Workload((Request(512, 64), Request(512, 192)))
-    assert output_variation(replace(s, workload=mixed)) == pytest.approx(0.25)
+    assert mixed.output_variation == pytest.approx(0.25)
 
 
 def test_cli_arrival_rate(run_cli) -> None:

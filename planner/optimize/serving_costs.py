@@ -83,6 +83,12 @@ class Workload:
     def output_mean(self) -> float:
         return sum(w * r.output for w, r in zip(self._shares(), self.requests, strict=True))
 
+    @property
+    def output_variation(self) -> float:
+        """The squared coefficient of variation of the output length over the requests (0 for one kind)."""
+        second = sum(w * float(r.output) ** 2 for w, r in zip(self._shares(), self.requests, strict=True))
+        return max(0.0, second / self.output_mean**2 - 1.0)
+
     def slot_mean(self, per_request: list[float]) -> float:
         """The mean of a per-request quantity over the running slots (weighted by request x output)."""
         pairs = list(zip(self._shares(), self.requests, per_request, strict=True))

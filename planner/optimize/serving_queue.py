@@ -60,15 +60,6 @@ def erlang_c(servers: int, load: float) -> float:
     return blocking / (1.0 - load / servers * (1.0 - blocking))
 
 
-def output_variation(setup: ServingSetup) -> float:
-    """c_s^2 of the output length over the request mix (0 for a single kind of request)."""
-    requests = setup.workload.requests
-    total = sum(r.weight for r in requests)
-    mean = sum(r.weight * r.output for r in requests) / total
-    second = sum(r.weight * float(r.output) ** 2 for r in requests) / total
-    return max(0.0, second / mean**2 - 1.0)
-
-
 def load_point(setup: ServingSetup, slots: int, rate: float) -> LoadPoint:
     """The replica with `slots` running sequences at most, `rate` requests/s arriving (module docstring)."""
     if not rate > 0.0:
@@ -94,5 +85,5 @@ def load_point(setup: ServingSetup, slots: int, rate: float) -> LoadPoint:
     hold = output * point.tpot_s
     load = rate * hold
     wait_probability = erlang_c(slots, load)
-    wait = wait_probability * hold / (slots - load) * (1.0 + output_variation(setup)) / 2.0
+    wait = wait_probability * hold / (slots - load) * (1.0 + setup.workload.output_variation) / 2.0
     return LoadPoint(rate, capacity, point, load, slots, wait_probability, wait)
