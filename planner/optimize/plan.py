@@ -252,9 +252,10 @@ def naive_strategy(
     f = [chain.forward_s(a, b) for a, b in stages]
     bw = [chain.backward_s(a, b) for a, b in stages]
     transfer = [s.transfer_in_s / 2.0 for s in split.stages[1:]]  # one direction
-    update_s = max(chain.parameter_bytes(a, b) for a, b in stages) * rate
+    biggest = max(chain.parameter_bytes(a, b) for a, b in stages)
+    update_s = biggest * rate
     memory = max(_sync_stage_memory(setup, chain, stages, i, 1, "gpipe", 1.0, False) for i in range(k))
-    largest = max(chain.parameter_bytes(a, b) for a, b in stages) / chain.parameter_bytes(0, chain.num_states)
+    largest = biggest / chain.parameter_bytes(0, chain.num_states)
     return Strategy(
         name="Naive model parallel",
         family="gpipe",
