@@ -8,6 +8,7 @@ docstring read as text, so it imports none of them, nor typer (planner.cli.top_h
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import sys
 from functools import cache
@@ -71,6 +72,11 @@ def main() -> None:
             sys.stderr.close()
             sys.exit(0)
         sys.exit(2 if len(sys.argv) == 1 else 0)  # typer's no_args_is_help exits 2
+    if sys.argv[1:2] != ["calibrate"]:
+        # numpy's OpenBLAS starts one spinning thread per core when imported: ~0.06 s of CPU on every
+        # command's start-up, for arrays too small to use them. `calibrate` measures the BLAS with all its
+        # threads; a value the user set is kept.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from planner.cli.typer_app import run
 
     run()

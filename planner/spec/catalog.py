@@ -62,24 +62,27 @@ class Entry:
 
 
 @cache
-def _documents(area: str) -> tuple[tuple[Path, Document], ...]:
-    """Every YAML file of a catalog area, parsed once."""
-    return tuple(
-        (path, load_yaml(path, _source_name(path), catalog=True))
-        for path in sorted(catalog_dir(area).rglob("*.yaml"))
-    )
+def _paths(area: str) -> tuple[Path, ...]:
+    return tuple(sorted(catalog_dir(area).rglob("*.yaml")))
 
 
 @cache
-def _catalog_devices() -> dict[str, Any]:
-    """Catalog devices by name and alias (clusters refer to them; devices refer to nothing)."""
-    devices: dict[str, Any] = {}
+def _document(path: Path) -> Document:
+    return load_yaml(path, _source_name(path), catalog=True)
+
+
+def _documents(area: str) -> tuple[tuple[Path, Document], ...]:
+    """Every YAML file of a catalog area, parsed once."""
+    return tuple((path, _document(path)) for path in _paths(area))
+
+
+def _catalog_device_names() -> list[str]:
+    """Catalog devices' names and aliases (clusters refer to them; devices refer to nothing)."""
+    keys = []
     for _, doc in _documents("hardware"):
         if isinstance(doc.data, dict) and doc.data.get("spec") == "device":
-            device = build_spec(doc, ("device",))
-            for key in (device.name, *device.aliases):
-                devices[key] = device
-    return devices
+            keys += [str(doc.data.get("name")), *map(str, doc.data.get("aliases") or ())]
+    return sorted(keys)
 
 
 @cache
@@ -87,9 +90,32 @@ def entries(area: str) -> tuple[Entry, ...]:
     """Every spec in a catalog area, sorted by kind then name (each file fully validated)."""
     found = []
     for path, doc in _documents(area):
-        spec = build_spec(doc, AREAS[area])
+        spec = _built(doc, AREAS[area])
         found.append(Entry(spec.name, spec.spec, path, tuple(getattr(spec, "aliases", ())), spec))
     return tuple(sorted(found, key=lambda e: (AREAS[area].index(e.spec), e.name)))
+
+
+_BUILT: dict[int, Any] = {}  # catalog documents built so far, by id (each built once per process)
+
+
+def _built(doc: Document, allowed: tuple[str, ...]) -> Any:
+    if id(doc) not in _BUILT:
+        _BUILT[id(doc)] = build_spec(doc, allowed)
+    return _BUILT[id(doc)]
+
+
+def _named_document(area: str, kinds: tuple[str, ...], name: str) -> Document | None:
+    """The document of one of `kinds` whose file gives `name` as its name or an alias (names and aliases
+    are unique in the catalog: tests); only its file is parsed when it is named `name`.yaml, as catalog
+    files are. None: left to `entries` (which validates every file and suggests close names)."""
+    named = [path for path in _paths(area) if path.stem == name]
+    for path in [*named, *(p for p in _paths(area) if p not in named)]:
+        data = _document(path).data
+        if isinstance(data, dict) and data.get("spec") in kinds:
+            aliases = data.get("aliases") or ()
+            if data.get("name") == name or (isinstance(aliases, list) and name in aliases):
+                return _document(path)
+    return None
 
 
 def _source_name(path: Path) -> str:
@@ -176,9 +202,10 @@ def _warn_assumed_figures(spec: Any, doc: Document) -> None:
 
 
 def _catalog_device(name: str, doc: Document, path: tuple[str | int, ...] = ("device",)) -> Any:
-    device = _catalog_devices().get(name)
+    named = _named_document("hardware", ("device",), name)
+    device = _built(named, ("device",)) if named is not None else None
     if device is None:
-        close = difflib.get_close_matches(name, sorted(_catalog_devices()), n=3)
+        close = difflib.get_close_matches(name, _catalog_device_names(), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise doc.error(path, f"expected a catalog device name{hint} or an inline device mapping", name)
     return device
@@ -198,6 +225,9 @@ def find(area: str, name_or_path: str, allowed: tuple[str, ...] | None = None) -
     kinds = allowed or AREAS[area]
     if _looks_like_path(name_or_path):
         return load_file(Path(name_or_path), kinds)
+    doc = _named_document(area, kinds, name_or_path)
+    if doc is not None:  # build the one file named, not the whole area (start-up of every command)
+        return _built(doc, AREAS[area])
     names: dict[str, Entry] = {}
     for entry in entries(area):
         if entry.spec in kinds:
