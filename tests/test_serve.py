@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from api_payloads import api_json, cli_json
 
-from planner.api.serve import serve, serve_best
+from planner.api.serve import serve
+from planner.api.serve_best import serve_best
 from planner.api.serve_inputs import ServeOptions
 from planner.cost.decode import kv_bytes_per_token
 from planner.spec.catalog import find
