@@ -10,7 +10,8 @@ import pytest
 from api_payloads import api_json, cli_json
 
 from planner.api import serve_inputs
-from planner.api.serve import serve, serve_best
+from planner.api.serve import serve
+from planner.api.serve_best import serve_best
 from planner.api.serve_inputs import ServeOptions
 from planner.cost import quantisation as q
 from planner.cost.decode import Placement, step_time
@@ -73,7 +74,7 @@ def test_fp8_runs_the_layer_gemms_at_twice_the_bf16_peak_when_compute_bound() ->
 
 
 def _setup(cluster: str, **options: Any) -> Any:
-    from planner.api.serve import _setup as setup
+    from planner.api.serve import serving_setup as setup
 
     return setup("llama-3-8b", cluster, ServeOptions(**options))
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from api_payloads import api_json, cli_json
 
-from planner.api.serve import serve, serve_best
+from planner.api.serve import serve
+from planner.api.serve_best import serve_best
 from planner.api.serve_inputs import ServeOptions
 from planner.cost.decode import kv_bytes_per_token
 from planner.spec.catalog import find
@@ -145,7 +146,21 @@ def test_bad_input_is_one_line_and_infeasible_is_exit_1(run_cli: Any, tmp_path: 
     assert never.exit_code == 1 and "--tpot" in never.stderr
 
 
-@pytest.mark.parametrize("argv", [SEVEN_B, BEST_70B], ids=" ".join)
+EP_MIXTRAL = (
+    "serve",
+    "mixtral-8x7b",
+    "--cluster",
+    "dgx-h100",
+    "--servers",
+    "1",
+    "-t",
+    "2",
+    "--expert-parallel",
+    "8",
+)
+
+
+@pytest.mark.parametrize("argv", [SEVEN_B, BEST_70B, EP_MIXTRAL], ids=" ".join)
 def test_tables_fit_80_columns(argv: tuple[str, ...], monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
     from planner.cli import main
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from planner.api.serve import _setup
+from planner.api.serve import serving_setup
 from planner.api.serve_inputs import ServeOptions
 from planner.errors import InfeasibleError
 from planner.optimize.serving_costs import Request, Workload, serving_point
@@ -23,7 +23,7 @@ def test_erlang_c_known_values() -> None:
 
 
 def setup():
-    return _setup("llama-2-7b", "dgx-h100", ServeOptions(servers=1))
+    return serving_setup("llama-2-7b", "dgx-h100", ServeOptions(servers=1))
 
 
 def test_load_point_follows_littles_law_and_grows_with_the_rate() -> None:

@@ -1,7 +1,7 @@
 """Serving an LLM: prefill and time to first token, decode time per output token, the KV cache and the
 largest running batch, tensor/pipeline-parallel communication, the throughput/latency curve of
-continuous batching; and, under latency targets, the best serving configuration. The model:
-planner.optimize.serving_costs; the search: planner.optimize.serving_search."""
+continuous batching; expert parallelism for a mixture of experts. The model: planner.optimize.serving_costs;
+the search under latency targets: planner.api.serve_best."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from planner.validate.bands import SERVING, band_fields
 if TYPE_CHECKING:
     from planner.optimize.serving_costs import ServingPoint, ServingSetup
     from planner.optimize.serving_queue import LoadPoint
-    from planner.optimize.serving_search import Candidate
     from planner.spec.hardware import Cluster
     from planner.spec.llm import LLMConfig
 
@@ -29,7 +28,7 @@ NOTES = (
 )
 
 
-def _point_dict(point: ServingPoint, devices: int) -> dict[str, Any]:
+def point_dict(point: ServingPoint, devices: int) -> dict[str, Any]:
     return {
         "batch": point.batch,
         "ttft_s": point.ttft_s,
@@ -51,22 +50,29 @@ def usd_per_million_tokens(cluster: Cluster, devices: int, tokens_per_s: float) 
 
 
 def communication(setup: ServingSetup, batch: int) -> dict[str, Any]:
-    """Per layer: the tensor-parallel all-reduces of a decode step and of one prompt's prefill, and one
-    pipeline transfer between stages (bytes of the activations and seconds)."""
-    from planner.optimize.serving_costs import ALLREDUCES_PER_LAYER, allreduce_time, stage_transfer_time
+    """Per layer: the tensor-parallel all-reduces and the expert-parallel all-to-alls of a decode step and
+    of one prompt's prefill, and one pipeline transfer between stages (bytes per device and seconds)."""
+    from planner.optimize import serving_costs as sc
     from planner.spec.profile import DTYPE_BYTES
 
     row = setup.model.hidden_size * DTYPE_BYTES[setup.dtype]
-    micro = -(-batch // setup.pipeline)
+    micro = sc.group_sequences(setup, batch)
     prompt = setup.workload.prompt_mean
+    several = setup.groups > 1
+    reduces = (1 if several else sc.ALLREDUCES_PER_LAYER) if setup.tensor > 1 else 0
     return {
-        "allreduces_per_layer": ALLREDUCES_PER_LAYER if setup.tensor > 1 else 0,
+        "allreduces_per_layer": reduces,
         "decode_allreduce_bytes": micro * row,
-        "decode_allreduce_s": allreduce_time(setup, micro),
+        "decode_allreduce_s": sc.allreduce_time(setup, micro),
         "prefill_allreduce_bytes": prompt * row,
-        "prefill_allreduce_s": allreduce_time(setup, prompt),
+        "prefill_allreduce_s": sc.allreduce_time(setup, prompt),
+        "alltoalls_per_layer": sc.ALLTOALLS_PER_LAYER if several else 0,
+        "decode_alltoall_bytes": sc.alltoall_bytes(setup, micro),
+        "decode_alltoall_s": sc.alltoall_time(setup, micro),
+        "prefill_alltoall_bytes": sc.alltoall_bytes(setup, prompt),
+        "prefill_alltoall_s": sc.alltoall_time(setup, prompt),
         "stage_transfer_bytes": micro * row if setup.pipeline > 1 else 0,
-        "stage_transfer_s": stage_transfer_time(setup, micro),
+        "stage_transfer_s": sc.stage_transfer_time(setup, micro),
     }
 
 
@@ -84,15 +90,18 @@ class ServeResult:
     load: LoadPoint | None = None  # the replica at the arrival rate (planner.optimize.serving_queue)
 
     def to_dict(self) -> dict[str, Any]:
-        from planner.cost.decode import kv_bytes_per_token, step_weight_bytes
-        from planner.optimize.serving_costs import kv_bytes_per_sequence_device, weight_bytes_per_device
+        from planner.cost.decode import kv_bytes_per_token, weight_reads
+        from planner.optimize.serving_costs import (
+            kv_bytes_per_sequence_device,
+            placement,
+            weight_bytes_per_device,
+        )
 
         s, p = self.setup, self.point
         w = s.workload
         kv = kv_bytes_per_token(s.model, s.precision.kv_dtype)
-        floor = (step_weight_bytes(s.model, s.precision) + kv * w.context_mean) / (
-            s.device.memory_bandwidth * s.tensor
-        )
+        reads = weight_reads(s.model, placement(s), s.precision, 1)[1]  # one device's, one token's
+        floor = (reads + kv * w.context_mean / s.tensor) / s.device.memory_bandwidth
         return {
             "model": s.model.name,
             "cluster": s.cluster.name,
@@ -105,13 +114,15 @@ class ServeResult:
             "chunked_prefill": s.chunked,
             "tensor_parallel": s.tensor,
             "pipeline_parallel": s.pipeline,
+            "expert_parallel": s.expert,
+            "attention_groups": s.groups,
             "devices_per_replica": s.devices,
             "replicas": self.replicas,
             "prompt_len": w.prompt_mean,
             "output_len": w.output_mean,
             "mean_context": w.context_mean,
             "requests": [dataclasses.asdict(r) for r in w.requests],
-            **_point_dict(p, s.devices),
+            **point_dict(p, s.devices),
             "prefill_s": p.prefill_s,
             "tokens_per_s": p.tokens_per_s * self.replicas,
             "usd_per_million_tokens": usd_per_million_tokens(s.cluster, s.devices, p.tokens_per_s),
@@ -123,7 +134,7 @@ class ServeResult:
             "memory_headroom": s.memory_headroom,
             "decode_floor_s": floor,
             "communication_per_layer": communication(s, p.batch),
-            "curve": [_point_dict(c, s.devices) for c in self.curve],
+            "curve": [point_dict(c, s.devices) for c in self.curve],
             "load": None if self.load is None else _load_dict(self.load, s.devices),
             "notes": list(NOTES) + ([self.unquantised.note(self)] if self.unquantised else []),
         } | band_fields(SERVING)
@@ -205,7 +216,7 @@ def unquantised_twin(setup: ServingSetup, batch: int) -> Unquantised:
     return Unquantised(weight_bytes_per_device(plain), largest, point)
 
 
-def _setup(model: LLMConfig | str, cluster: Cluster | str, options: ServeOptions) -> ServingSetup:
+def serving_setup(model: LLMConfig | str, cluster: Cluster | str, options: ServeOptions) -> ServingSetup:
     from planner.cost.quantisation import Precision, missing_format
     from planner.optimize.serving_costs import ServingSetup
 
@@ -239,26 +250,46 @@ def _setup(model: LLMConfig | str, cluster: Cluster | str, options: ServeOptions
         options.block_tokens,
         options.weight_dtype,
         options.kv_cache_dtype,
+        options.expert_parallel or 1,
     )
 
 
-def check_split(setup: ServingSetup) -> None:
-    """Megatron splits heads t ways inside one server; each stage needs a layer."""
-    t, p, cfg = setup.tensor, setup.pipeline, setup.model
+def split_error(setup: ServingSetup) -> SettingError | None:
+    """Why the split cannot run, or None: Megatron splits heads t ways inside one server; each stage needs
+    a layer; the routed experts split whole over e devices, a multiple of t (planner.optimize.
+    serving_costs)."""
+    t, p, e, cfg = setup.tensor, setup.pipeline, setup.expert, setup.model
+    total = setup.cluster.total_devices
     if cfg.num_heads % t or t > setup.cluster.devices_per_server:
-        raise SettingError(
+        return SettingError(
             "tensor_parallel",
             f"must divide {cfg.name}'s {cfg.num_heads} heads and fit in one server "
             f"({setup.cluster.devices_per_server} devices)",
             t,
         )
-    if p > cfg.num_layers or t * p > setup.cluster.total_devices:
-        raise SettingError(
+    if e > 1 and not cfg.is_moe:
+        return SettingError("expert_parallel", f"1: {cfg.name} is dense, it has no experts to split", e)
+    if e > 1 and (cfg.num_experts % e or e % t):
+        return SettingError(
+            "expert_parallel",
+            f"1, or a divisor of {cfg.name}'s {cfg.num_experts} experts that `tensor_parallel` ({t}) divides",
+            e,
+        )
+    if p > cfg.num_layers or setup.devices > total:
+        return SettingError(
             "pipeline_parallel",
-            f"at most {cfg.num_layers} stages and `tensor_parallel` x stages <= "
-            f"{setup.cluster.total_devices} devices",
+            f"at most {cfg.num_layers} stages and max(`tensor_parallel`, `expert_parallel`) x stages <= "
+            f"{total} devices",
             p,
         )
+    return None
+
+
+def check_split(setup: ServingSetup) -> None:
+    """Raise split_error's reason, if any."""
+    error = split_error(setup)
+    if error is not None:
+        raise error
 
 
 def serve(model: LLMConfig | str, cluster: Cluster | str, options: ServeOptions) -> ServeResult:
@@ -267,16 +298,17 @@ def serve(model: LLMConfig | str, cluster: Cluster | str, options: ServeOptions)
     from planner.optimize.serving_costs import batch_grid, max_concurrent_sequences, serving_point
     from planner.optimize.serving_queue import load_point
 
-    setup = _setup(model, cluster, options)
+    setup = serving_setup(model, cluster, options)
     check_split(setup)
     largest = max_concurrent_sequences(setup)
     if largest < 1:
         raise InfeasibleError(
             f"{setup.model.name} in {setup.precision.label()} leaves no room for one sequence's KV cache on "
-            f"{setup.tensor * setup.pipeline} x {setup.device.name}: raise `tensor_parallel` or "
-            "`pipeline_parallel`"
+            f"{setup.devices} x {setup.device.name}: raise `tensor_parallel`, `pipeline_parallel` or "
+            "`expert_parallel`"
         )
-    batch = options.batch if options.batch is not None else min(largest, MAX_BATCH_DEFAULT)
+    # vLLM's max_num_seqs holds for each data-parallel engine, i.e. each attention group
+    batch = options.batch if options.batch is not None else min(largest, MAX_BATCH_DEFAULT * setup.groups)
     if batch > largest:
         raise InfeasibleError(
             f"batch {batch} needs more KV cache than fits: at most {largest} sequences (lower `batch`, "
@@ -294,79 +326,3 @@ def serve(model: LLMConfig | str, cluster: Cluster | str, options: ServeOptions)
     rate = options.arrival_rate
     load = None if rate is None else load_point(setup, batch, rate / replicas)
     return ServeResult(options, setup, replicas, largest, serving_point(setup, batch), curve, twin, load)
-
-
-@dataclass(frozen=True)
-class ServeBestResult:
-    """The configurations ranked under the targets; the first meets them best."""
-
-    options: ServeOptions
-    candidates: tuple[Candidate, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        rows = []
-        for c in self.candidates:
-            s = c.setup
-            row: dict[str, Any] = {
-                "tensor_parallel": s.tensor,
-                "pipeline_parallel": s.pipeline,
-                "devices_per_replica": s.devices,
-                "max_concurrent_sequences": c.max_concurrent,
-                "meets_targets": c.point is not None,
-                "reason": c.reason,
-            }
-            if c.point is not None:
-                row |= _point_dict(c.point, s.devices)
-                rate = c.point.tokens_per_s
-                row["usd_per_million_tokens"] = usd_per_million_tokens(s.cluster, s.devices, rate)
-            rows.append(row)
-        first = self.candidates[0].setup
-        return {
-            "model": first.model.name,
-            "cluster": first.cluster.name,
-            "device": first.device.name,
-            "dtype": first.dtype,
-            "weight_dtype": first.weights,
-            "kv_cache_dtype": first.kv_cache,
-            "precision": first.precision.label(),
-            "tpot_target_s": self.options.tpot,
-            "ttft_target_s": self.options.ttft,
-            "prompt_len": first.workload.prompt_mean,
-            "output_len": first.workload.output_mean,
-            "chunked_prefill": first.chunked,
-            "best": rows[0] if rows[0]["meets_targets"] else None,
-            "candidates": rows,
-            "ranking": "most output tokens/s per GPU; at one cluster's price $/M tokens ties with it, then "
-            "fewer devices per replica",
-            "notes": list(NOTES),
-        } | band_fields(SERVING)
-
-
-def serve_best(model: LLMConfig | str, cluster: Cluster | str, options: ServeOptions) -> ServeBestResult:
-    """The best (tensor, pipeline, batch) under the targets `tpot` / `ttft` on one server's devices or
-    the cluster's; pinned settings stay pinned. InfeasibleError when no configuration meets them."""
-    from planner.optimize.serving_search import Targets, search
-
-    if not options.searching:
-        raise SettingError("tpot", "give `tpot` or `ttft` (a latency target) to search", show_got=False)
-    base = _setup(model, cluster, options)
-    cfg, machine = base.model, base.cluster
-    tensors = [options.tensor_parallel] if options.tensor_parallel else _powers(machine.devices_per_server)
-    pipelines = [options.pipeline_parallel] if options.pipeline_parallel else _powers(machine.total_devices)
-    splits = [
-        (t, p)
-        for t in tensors
-        for p in pipelines
-        if cfg.num_heads % t == 0 and p <= cfg.num_layers and t * p <= machine.total_devices
-    ]
-    if not splits:
-        check_split(dataclasses.replace(base, tensor=tensors[0], pipeline=pipelines[0]))
-    candidates = search(base, splits, Targets(options.tpot, options.ttft), options.batch)
-    if candidates[0].point is None:
-        reasons = "; ".join(f"t{c.setup.tensor} p{c.setup.pipeline}: {c.reason}" for c in candidates[:3])
-        raise InfeasibleError(f"no configuration meets the targets ({reasons}); relax `tpot` or `ttft`")
-    return ServeBestResult(options, tuple(candidates))
-
-
-def _powers(limit: int) -> list[int]:
-    return [2**k for k in range(limit.bit_length()) if 2**k <= limit]

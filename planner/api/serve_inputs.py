@@ -32,7 +32,7 @@ def _whole(value: object, setting: str, low: int = 1) -> None:
 @dataclass(frozen=True)
 class ServeOptions:
     """How the model is served; the latency targets (tpot, ttft) turn on the search for the best
-    configuration, where unset tensor_parallel / pipeline_parallel / batch are searched."""
+    configuration, where unset tensor_parallel / pipeline_parallel / expert_parallel / batch are searched."""
 
     prompt_len: int = 512  # prompt tokens per request
     output_len: int = 128  # output tokens per request
@@ -40,6 +40,7 @@ class ServeOptions:
     batch: int | None = None  # running sequences per replica (None: up to max_num_seqs that fit)
     tensor_parallel: int | None = None  # None: 1, or searched under targets
     pipeline_parallel: int | None = None  # None: 1, or searched under targets
+    expert_parallel: int | None = None  # devices per stage holding the experts; None: 1, or searched
     replicas: int | None = None  # None: as many as the cluster's devices hold
     servers: int | None = None  # the cluster's outermost count
     dtype: str | None = None  # activations, and weights / KV cache unless set (None: the model's)
@@ -57,7 +58,8 @@ class ServeOptions:
     def check(self) -> None:
         _whole(self.prompt_len, "prompt_len")
         _whole(self.output_len, "output_len")
-        for setting in ("batch", "tensor_parallel", "pipeline_parallel", "replicas", "servers"):
+        counts = ("batch", "tensor_parallel", "pipeline_parallel", "expert_parallel", "replicas", "servers")
+        for setting in counts:
             if getattr(self, setting) is not None:
                 _whole(getattr(self, setting), setting)
         _whole(self.chunk_tokens, "chunk_tokens")

@@ -163,6 +163,7 @@ def llm(
     gradient_accumulation_fusion: llm_options.GradientAccumulationFusion = LLM.gradient_accumulation_fusion,
     expert_parallel: llm_options.ExpertParallel = LLM.expert_parallel,
     capacity_factor: llm_options.CapacityFactor = LLM.capacity_factor,
+    gemm_precision: llm_options.GemmPrecision = LLM.gemm_precision,
     output: OutputOption = None,
     force: ForceOption = False,
     fmt: FormatOption = OutputFormat.table,

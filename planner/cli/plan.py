@@ -20,7 +20,11 @@ from planner.cli.plot_options import PlotFileOption, PlotOption
 from planner.render import OutputFormat
 
 CNN, LLM = PlanOptions, LLMOptions  # every default is the API's, defined once
-LLM_ONLY = (*CONFIGURATION, "interleave", "recompute", "zero", "global_batch", "seq_len", "attention")
+LLM_ONLY = (
+    *CONFIGURATION,
+    *("interleave", "recompute", "zero", "global_batch", "seq_len", "attention"),
+    *("expert_parallel", "capacity_factor", "gemm_precision"),
+)
 
 
 def command(
@@ -78,6 +82,9 @@ def command(
             rich_help_panel=llm.PANEL,
         ),
     ] = None,
+    expert_parallel: llm.ExpertParallel = LLM.expert_parallel,
+    capacity_factor: llm.CapacityFactor = LLM.capacity_factor,
+    gemm_precision: llm.GemmPrecision = LLM.gemm_precision,
     top: llm.Top = LLM.top,
     export: Annotated[
         tuple[str, Path] | None,

@@ -1,6 +1,6 @@
 """Serve an LLM: time to first token, time per output token, tokens/s per GPU, the KV cache and the
 largest running batch, and the throughput/latency curve of continuous batching; with --tpot / --ttft,
-the best tensor x pipeline split and batch under those targets, and why the others lose.
+the best tensor x pipeline (x expert) split and batch under those targets, and why the others lose.
 
 MODEL: a catalog LLM (planner models list), an LLM YAML file, or a Hugging Face config.json.
 Exit 1 when nothing fits or no configuration meets the targets.
@@ -33,7 +33,10 @@ def command(
     ] = DEFAULTS.requests,
     batch: Annotated[
         int | None,
-        typer.Option(help="running sequences per replica (default: up to 256 that fit, vLLM's max_num_seqs)"),
+        typer.Option(
+            help="running sequences per replica (default: up to 256 per attention group that fit, vLLM's "
+            "max_num_seqs)"
+        ),
     ] = DEFAULTS.batch,
     tensor_parallel: Annotated[
         int | None, typer.Option("--tensor-parallel", "-t", help="tensor-parallel degree (default 1)")
@@ -41,6 +44,13 @@ def command(
     pipeline_parallel: Annotated[
         int | None, typer.Option("--pipeline-parallel", "-p", help="pipeline stages (default 1)")
     ] = DEFAULTS.pipeline_parallel,
+    expert_parallel: Annotated[
+        int | None,
+        typer.Option(
+            help="mixture of experts: devices per stage holding the experts whole, a multiple of -t; "
+            "attention data-parallel over e/t groups (default 1: experts tensor-parallel)",
+        ),
+    ] = DEFAULTS.expert_parallel,
     replicas: Annotated[
         int | None, typer.Option(help="model replicas (default: as many as the cluster holds)")
     ] = DEFAULTS.replicas,
@@ -79,7 +89,8 @@ def command(
     """Serve an LLM: TTFT, TPOT, tokens/s per GPU, KV cache and max batch, the batch curve; with --tpot /
     --ttft the best configuration under those targets."""
     given = dict(locals())
-    from planner.api.serve import serve, serve_best
+    from planner.api.serve import serve
+    from planner.api.serve_best import serve_best
     from planner.cli.common import options_from
     from planner.cli.plot_options import emit_with_plot, plot_request
     from planner.render.figures_systems import serve_figure

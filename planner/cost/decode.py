@@ -5,10 +5,13 @@ target verifies a speculative draft) after `context` cached tokens, on a tensor-
 devices:
 
 * bytes: every weight the step uses is read once (the token embedding is a look-up of a few rows, so
-  an untied input table is not read; a tied one is, as the output head), plus the KV cache:
+  an untied input table is not read; a tied one is, as the output head; of a mixture of experts' routed
+  experts only the distinct ones the step's tokens hit, planner.cost.moe.distinct_experts, uniform
+  routing assumed), plus the KV cache:
   batch * context * 2 * kv_heads * head_dim bytes per layer (self-attention; an encoder-decoder's
   cross-attention cache is taken as `context` source tokens too); activations are negligible at decode;
-* FLOPs: 2 per weight per token (one multiply-add; Kaplan et al. 2020, Table 1) plus attention over the
+* FLOPs: 2 per weight a token uses (one multiply-add; Kaplan et al. 2020, Table 1; a mixture of experts'
+  active weights, planner.cost.moe.active_parameters) plus attention over the
   cache, 4 * context * heads * head_dim per layer per token (scores and weighted values; Hoffmann et
   al. 2022, App. F); encoder-decoder decoder layers attend twice;
 * time: the roofline max(FLOPs / sustained compute, bytes / sustained bandwidth) of one device's share
@@ -17,6 +20,14 @@ devices:
   layer needs after the attention block and after the MLP (2 per layer; 3 in an encoder-decoder decoder
   layer, with cross-attention), each of batch * tokens * hidden activations, on the server's link
   (planner.cost.collectives). The embedding's and the logits' collectives are left out.
+
+Expert parallelism (serving; vLLM's --enable-expert-parallel, whose EP size is TP x DP, docs.vllm.ai
+"Expert Parallel Deployment" and "Data Parallel Deployment"): a placement's `expert` e devices (a multiple
+of tp) each hold num_experts / e whole routed experts, while attention and the rest are tensor-parallel
+over tp and data-parallel over the e / tp attention groups, each running its own `batch`. The MoE layers
+take every group's tokens (the groups step in lockstep), so a device reads the touched experts' share
+1 / e and computes 1 / tp of a group's active FLOPs (uniform routing spreads the rows evenly). The
+all-to-alls between the groups are the caller's (planner.optimize.serving_costs), not in time_s.
 
 While batch * tokens stays below the device's ridge point (sustained FLOP/s over bytes/s, ~300 FLOP/byte
 on an H100 in bf16, i.e. ~150 tokens at 2 FLOP per 2-byte weight), verifying gamma + 1 tokens costs
@@ -34,6 +45,7 @@ import numpy.typing as npt
 
 from planner.cost.cluster_allreduce import allreduce_on_cluster
 from planner.cost.compute import sustained_compute, sustained_memory_bandwidth
+from planner.cost.moe import active_parameters, distinct_experts, expert_parameters
 from planner.cost.quantisation import Precision, gemm_rate, layer_weight_parameters, weight_bytes
 from planner.cost.transformer import (
     attention_parameters,
@@ -78,6 +90,17 @@ def step_weight_bytes(cfg: LLMConfig, precision: Precision) -> float:
     return weight_bytes(cfg, precision, step_weights(cfg))
 
 
+def routed_expert_bytes(cfg: LLMConfig, precision: Precision) -> float:
+    """Bytes of every layer's routed experts (0 for a dense model): layer weights, so in the weights'
+    format when quantised."""
+    return expert_parameters(cfg) * precision.bytes_per_layer_weight
+
+
+def skipped_parameters(cfg: LLMConfig) -> int:
+    """Weights a token does not use: the routed experts its router skips (0 for a dense model)."""
+    return parameter_count(cfg) - active_parameters(cfg)
+
+
 def kv_bytes_per_token(cfg: LLMConfig, dtype: str) -> float:
     """KV-cache bytes one cached token costs over all decoder layers: 2 * kv_heads * head_dim per layer
     (x2 for an encoder-decoder, whose cross-attention caches the source's keys and values)."""
@@ -101,10 +124,13 @@ class Placement:
     tp: int = 1
     cluster: Cluster | None = None
     algorithm: str = "ring"
+    expert: int = 1  # devices the routed experts split over (module docstring); 1: tensor-parallel
 
     def __post_init__(self) -> None:
         if self.tp < 1:
             raise ValueError(f"the tensor-parallel degree must be >= 1, got {self.tp}")
+        if self.expert < 1 or (self.expert > 1 and self.expert % self.tp):
+            raise ValueError(f"the expert-parallel degree must be 1 or a multiple of tp, got {self.expert}")
         if self.tp > 1:
             if self.cluster is None:
                 raise ValueError("tensor parallelism needs a cluster for its all-reduces")
@@ -113,6 +139,16 @@ class Placement:
                     f"a tensor-parallel group lives inside one server: {self.cluster.name} has "
                     f"{self.cluster.devices_per_server} devices per server, not {self.tp}"
                 )
+
+    @property
+    def groups(self) -> int:
+        """Attention groups stepping together: e / tp under expert parallelism, else 1."""
+        return max(1, self.expert // self.tp)
+
+    @property
+    def expert_split(self) -> int:
+        """Devices a routed expert's weights are spread over: e whole experts' worth, or tp shards."""
+        return max(self.tp, self.expert)
 
 
 def check_fits(cfg: LLMConfig, placement: Placement, dtype: str, batch: int, context: int) -> float:
@@ -157,6 +193,17 @@ def memory_per_device(
     return weights + kv
 
 
+def weight_reads(
+    cfg: LLMConfig, placement: Placement, precision: Precision, tokens: int
+) -> tuple[float, float]:
+    """Weight bytes a step reads whose MoE layers take `tokens` tokens from all the attention groups
+    (module docstring): (one group's whole, one device's share), of the routed experts those hit."""
+    experts = routed_expert_bytes(cfg, precision)
+    hit = float(distinct_experts(cfg, tokens)) / cfg.num_experts if experts else 0.0
+    rest = step_weight_bytes(cfg, precision) - experts
+    return rest + experts * hit, rest / placement.tp + experts * hit / placement.expert_split
+
+
 @dataclass(frozen=True)
 class StepTime:
     """One decoding step: time_s = compute/memory roofline (roofline_s) + all-reduces (allreduce_s)."""
@@ -190,17 +237,18 @@ def step_time(
     tp = placement.tp
     positions = batch * tokens
     attentions = 2 if cfg.architecture == "encoder-decoder" else 1
-    weights = step_weights(cfg)
+    weights = step_weights(cfg) - skipped_parameters(cfg)
     flops = positions * (
         2.0 * weights + 4.0 * context * cfg.num_layers * attentions * cfg.num_heads * cfg.head_size
     )
     kv = batch * context * kv_bytes_per_token(cfg, precision.kv_dtype)
-    moved = step_weight_bytes(cfg, precision) + kv
-    share_bytes = step_weight_bytes(cfg, precision) / tp + kv / min(tp, cfg.kv_heads)
+    read, per_device = weight_reads(cfg, placement, precision, positions * placement.groups)
+    moved = read + kv
+    share_bytes = per_device + kv / min(tp, cfg.kv_heads)
     device = placement.device
     compute_s = flops / tp / sustained_compute(device, dtype)
     if precision.gemm_dtype != dtype:  # the layers' GEMMs at the W8A8 format's peak, the rest at dtype's
-        layer_flops = positions * 2.0 * layer_weight_parameters(cfg)
+        layer_flops = positions * 2.0 * (layer_weight_parameters(cfg) - skipped_parameters(cfg))
         faster = 1.0 / gemm_rate(device, precision) - 1.0 / sustained_compute(device, dtype)
         compute_s += layer_flops / tp * faster
     memory_s = share_bytes / sustained_memory_bandwidth(device)

@@ -68,10 +68,14 @@ def dense_times(
     tensor: Any,
     expert: Any = 1,
     router_dtype: str | None = None,
+    expert_tokens: Any = None,
+    expert_split: Any = None,
 ) -> tuple[Any, Any]:
     """(forward, backward) seconds of one layer's weight GEMMs in `dtype` on one of t devices, T = `tokens`
     rows; a mixture of experts' FFN on one of e expert-parallel ranks, its router in `router_dtype`
-    (default `dtype`; fp8 training keeps it in the training dtype) (module docstring)."""
+    (default `dtype`; fp8 training keeps it in the training dtype) (module docstring). The experts share
+    `expert_tokens` rows (default e·T) and each splits over `expert_split` devices (default t; 1 when
+    serving's expert parallelism keeps experts whole, planner.optimize.serving_costs)."""
     h, f = cfg.hidden_size, active_ffn_size(cfg)
     q, kv = projection_sizes(cfg)
     t = np.asarray(tensor, dtype=np.float64)
@@ -85,24 +89,34 @@ def dense_times(
         forward, backward = forward + fwd, backward + bwd
     if cfg.is_moe:
         e = np.asarray(expert, dtype=np.float64)
-        fwd, bwd = _expert_times(device, dtype, router_dtype or dtype, cfg, tokens, t, e)
+        pooled = e * np.asarray(tokens, dtype=np.float64) if expert_tokens is None else expert_tokens
+        split = t if expert_split is None else np.asarray(expert_split, dtype=np.float64)
+        fwd, bwd = _expert_times(device, (dtype, router_dtype or dtype), cfg, (tokens, pooled), (t, split), e)
         forward, backward = forward + fwd, backward + bwd
     return forward, backward
 
 
 def _expert_times(
-    device: Device, dtype: str, router_dtype: str, cfg: LLMConfig, tokens: Any, t: Any, e: Any
+    device: Device,
+    dtypes: tuple[str, str],
+    cfg: LLMConfig,
+    rows_in: tuple[Any, Any],
+    splits: tuple[Any, Any],
+    e: Any,
 ) -> tuple[Any, Any]:
-    """(forward, backward) seconds of a mixture-of-experts FFN's GEMMs on one device (module docstring)."""
+    """(forward, backward) seconds of a mixture-of-experts FFN's GEMMs on one device (module docstring):
+    `dtypes` = (the experts', the router's), `rows_in` = (this device's tokens, the tokens the expert-
+    parallel group's experts share), `splits` = (t for the shared experts, the routed experts' split)."""
     h, f = cfg.hidden_size, cfg.expert_size
     inner = (2 if cfg.gated_ffn else 1) * f
+    (dtype, router_dtype), (tokens, pooled), (t, split) = dtypes, rows_in, splits
     forward, backward = _forward_and_backward(device, router_dtype, tokens, cfg.num_experts, h)
-    rows, local = expert_rows(cfg, e * np.asarray(tokens, dtype=np.float64)), cfg.num_experts / e
-    groups = [(rows, local, 1.0), (tokens, 1.0, float(cfg.shared_experts))]
-    for m, batch, width in groups:
+    rows, local = expert_rows(cfg, pooled), cfg.num_experts / e
+    groups = [(rows, local, 1.0, split), (tokens, 1.0, float(cfg.shared_experts), t)]
+    for m, batch, width, ways in groups:
         if width == 0:
             continue
-        for n, k in ((width * inner / t, h), (h, width * f / t)):
+        for n, k in ((width * inner / ways, h), (h, width * f / ways)):
             fwd, bwd = _forward_and_backward(device, dtype, m, n, k, batch)
             forward, backward = forward + fwd, backward + bwd
     return forward, backward

@@ -87,3 +87,23 @@ def expert_rows(cfg: LLMConfig, tokens: ArrayLike) -> NDArray[np.float64]:
         return n
     factor = cfg.capacity_factor if cfg.capacity_factor is not None else 1.0
     return np.ceil(factor * cfg.routed_experts_per_token * n / cfg.num_experts)
+
+
+def dispatch_rows(cfg: LLMConfig, tokens: float, expert: int) -> float:
+    """Rows one rank of an expert-parallel group of `expert` ranks sends in a dispatch all-to-all (and
+    receives back in the combine) when every rank holds `tokens` tokens: its share of all the experts'
+    rows, num_experts · expert_rows(e · tokens) / e (k rows per token when balanced). Unit: tokens."""
+    return cfg.num_experts * float(expert_rows(cfg, expert * tokens)) / expert
+
+
+def distinct_experts(cfg: LLMConfig, tokens: ArrayLike) -> NDArray[np.float64]:
+    """Expected number of distinct routed experts of one layer that `tokens` tokens hit, each token picking
+    k of the E experts: E · (1 − (1 − k/E)^tokens). Assumes uniform routing, every expert equally likely
+    and the tokens independent (the balanced router that load-balancing losses aim for; Fedus et al. 2022,
+    Sec. 2.2); a token's k picks are distinct, so P(a token misses a given expert) = 1 − k/E exactly. A
+    real router is skewed, hitting fewer experts. A dense model's one FFN is always hit. Unit: experts."""
+    n = np.asarray(tokens, dtype=np.float64)
+    if not cfg.is_moe:
+        return np.ones_like(n)
+    experts, k = cfg.num_experts, cfg.routed_experts_per_token
+    return experts * (1.0 - (1.0 - k / experts) ** n)

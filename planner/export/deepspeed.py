@@ -195,6 +195,11 @@ def llm_export(plan: Mapping[str, Any], inputs: Mapping[str, Any], num_layers: i
         )
     elif plan["recompute"] == "selective":
         notes.append("selective recomputation (attention only) is the model code's, not a DeepSpeed key")
+    if inputs.get("gemm_precision") == "fp8":
+        notes.append(
+            "fp8 GEMMs are not a DeepSpeed config key: run the layers under Transformer Engine's "
+            "fp8_autocast in the model code (the plan assumed TE's hybrid E4M3/E5M2 recipe)"
+        )
     return _result(config, d, notes, zero_stage=zero)
 
 

@@ -20,6 +20,11 @@ checks of `validate_args`):
   NotExpressible here.
 * `--fp16` / `--bf16` (mutually exclusive; neither is fp32), `--overlap-grad-reduce`, `--optimizer`
   {adam, sgd}.
+* fp8 GEMMs (_add_transformer_engine_args; the plan's gemm_precision fp8, planner.cost.fp8_training): `--fp8-
+  format hybrid` (E4M3 forward, E5M2 gradients, as Transformer Engine's DelayedScaling recipe and NeMo's
+  fp8_hybrid run it), `--fp8-amax-history-len 1024` and `--fp8-amax-compute-algo max` (Megatron's defaults
+  are 1 and most_recent; 1024 and max are NeMo's megatron_gpt_config.yaml fp8 settings, those of the
+  published fp8 runs the planner's fp8 cases come from), beside `--bf16` for the rest.
 * Model shape: `--num-layers`, `--hidden-size`, `--ffn-hidden-size`, `--num-attention-heads`,
   `--kv-channels`, `--group-query-attention` with `--num-query-groups`, `--seq-length`,
   `--max-position-embeddings`, `--position-embedding-type` {learned_absolute, rope}, `--normalization`
@@ -47,6 +52,11 @@ from planner.spec.llm import LLMConfig
 ENGINE = "Megatron-LM"
 Argument = tuple[str, str | None]  # (flag, value); None for a switch
 PRECISION_FLAG = {"bf16": "--bf16", "fp16": "--fp16", "fp32": None}
+FP8_ARGUMENTS: list[Argument] = [  # module docstring
+    ("--fp8-format", "hybrid"),
+    ("--fp8-amax-history-len", "1024"),
+    ("--fp8-amax-compute-algo", "max"),
+]
 SHARDING = {2: "optim_grads", 3: "optim_grads_params"}  # --data-parallel-sharding-strategy
 POSITION = {"learned": "learned_absolute", "rotary": "rope"}
 NORMALIZATION = {"layernorm": "LayerNorm", "rmsnorm": "RMSNorm"}
@@ -116,6 +126,8 @@ def arguments(plan: Mapping[str, Any], inputs: Mapping[str, Any], model: LLMConf
     flag = PRECISION_FLAG[str(inputs["dtype"])]
     if flag is not None:
         args.append((flag, None))
+    if inputs.get("gemm_precision") == "fp8":
+        args += FP8_ARGUMENTS
     args.append(("--optimizer", str(inputs["optimizer"])))
     return args + _model_arguments(model, int(inputs["seq_len"]))
 

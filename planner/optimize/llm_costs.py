@@ -45,7 +45,7 @@ from planner.cost import megatron as mg
 from planner.cost.fp8_training import weight_cache_bytes, weight_cast_time
 from planner.cost.llm_comm import ep_alltoall_time, p2p_time, tp_allreduce_time
 from planner.cost.llm_memory import expert_stage_parameters, stage_parameters
-from planner.cost.moe import expert_rows
+from planner.cost.moe import dispatch_rows
 from planner.optimize.llm_data_parallel import data_parallel_times, zero3_working_copy_bytes
 from planner.optimize.llm_grid import Grid, per_distinct
 from planner.optimize.llm_rules import rule_failures, rule_message
@@ -214,7 +214,7 @@ def _alltoall_times(setup: TrainingSetup, t: IntArray, b: IntArray, e: IntArray)
     cfg, cluster = setup.model, setup.cluster
 
     def one(tt: int, bb: int, ee: int) -> float:
-        rows = cfg.num_experts * float(expert_rows(cfg, ee * bb * setup.seq_len)) / ee
+        rows = dispatch_rows(cfg, bb * setup.seq_len, ee)
         shard = tt if setup.sequence_parallel else 1
         return ep_alltoall_time(cluster, tt, ee, rows * cfg.hidden_size * setup.activation_bytes / shard)
 

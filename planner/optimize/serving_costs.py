@@ -15,6 +15,22 @@ Pieces (each reused from the training and decoding models):
 * tensor-parallel all-reduces, 2 per layer of tokens x h activations (planner.cost.llm_comm, NCCL's
   fastest algorithm), and pipeline transfers between stages (planner.cost.llm_comm.p2p_time).
 
+Expert parallelism (a mixture of experts): e devices per stage, a multiple of t, each holding num_experts / e
+whole routed experts; attention, shared experts, embeddings and head tensor-parallel over t and replicated
+over the e / t attention groups, each running its own share of the batch and its own KV cache (vLLM:
+--enable-expert-parallel with --data-parallel-size e / t, "EP size = TP x DP", docs.vllm.ai "Expert
+Parallel Deployment" and "Data Parallel Deployment"; SGLang --ep-size with --enable-dp-attention; TensorRT-
+LLM's enable_attention_dp). With one group (e = t) a group's tokens are on every device already: each runs
+its local experts on the rows routed to them and the layer's second all-reduce sums them, as in tensor
+parallelism (SGLang's default --moe-a2a-backend none, "All-Reduce ... for token dispatch"). With several,
+each MoE layer dispatches the tokens to their experts and combines the results by two all-to-alls over the
+e devices (SGLang "How EP works": dispatch, expert computation, combine; DeepEP), each device sending 1/t of
+its group's tokens, k rows each (planner.cost.moe.dispatch_rows, the training model's rows), by the
+training's all-to-all cost (planner.cost.llm_comm.ep_alltoall_time); the attention all-reduce stays (as a
+reduce-scatter before the dispatch and an all-gather after the combine, the same bytes; Korthikanti et al.
+2022, Sec. 4.2.2). The expert GEMMs take every group's tokens (planner.cost.layer_kernels.dense_times);
+a decode step reads the touched experts (planner.cost.decode.step_time).
+
 Quantisation (planner.cost.quantisation): the layers' weights in fp8 / int8 (their GEMMs at that peak)
 or int4 weight-only (GEMMs at the activation dtype's peak plus one dequantisation pass per layer in
 prefill), the KV cache in fp8 / int8; memory, decode's reads and the KV-cache writes take their bytes,
@@ -42,17 +58,19 @@ import math
 from dataclasses import dataclass
 
 from planner.cost import megatron as mg
-from planner.cost.decode import Placement, kv_bytes_per_token, step_time
+from planner.cost.decode import Placement, kv_bytes_per_token, routed_expert_bytes, step_time
 from planner.cost.gemm import memory_bound_time
 from planner.cost.layer_kernels import attention_times, dense_times, elementwise_time, logit_times
-from planner.cost.llm_comm import p2p_time, tp_allreduce_time
-from planner.cost.quantisation import Precision, dequantise_time, weight_bytes
+from planner.cost.llm_comm import ep_alltoall_time, p2p_time, tp_allreduce_time
+from planner.cost.moe import dispatch_rows, expert_parameters
+from planner.cost.quantisation import Precision, dequantise_time, layer_weight_parameters, weight_bytes
 from planner.cost.transformer import parameter_count
 from planner.spec.hardware import Cluster, Device
 from planner.spec.llm import LLMConfig
 from planner.spec.profile import DTYPE_BYTES
 
 ALLREDUCES_PER_LAYER = 2  # after attention and after the MLP (Megatron-LM, Shoeybi et al. 2019, Sec. 3)
+ALLTOALLS_PER_LAYER = 2  # an expert-parallel MoE layer's dispatch and combine (module docstring)
 
 
 @dataclass(frozen=True)
@@ -118,24 +136,39 @@ class ServingSetup:
     block_tokens: int = 16
     weights: str | None = None  # the layers' weight format (planner.cost.quantisation); None: dtype
     kv_cache: str | None = None  # the KV cache's format; None: dtype
+    expert: int = 1  # devices per stage the routed experts split over (module docstring); 1: none
+
+    @property
+    def stage_devices(self) -> int:
+        return max(self.tensor, self.expert)
 
     @property
     def devices(self) -> int:
-        return self.tensor * self.pipeline
+        return self.stage_devices * self.pipeline
+
+    @property
+    def groups(self) -> int:
+        """Attention groups of a stage, each with its own sequences: e / t under expert parallelism."""
+        return self.stage_devices // self.tensor
 
     @property
     def precision(self) -> Precision:
         return Precision(self.dtype, self.weights, self.kv_cache)
 
 
-def prefill_compute_time(setup: ServingSetup, sequences: float, prompt: float) -> float:
+def prefill_compute_time(setup: ServingSetup, sequences: float, prompt: float, groups: int = 1) -> float:
     """Seconds one tensor-parallel group spends on all layers' prefill of `sequences` prompts of `prompt`
-    tokens (batched; no communication): module docstring."""
+    tokens (batched; no communication), `groups` attention groups prefilling as many at once, whose
+    tokens its experts share under expert parallelism: module docstring."""
     cfg, device, dtype, t = setup.model, setup.device, setup.dtype, setup.tensor
     tokens = sequences * prompt
     precision = setup.precision
-    dense = float(dense_times(device, precision.gemm_dtype, cfg, tokens, t)[0])
-    dense += dequantise_time(device, cfg, precision, t)
+    if setup.expert > 1:
+        experts = (setup.expert, None, groups * tokens, 1)  # whole experts on each device
+        dense = float(dense_times(device, precision.gemm_dtype, cfg, tokens, t, *experts)[0])
+    else:
+        dense = float(dense_times(device, precision.gemm_dtype, cfg, tokens, t)[0])
+    dense += dequantise_time(device, cfg, precision, layer_split(setup))
     if setup.attention == "flash":
         seq_len, count = prompt, sequences
     else:  # its GEMMs need whole shapes
@@ -150,11 +183,22 @@ def prefill_compute_time(setup: ServingSetup, sequences: float, prompt: float) -
 
 
 def prefill_share_time(setup: ServingSetup, sequences: float, prompt: float) -> float:
-    """Prefill compute of `sequences` prompts per iteration on average: under one prompt per iteration the
-    prompts come one at a time, so the share is that fraction of one prompt's prefill."""
+    """Prefill compute of `sequences` prompts per iteration and attention group on average (every group as
+    many): under one prompt per iteration the prompts come one at a time, so the share is that fraction
+    of one prompt's prefill."""
     if sequences < 1.0:
         return sequences * prefill_compute_time(setup, 1.0, prompt)
-    return prefill_compute_time(setup, sequences, prompt)
+    return prefill_compute_time(setup, sequences, prompt, setup.groups)
+
+
+def layer_split(setup: ServingSetup) -> float:
+    """The ways the transformer layers' weights split per device: t, or under expert parallelism the
+    whole over one device's share (the rest / t + the routed experts / e)."""
+    if setup.expert == 1:
+        return setup.tensor
+    layers = float(layer_weight_parameters(setup.model))
+    experts = float(expert_parameters(setup.model))
+    return layers / ((layers - experts) / setup.tensor + experts / setup.expert)
 
 
 def allreduce_time(setup: ServingSetup, tokens: float) -> float:
@@ -163,19 +207,48 @@ def allreduce_time(setup: ServingSetup, tokens: float) -> float:
     return tp_allreduce_time(setup.cluster, setup.tensor, message) if setup.tensor > 1 else 0.0
 
 
+def alltoall_bytes(setup: ServingSetup, tokens: float) -> float:
+    """Bytes one device sends in an expert-parallel all-to-all (a dispatch or a combine) when every
+    attention group holds `tokens` tokens: the rows of its 1/t of them (0 with one group)."""
+    if setup.groups <= 1:
+        return 0.0
+    rows = dispatch_rows(setup.model, tokens / setup.tensor, setup.expert)
+    return rows * setup.model.hidden_size * DTYPE_BYTES[setup.dtype]
+
+
+def alltoall_time(setup: ServingSetup, tokens: float) -> float:
+    """One expert-parallel all-to-all among the stage's e devices (alltoall_bytes each; 0 with one group)."""
+    return ep_alltoall_time(setup.cluster, 1, setup.expert, alltoall_bytes(setup, tokens))
+
+
+def layer_comm_time(setup: ServingSetup, tokens: float) -> float:
+    """One layer's collectives when every attention group holds `tokens` tokens: two all-reduces, or with
+    several groups one all-reduce and the dispatch and combine all-to-alls (module docstring)."""
+    if setup.groups > 1:
+        return allreduce_time(setup, tokens) + ALLTOALLS_PER_LAYER * alltoall_time(setup, tokens)
+    return ALLREDUCES_PER_LAYER * allreduce_time(setup, tokens)
+
+
 def stage_transfer_time(setup: ServingSetup, tokens: float) -> float:
     """One pipeline transfer of `tokens` x h activations between adjacent stages (0 when p = 1)."""
     if setup.pipeline <= 1:
         return 0.0
     message = tokens * setup.model.hidden_size * DTYPE_BYTES[setup.dtype]
-    return float(p2p_time(setup.cluster, setup.tensor, 1, setup.pipeline, message))
+    return float(p2p_time(setup.cluster, setup.stage_devices, 1, setup.pipeline, message))
 
 
 def placement(setup: ServingSetup) -> Placement:
-    return Placement(setup.device, setup.tensor, setup.cluster if setup.tensor > 1 else None)
+    cluster = setup.cluster if setup.tensor > 1 else None
+    return Placement(setup.device, setup.tensor, cluster, expert=setup.expert)
 
 
 def weight_bytes_per_device(setup: ServingSetup) -> float:
+    """The weights one device holds: all / (t x p), or under expert parallelism the routed experts / e and
+    the rest / t of a stage's share."""
+    if setup.expert > 1:
+        whole = float(weight_bytes(setup.model, setup.precision))
+        experts = routed_expert_bytes(setup.model, setup.precision)
+        return ((whole - experts) / setup.tensor + experts / setup.expert) / setup.pipeline
     if setup.weights is None:
         return parameter_count(setup.model) * DTYPE_BYTES[setup.dtype] / setup.devices
     return weight_bytes(setup.model, setup.precision) / setup.devices
@@ -198,9 +271,10 @@ def kv_bytes_per_sequence_device(setup: ServingSetup) -> float:
 
 def max_concurrent_sequences(setup: ServingSetup) -> int:
     """Sequences whose KV cache fits beside the weights in (1 - memory_headroom) of a device's memory
-    (vLLM's gpu_memory_utilization, default 0.9, keeps the rest for activations and the runtime)."""
+    (vLLM's gpu_memory_utilization, default 0.9, keeps the rest for activations and the runtime), in
+    every attention group."""
     free = setup.device.memory * (1.0 - setup.memory_headroom) - weight_bytes_per_device(setup)
-    return max(0, math.floor(free / kv_bytes_per_sequence_device(setup)))
+    return setup.groups * max(0, math.floor(free / kv_bytes_per_sequence_device(setup)))
 
 
 @dataclass(frozen=True)
@@ -221,19 +295,25 @@ class ServingPoint:
         return self.iteration_s
 
 
-def prefill_latency(setup: ServingSetup, sequences: float, prompt: float) -> float:
-    """Seconds from a batch of prompts entering the replica to its first tokens: every stage in turn,
-    the all-reduces of each layer and the transfers between stages."""
-    compute = prefill_compute_time(setup, sequences, prompt)
+def prefill_latency(setup: ServingSetup, sequences: float, prompt: float, groups: int = 1) -> float:
+    """Seconds from a batch of prompts entering an attention group (`groups` of them at once) to its first
+    tokens: every stage in turn, the collectives of each layer and the transfers between stages."""
+    compute = prefill_compute_time(setup, sequences, prompt, groups)
     tokens = sequences * prompt
-    comm = ALLREDUCES_PER_LAYER * setup.model.num_layers * allreduce_time(setup, tokens)
+    comm = setup.model.num_layers * layer_comm_time(setup, tokens)
     return compute + comm + (setup.pipeline - 1) * stage_transfer_time(setup, tokens)
 
 
+def group_sequences(setup: ServingSetup, batch: int) -> int:
+    """Sequences one attention group steps at once: its share of a pipeline micro-batch of `batch`."""
+    return math.ceil(math.ceil(batch / setup.pipeline) / setup.groups)
+
+
 def serving_point(setup: ServingSetup, batch: int) -> ServingPoint:
-    """Steady-state continuous batching with `batch` sequences in flight (module docstring)."""
-    cfg, w, p = setup.model, setup.workload, setup.pipeline
-    micro = math.ceil(batch / p)
+    """Steady-state continuous batching with `batch` sequences in flight (module docstring), spread evenly
+    over the attention groups."""
+    cfg, w, p, groups = setup.model, setup.workload, setup.pipeline, setup.groups
+    micro = group_sequences(setup, batch)
     step = step_time(
         cfg,
         placement(setup),
@@ -243,15 +323,11 @@ def serving_point(setup: ServingSetup, batch: int) -> ServingPoint:
         precision=setup.precision,
     )
     layers = cfg.num_layers
-    decode_comm = ALLREDUCES_PER_LAYER * layers * allreduce_time(setup, micro) + p * stage_transfer_time(
-        setup, micro
-    )
+    decode_comm = layers * layer_comm_time(setup, micro) + p * stage_transfer_time(setup, micro)
     decode = step.roofline_s + decode_comm
-    arrivals = batch / w.output_mean  # prompts prefilled per iteration (Little's law)
+    arrivals = batch / w.output_mean / groups  # prompts one group prefills per iteration (Little's law)
     tokens = arrivals * w.prompt_mean
-    prefill_comm = ALLREDUCES_PER_LAYER * layers / p * allreduce_time(setup, tokens) + stage_transfer_time(
-        setup, tokens
-    )
+    prefill_comm = layers / p * layer_comm_time(setup, tokens) + stage_transfer_time(setup, tokens)
     prefill_work = prefill_share_time(setup, arrivals, w.prompt_mean) / p
     alone = prefill_latency(setup, 1.0, w.prompt_mean)
     if setup.chunked:
@@ -260,13 +336,14 @@ def serving_point(setup: ServingSetup, batch: int) -> ServingPoint:
         share = iteration - decode
         # a budget below the arrivals' tokens would fall behind: the scheduler must take them all
         chunk = min(max(setup.chunk_tokens, tokens), w.prompt_mean)
-        own = prefill_compute_time(setup, chunk / w.prompt_mean, w.prompt_mean) + prefill_comm
+        own = prefill_compute_time(setup, chunk / w.prompt_mean, w.prompt_mean, groups) + prefill_comm
         carrying = max(decode, compute + decode_comm + own)  # an iteration that carries one full chunk
         ttft = 0.5 * iteration + math.ceil(w.prompt_mean / chunk) * carrying
     else:
         share = prefill_work + prefill_comm
         iteration = decode + share
-        ttft = 0.5 * iteration + prefill_latency(setup, max(1.0, arrivals), w.prompt_mean)
+        busy = min(groups, max(1, math.ceil(arrivals * groups)))  # groups prefilling in one iteration
+        ttft = 0.5 * iteration + prefill_latency(setup, max(1.0, arrivals), w.prompt_mean, busy)
     return ServingPoint(batch, iteration, ttft, decode, share, alone, batch / iteration, step.compute_bound)
 
 

@@ -1,6 +1,6 @@
-"""The best serving configuration under latency targets: for every tensor x pipeline split of a replica,
-the largest running batch whose TPOT and TTFT meet the targets (both grow with the batch, so a bisection
-finds it); the configurations ranked by output tokens/s per GPU, ties broken by dollars per million
+"""The best serving configuration under latency targets: for every tensor x pipeline (x expert) split of
+a replica, the largest running batch whose TPOT and TTFT meet the targets (both grow with the batch, so a
+bisection finds it); the configurations ranked by output tokens/s per GPU, ties broken by dollars per million
 tokens, each loser with the reason it loses."""
 
 from __future__ import annotations
@@ -60,14 +60,11 @@ def best_batch(setup: ServingSetup, targets: Targets, largest: int) -> tuple[Ser
     return found, ""
 
 
-def search(
-    base: ServingSetup, splits: list[tuple[int, int]], targets: Targets, batch_cap: int | None
-) -> list[Candidate]:
-    """Every (tensor, pipeline) split of `base`, ranked: best first (most tokens/s per GPU; fewer devices,
-    i.e. less money per token at the same rate, first among ties), then the losers with their reasons."""
+def search(setups: list[ServingSetup], targets: Targets, batch_cap: int | None) -> list[Candidate]:
+    """Every split in `setups`, ranked: best first (most tokens/s per GPU; fewer devices, i.e. less money
+    per token at the same rate, first among ties), then the losers with their reasons."""
     found = []
-    for tensor, pipeline in splits:
-        setup = dataclasses.replace(base, tensor=tensor, pipeline=pipeline)
+    for setup in setups:
         largest = max_concurrent_sequences(setup)
         if largest < 1:
             found.append(Candidate(setup, 0, None, "no room for a KV cache"))

@@ -25,11 +25,19 @@ def _wait(probability: float, mean_s: float) -> str:
     return f"{probability:.3g}, {fmt_time(mean_s)}"
 
 
+def _split(row: dict[str, Any], joint: str) -> str:
+    """'t2 x p1', with ' x e8' under expert parallelism (`joint` between the parts)."""
+    parts = [f"t{row['tensor_parallel']}", f"p{row['pipeline_parallel']}"]
+    return joint.join(parts + ([f"e{row['expert_parallel']}"] if row["expert_parallel"] > 1 else []))
+
+
 def serve_tables(payload: dict[str, Any]) -> list[Any]:
     from rich.text import Text
 
     p = payload
-    split = f"t{p['tensor_parallel']} x p{p['pipeline_parallel']}"
+    split = _split(p, " x ")
+    if p["attention_groups"] > 1:
+        split += f", {p['attention_groups']} attention groups"
     title = (
         f"{p['model']} on {p['cluster']} ({split}, {p['replicas']} replicas, {p['precision']}), prompt "
         f"{p['prompt_len']:g}, output {p['output_len']:g}, batch {p['batch']}"
@@ -64,6 +72,15 @@ def serve_tables(payload: dict[str, Any]) -> list[Any]:
                 f"{comm['allreduces_per_layer']} x {fmt_time(comm['prefill_allreduce_s'])}",
             )
         )
+    if comm["alltoalls_per_layer"]:
+        for phase in ("decode", "prefill"):
+            rows.append(
+                (
+                    f"EP all-to-all per layer, {phase}",
+                    f"{comm['alltoalls_per_layer']} x {fmt_time(comm[f'{phase}_alltoall_s'])} "
+                    f"({fmt_bytes(comm[f'{phase}_alltoall_bytes'])} per device)",
+                )
+            )
     if p["pipeline_parallel"] > 1:
         rows.append(("PP transfer per stage, decode", fmt_time(comm["stage_transfer_s"])))
     load = p["load"]
@@ -106,7 +123,7 @@ def best_tables(payload: dict[str, Any]) -> list[Any]:
     cols = ["split", "batch", "TPOT", "TTFT", "tok/s/GPU", "$/Mtok", "why not"]
     rows = [
         (
-            f"t{c['tensor_parallel']} p{c['pipeline_parallel']}",
+            _split(c, " "),
             c.get("batch", "-"),
             fmt_time(c.get("tpot_s")),
             fmt_time(c.get("ttft_s")),
@@ -119,7 +136,9 @@ def best_tables(payload: dict[str, Any]) -> list[Any]:
     title = f"{p['model']} on {p['cluster']}: best serving configuration, {targets}"
     best = p["best"]
     head = (
-        f"best: tensor {best['tensor_parallel']} x pipeline {best['pipeline_parallel']}, "
+        f"best: tensor {best['tensor_parallel']} x pipeline {best['pipeline_parallel']}"
+        + (f" x expert {best['expert_parallel']}" if best["expert_parallel"] > 1 else "")
+        + ", "
         f"batch {best['batch']} per replica: {best['tokens_per_s_per_gpu']:,.0f} output tokens/s per GPU"
     )
     return [
