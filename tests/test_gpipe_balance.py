@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from planner.api.inputs import load_device
@@ -41,6 +43,34 @@ def test_cell_times_scale_with_the_batch_plus_the_weights() -> None:
     assert sum(batch_of_8) > 8 * sum(per_sample)
 
 
+def test_cell_times_add_the_kernel_overhead_per_kernel_of_a_batch() -> None:
+    device = replace(load_device("tpu-v3"), kernel_overhead=0.0)
+    slow = replace(device, kernel_overhead=5e-6)
+    cells = amoebanet_d(6, 64)
+    forward, backward = cell_times(cells, device, "bf16", batch=4)
+    forward_slow, backward_slow = cell_times(cells, slow, "bf16", batch=4)
+    for cell, f, b, fs, bs in zip(cells, forward, backward, forward_slow, backward_slow, strict=True):
+        convolutions = sum(bf > ff for ff, bf in zip(cell.forward_flops, cell.backward_flops, strict=True))
+        assert fs - f == pytest.approx(5e-6 * len(cell.forward_flops), rel=1e-9)
+        # one kernel per operation backward, two per convolution (data and weight gradients)
+        assert bs - b == pytest.approx(5e-6 * (len(cell.forward_flops) + convolutions), rel=1e-9)
+    # per sample in the large-batch limit the overhead is amortised away, as the weights' traffic
+    assert cell_times(cells, slow, "bf16") == cell_times(cells, device, "bf16")
+
+
+def test_a_kernel_overhead_costs_many_micro_batches_more_than_few() -> None:
+    cells = amoebanet_d(18, 256)
+    device = replace(load_device("tpu-v3"), kernel_overhead=0.0)
+    slow = replace(device, kernel_overhead=10e-6)
+
+    def ratio(dev, m: int) -> float:
+        return normalised_throughput(lambda n: cell_times(cells, dev, "bf16", 128 / n), 2, m, (2, 1))
+
+    assert ratio(slow, 4) < ratio(device, 4)
+    # the overhead per micro-batch grows with M: M=32 loses a larger share than M=4
+    assert ratio(slow, 32) / ratio(device, 32) < ratio(slow, 4) / ratio(device, 4)
+
+
 def test_gpipe_cost_uses_the_exact_balance_and_recomputes() -> None:
     forward = [1.0, 1.0, 1.0, 4.0]
     backward = [2.0, 2.0, 2.0, 8.0]
@@ -60,5 +90,17 @@ def test_gpipe_cost_balances_memory_when_asked() -> None:
 
 def test_uniform_layers_give_the_bubble_formula() -> None:
     # equal layers split evenly: throughput ratio K·M/(M+K-1) over K0·M0/(M0+K0-1)
-    ratio = normalised_throughput([1.0] * 8, [2.0] * 8, 4, 8, (2, 1))
+    ratio = normalised_throughput(lambda m: ([1.0 / m] * 8, [2.0 / m] * 8), 4, 8, (2, 1))
     assert ratio == pytest.approx((4 * 8 / 11) / (2 * 1 / 2))
+
+
+@pytest.mark.parametrize("share", [0, 1.5, True, "half"])
+def test_the_amoebanet_evaluator_names_a_bad_device_share(share: object) -> None:
+    from planner.validate.evaluators.pipeline import gpipe_amoebanet_throughput
+
+    setup = {
+        "normal_cells": 6, "filters": 64, "device": "tpu-v3", "device_share": share, "batch": 8,
+        "stages": 2, "microbatches": 2, "reference_stages": 2, "reference_microbatches": 1,
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="device_share"):
+        gpipe_amoebanet_throughput(setup, None)  # type: ignore[arg-type]

@@ -24,7 +24,11 @@ Costs per sample, per operation, then summed per cell:
 * bytes: forward W + b·(X + Y), backward 2W + b·(2X + Y) for b samples (planner.cost.compute: every
   operand once, no fusion); a concatenation copies its output once each way;
 * time: the roofline of each operation on the device (planner.cost.compute.roofline_time), so the
-  memory-bound operations (pooling, BN, ReLU, the adds) count at memory bandwidth.
+  memory-bound operations (pooling, BN, ReLU, the adds) count at memory bandwidth, plus the device's
+  `kernel_overhead` per kernel (the same field planner.cost.gemm adds per GEMM and per memory-bound
+  kernel): one kernel per operation forward, two per convolution backward (data and weight gradient),
+  one per other operation backward. The overhead is paid per kernel launch, so per micro-batch: a
+  minibatch split in M pays it M times (the small-micro-batch loss GPipe's Table 2 shows on TPU).
 Units: FLOP, bytes, seconds, elements, per sample.
 """
 
@@ -72,6 +76,7 @@ class Cell:
     forward_elements: list[float] = field(default_factory=list)  # activations read + written
     backward_elements: list[float] = field(default_factory=list)
     weight_elements: list[float] = field(default_factory=list)
+    backward_kernels: int = 0
     parameters: int = 0
     output_elements: int = 0
 
@@ -84,6 +89,7 @@ class Cell:
         self.forward_elements.append(inputs + outputs)
         self.backward_elements.append(2 * inputs + outputs)
         self.weight_elements.append(weights)
+        self.backward_kernels += 2 if matmul else 1  # a convolution's data and weight gradients
         self.parameters += int(weights)
 
     def relu(self, elements: float) -> None:
@@ -209,20 +215,22 @@ def cell_times(
 ) -> tuple[list[float], list[float]]:
     """Forward and backward seconds of each cell for `batch` samples: the sum of its operations'
     rooflines, each moving W + batch·(X + Y) forward and 2W + batch·(2X + Y) backward (planner.cost.
-    compute). batch=None: seconds per sample in the large-batch limit, the weights' traffic amortised
-    away (what a ratio of throughputs needs when the batch is not stated)."""
+    compute), plus device.kernel_overhead per kernel. batch=None: seconds per sample in the
+    large-batch limit, the weights' traffic and the kernels' overhead amortised away (what a ratio of
+    throughputs needs when the batch is not stated)."""
     from planner.cost.compute import roofline_time
 
     width = DTYPE_BYTES[dtype]
-    scale, weight_share = (1.0, 0.0) if batch is None else (float(batch), 1.0)
+    scale, per_batch = (1.0, 0.0) if batch is None else (float(batch), 1.0)
     forward: list[float] = []
     backward: list[float] = []
     for cell in cells:
-        w = np.asarray(cell.weight_elements) * weight_share
-        for flops, elements, weights, out in (
-            (cell.forward_flops, cell.forward_elements, w, forward),
-            (cell.backward_flops, cell.backward_elements, 2 * w, backward),
+        w = np.asarray(cell.weight_elements) * per_batch
+        for flops, elements, weights, kernels, out in (
+            (cell.forward_flops, cell.forward_elements, w, len(cell.forward_flops), forward),
+            (cell.backward_flops, cell.backward_elements, 2 * w, cell.backward_kernels, backward),
         ):
             moved = (weights + scale * np.asarray(elements)) * width
-            out.append(float(roofline_time(np.asarray(flops) * scale, moved, device, dtype).sum()))
+            rooflines = roofline_time(np.asarray(flops) * scale, moved, device, dtype).sum()
+            out.append(float(rooflines + per_batch * kernels * device.kernel_overhead))
     return forward, backward

@@ -10,7 +10,7 @@ instead (torchgpipe's balance_by_size). Units: seconds, bytes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from planner.cost.pipeline import gpipe_time
@@ -63,18 +63,18 @@ def gpipe_cost(
 
 
 def normalised_throughput(
-    forward: Sequence[float],
-    backward: Sequence[float],
+    layer_times: Callable[[int], tuple[Sequence[float], Sequence[float]]],
     stages: int,
     microbatches: int,
     reference: tuple[int, int],
     rematerialise: bool = True,
 ) -> float:
     """Throughput at (stages, microbatches) over throughput at reference (K0, M0), the same minibatch in
-    both: per-layer `forward`/`backward` are per SAMPLE (linear in the batch), a micro-batch 1/M of it."""
+    both: layer_times(M) gives the per-layer forward/backward seconds of ONE micro-batch when the
+    minibatch is split in M (a micro-batch is 1/M of it; fixed per-kernel costs do not shrink with it)."""
 
     def time(k: int, m: int) -> float:
-        per = [x / m for x in forward], [x / m for x in backward]
-        return gpipe_cost(per[0], per[1], k, m, rematerialise).time_s
+        forward, backward = layer_times(m)
+        return gpipe_cost(forward, backward, k, m, rematerialise).time_s
 
     return time(*reference) / time(stages, microbatches)

@@ -72,6 +72,8 @@ def gpipe_normalised_throughput(setup: Mapping[str, Any], ctx: Context) -> float
         "normal_cells",
         "filters",
         "device",
+        "device_share",
+        "batch",
         "stages",
         "microbatches",
         "reference_stages",
@@ -79,17 +81,32 @@ def gpipe_normalised_throughput(setup: Mapping[str, Any], ctx: Context) -> float
     ),
 )
 def gpipe_amoebanet_throughput(setup: Mapping[str, Any], ctx: Context) -> float:
-    """AmoebaNet-D(normal_cells, filters)'s GPipe throughput at (K, M) over (K0, M0): per-cell roofline
-    times in bf16 on `device` (planner.cost.amoebanet, per sample: the batch is not stated, so the
-    weights' traffic is amortised), GPipe's balance, the re-materialised GPipe schedule
-    (planner.optimize.gpipe)."""
+    """AmoebaNet-D(normal_cells, filters)'s GPipe throughput at (K, M) over (K0, M0), the same minibatch
+    of `batch` samples in both: per-cell times in bf16 of one micro-batch (batch/M samples) on
+    `device_share` of `device` (its peak and bandwidth scaled; the kernels' fixed overhead is not),
+    rooflines plus the device's kernel_overhead per kernel (planner.cost.amoebanet), GPipe's balance
+    and the re-materialised GPipe schedule (planner.optimize.gpipe)."""
+    from dataclasses import replace
+
     from planner.api.inputs import load_device
     from planner.cost.amoebanet import amoebanet_d, cell_times
     from planner.optimize.gpipe import normalised_throughput
 
+    share = setup["device_share"]
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
+        raise ValueError(f"device_share must be a fraction in (0, 1], got {share!r}")
+    whole_device = load_device(str(setup["device"]))
+    device = replace(
+        whole_device,
+        peak_compute={dtype: peak * share for dtype, peak in whole_device.peak_compute.items()},
+        memory_bandwidth=whole_device.memory_bandwidth * share,
+    )
     cells = amoebanet_d(whole(setup, "normal_cells"), whole(setup, "filters"))
-    forward, backward = cell_times(cells, load_device(str(setup["device"])), "bf16")
+    batch = whole(setup, "batch")
     reference = (whole(setup, "reference_stages"), whole(setup, "reference_microbatches"))
     return normalised_throughput(
-        forward, backward, whole(setup, "stages"), whole(setup, "microbatches"), reference
+        lambda m: cell_times(cells, device, "bf16", batch / m),
+        whole(setup, "stages"),
+        whole(setup, "microbatches"),
+        reference,
     )
