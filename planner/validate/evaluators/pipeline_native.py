@@ -4,6 +4,9 @@ A setup names a measured profile (`data:` file), a catalog cluster and its serve
 minibatch the paper ran (`batch`, samples per minibatch and GPU) and the one the profile was measured at
 (`profile_batch`): the profile's times and activation sizes are then scaled by batch / profile_batch
 (linear in the batch, as planner.cost.data_parallel scales measured times; parameters do not scale).
+A speedup case may name the transport its data-parallel baseline's all-reduce ran over (`dp_transport`,
+planner.cost.collective_transports): that baseline is then costed with the links between servers at the
+transport's measured rate, the pipeline on the cluster as it is.
 The optimum is computed once per setup and shared by the speedup and the configuration cases.
 """
 
@@ -68,8 +71,18 @@ def _shape(config: str, devices: int) -> tuple[int, ...]:
 
 @cache
 def _at_config(
-    model: str, cluster: str, servers: int, data_dir: Any, scale: float, config: str, devices: int | None
+    model: str,
+    cluster: str,
+    servers: int,
+    data_dir: Any,
+    scale: float,
+    config: str,
+    devices: int | None,
+    dp_transport: str | None,
 ) -> Any:
+    from dataclasses import replace
+
+    from planner.cost.collective_transports import over_transport
     from planner.cost.overlap import device_overlap
     from planner.optimize.native_types import NativeOptions
     from planner.optimize.pipeline_native import NativePlanner, cluster_device
@@ -78,20 +91,28 @@ def _at_config(
 
     machine = find("hardware", cluster, ("cluster",)).with_top_count(servers)
     options = NativeOptions(overlap=device_overlap(cluster_device(machine)))
-    planner = NativePlanner(_costs(model, data_dir, scale), machine, options)
-    return partition_shape(planner, _shape(config, devices or machine.total_devices))
+    costs = _costs(model, data_dir, scale)
+    result = partition_shape(
+        NativePlanner(costs, machine, options), _shape(config, devices or machine.total_devices)
+    )
+    if dp_transport is None:
+        return result
+    baseline = NativePlanner(costs, over_transport(machine, dp_transport), options)
+    return replace(result, data_parallel_time_s=baseline.data_parallel_time())
 
 
 @evaluator(
     "pipeline_native_config_speedup",
     setup=(*SETUP, "paper_config"),
-    optional=(*OPTIONAL, "paper_devices"),
+    optional=(*OPTIONAL, "paper_devices", "dp_transport"),
 )
 def pipeline_native_config_speedup(setup: Mapping[str, Any], ctx: Context) -> float:
     """Data-parallel time on all the cluster's devices / pipeline time of the paper's configuration per
     minibatch: its replica counts (`paper_config`; "straight" on `paper_devices` devices, default all),
-    the layers split as the native model splits them best (planner.optimize.pipeline_shape)."""
+    the layers split as the native model splits them best (planner.optimize.pipeline_shape); the
+    data-parallel all-reduce over `dp_transport` between servers when given."""
     devices = whole(setup, "paper_devices") if "paper_devices" in setup else None
+    transport = setup.get("dp_transport")
     result = _at_config(
         str(setup["model"]),
         str(setup["cluster"]),
@@ -100,6 +121,7 @@ def pipeline_native_config_speedup(setup: Mapping[str, Any], ctx: Context) -> fl
         _scale(setup),
         str(setup["paper_config"]),
         devices,
+        None if transport is None else str(transport),
     )
     return float(result.speedup_over_dp)
 
