@@ -7,7 +7,6 @@ Options dropped, repeated, unknown, and positional arguments added."""
 
 from __future__ import annotations
 
-import enum
 import functools
 import itertools
 import json
@@ -204,10 +203,14 @@ def test_every_command_has_a_base_command_line() -> None:
 
 
 def _choices(param: Any) -> tuple[str, ...]:
-    kind = param.bare_type()
-    if isinstance(kind, type) and issubclass(kind, enum.Enum):
-        return tuple(str(member.value) for member in kind)
-    return ()
+    return tuple(str(choice) for choice in getattr(param.type, "choices", None) or ())
+
+
+def _bare_type(param: Any) -> type | None:
+    """The Python type click converts an option's value to (int, float, bool, Path), None for others (by
+    the click type's name: typer vendors click from 0.26 on)."""
+    kinds = {"int": int, "integer": int, "int range": int, "integer range": int, "float": float}
+    return {**kinds, "boolean": bool, "path": Path}.get(getattr(param.type, "name", ""))
 
 
 def value_for(param: Any) -> st.SearchStrategy[str]:
@@ -215,7 +218,7 @@ def value_for(param: Any) -> st.SearchStrategy[str]:
     name = param.opts[0] if param.param_type_name == "option" else param.name
     if name in OUTPUTS:
         return st.sampled_from(OUTPUT_PATHS)
-    kind = param.bare_type()
+    kind = _bare_type(param)
     if name in WORK_BOUNDS:
         base = st.sampled_from(("0", "-1", "nan", "inf", "-inf", "abc", "", "1e-9", "0.001", "1", *HUGE_WORK))
         return base if kind is not bool else st.just("")
