@@ -7,8 +7,10 @@ cluster's boards) some optimum uses exactly the first m boards (a dominance argu
 Then, when the tile counts span at most adcnn_dp.MAX_GRID count vectors, a dynamic program over count
 prefixes solves every m at once, exactly, without an ILP (planner.optimize.adcnn_dp; solver "dp");
 with more count vectors, a decomposition solves, for each m, the ILP on the first m boards all used,
-which has no binaries and a tight LP; LP bounds order and prune the m's. Otherwise one ILP over all
-boards. All start from the best greedy assignment over prefixes.
+which has no binaries and a tight LP; LP bounds order and prune the m's. Boards on their own links
+with one tile class and one latency (links differing only in rate) are solved by a search over caps
+on the bottleneck with a dynamic program per cap (planner.optimize.adcnn_links; solver "dp").
+Otherwise one ILP over all boards. All start from the best greedy assignment over prefixes.
 
 Ties: the dynamic program's are in adcnn_dp. In the decomposition a prefix's assignment replaces
 the incumbent only when strictly faster, so among equally fast ones the first found is kept (the
@@ -28,6 +30,7 @@ import numpy as np
 
 from planner.optimize.adcnn_dp import MAX_GRID, grid_size, solve_prefix_dp
 from planner.optimize.adcnn_ilp import formulate, lp_value, solve_cbc, solve_highs, warm_start
+from planner.optimize.adcnn_links import rate_only_links, solve_separate_links
 from planner.optimize.adcnn_problem import (
     AssignmentProblem,
     IntArray,
@@ -65,6 +68,11 @@ def solve(
         counts = incumbent if exact is None else exact  # None: nothing beats the incumbent
         timeline = evaluate(problem, counts)
         return Solution(counts, timeline, "dp", "optimal", timeline.makespan, time.perf_counter() - start)
+    kappa = None if prefix_dominant(problem) else rate_only_links(problem)
+    if kappa is not None:
+        counts, status, bound = solve_separate_links(problem, kappa, incumbent, start + time_limit, gap)
+        timeline = evaluate(problem, counts)
+        return Solution(counts, timeline, "dp", status, bound, time.perf_counter() - start)
     if prefix_dominant(problem):
         counts, status, bound = _solve_by_prefix(problem, incumbent, solver, start + time_limit, gap)
     else:
