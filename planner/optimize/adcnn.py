@@ -49,7 +49,8 @@ def solve(
     """Assign the tiles: exactly (ILP, `cbc` or `highs`, or the dynamic program where it applies:
     module docstring) or by ADCNN's `greedy` rule.
 
-    `time_limit` (s) and `gap` (relative optimality gap at which to stop) bound the ILP; the greedy
+    `time_limit` (s) and `gap` (relative optimality gap at which to stop) bound the ILP and the search
+    over caps (adcnn_links); the greedy
     assignment seeds it. Raises ValueError for an unknown solver or bad limits.
     """
     if solver not in SOLVERS:
@@ -70,9 +71,9 @@ def solve(
         return Solution(counts, timeline, "dp", "optimal", timeline.makespan, time.perf_counter() - start)
     kappa = None if prefix_dominant(problem) else rate_only_links(problem)
     if kappa is not None:
-        counts, status, bound = solve_separate_links(problem, kappa, incumbent, start + time_limit, gap)
+        counts, status, lower = solve_separate_links(problem, kappa, incumbent, start + time_limit, gap)
         timeline = evaluate(problem, counts)
-        return Solution(counts, timeline, "dp", status, bound, time.perf_counter() - start)
+        return Solution(counts, timeline, "dp", status, lower, time.perf_counter() - start)
     if prefix_dominant(problem):
         counts, status, bound = _solve_by_prefix(problem, incumbent, solver, start + time_limit, gap)
     else:

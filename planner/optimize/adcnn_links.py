@@ -80,12 +80,12 @@ def _least_scatter(scatter, path, reach, alpha, kappa, tiles, cap, shared, cutof
                 elif room < 0:
                     most = 0
                 for n in range(1, most + 1):
-                    value = here + scatter[j] * n
-                    if alpha * (m + 1) + kappa * value >= cutoff:
+                    value = here + scatter[j] * n  # both tests below only tighten as n grows
+                    messages = alpha * (m + 1)
+                    if messages + kappa * value >= cutoff or (shared and messages + value > cap):
                         break
-                    if shared and alpha * (m + 1) + value > cap:
-                        break
-                    if p + n < tiles and room * reach[j] < tiles - p - n:
+                    rest = tiles - p - n
+                    if rest > 0 and room * reach[j] < rest:
                         continue  # the later boards cannot take the rest
                     if value < new[p + n, m + 1]:
                         new[p + n, m + 1] = value
@@ -124,8 +124,9 @@ class _Threshold:
     def least_returns(self, cap: float, cutoff: float) -> tuple[float, float]:
         """(φ(cap), w): the least Γ under cap `cap` (>= `cutoff` means "cutoff or more": pruned) and
         the smallest max(M, A) among the assignments reaching it (w <= cap; +inf when pruned)."""
+        shared = self.problem.shared
         x, choice = _least_scatter(
-            self.scatter, self.path, self.reach, self.alpha, self.kappa, self.tiles, cap, self.problem.shared, cutoff
+            self.scatter, self.path, self.reach, self.alpha, self.kappa, self.tiles, cap, shared, cutoff
         )
         gamma = self.alpha * np.arange(x.shape[1]) + self.kappa * x[self.tiles]
         if not np.isfinite(gamma).any():
