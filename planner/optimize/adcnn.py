@@ -50,8 +50,8 @@ def solve(
     module docstring) or by ADCNN's `greedy` rule.
 
     `time_limit` (s) and `gap` (relative optimality gap at which to stop) bound the ILP and the search
-    over caps (adcnn_links); the greedy
-    assignment seeds it. Raises ValueError for an unknown solver or bad limits.
+    over caps (adcnn_links); the greedy assignment seeds both. Raises ValueError for an unknown solver
+    or bad limits.
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got '{solver}'")

@@ -16,11 +16,11 @@ input bytes, the same for every board), so with X = Σ s_i·n_i (scatter seconds
 used boards: Γ = α·m + κ·X, D = (1 − κ)·X, A = α·m + X, all nondecreasing in X. For a cap γ on max(M, A)
 the least Γ is then a dynamic program over boards with state (tiles placed P, boards used m) keeping
 the least X (a smaller X never hurts a later board's cap nor the final Γ); call it φ(γ). The optimum is
-min over γ of γ + φ(γ) (Bertsekas-style threshold decomposition of a bottleneck-plus-sum objective):
-φ is nonincreasing and piecewise constant, so on an interval (u, v] of caps, u + φ(v) is a lower bound,
-and the assignment found at v, with its own max(M, A) = w, settles every cap in [w, v]. The search
-splits the open interval of least bound until every bound reaches the incumbent (proven optimal) or
-the requested gap, or the deadline passes.
+min over γ of γ + φ(γ) (the threshold method for a bottleneck-plus-sum objective: fix the bottleneck,
+minimise the sum under it). φ is nonincreasing and piecewise constant, so on an interval (u, v] of caps
+u + φ(v) is a lower bound, and the assignment found at v, with its own max(M, A) = w, settles every cap
+in [w, v]. The search splits the open interval of least bound until every bound is within the
+requested gap of the incumbent (gap 0: within 1e-9, reported as optimal) or the deadline passes.
 
 Cost per cap: O(B · N · m · n) for B boards, N tiles, m <= B boards used and n <= the tiles a board can
 take under the cap, compiled (numba: a few hundred million scalar steps per solve as Python loops);
