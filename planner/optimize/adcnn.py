@@ -14,7 +14,9 @@ Otherwise one ILP over all boards. All start from the best greedy assignment ove
 
 Ties: the dynamic program's are in adcnn_dp. In the decomposition a prefix's assignment replaces
 the incumbent only when strictly faster, so among equally fast ones the first found is kept (the
-greedy seed, then the prefixes m in order of LP bound, equal bounds by smaller m); the single ILP
+greedy seed, then the prefixes m in order of LP bound, equal bounds by smaller m); the search over
+caps likewise keeps the first strictly faster one (caps in the order searched, each cap's assignments
+by fewer boards used first); the single ILP
 keeps the solver's answer unless it is slower than the seed. Which of several optima CBC or HiGHS
 returns is the solver's, the same for the same model (both solvers are deterministic). A
 time-limited answer (status time-limit) may differ between machines.
