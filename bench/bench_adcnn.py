@@ -6,7 +6,9 @@ tiles within 1% of optimal in <= 5 s. Instances are heterogeneous boards (speeds
 identical tiles (one class) or tiles of three sizes (a grid that does not divide the map); boards on one
 link are solved by the dynamic program over count prefixes (planner.optimize.adcnn_dp) where its grid is
 small enough, else by the ILP on each prefix. Two last rows give every board its own link of random rate
-(possible through the API only), where neither applies: one ILP with a binary per board. Per-tile costs
+(possible through the API only), where neither applies: with one tile class and one latency they go to
+the search over caps on the bottleneck (planner.optimize.adcnn_links), else to one ILP with a binary per
+board. Per-tile costs
 are VGG-16's conv part on a Raspberry Pi 3B+ (planner's roofline) scaled by each board's speed; the
 figures printed are the median (over the seeds) and largest wall-clock and CPU seconds of `solve` (model
 build, solver start, solve; CPU counts this process and the solver processes it starts, CBC runs as one),
@@ -109,7 +111,7 @@ def main() -> None:
     for classes in (1, 3):
         for shared in (True, False):
             run(64, 1024, classes, shared, 0.01, 5.0, args.solver, args.seeds)
-    # boards on links of different rates: no prefix structure, one ILP with a binary per board
+    # boards on links of different rates: no prefix structure; the search over caps (one tile class)
     run(8, 64, 1, True, 0.0, 10.0, args.solver, args.seeds, same_link=False)
     run(64, 1024, 1, True, 0.01, 5.0, args.solver, args.seeds, same_link=False)
 

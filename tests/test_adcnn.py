@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from planner.optimize.adcnn import _solve_by_prefix, prefix_dominant, solve
+from planner.optimize.adcnn import _solve_by_prefix, _solve_whole, prefix_dominant, solve
+from planner.optimize.adcnn_links import rate_only_links
 from planner.optimize.adcnn_problem import AssignmentProblem, best_prefix_greedy, evaluate, greedy
 
 
@@ -219,3 +221,64 @@ def test_bad_problems_are_rejected() -> None:
         solve(problem, "gurobi")
     with pytest.raises(ValueError, match="exactly once"):
         evaluate(problem, np.array([[1], [0]]))
+
+
+def own_links_problem(rng: np.random.Generator, boards: int, tiles: int, shared: bool) -> AssignmentProblem:
+    """Boards of random speed, each on its own link of random rate, one latency, one tile class: the
+    search over caps (planner.optimize.adcnn_links) applies."""
+    speed = rng.uniform(0.3, 3.0, boards)
+    rate = rng.uniform(0.5, 4.0, boards)
+    return AssignmentProblem(
+        compute=(1 / speed)[:, None],
+        scatter=(0.3 / rate)[:, None],
+        gather=(0.3 * rng.uniform(0.0, 1.0) / rate)[:, None],
+        latency=np.full(boards, rng.uniform(0.0, 0.3)),
+        counts=np.array([tiles], dtype=np.int64),
+        shared=shared,
+    )
+
+
+def best_over_counts(problem: AssignmentProblem) -> float:
+    """Every split of the tiles over the boards (one tile class), evaluated with the same schedule."""
+    tiles, best = int(problem.counts[0]), np.inf
+    for cuts in itertools.combinations(range(tiles + problem.boards - 1), problem.boards - 1):
+        bounds = [-1, *cuts, tiles + problem.boards - 1]
+        counts = np.diff(bounds)[:, None] - 1
+        best = min(best, evaluate(problem, counts).makespan)
+    return float(best)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_own_links_match_brute_force(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    problem = own_links_problem(rng, 2 + seed % 4, 4 + seed, bool(seed % 2))
+    assert not prefix_dominant(problem)
+    solution = solve(problem, "cbc", gap=0.0)
+    assert (solution.solver, solution.status) == ("dp", "optimal")
+    assert solution.makespan == pytest.approx(best_over_counts(problem), rel=1e-9)
+    assert solution.bound == pytest.approx(solution.makespan, rel=1e-8)
+
+
+@pytest.mark.parametrize(("boards", "tiles", "shared"), [(6, 30, True), (8, 40, False), (10, 25, True)])
+def test_own_links_match_the_ilp(boards: int, tiles: int, shared: bool) -> None:
+    """Too many splits for brute force: against the single ILP run to optimality."""
+    problem = own_links_problem(np.random.default_rng(boards + tiles), boards, tiles, shared)
+    ilp, status, _ = _solve_whole(problem, best_prefix_greedy(problem), "highs", 60.0, 0.0)
+    assert status == "optimal"
+    solution = solve(problem, "cbc", gap=0.0)
+    assert (solution.solver, solution.status) == ("dp", "optimal")
+    assert solution.makespan == pytest.approx(evaluate(problem, ilp).makespan, rel=1e-7)
+    assert solution.counts.sum() == tiles
+
+
+def test_own_links_search_needs_rate_only_links() -> None:
+    """Links that differ in latency, or gathers not in one ratio to scatters, go to the ILP."""
+    problem = own_links_problem(np.random.default_rng(3), 4, 10, True)
+    assert rate_only_links(problem) == pytest.approx(float(problem.gather[0, 0] / problem.scatter[0, 0]))
+    latency = problem.latency.copy()
+    latency[1] += 0.01
+    assert rate_only_links(replace(problem, latency=latency)) is None
+    gather = problem.gather.copy()
+    gather[2] *= 1.5
+    assert rate_only_links(replace(problem, gather=gather)) is None
+    assert rate_only_links(random_problem(np.random.default_rng(1), 3, [2, 2], True)) is None

@@ -7,12 +7,16 @@ cluster's boards) some optimum uses exactly the first m boards (a dominance argu
 Then, when the tile counts span at most adcnn_dp.MAX_GRID count vectors, a dynamic program over count
 prefixes solves every m at once, exactly, without an ILP (planner.optimize.adcnn_dp; solver "dp");
 with more count vectors, a decomposition solves, for each m, the ILP on the first m boards all used,
-which has no binaries and a tight LP; LP bounds order and prune the m's. Otherwise one ILP over all
-boards. All start from the best greedy assignment over prefixes.
+which has no binaries and a tight LP; LP bounds order and prune the m's. Boards on their own links
+with one tile class and one latency (links differing only in rate) are solved by a search over caps
+on the bottleneck with a dynamic program per cap (planner.optimize.adcnn_links; solver "dp").
+Otherwise one ILP over all boards. All start from the best greedy assignment over prefixes.
 
 Ties: the dynamic program's are in adcnn_dp. In the decomposition a prefix's assignment replaces
 the incumbent only when strictly faster, so among equally fast ones the first found is kept (the
-greedy seed, then the prefixes m in order of LP bound, equal bounds by smaller m); the single ILP
+greedy seed, then the prefixes m in order of LP bound, equal bounds by smaller m); the search over
+caps likewise keeps the first strictly faster one (caps in the order searched, each cap's assignments
+by fewer boards used first); the single ILP
 keeps the solver's answer unless it is slower than the seed. Which of several optima CBC or HiGHS
 returns is the solver's, the same for the same model (both solvers are deterministic). A
 time-limited answer (status time-limit) may differ between machines.
@@ -28,6 +32,7 @@ import numpy as np
 
 from planner.optimize.adcnn_dp import MAX_GRID, grid_size, solve_prefix_dp
 from planner.optimize.adcnn_ilp import formulate, lp_value, solve_cbc, solve_highs, warm_start
+from planner.optimize.adcnn_links import rate_only_links, solve_separate_links
 from planner.optimize.adcnn_problem import (
     AssignmentProblem,
     IntArray,
@@ -46,8 +51,9 @@ def solve(
     """Assign the tiles: exactly (ILP, `cbc` or `highs`, or the dynamic program where it applies:
     module docstring) or by ADCNN's `greedy` rule.
 
-    `time_limit` (s) and `gap` (relative optimality gap at which to stop) bound the ILP; the greedy
-    assignment seeds it. Raises ValueError for an unknown solver or bad limits.
+    `time_limit` (s) and `gap` (relative optimality gap at which to stop) bound the ILP and the search
+    over caps (adcnn_links); the greedy assignment seeds both. Raises ValueError for an unknown solver
+    or bad limits.
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got '{solver}'")
@@ -65,6 +71,11 @@ def solve(
         counts = incumbent if exact is None else exact  # None: nothing beats the incumbent
         timeline = evaluate(problem, counts)
         return Solution(counts, timeline, "dp", "optimal", timeline.makespan, time.perf_counter() - start)
+    kappa = None if prefix_dominant(problem) else rate_only_links(problem)
+    if kappa is not None:
+        counts, status, lower = solve_separate_links(problem, kappa, incumbent, start + time_limit, gap)
+        timeline = evaluate(problem, counts)
+        return Solution(counts, timeline, "dp", status, lower, time.perf_counter() - start)
     if prefix_dominant(problem):
         counts, status, bound = _solve_by_prefix(problem, incumbent, solver, start + time_limit, gap)
     else:
