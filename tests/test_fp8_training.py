@@ -45,6 +45,14 @@ def test_fp8_compute_is_faster_but_not_twice_as_fast(pair) -> None:
     assert 1.2 < ratio < 2.0  # GEMMs at twice the peak; attention, casts and the rest stay in bf16
 
 
+def test_mfu_is_taken_against_the_peak_of_the_gemms_precision(pair) -> None:
+    bf16, fp8 = pair
+    device = load_cluster("dgx-h100", 8).device
+    for plan, dtype in ((bf16, "bf16"), (fp8, "fp8")):
+        assert plan.mfu == pytest.approx(plan.model_tflops_per_device * 1e12 / device.peak(dtype))
+    assert fp8.model_tflops_per_device > bf16.model_tflops_per_device and fp8.mfu < bf16.mfu
+
+
 def test_fp8_weights_add_the_cache_and_activations_shrink_by_the_gemm_inputs(pair) -> None:
     bf16, fp8 = pair
     cfg = load_llm("llama-2-70b")

@@ -256,7 +256,7 @@ def plan_evaluation(setup: TrainingSetup, grid: Grid, costs: GridCosts, i: int) 
         model_flops_per_iteration=useful,
         tflops_per_device=executed / time / n / 1e12,
         model_tflops_per_device=useful / time / n / 1e12,
-        mfu=useful / time / n / setup.device.peak(setup.dtype),
+        mfu=useful / time / n / setup.device.peak(setup.gemm_dtype),
         tokens_per_s=tokens / time,
         bubble_overhead=float(costs.bubble_overhead[i]),
         memory_per_device_bytes=memory,

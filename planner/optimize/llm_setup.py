@@ -9,7 +9,8 @@ reduced over the d / e ranks holding the same experts (the expert-data-parallel 
 
 Reported throughput: `tflops_per_device` = FLOPs executed per iteration (recomputation included, the
 convention of SC'21 Table 1, Eq. 3) / time / devices; `model_tflops_per_device` counts no recomputation
-(model FLOPs, Korthikanti et al. 2022 Sec. 6); `mfu` divides that by the dtype's peak.
+(model FLOPs, Korthikanti et al. 2022 Sec. 6); `mfu` divides that by the peak of the dtype the layers' GEMMs
+run in (fp8's with fp8 GEMMs: against bf16's peak an fp8 plan would print above 100 %).
 """
 
 from __future__ import annotations
