@@ -50,3 +50,27 @@ def test_pearl_beats_sd_at_the_papers_c_but_not_at_small_c() -> None:
 
     assert float(pearl_speedup(0.8, 5, 0.2)) > best_sd(0.8, 0.2)
     assert float(pearl_speedup(0.8, 20, 0.05)) < best_sd(0.8, 0.05)
+
+
+def test_paper_setting_evaluator_inverts_eq1_at_the_codes_count() -> None:
+    """pearl_paper_setting reads alpha back from vanilla SD's mean accepted drafts (engine.py counts the
+    accepted drafts of a round, Eq. 1's tokens minus the target's own token) and c from two tok/s."""
+    from planner.validate.evaluators import Context
+    from planner.validate.evaluators.speculative import pearl_paper_setting
+
+    alpha, sd_gamma = 0.9, 6
+    accepted = sum(alpha**i for i in range(1, sd_gamma + 1))  # 0.9 + 0.81 + ... + 0.9^6 = 4.217031
+    setup = {
+        "sd_mean_accepted": accepted,
+        "sd_gamma": sd_gamma,
+        "gamma": 3,
+        "draft_tokens_per_s": 75.0,
+        "target_tokens_per_s": 25.0,
+    }
+    expected = float(pearl_speedup(alpha, 3, 25.0 / 75.0))
+    ctx = Context(data_dir=None)
+    assert pearl_paper_setting(setup, ctx) == pytest.approx(expected, rel=1e-9)
+    per_second = pearl_paper_setting({**setup, "report": "tokens_per_s"}, ctx)
+    assert per_second == pytest.approx(expected * 25.0, rel=1e-9)
+    with pytest.raises(ValueError, match="report"):
+        pearl_paper_setting({**setup, "report": "latency"}, ctx)

@@ -79,6 +79,7 @@ EVALUATOR_CLASSES: dict[str, str | None] = {
     "specdec_operations": SPECULATIVE_DECODING,
     "token_tree_expected_tokens": SPECULATIVE_DECODING,
     "pearl_speedup": SPECULATIVE_DECODING,
+    "pearl_paper_setting": SPECULATIVE_DECODING,
     "allreduce_time": COMMUNICATION,
     "serving_throughput": SERVING,
     "serving_first_token_ms": SERVING,

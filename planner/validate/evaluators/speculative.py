@@ -46,6 +46,31 @@ def pearl_speedup(setup: Mapping[str, Any], ctx: Context) -> float:
     return float(speedup(_number(setup, "alpha"), _number(setup, "gamma"), _number(setup, "c")))
 
 
+@evaluator(
+    "pearl_paper_setting",
+    setup=("sd_mean_accepted", "sd_gamma", "gamma", "draft_tokens_per_s", "target_tokens_per_s"),
+    optional=("report",),
+)
+def pearl_paper_setting(setup: Mapping[str, Any], ctx: Context) -> float:
+    """PEARL's chain at a setting of its paper, from the paper's own measurements (none of them a speed-up).
+
+    alpha: Leviathan et al. 2023 Eq. 1 inverted at vanilla SD's mean accepted tokens and window; PEARL's
+    code counts the accepted drafts of a round, so Eq. 1's tokens per round are that count + 1. c: a
+    draft step over a target step, i.e. the target's auto-regressive tok/s over the draft's. `report:
+    tokens_per_s` gives the speed-up times the target's auto-regressive tok/s (the paper's speed column).
+    """
+    from planner.cost.pearl import pearl_speedup as speedup
+    from planner.cost.speculative import alpha_from_expected_tokens
+
+    alpha = alpha_from_expected_tokens(_number(setup, "sd_mean_accepted") + 1.0, _number(setup, "sd_gamma"))
+    target = _number(setup, "target_tokens_per_s")
+    value = float(speedup(alpha, _number(setup, "gamma"), target / _number(setup, "draft_tokens_per_s")))
+    report = setup.get("report", "speedup")
+    if report not in ("speedup", "tokens_per_s"):
+        raise ValueError(f"report must be speedup or tokens_per_s, got {report!r}")
+    return value * target if report == "tokens_per_s" else value
+
+
 @evaluator("specdec_operations", setup=("alpha", "gamma", "c_hat"), optional=("decimals",))
 def specdec_operations(setup: Mapping[str, Any], ctx: Context) -> float:
     """Expected factor of arithmetic operations (Leviathan et al. 2023, Thm 3.11)."""
