@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from planner.api.edge_inputs import cnn_edge_model, model_error
+from planner.api.edge_inputs import cnn_edge_model, model_error, setting_error
 from planner.api.inputs import ModelRef, cluster_device, load_cluster
 from planner.errors import SettingError, SpecError
 from planner.validate.bands import EDGE, band_fields
@@ -164,7 +164,8 @@ def _fc_patterns(edge: EdgeModel, options: EdgeMoDNNOptions) -> dict[FCLayer, tu
         if layer.name in given:
             patterns[layer] = (as_pattern(given[layer.name]), "file")
         elif options.fc_density is not None:
-            pattern = random_pattern(layer.outputs, layer.inputs, options.fc_density, seed)
+            with setting_error("fc_density"):
+                pattern = random_pattern(layer.outputs, layer.inputs, options.fc_density, seed)
             patterns[layer] = (pattern, f"random, density {options.fc_density:g} (assumption)")
     return patterns
 

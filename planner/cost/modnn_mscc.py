@@ -56,6 +56,7 @@ SUBSPACE_ITERATIONS = 12
 OVERSAMPLING = 8  # extra random vectors of the subspace iteration (Halko et al. Sec. 4.2 suggest 5-10)
 KMEANS_RESTARTS = 4
 ROW_CHUNK = 256  # rows of the random pattern drawn at once (bounds the memory of the draw)
+MAX_NONZEROS = 30_000_000  # ~0.5 GB of CSR: a random pattern beyond it is refused, not swapped
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,11 @@ def random_pattern(outputs: int, inputs: int, density: float, seed: int = 0) -> 
     """Each of outputs x inputs weights kept with probability `density` (the random sparsity model)."""
     if not 0.0 < density <= 1.0:
         raise ValueError(f"density must be in (0, 1], got {density}")
+    if density * outputs * inputs > MAX_NONZEROS:
+        raise ValueError(
+            f"density {density:g} gives {density * outputs * inputs:.3g} non-zeros in a {outputs}x{inputs} "
+            f"layer; at most {MAX_NONZEROS:.0e} are drawn here"
+        )
     rng = np.random.default_rng(seed)
     blocks = [
         sp.csr_matrix(rng.random((min(ROW_CHUNK, outputs - start), inputs)) < density, dtype=np.float64)
@@ -257,7 +263,7 @@ def mscc(
     """MoDNN's MSCC (our reading): Dhillon's spectral co-clustering into one block per device, balanced
     to the devices' shares of the work."""
     n = len(shares)
-    if n == 1:
+    if n == 1 or pattern.nnz == 0:  # nothing to co-cluster
         zeros = np.zeros(pattern.shape[0], dtype=np.int64)
         return evaluate(pattern, zeros, np.zeros(pattern.shape[1], dtype=np.int64), shares, "mscc")
     rows, cols, distance = _coclusters(pattern, n, seed)
