@@ -40,6 +40,14 @@ def test_mscc_recovers_permuted_blocks_with_no_traffic() -> None:
     assert result.imbalance < 1e-9
 
 
+def test_mscc_packs_more_blocks_than_devices_whole() -> None:
+    pattern, row_block, _ = _permuted_blocks()
+    work = np.bincount(row_block, weights=pattern.getnnz(axis=1))
+    pairs = work[0] + work[3], work[1] + work[2]  # 2 devices sized to hold 2 blocks each
+    result = mscc(pattern, np.array(pairs) / work.sum())
+    assert result.received == (0, 0)
+
+
 def test_mscc_balances_and_beats_the_1d_split() -> None:
     pattern, _, _ = _permuted_blocks()
     shares = np.full(4, 0.25)  # blocks of unequal work: rows must move to balance

@@ -25,9 +25,11 @@ C_k (what the previous layer left on it); it must receive every input its rows r
   ones, a superset, so the k-fold degenerate spectrum of k disconnected blocks still separates. The
   singular vectors come from randomized subspace iteration (Halko, Martinsson, Tropp, SIAM Review 2011,
   Alg. 4.4; confidence: recalled), cheap on VGG-16's 25088 x 4096 fc6.
-* Balance ("modified"): co-clusters go to devices largest work to largest share, then the rows nearest
-  the under-loaded device's centre move to it until every device's work is within `tolerance` of its
-  share of the total (or one row of it).
+* Balance ("modified"): the co-clusters (one per device, and, tried too, two per device so that more
+  natural blocks than devices pack whole; the one moving fewer inputs is kept) go to devices largest
+  first, each to the device furthest below its share; then the rows nearest the under-loaded device's
+  co-clusters move to it until every device's work is within `tolerance` of its share of the total
+  (or one row of it).
 
 Random sparsity model (an assumption, for a catalog CNN whose pruned weights are not given): every weight
 is kept independently with probability `density` (unstructured magnitude pruning seen as uniform). Such
@@ -50,11 +52,12 @@ from planner.cost.edge_model import EdgeModel
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-METHODS = ("1d", "mscc")
 TOLERANCE = 0.02  # balance: each device's work within 2 % of its share (or one row)
 SUBSPACE_ITERATIONS = 12
 OVERSAMPLING = 8  # extra random vectors of the subspace iteration (Halko et al. Sec. 4.2 suggest 5-10)
 KMEANS_RESTARTS = 4
+# the finer co-clustering also tried: blocks more than the devices pack whole onto fewer devices
+CLUSTERS_PER_DEVICE = 2
 ROW_CHUNK = 256  # rows of the random pattern drawn at once (bounds the memory of the draw)
 MAX_NONZEROS = 30_000_000  # ~0.5 GB of CSR: a random pattern beyond it is refused, not swapped
 
@@ -257,27 +260,44 @@ def _balance(
     return owner
 
 
+def _pack(cluster_work: FloatArray, shares: FloatArray) -> IntArray:
+    """Co-clusters to devices, largest first, each to the device furthest below its share of the work
+    (longest-processing-time-first list scheduling, Graham 1969, weighted by the shares)."""
+    targets = shares * cluster_work.sum()
+    load = np.zeros(len(shares))
+    device_of = np.zeros(len(cluster_work), dtype=np.int64)
+    for c in np.argsort(-cluster_work, kind="stable"):
+        device_of[c] = int(np.argmax(targets - load))
+        load[device_of[c]] += cluster_work[c]
+    return device_of
+
+
+def _packed(
+    pattern: sp.csr_matrix, shares: FloatArray, clusters: int, tolerance: float, seed: int
+) -> FCPartition:
+    """`clusters` co-clusters packed onto the devices, then balanced row by row."""
+    n = len(shares)
+    rows, cols, distance = _coclusters(pattern, clusters, seed)
+    row_work = np.asarray(pattern.getnnz(axis=1), dtype=np.float64)
+    device_of = _pack(np.bincount(rows, weights=row_work, minlength=clusters).astype(np.float64), shares)
+    rows, cols = device_of[rows], device_of[cols]
+    far = distance.max() + 1.0  # a device given no co-cluster is far from every row
+    distance = np.stack(
+        [distance[:, device_of == d].min(axis=1) if (device_of == d).any() else np.full(len(rows), far)
+         for d in range(n)], axis=1,
+    )  # fmt: skip
+    return evaluate(pattern, _balance(rows, row_work, distance, shares, tolerance), cols, shares, "mscc")
+
+
 def mscc(
     pattern: sp.csr_matrix, shares: FloatArray, tolerance: float = TOLERANCE, seed: int = 0
 ) -> FCPartition:
-    """MoDNN's MSCC (our reading): Dhillon's spectral co-clustering into one block per device, balanced
-    to the devices' shares of the work."""
+    """MoDNN's MSCC (our reading): Dhillon's spectral co-clustering, one co-cluster per device or
+    CLUSTERS_PER_DEVICE packed (whichever moves fewer inputs), balanced to the devices' shares."""
     n = len(shares)
     if n == 1 or pattern.nnz == 0:  # nothing to co-cluster
         zeros = np.zeros(pattern.shape[0], dtype=np.int64)
         return evaluate(pattern, zeros, np.zeros(pattern.shape[1], dtype=np.int64), shares, "mscc")
-    rows, cols, distance = _coclusters(pattern, n, seed)
-    row_work = np.asarray(pattern.getnnz(axis=1), dtype=np.float64)
-    by_work = np.argsort(-np.bincount(rows, weights=row_work, minlength=n), kind="stable")
-    device_of = np.empty(n, dtype=np.int64)
-    device_of[by_work] = np.argsort(-shares, kind="stable")  # largest block to the fastest device
-    rows, cols = device_of[rows], device_of[cols]
-    distance = distance[:, np.argsort(device_of)]  # columns: devices
-    return evaluate(pattern, _balance(rows, row_work, distance, shares, tolerance), cols, shares, "mscc")
-
-
-def partition(pattern: sp.csr_matrix, shares: FloatArray, method: str, seed: int = 0) -> FCPartition:
-    """The layer split by `method`: 1d or mscc."""
-    if method not in METHODS:
-        raise ValueError(f"FC partition must be one of {', '.join(METHODS)}, got '{method}'")
-    return one_d(pattern, shares) if method == "1d" else mscc(pattern, shares, seed=seed)
+    counts = sorted({min(c, *pattern.shape) for c in (n, CLUSTERS_PER_DEVICE * n)})
+    candidates = [_packed(pattern, shares, c, tolerance, seed) for c in counts]
+    return min(candidates, key=lambda p: sum(p.received))  # the first of equals: one per device
