@@ -45,6 +45,7 @@ _WHERE = {
     "EdgeTransformerResult": "planner.api.edge_transformer",
     "ErrorBand": "planner.validate.bands",
     "ExportResult": "planner.api.export",
+    "FCPartitionScheme": "planner.api.edge_modnn",
     "FLHeteroFLOptions": "planner.api.fl_heterofl",
     "FLHeteroFLResult": "planner.api.fl_heterofl",
     "FLNoniidOptions": "planner.api.fl_noniid",

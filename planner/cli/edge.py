@@ -13,7 +13,7 @@ import typer
 from planner.api.edge_adcnn import ADCNNSolver, EdgeADCNNOptions
 from planner.api.edge_ddnn import EdgeDDNNOptions
 from planner.api.edge_exits import EdgeExitsOptions
-from planner.api.edge_modnn import EdgeMoDNNOptions, MoDNNPartition
+from planner.api.edge_modnn import EdgeMoDNNOptions, FCPartitionScheme, MoDNNPartition
 from planner.api.edge_split import EdgeSplitOptions, SplitObjective
 from planner.api.edge_transformer import EdgeTransformerOptions
 from planner.cli.common import FormatOption, parse_numbers, quantity_option
@@ -313,6 +313,18 @@ def modnn_command(
     partition: Annotated[
         MoDNNPartition, typer.Option(help="1d: MoDNN's biased bands (BODP); 2d: a grid")
     ] = MODNN.partition,
+    fc_partition: Annotated[
+        FCPartitionScheme,
+        typer.Option(help="sparse fc layers: 1d bands of outputs and inputs, or MoDNN's MSCC co-clustering"),
+    ] = MODNN.fc_partition,
+    fc_density: Annotated[
+        float | None,
+        typer.Option(help="fc weights kept after pruning, at random (an assumption); default dense"),
+    ] = MODNN.fc_density,
+    fc_weights: Annotated[
+        str | None,
+        typer.Option(help="pruned fc weights (outputs x inputs): .npy, or .npz by layer name"),
+    ] = MODNN.fc_weights,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """MoDNN: layer-wise partition over mobile workers in proportion to speed, with data delivery time."""
@@ -320,7 +332,14 @@ def modnn_command(
     from planner.render import emit
     from planner.render.edge import modnn_tables
 
-    options = EdgeMoDNNOptions(cluster=cluster, workers=tuple(workers or MODNN.workers), partition=partition)
+    options = EdgeMoDNNOptions(
+        cluster=cluster,
+        workers=tuple(workers or MODNN.workers),
+        partition=partition,
+        fc_partition=fc_partition,
+        fc_density=fc_density,
+        fc_weights=fc_weights,
+    )
     emit(edge_modnn(model, options).to_dict(), fmt, modnn_tables)
 
 

@@ -10,7 +10,10 @@ connected layers by splitting their output neurons (and weights) the same way; t
 Model, layer group by layer group (a conv or fc layer with the light layers that follow it):
 
 * delivery in: the GO sends each other worker k its share s_k of the group's input (conv: a band plus
-  halo rows; fc: the whole input vector, unicast): (1 - s_0)·X + halo bytes, or (N - 1)·X for fc;
+  halo rows; fc: the whole input vector, unicast): (1 - s_0)·X + halo bytes, or (N - 1)·X for fc, or
+  the inputs a sparse fc layer's partition makes the workers receive (`fc_bytes_in`, by layer name:
+  planner.cost.modnn_mscc, MSCC or the 1-D split; its compute stays the dense share, sparse kernels are
+  not modelled);
 * compute: every worker runs its share of the group's layers; the group takes the slowest worker's
   time (roofline per layer; a conv band reads all weights, an fc slice only its share of them);
 * delivery out: the others return their shares of the group's output, (1 - s_0)·Y;
@@ -26,6 +29,7 @@ Units: bytes, seconds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,8 +115,15 @@ def _fc_time(model: EdgeModel, device: Device, share: float, sel: slice) -> floa
     return float(roofline_time(model.flops[sel] * share, moved, device, dtype).sum())
 
 
-def modnn(model: EdgeModel, devices: list[Device], link: Link, partition: str = "1d") -> MoDNNResult:
-    """MoDNN's latency for `model` over `devices` (the first is the Group Owner) on `link`."""
+def modnn(
+    model: EdgeModel,
+    devices: list[Device],
+    link: Link,
+    partition: str = "1d",
+    fc_bytes_in: Mapping[str, float] | None = None,
+) -> MoDNNResult:
+    """MoDNN's latency for `model` over `devices` (the first is the Group Owner) on `link`;
+    `fc_bytes_in` replaces the whole-input delivery of the fc layers it names."""
     if not devices:
         raise ValueError("MoDNN needs at least one worker")
     if partition not in ("1d", "2d"):
@@ -145,7 +156,7 @@ def modnn(model: EdgeModel, devices: list[Device], link: Link, partition: str = 
             bytes_in = (1.0 - shares[0]) * x + float(halos[start])
         else:
             compute = max(_fc_time(model, d, s, sel) for d, s in zip(devices, shares, strict=True))
-            bytes_in = (n - 1) * x
+            bytes_in = (fc_bytes_in or {}).get(model.names[start], (n - 1) * x)
         bytes_out = (1.0 - shares[0]) * y
         delivery = 2 * (n - 1) * link.latency + (bytes_in + bytes_out) / rate
         groups.append(GroupCost(model.names[start], kind, bytes_in, bytes_out, compute, delivery))

@@ -144,8 +144,41 @@ def modnn_tables(p: dict[str, Any]) -> list[Any]:
             right=["workers", "one device", "compute", "data delivery", "delivered", "total", "speedup"],
             secondary=["one device", "delivered"],  # the speedup says what one device takes
         ),
+        *fc_tables(p),
         *(f"contradicts the paper: {note}" for note in p["paper_notes"]),
     ]
+
+
+def fc_tables(p: dict[str, Any]) -> list[Any]:
+    """Sparse fc layers: inputs each split makes the workers receive (1-D bands vs MSCC), and balance."""
+    rows = [
+        (
+            r["workers"],
+            f["layer"],
+            f["weights"],
+            fmt_si(f["nonzeros"]),
+            fmt_bytes(f["1d"]["received_bytes"]),
+            fmt_bytes(f["mscc"]["received_bytes"]),
+            f"{f['traffic_cut']:.1%}",
+            f"{f['mscc']['imbalance']:.1%}",
+        )
+        for r in p["results"]
+        for f in r.get("fc_layers", [])
+    ]
+    if not rows:
+        return []
+    columns = [
+        "workers",
+        "layer",
+        "weights",
+        "non-zeros",
+        "1-D received",
+        "MSCC received",
+        "cut",
+        "imbalance",
+    ]
+    title = f"Sparse fc layers over the workers (delivery uses {p['fc_partition']})"
+    return [make_table(title, columns, rows, right=[c for c in columns if c not in ("layer", "weights")])]
 
 
 def transformer_tables(p: dict[str, Any]) -> list[Any]:
