@@ -15,7 +15,7 @@ slowest process's (an all-reduce of the maximum). `warmup` iterations are run un
 from __future__ import annotations
 
 import os
-import socket
+import tempfile
 import time
 from dataclasses import dataclass
 from statistics import median
@@ -61,19 +61,22 @@ def run(spec: RunSpec) -> RunResult:
 
     context = mp.get_context("spawn")
     queue = context.SimpleQueue()
-    port = _free_port()
-    workers = [
-        context.Process(target=_worker, args=(rank, port, spec, queue)) for rank in range(spec.processes)
-    ]
-    for worker in workers:
-        worker.start()
-    deadline = time.monotonic() + JOIN_TIMEOUT_S
-    for worker in workers:
-        worker.join(max(deadline - time.monotonic(), 0.0))
-    hung = [w for w in workers if w.is_alive()]
-    for worker in hung:
-        worker.terminate()
-        worker.join()
+    with tempfile.TemporaryDirectory(prefix="planner-verify-") as folder:
+        # the processes meet through a file, not a TCP port picked beforehand: another program (a second
+        # run at the same time) could take that port between the pick and the rendezvous
+        store = os.path.join(folder, "rendezvous")
+        workers = [
+            context.Process(target=_worker, args=(rank, store, spec, queue)) for rank in range(spec.processes)
+        ]
+        for worker in workers:
+            worker.start()
+        deadline = time.monotonic() + JOIN_TIMEOUT_S
+        for worker in workers:
+            worker.join(max(deadline - time.monotonic(), 0.0))
+        hung = [w for w in workers if w.is_alive()]
+        for worker in hung:
+            worker.terminate()
+            worker.join()
     failed = [w.exitcode for w in workers if w.exitcode != 0]
     if hung or failed or queue.empty():
         raise RuntimeError(
@@ -85,19 +88,12 @@ def run(spec: RunSpec) -> RunResult:
     return RunResult(tuple(outcome))
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _worker(rank: int, port: int, spec: RunSpec, queue: Any) -> None:
+def _worker(rank: int, store: str, spec: RunSpec, queue: Any) -> None:
     import torch
     import torch.distributed as dist
 
-    os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = "127.0.0.1", str(port)
     torch.set_num_threads(spec.threads)
-    dist.init_process_group("gloo", rank=rank, world_size=spec.processes)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=spec.processes)
     try:
         step = _dp_step(rank, spec) if spec.strategy == "dp" else _pipeline_step(rank, spec)
         times = []
