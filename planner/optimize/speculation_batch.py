@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.cost.decode import Placement, check_fits, verify_ratios
+from planner.cost.quantisation import Precision
 from planner.errors import InfeasibleError
 from planner.optimize.speculation import GammaTable, PairCosts, gamma_table, pair_costs, verify_function
 from planner.spec.llm import LLMConfig
@@ -62,7 +63,9 @@ class BatchPoint:
 
 @dataclass(frozen=True)
 class PairPlacement:
-    """A target and a draft on their devices, decoding in `dtype` with `context` tokens cached."""
+    """A target and a draft on their devices, decoding in `dtype` with `context` tokens cached; each
+    model's layer weights in its own format and both KV caches in one (planner.cost.quantisation; None:
+    `dtype`)."""
 
     target: LLMConfig
     draft: LLMConfig
@@ -70,21 +73,35 @@ class PairPlacement:
     draft_at: Placement
     dtype: str
     context: int
+    target_weights: str | None = None
+    draft_weights: str | None = None
+    kv_cache: str | None = None
+
+    @property
+    def target_precision(self) -> Precision:
+        return Precision(self.dtype, self.target_weights, self.kv_cache)
+
+    @property
+    def draft_precision(self) -> Precision:
+        return Precision(self.dtype, self.draft_weights, self.kv_cache)
 
     def fits(self, batch: int) -> bool:
         try:
-            check_fits(self.target, self.target_at, self.dtype, batch, self.context)
-            check_fits(self.draft, self.draft_at, self.dtype, batch, self.context)
+            self.check_fits(batch)
         except InfeasibleError:
             return False
         return True
+
+    def check_fits(self, batch: int) -> None:
+        """InfeasibleError, naming the model, when either does not fit its devices at `batch`."""
+        check_fits(self.target, self.target_at, self.dtype, batch, self.context, self.target_precision)
+        check_fits(self.draft, self.draft_at, self.dtype, batch, self.context, self.draft_precision)
 
 
 def largest_batch(pair: PairPlacement, limit: int) -> int:
     """The largest batch <= limit at which both models and their KV caches fit their devices (memory
     grows with the batch, so a bisection); InfeasibleError when not even one sequence fits."""
-    check_fits(pair.target, pair.target_at, pair.dtype, 1, pair.context)  # raises, naming the model
-    check_fits(pair.draft, pair.draft_at, pair.dtype, 1, pair.context)
+    pair.check_fits(1)  # raises, naming the model
     low, high = 1, limit
     while low < high:
         middle = (low + high + 1) // 2
@@ -111,10 +128,17 @@ def pair_table(
         dtype=pair.dtype,
         batch=batch,
         context=pair.context,
+        target_precision=pair.target_precision,
+        draft_precision=pair.draft_precision,
     )
     gammas = list(range(1, max_gamma + 1))
     verify_of = verify_function(
-        pair.target, pair.target_at, dtype=pair.dtype, batch=batch, context=pair.context
+        pair.target,
+        pair.target_at,
+        dtype=pair.dtype,
+        batch=batch,
+        context=pair.context,
+        precision=pair.target_precision,
     )
     table = gamma_table(
         alpha,
@@ -150,6 +174,7 @@ def batch_point(
             dtype=pair.dtype,
             batch=batch,
             context=pair.context,
+            precision=pair.target_precision,
         )
         found, _, speed = tt.hardware_aware_tree(
             list(tree_acceptance), tree_size, costs.c, np.asarray(t), None

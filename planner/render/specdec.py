@@ -96,9 +96,14 @@ def models_tables(payload: dict[str, Any]) -> list[Any]:
             )
         )
     where = payload["device"] + (f" in {payload['cluster']}" if payload["cluster"] else "")
+    cols = ["model", "params", "TP", "mem/device", "step", "all-reduces"]
+    if quantised(payload):  # each model's formats, e.g. 'int4 weights / bf16'
+        cols.append("format")
+        roles = ("target", "draft")
+        models = [(*row, payload[role]["precision"]) for row, role in zip(models, roles, strict=True)]
     head = make_table(
         f"Decode step on {where}, {payload['dtype']}, batch {payload['batch']}, context {payload['context']}",
-        ["model", "params", "TP", "mem/device", "step", "all-reduces"],
+        cols,
         models,
         right=["params", "TP", "mem/device", "step", "all-reduces"],
     )
@@ -135,6 +140,21 @@ def models_tables(payload: dict[str, Any]) -> list[Any]:
         Text(summary(payload) + "\n" + plain),
         *notes(payload),
     ]
+
+
+def quantised(payload: dict[str, Any]) -> bool:
+    """Whether either model's weights or the KV cache are in a quantised format."""
+    weights = (payload["target"]["weight_dtype"], payload["draft"]["weight_dtype"])
+    return payload["kv_cache_dtype"] is not None or any(w is not None for w in weights)
+
+
+def formats(payload: dict[str, Any]) -> str:
+    """e.g. ', weights int4 / bf16, KV cache fp8' (target / draft); empty when nothing is quantised."""
+    if not quantised(payload):
+        return ""
+    weights = " / ".join(payload[r]["weight_dtype"] or payload["dtype"] for r in ("target", "draft"))
+    kv = payload["kv_cache_dtype"] or payload["dtype"]
+    return f", weights {weights}, KV cache {kv}"
 
 
 def tree_tables(payload: dict[str, Any]) -> list[Any]:
@@ -193,6 +213,7 @@ def batch_tables(payload: dict[str, Any]) -> list[Any]:
     title = (
         f"{target['name']} (TP {target['tensor_parallel']}) drafted by {draft['name']} (TP "
         f"{draft['tensor_parallel']}) on {where}, alpha {payload['alpha']:g}, context {payload['context']}"
+        f"{formats(payload)}"
     )
     table = make_table(title, cols, rows, right=cols)
     breakeven = payload["breakeven_batch"]
