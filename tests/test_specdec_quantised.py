@@ -127,3 +127,27 @@ def test_int4_target_fits_larger_batches() -> None:
         return specdec_batch(**PAIR, options=options, device="h100").largest_batch
 
     assert largest(weight_dtype="int4", kv_cache_dtype="fp8") > largest()
+
+
+def test_tree_verification_in_the_target_format() -> None:
+    from planner.api.specdec_tree import SpecdecTreeOptions, specdec_tree
+
+    def tree(**formats):
+        options = SpecdecTreeOptions(
+            acceptance=(0.6, 0.15, 0.08), size=32, c=0.1, tensor_parallel=4, batch=16, **formats
+        )
+        return specdec_tree(options, target="llama-2-70b", device="h100")
+
+    plain, fp8 = tree().verify, tree(weight_dtype="fp8").verify
+    assert plain is not None and fp8 is not None
+    # half the weight bytes: a plain step is cheaper, so verifying 32 tokens costs more plain steps
+    assert fp8.t[-1] > plain.t[-1] and fp8.t[0] == plain.t[0] == 1.0
+    assert fp8.to_dict()["precision"] == "fp8 weights / bf16"
+    with pytest.raises(SettingError, match=r"weight_dtype.*no fp8 peak"):
+        specdec_tree(
+            SpecdecTreeOptions(acceptance=(0.6,), c=0.1, tensor_parallel=4, weight_dtype="fp8"),
+            target="llama-2-70b",
+            device="a100",
+        )
+    with pytest.raises(SettingError, match="needs target and device"):
+        specdec_tree(SpecdecTreeOptions(acceptance=(0.6,), c=0.1, kv_cache_dtype="fp8"))

@@ -84,23 +84,37 @@ def check_dtype(dtype: str, device: Device) -> str:
     return dtype
 
 
-def check_formats(settings: PairSettings) -> None:
-    """The quantised formats are ones planner.cost.quantisation knows."""
-    for setting in ("weight_dtype", "draft_weight_dtype"):
+WEIGHT_SETTINGS = ("weight_dtype", "draft_weight_dtype")  # the target's and the draft's layer weights
+
+
+class Formats(Protocol):
+    """Options that name a KV-cache format (and weight formats, read by name)."""
+
+    @property
+    def kv_cache_dtype(self) -> str | None: ...
+
+
+def check_formats(settings: Formats, weights: tuple[str, ...] = WEIGHT_SETTINGS) -> None:
+    """The quantised formats (the `weights` settings and kv_cache_dtype) are ones planner.cost.quantisation
+    knows."""
+    for setting in weights:
         value = getattr(settings, setting)
         if value is not None and value not in WEIGHT_FORMATS:
             raise SettingError(setting, f"one of {', '.join(WEIGHT_FORMATS)}", value)
-    if settings.kv_cache_dtype is not None and settings.kv_cache_dtype not in KV_FORMATS:
-        raise SettingError("kv_cache_dtype", f"one of {', '.join(KV_FORMATS)}", settings.kv_cache_dtype)
+    kv_cache = settings.kv_cache_dtype
+    if kv_cache is not None and kv_cache not in KV_FORMATS:
+        raise SettingError("kv_cache_dtype", f"one of {', '.join(KV_FORMATS)}", kv_cache)
 
 
-def check_device_formats(settings: PairSettings, dtype: str, device: Device) -> None:
+def check_device_formats(
+    settings: Formats, dtype: str, device: Device, weights: tuple[str, ...] = WEIGHT_SETTINGS
+) -> None:
     """Refuse a weight format whose GEMM peak the device lacks (fp8 on an A100), naming it."""
     from planner.cost.quantisation import Precision, missing_format
 
-    for setting in ("weight_dtype", "draft_weight_dtype"):
+    for setting in weights:
         value = getattr(settings, setting)
-        missing = missing_format(Precision(dtype, value, settings.kv_cache_dtype), device)
+        missing = missing_format(Precision(dtype, value), device)
         if missing is not None:
             raise SettingError(setting, f"a format {device.name} has a peak for ({missing})", value)
 

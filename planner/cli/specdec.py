@@ -64,15 +64,15 @@ PairDtypeOption = Annotated[
 AllreduceOption = Annotated[
     str, typer.Option("--allreduce", help="all-reduce algorithm of tensor parallelism")
 ]
-WeightsHelp = "layer weights: fp8 / int8 (W8A8, at that peak) or int4 (weight-only W4A16)"
-WeightDtypeOption = Annotated[
-    str | None, typer.Option("--weight-dtype", help=f"target's {WeightsHelp} (default: --dtype)")
-]
+WeightsHelp = (
+    "layer weights: fp8 / int8 (W8A8, at that peak) or int4 (weight-only W4A16); default unquantised"
+)
+WeightDtypeOption = Annotated[str | None, typer.Option("--weight-dtype", help=f"target's {WeightsHelp}")]
 DraftWeightDtypeOption = Annotated[
-    str | None, typer.Option("--draft-weight-dtype", help=f"draft's {WeightsHelp} (default: --dtype)")
+    str | None, typer.Option("--draft-weight-dtype", help=f"draft's {WeightsHelp}")
 ]
 KvCacheDtypeOption = Annotated[
-    str | None, typer.Option("--kv-cache-dtype", help="both models' KV cache: fp8 or int8")
+    str | None, typer.Option("--kv-cache-dtype", help="KV cache (of both models): fp8 or int8")
 ]
 
 
@@ -269,6 +269,8 @@ def tree_command(
         int, typer.Option("--tensor-parallel", "--tp", min=1, help="of --target")
     ] = TREE.tensor_parallel,
     batch: Annotated[int, typer.Option("--batch", min=1, help="sequences verified together")] = TREE.batch,
+    weight_dtype: WeightDtypeOption = None,
+    kv_cache_dtype: KvCacheDtypeOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """The optimal token tree (Sequoia's DP) or Medusa's greedy tree, and its expected tokens per step.
@@ -293,6 +295,8 @@ def tree_command(
         c=c,
         tensor_parallel=tensor_parallel,
         batch=batch,
+        weight_dtype=weight_dtype,
+        kv_cache_dtype=kv_cache_dtype,
     )
     emit(specdec_tree(options, target=target, device=device).to_dict(), fmt, tree_tables)
 

@@ -175,7 +175,8 @@ def tree_tables(payload: dict[str, Any]) -> list[Any]:
     verify = payload.get("verify_cost")
     if verify is not None:
         lines.append(
-            f"t(n) from {verify['target']} on {verify['tensor_parallel']} x {verify['device']}, batch "
+            f"t(n) from {verify['target']} ({verify['precision']}) on {verify['tensor_parallel']} x "
+            f"{verify['device']}, batch "
             f"{verify['batch']}: t({payload['size']}) = {verify['t'][payload['size'] - 1]:.3f} steps"
         )
     if payload["speedup"] is not None:
