@@ -82,7 +82,8 @@ def models_tables(payload: dict[str, Any]) -> list[Any]:
     def ms(value: float) -> str:
         return format_quantity(value, "time")
 
-    models = []
+    with_formats = quantised(payload)  # then a column of each model's, e.g. 'int4 weights / bf16'
+    models: list[tuple[Any, ...]] = []
     for role in ("target", "draft"):
         m = payload[role]
         models.append(
@@ -93,14 +94,13 @@ def models_tables(payload: dict[str, Any]) -> list[Any]:
                 format_quantity(m["memory_per_device_bytes"], "memory"),
                 ms(m["step_time_s"]),
                 f"{m['allreduces_per_step']} ({ms(m['allreduce_s'])})",
+                *([m["precision"]] if with_formats else []),
             )
         )
     where = payload["device"] + (f" in {payload['cluster']}" if payload["cluster"] else "")
-    cols = ["model", "params", "TP", "mem/device", "step", "all-reduces"]
-    if quantised(payload):  # each model's formats, e.g. 'int4 weights / bf16'
-        cols.append("format")
-        roles = ("target", "draft")
-        models = [(*row, payload[role]["precision"]) for row, role in zip(models, roles, strict=True)]
+    cols = ["model", "params", "TP", "mem/device", "step", "all-reduces"] + (
+        ["format"] if with_formats else []
+    )
     head = make_table(
         f"Decode step on {where}, {payload['dtype']}, batch {payload['batch']}, context {payload['context']}",
         cols,
