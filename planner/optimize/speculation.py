@@ -167,20 +167,20 @@ def pair_costs(
 
 
 def verify_function(
-    target: LLMConfig,
-    placement: Placement,
-    *,
-    dtype: str,
-    batch: int,
-    context: int,
-    precision: Precision | None = None,
+    target: LLMConfig, placement: Placement, precision: Precision, *, batch: int, context: int
 ) -> Any:
     """gammas -> verification cost of gamma + 1 tokens in target steps, from the roofline in the target's
-    precision (its GEMMs at the quantised peak)."""
+    precision (activations in precision.activation; its GEMMs at the quantised peak)."""
 
     def of(gammas: np.ndarray) -> np.ndarray:
         return verify_ratios(
-            target, placement, gammas, dtype=dtype, batch=batch, context=context, precision=precision
+            target,
+            placement,
+            gammas,
+            dtype=precision.activation,
+            batch=batch,
+            context=context,
+            precision=precision,
         )
 
     return of

@@ -17,10 +17,11 @@ of one replica: plain B / step(B, 1); speculative, that times the speed-up. Unit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from planner.cost.decode import Placement, check_fits, verify_ratios
+from planner.cost.decode import Placement, check_fits
 from planner.cost.quantisation import Precision
 from planner.errors import InfeasibleError
 from planner.optimize.speculation import GammaTable, PairCosts, gamma_table, pair_costs, verify_function
@@ -92,6 +93,12 @@ class PairPlacement:
             return False
         return True
 
+    def verify_of(self, batch: int) -> Any:
+        """gammas -> the target's cost of verifying gamma + 1 tokens per sequence, in target steps."""
+        return verify_function(
+            self.target, self.target_at, self.target_precision, batch=batch, context=self.context
+        )
+
     def check_fits(self, batch: int) -> None:
         """InfeasibleError, naming the model, when either does not fit its devices at `batch`."""
         check_fits(self.target, self.target_at, self.dtype, batch, self.context, self.target_precision)
@@ -132,14 +139,7 @@ def pair_table(
         draft_precision=pair.draft_precision,
     )
     gammas = list(range(1, max_gamma + 1))
-    verify_of = verify_function(
-        pair.target,
-        pair.target_at,
-        dtype=pair.dtype,
-        batch=batch,
-        context=pair.context,
-        precision=pair.target_precision,
-    )
+    verify_of = pair.verify_of(batch)
     table = gamma_table(
         alpha,
         costs.c if c is None else c,
@@ -167,15 +167,7 @@ def batch_point(
     costs, table = pair_table(pair, batch, alpha=alpha, max_gamma=max_gamma)
     tree = None
     if tree_acceptance is not None:
-        t = verify_ratios(
-            pair.target,
-            pair.target_at,
-            list(range(tree_size)),
-            dtype=pair.dtype,
-            batch=batch,
-            context=pair.context,
-            precision=pair.target_precision,
-        )
+        t = pair.verify_of(batch)(list(range(tree_size)))  # t(n), n = 1..tree_size
         found, _, speed = tt.hardware_aware_tree(
             list(tree_acceptance), tree_size, costs.c, np.asarray(t), None
         )
