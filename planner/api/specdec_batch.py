@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner.api.specdec import DEFAULT_MAX_GAMMA, check_alpha, check_count
-from planner.api.specdec_models import DEFAULT_CONTEXT, check_allreduce, resolve_pair
+from planner.api.specdec_models import (
+    DEFAULT_CONTEXT,
+    check_allreduce,
+    check_formats,
+    quantisation_notes,
+    resolve_pair,
+)
 from planner.errors import InfeasibleError, SettingError
 from planner.limits import MAX_COUNT_OPTION, MAX_GAMMA, MAX_TREE_SIZE
 from planner.validate.bands import SPECULATIVE_DECODING, band_fields
@@ -34,6 +40,9 @@ class SpecdecBatchOptions:
     max_gamma: int = DEFAULT_MAX_GAMMA
     tree_acceptance: tuple[float, ...] | None = None  # Sequoia positional acceptance: also a tree per batch
     tree_size: int = 64  # largest tree, root included
+    weight_dtype: str | None = None  # the target's layer weights: fp8 / int8 (W8A8) or int4 (W4A16)
+    draft_weight_dtype: str | None = None  # the draft's, the same formats
+    kv_cache_dtype: str | None = None  # both models' KV caches: fp8 or int8
 
     def check(self) -> None:
         check_alpha(self.alpha)
@@ -45,6 +54,7 @@ class SpecdecBatchOptions:
             check_count(batch, "batches", 1, MAX_COUNT_OPTION)
         check_count(self.context, "context", 0, MAX_COUNT_OPTION)
         check_allreduce(self.allreduce)
+        check_formats(self)
         check_count(self.max_gamma, "max_gamma", 1, MAX_GAMMA)
         check_count(self.tree_size, "tree_size", 1, MAX_TREE_SIZE)
 
@@ -89,11 +99,20 @@ class SpecdecBatchResult:
             )
         return {
             "alpha": o.alpha,
-            "target": {"name": self.target.name, "tensor_parallel": o.tensor_parallel},
-            "draft": {"name": self.draft.name, "tensor_parallel": o.draft_tensor_parallel},
+            "target": {
+                "name": self.target.name,
+                "tensor_parallel": o.tensor_parallel,
+                "weight_dtype": o.weight_dtype,
+            },
+            "draft": {
+                "name": self.draft.name,
+                "tensor_parallel": o.draft_tensor_parallel,
+                "weight_dtype": o.draft_weight_dtype,
+            },
             "device": self.device.name,
             "cluster": self.cluster.name if self.cluster is not None else None,
             "dtype": self.dtype,
+            "kv_cache_dtype": o.kv_cache_dtype,
             "context": o.context,
             "max_gamma": o.max_gamma,
             "tree_acceptance": None if o.tree_acceptance is None else list(o.tree_acceptance),
@@ -104,6 +123,7 @@ class SpecdecBatchResult:
                 "every step is a decode step of the whole batch (the serving model's roofline): c and the "
                 "verification cost v are taken at each batch; v grows once batch x (gamma + 1) tokens pass "
                 "the device's ridge point",
+                *quantisation_notes(o),
             ],
             **band_fields(SPECULATIVE_DECODING),
         }

@@ -1,6 +1,13 @@
 """Speculative decoding of a target and a draft LLM on hardware: c from the decode roofline (tensor
 parallelism's all-reduces included), then the gamma table; and the hardware a token tree's verification
-cost t(n) comes from (planner.api.specdec_tree)."""
+cost t(n) comes from (planner.api.specdec_tree).
+
+Quantisation (planner.cost.quantisation, serving's decode model): the target's layer weights
+(`weight_dtype`) and the draft's (`draft_weight_dtype`) are set apart, as vLLM sets them apart (`quantization`
+for the target, SpeculativeConfig.quantization for the draft, "If None, we assume the model weights are not
+quantized") and TensorRT-LLM builds the two as separate engines, each with its own quantisation; the KV
+cache has one format for both (`kv_cache_dtype`), as vLLM's one --kv-cache-dtype sets the cache both use.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from planner.api.inputs import cluster_device, load_cluster, load_device, load_llm
+from planner.api.serve_inputs import KV_FORMATS, WEIGHT_FORMATS
 from planner.api.specdec import DEFAULT_MAX_GAMMA, check_alpha, check_cost_ratio, check_count
 from planner.errors import SettingError
 from planner.limits import MAX_COUNT_OPTION, MAX_GAMMA
@@ -76,6 +84,41 @@ def check_dtype(dtype: str, device: Device) -> str:
     return dtype
 
 
+WEIGHT_SETTINGS = ("weight_dtype", "draft_weight_dtype")  # the target's and the draft's layer weights
+
+
+class Formats(Protocol):
+    """Options that name a KV-cache format (and weight formats, read by name)."""
+
+    @property
+    def kv_cache_dtype(self) -> str | None: ...
+
+
+def check_formats(settings: Formats, weights: tuple[str, ...] = WEIGHT_SETTINGS) -> None:
+    """The quantised formats (the `weights` settings and kv_cache_dtype) are ones planner.cost.quantisation
+    knows."""
+    for setting in weights:
+        value = getattr(settings, setting)
+        if value is not None and value not in WEIGHT_FORMATS:
+            raise SettingError(setting, f"one of {', '.join(WEIGHT_FORMATS)}", value)
+    kv_cache = settings.kv_cache_dtype
+    if kv_cache is not None and kv_cache not in KV_FORMATS:
+        raise SettingError("kv_cache_dtype", f"one of {', '.join(KV_FORMATS)}", kv_cache)
+
+
+def check_device_formats(
+    settings: Formats, dtype: str, device: Device, weights: tuple[str, ...] = WEIGHT_SETTINGS
+) -> None:
+    """Refuse a weight format whose GEMM peak the device lacks (fp8 on an A100), naming it."""
+    from planner.cost.quantisation import Precision, missing_format
+
+    for setting in weights:
+        value = getattr(settings, setting)
+        missing = missing_format(Precision(dtype, value), device)
+        if missing is not None:
+            raise SettingError(setting, f"a format {device.name} has a peak for ({missing})", value)
+
+
 def check_split(cfg: LLMConfig, tp: int, setting: str) -> None:
     if cfg.num_heads % tp:
         raise SettingError(
@@ -105,6 +148,9 @@ class SpecdecModelsOptions:
     c: float | None = None  # a measured c instead of the roofline's
     max_gamma: int = DEFAULT_MAX_GAMMA
     plot: bool = False
+    weight_dtype: str | None = None  # the target's layer weights: fp8 / int8 (W8A8) or int4 (W4A16)
+    draft_weight_dtype: str | None = None  # the draft's, the same formats
+    kv_cache_dtype: str | None = None  # both models' KV caches: fp8 or int8
 
     def check(self) -> None:
         check_alpha(self.alpha)
@@ -114,6 +160,7 @@ class SpecdecModelsOptions:
         if self.dtype is not None and self.dtype not in DTYPES:
             raise SettingError("dtype", f"expected {', '.join(DTYPES[:-1])} or {DTYPES[-1]}", self.dtype)
         check_allreduce(self.allreduce)
+        check_formats(self)
         check_cost_ratio(self.c, "c")
         check_count(self.max_gamma, "max_gamma", 1, MAX_GAMMA)
 
@@ -163,19 +210,23 @@ class SpecdecModelsResult:
             "device": self.device.name,
             "cluster": self.cluster.name if self.cluster is not None else None,
             "dtype": self.dtype,
+            "kv_cache_dtype": o.kv_cache_dtype,
             "batch": o.batch,
             "context": o.context,
             "allreduce_algorithm": o.allreduce,
             "target": _model_dict(
                 self.target, o.tensor_parallel, costs.target_step, costs.target_memory_bytes
-            ),
+            )
+            | _formats(self.dtype, o.weight_dtype, o.kv_cache_dtype),
             "draft": _model_dict(
                 self.draft, o.draft_tensor_parallel, costs.draft_step, costs.draft_memory_bytes
-            ),
+            )
+            | _formats(self.dtype, o.draft_weight_dtype, o.kv_cache_dtype),
             "plain_decoding_time_per_token_s": costs.target_step.time_s,
             "notes": [
                 *table["notes"],
                 NOTE_ROOFLINE,
+                *quantisation_notes(o),
                 f"parameters: target {parameter_count(self.target):,}, draft {parameter_count(self.draft):,}",
             ],
         }
@@ -204,6 +255,26 @@ def _model_dict(cfg: LLMConfig, tp: int, step: Any, memory: float) -> dict[str, 
     }
 
 
+def _formats(dtype: str, weights: str | None, kv_cache: str | None) -> dict[str, Any]:
+    from planner.cost.quantisation import Precision
+
+    return {"weight_dtype": weights, "precision": Precision(dtype, weights, kv_cache).label()}
+
+
+def quantisation_notes(settings: PairSettings) -> list[str]:
+    """What a quantised format changes in the pair's steps (none when nothing is quantised)."""
+    s = settings
+    if s.weight_dtype is None and s.draft_weight_dtype is None and s.kv_cache_dtype is None:
+        return []
+    return [
+        "quantised steps are serving's decode steps (planner.cost.quantisation): fp8 / int8 weights are "
+        "read at 1 byte and their GEMMs run at that peak (W8A8), int4 weights are read at 4.125 bits "
+        "(group-128 scales) and multiplied at the activation dtype's peak (Marlin's fused kernel, so "
+        "verification adds no dequantisation pass), an fp8 / int8 KV cache is read at 1 byte; c is the "
+        "ratio of the quantised steps and verification is the target's quantised step of gamma + 1 tokens"
+    ]
+
+
 class PairSettings(Protocol):
     """What placing a target and a draft reads from a command's options."""
 
@@ -217,6 +288,12 @@ class PairSettings(Protocol):
     def allreduce(self) -> str: ...
     @property
     def context(self) -> int: ...
+    @property
+    def weight_dtype(self) -> str | None: ...
+    @property
+    def draft_weight_dtype(self) -> str | None: ...
+    @property
+    def kv_cache_dtype(self) -> str | None: ...
 
 
 def resolve_pair(
@@ -228,7 +305,7 @@ def resolve_pair(
     cluster: Cluster | str | None,
 ) -> tuple[PairPlacement, Device, Cluster | None]:
     """The two models on their devices (tensor-parallel all-reduces on the server's links), checked: the
-    dtype the device lists, heads divisible by each model's degree."""
+    dtype and the weight formats the device lists, heads divisible by each model's degree."""
     from planner.cost.decode import Placement
     from planner.optimize.speculation_batch import PairPlacement
 
@@ -236,13 +313,25 @@ def resolve_pair(
     target_cfg, draft_cfg = load_llm(target), load_llm(draft)
     dev, server = resolve_hardware(device, cluster, max(s.tensor_parallel, s.draft_tensor_parallel))
     dtype = check_dtype(s.dtype or target_cfg.dtype, dev)
+    check_device_formats(s, dtype, dev)
     check_split(target_cfg, s.tensor_parallel, "tensor_parallel")
     check_split(draft_cfg, s.draft_tensor_parallel, "draft_tensor_parallel")
     target_at, draft_at = (
         Placement(dev, tp, server if tp > 1 else None, s.allreduce)
         for tp in (s.tensor_parallel, s.draft_tensor_parallel)
     )
-    return PairPlacement(target_cfg, draft_cfg, target_at, draft_at, dtype, s.context), dev, server
+    pair = PairPlacement(
+        target_cfg,
+        draft_cfg,
+        target_at,
+        draft_at,
+        dtype,
+        s.context,
+        s.weight_dtype,
+        s.draft_weight_dtype,
+        s.kv_cache_dtype,
+    )
+    return pair, dev, server
 
 
 def specdec_models(

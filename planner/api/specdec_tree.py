@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner.api.specdec import check_cost_ratio, check_count
+from planner.api.specdec_models import check_formats
 from planner.errors import SettingError
 from planner.limits import MAX_COUNT_OPTION, MAX_TREE_SIZE
 from planner.validate.bands import SPECULATIVE_DECODING, band_fields
@@ -35,6 +36,8 @@ class SpecdecTreeOptions:
     c: float | None = None  # draft/target step ratio: pick size and depth by G(n, d) / (t(n) + d c)
     tensor_parallel: int = 1  # of the target whose roofline gives t(n)
     batch: int = 1  # sequences verified together
+    weight_dtype: str | None = None  # the target's layer weights: fp8 / int8 (W8A8) or int4 (W4A16)
+    kv_cache_dtype: str | None = None  # the target's KV cache: fp8 or int8
 
     def check(self) -> None:
         if (self.acceptance is None) == (self.medusa is None):
@@ -49,6 +52,7 @@ class SpecdecTreeOptions:
         check_cost_ratio(self.c, "c")
         check_count(self.tensor_parallel, "tensor_parallel", 1, MAX_COUNT_OPTION)
         check_count(self.batch, "batch", 1, MAX_COUNT_OPTION)
+        check_formats(self, ("weight_dtype",))
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class VerifyCost:
     tensor_parallel: int
     batch: int
     t: tuple[float, ...]
+    precision: str  # the target's formats, e.g. 'int4 weights / bf16'
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +72,7 @@ class VerifyCost:
             "device": self.device,
             "tensor_parallel": self.tensor_parallel,
             "batch": self.batch,
+            "precision": self.precision,
             "t": list(self.t),
         }
 
@@ -112,6 +118,8 @@ class SpecdecTreeResult:
             "chain_expected_tokens": self.chain_expected_tokens,
             "speedup": self.speedup,
             "c": self.options.c,
+            "weight_dtype": self.options.weight_dtype,
+            "kv_cache_dtype": self.options.kv_cache_dtype,
             "verify_cost": self.verify.to_dict() if self.verify is not None else None,
             "widths": [depths.count(d) for d in range(tree.depth + 1)],
             "nodes": nodes,
@@ -131,9 +139,12 @@ def specdec_tree(
         raise SettingError("target", "give target and device together", show_got=False)
     if target is not None and (options.c is None or options.medusa is not None):
         raise SettingError("target", "the roofline t(n) needs c and acceptance", show_got=False)
+    quantised = options.weight_dtype or options.kv_cache_dtype
+    if quantised and target is None:
+        raise SettingError("weight_dtype", "a quantised format needs target and device", show_got=False)
     verify = None
     if target is not None and device is not None:
-        verify = verify_cost(target, device, options.tensor_parallel, options.batch, options.size)
+        verify = verify_cost(target, device, options)
     try:
         return _grow(options, verify)
     except ValueError as exc:  # acceptance values out of [0, 1], a positional vector summing past 1
@@ -142,20 +153,26 @@ def specdec_tree(
         ) from None
 
 
-def verify_cost(target: LLMConfig | str, device: Device | str, tp: int, batch: int, size: int) -> VerifyCost:
-    """t(n) of the target on `tp` devices (InfeasibleError when it does not fit them)."""
+def verify_cost(target: LLMConfig | str, device: Device | str, options: SpecdecTreeOptions) -> VerifyCost:
+    """t(n) of the target on its tensor-parallel devices, in its weights' and KV cache's formats (serving's
+    decode step; InfeasibleError when it does not fit them)."""
     from planner.api.inputs import load_llm
-    from planner.api.specdec_models import check_dtype, check_split, resolve_hardware
+    from planner.api.specdec_models import check_device_formats, check_dtype, check_split, resolve_hardware
     from planner.cost.decode import Placement, check_fits, verify_ratios
+    from planner.cost.quantisation import Precision
 
-    cfg = load_llm(target)
+    o, cfg = options, load_llm(target)
+    tp, batch = o.tensor_parallel, o.batch
     dev, server = resolve_hardware(device, None, tp)
     check_split(cfg, tp, "tensor_parallel")
     placement = Placement(dev, tp, server if tp > 1 else None)
     dtype = check_dtype(cfg.dtype, dev)
-    check_fits(cfg, placement, dtype, batch, VERIFY_CONTEXT)
-    ratios = verify_ratios(cfg, placement, list(range(size)), dtype=dtype, batch=batch)
-    return VerifyCost(cfg.name, dev.name, tp, batch, tuple(float(t) for t in ratios))
+    check_device_formats(o, dtype, dev, ("weight_dtype",))
+    precision = Precision(dtype, o.weight_dtype, o.kv_cache_dtype)
+    check_fits(cfg, placement, dtype, batch, VERIFY_CONTEXT, precision)
+    ratios = verify_ratios(cfg, placement, list(range(o.size)), dtype=dtype, batch=batch, precision=precision)
+    t = tuple(float(v) for v in ratios)
+    return VerifyCost(cfg.name, dev.name, tp, batch, t, precision.label())
 
 
 def _grow(options: SpecdecTreeOptions, verify: VerifyCost | None) -> SpecdecTreeResult:

@@ -64,6 +64,16 @@ PairDtypeOption = Annotated[
 AllreduceOption = Annotated[
     str, typer.Option("--allreduce", help="all-reduce algorithm of tensor parallelism")
 ]
+WeightsHelp = (
+    "layer weights: fp8 / int8 (W8A8, at that peak) or int4 (weight-only W4A16); default unquantised"
+)
+WeightDtypeOption = Annotated[str | None, typer.Option("--weight-dtype", help=f"target's {WeightsHelp}")]
+DraftWeightDtypeOption = Annotated[
+    str | None, typer.Option("--draft-weight-dtype", help=f"draft's {WeightsHelp}")
+]
+KvCacheDtypeOption = Annotated[
+    str | None, typer.Option("--kv-cache-dtype", help="KV cache (of both models): fp8 or int8")
+]
 
 
 @app.command("speedup")
@@ -130,6 +140,9 @@ def models_command(
     context: ContextOption = MODELS.context,
     dtype: PairDtypeOption = None,
     allreduce: AllreduceOption = MODELS.allreduce,
+    weight_dtype: WeightDtypeOption = None,
+    draft_weight_dtype: DraftWeightDtypeOption = None,
+    kv_cache_dtype: KvCacheDtypeOption = None,
     c: Annotated[float | None, typer.Option("--c", help="a measured c instead of the roofline's")] = None,
     max_gamma: MaxGammaOption = MODELS.max_gamma,
     plot: PlotOption = False,
@@ -156,6 +169,9 @@ def models_command(
         c=c,
         max_gamma=max_gamma,
         plot=request.wanted,
+        weight_dtype=weight_dtype,
+        draft_weight_dtype=draft_weight_dtype,
+        kv_cache_dtype=kv_cache_dtype,
     )
     result = specdec_models(target, draft, options, device=device, cluster=cluster)
     emit_with_plot(result.to_dict(), fmt, models_tables, specdec_figure, request)
@@ -177,6 +193,9 @@ def batch_command(
     context: ContextOption = BATCH.context,
     dtype: PairDtypeOption = None,
     allreduce: AllreduceOption = BATCH.allreduce,
+    weight_dtype: WeightDtypeOption = None,
+    draft_weight_dtype: DraftWeightDtypeOption = None,
+    kv_cache_dtype: KvCacheDtypeOption = None,
     max_gamma: MaxGammaOption = BATCH.max_gamma,
     tree_acceptance: Annotated[
         str | None,
@@ -214,6 +233,9 @@ def batch_command(
         if tree_acceptance is None
         else parse_numbers(tree_acceptance, "--tree-acceptance"),
         tree_size=tree_size,
+        weight_dtype=weight_dtype,
+        draft_weight_dtype=draft_weight_dtype,
+        kv_cache_dtype=kv_cache_dtype,
     )
     result = specdec_batch(target, draft, options, device=device, cluster=cluster)
     emit_with_plot(result.to_dict(), fmt, batch_tables, specdec_batch_figure, request)
@@ -247,6 +269,8 @@ def tree_command(
         int, typer.Option("--tensor-parallel", "--tp", min=1, help="of --target")
     ] = TREE.tensor_parallel,
     batch: Annotated[int, typer.Option("--batch", min=1, help="sequences verified together")] = TREE.batch,
+    weight_dtype: WeightDtypeOption = None,
+    kv_cache_dtype: KvCacheDtypeOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """The optimal token tree (Sequoia's DP) or Medusa's greedy tree, and its expected tokens per step.
@@ -271,6 +295,8 @@ def tree_command(
         c=c,
         tensor_parallel=tensor_parallel,
         batch=batch,
+        weight_dtype=weight_dtype,
+        kv_cache_dtype=kv_cache_dtype,
     )
     emit(specdec_tree(options, target=target, device=device).to_dict(), fmt, tree_tables)
 

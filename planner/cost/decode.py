@@ -151,17 +151,26 @@ class Placement:
         return max(self.tp, self.expert)
 
 
-def check_fits(cfg: LLMConfig, placement: Placement, dtype: str, batch: int, context: int) -> float:
-    """Bytes one device of the group holds (weights / tp + its KV-cache share); InfeasibleError when
-    they exceed its memory, naming the smallest tensor-parallel degree that would do."""
-    need = memory_per_device(cfg, placement.tp, dtype, batch, context)
+def check_fits(
+    cfg: LLMConfig,
+    placement: Placement,
+    dtype: str,
+    batch: int,
+    context: int,
+    precision: Precision | None = None,
+) -> float:
+    """Bytes one device of the group holds (weights / tp + its KV-cache share, in `precision`'s formats,
+    default all `dtype`); InfeasibleError when they exceed its memory, naming the smallest tensor-parallel
+    degree that would do."""
+    precision = precision or Precision(dtype)
+    need = memory_per_device(cfg, placement.tp, dtype, batch, context, precision)
     if need > placement.device.memory:
-        whole = memory_per_device(cfg, 1, dtype, batch, context)
+        whole = memory_per_device(cfg, 1, dtype, batch, context, precision)
         least = next(
             (
                 t
                 for t in range(2, 65)
-                if memory_per_device(cfg, t, dtype, batch, context) <= placement.device.memory
+                if memory_per_device(cfg, t, dtype, batch, context, precision) <= placement.device.memory
             ),
             None,
         )
@@ -169,8 +178,8 @@ def check_fits(cfg: LLMConfig, placement: Placement, dtype: str, batch: int, con
         device = placement.device
         split = f"; split over {placement.tp}, {_size(need)} per device" if placement.tp > 1 else ""
         raise InfeasibleError(
-            f"{cfg.name} in {dtype} needs {_size(whole)} (weights + KV cache for batch {batch}, context "
-            f"{context}) and one {device.name} holds {_size(device.memory)}{split}{hint}"
+            f"{cfg.name} in {precision.label()} needs {_size(whole)} (weights + KV cache for batch {batch}, "
+            f"context {context}) and one {device.name} holds {_size(device.memory)}{split}{hint}"
         )
     return need
 
@@ -273,14 +282,18 @@ def verify_ratios(
     dtype: str,
     batch: int = 1,
     context: int = 512,
+    precision: Precision | None = None,
 ) -> FloatArray:
     """Time to verify gamma + 1 tokens per sequence / time of one plain step, for each gamma (>= 1;
-    about 1 while memory-bound). Unit: target steps."""
-    one = step_time(cfg, placement, dtype=dtype, batch=batch, tokens=1, context=context).time_s
-    values = [
-        step_time(cfg, placement, dtype=dtype, batch=batch, tokens=int(g) + 1, context=context).time_s / one
-        for g in np.atleast_1d(np.asarray(gammas, dtype=int))
-    ]
+    about 1 while memory-bound), both steps in `precision` (step_time). Unit: target steps."""
+
+    def step(tokens: int) -> float:
+        return step_time(
+            cfg, placement, dtype=dtype, batch=batch, tokens=tokens, context=context, precision=precision
+        ).time_s
+
+    one = step(1)
+    values = [step(int(g) + 1) / one for g in np.atleast_1d(np.asarray(gammas, dtype=int))]
     return np.asarray(values, dtype=float)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from planner.cost import pearl, speculative
 from planner.cost.decode import Placement, StepTime, check_fits, step_time, verify_ratios
+from planner.cost.quantisation import Precision
 from planner.cost.transformer import parameter_count
 from planner.spec.llm import LLMConfig
 
@@ -140,13 +141,20 @@ def pair_costs(
     dtype: str,
     batch: int,
     context: int,
+    target_precision: Precision | None = None,
+    draft_precision: Precision | None = None,
 ) -> PairCosts:
-    """Roofline step times of both models (InfeasibleError when one does not fit its devices), and
+    """Roofline step times of both models, each in its precision (default: all `dtype`; serving's
+    decode model, planner.cost.decode.step_time), InfeasibleError when one does not fit its devices; and
     c = draft step / target step (Leviathan et al. 2023, Sec. 3.3), c_hat = draft FLOP / target FLOP."""
-    target_memory = check_fits(target, target_at, dtype, batch, context)
-    draft_memory = check_fits(draft, draft_at, dtype, batch, context)
-    t_step = step_time(target, target_at, dtype=dtype, batch=batch, tokens=1, context=context)
-    d_step = step_time(draft, draft_at, dtype=dtype, batch=batch, tokens=1, context=context)
+    target_memory = check_fits(target, target_at, dtype, batch, context, target_precision)
+    draft_memory = check_fits(draft, draft_at, dtype, batch, context, draft_precision)
+    t_step = step_time(
+        target, target_at, dtype=dtype, batch=batch, tokens=1, context=context, precision=target_precision
+    )
+    d_step = step_time(
+        draft, draft_at, dtype=dtype, batch=batch, tokens=1, context=context, precision=draft_precision
+    )
     return PairCosts(
         target_step=t_step,
         draft_step=d_step,
@@ -158,10 +166,21 @@ def pair_costs(
     )
 
 
-def verify_function(target: LLMConfig, placement: Placement, *, dtype: str, batch: int, context: int) -> Any:
-    """gammas -> verification cost of gamma + 1 tokens in target steps, from the roofline."""
+def verify_function(
+    target: LLMConfig, placement: Placement, precision: Precision, *, batch: int, context: int
+) -> Any:
+    """gammas -> verification cost of gamma + 1 tokens in target steps, from the roofline in the target's
+    precision (activations in precision.activation; its GEMMs at the quantised peak)."""
 
     def of(gammas: np.ndarray) -> np.ndarray:
-        return verify_ratios(target, placement, gammas, dtype=dtype, batch=batch, context=context)
+        return verify_ratios(
+            target,
+            placement,
+            gammas,
+            dtype=precision.activation,
+            batch=batch,
+            context=context,
+            precision=precision,
+        )
 
     return of

@@ -17,10 +17,12 @@ of one replica: plain B / step(B, 1); speculative, that times the speed-up. Unit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from planner.cost.decode import Placement, check_fits, verify_ratios
+from planner.cost.decode import Placement, check_fits
+from planner.cost.quantisation import Precision
 from planner.errors import InfeasibleError
 from planner.optimize.speculation import GammaTable, PairCosts, gamma_table, pair_costs, verify_function
 from planner.spec.llm import LLMConfig
@@ -62,7 +64,9 @@ class BatchPoint:
 
 @dataclass(frozen=True)
 class PairPlacement:
-    """A target and a draft on their devices, decoding in `dtype` with `context` tokens cached."""
+    """A target and a draft on their devices, decoding in `dtype` with `context` tokens cached; each
+    model's layer weights in its own format and both KV caches in one (planner.cost.quantisation; None:
+    `dtype`)."""
 
     target: LLMConfig
     draft: LLMConfig
@@ -70,21 +74,41 @@ class PairPlacement:
     draft_at: Placement
     dtype: str
     context: int
+    target_weights: str | None = None
+    draft_weights: str | None = None
+    kv_cache: str | None = None
+
+    @property
+    def target_precision(self) -> Precision:
+        return Precision(self.dtype, self.target_weights, self.kv_cache)
+
+    @property
+    def draft_precision(self) -> Precision:
+        return Precision(self.dtype, self.draft_weights, self.kv_cache)
 
     def fits(self, batch: int) -> bool:
         try:
-            check_fits(self.target, self.target_at, self.dtype, batch, self.context)
-            check_fits(self.draft, self.draft_at, self.dtype, batch, self.context)
+            self.check_fits(batch)
         except InfeasibleError:
             return False
         return True
+
+    def verify_of(self, batch: int) -> Any:
+        """gammas -> the target's cost of verifying gamma + 1 tokens per sequence, in target steps."""
+        return verify_function(
+            self.target, self.target_at, self.target_precision, batch=batch, context=self.context
+        )
+
+    def check_fits(self, batch: int) -> None:
+        """InfeasibleError, naming the model, when either does not fit its devices at `batch`."""
+        check_fits(self.target, self.target_at, self.dtype, batch, self.context, self.target_precision)
+        check_fits(self.draft, self.draft_at, self.dtype, batch, self.context, self.draft_precision)
 
 
 def largest_batch(pair: PairPlacement, limit: int) -> int:
     """The largest batch <= limit at which both models and their KV caches fit their devices (memory
     grows with the batch, so a bisection); InfeasibleError when not even one sequence fits."""
-    check_fits(pair.target, pair.target_at, pair.dtype, 1, pair.context)  # raises, naming the model
-    check_fits(pair.draft, pair.draft_at, pair.dtype, 1, pair.context)
+    pair.check_fits(1)  # raises, naming the model
     low, high = 1, limit
     while low < high:
         middle = (low + high + 1) // 2
@@ -111,11 +135,11 @@ def pair_table(
         dtype=pair.dtype,
         batch=batch,
         context=pair.context,
+        target_precision=pair.target_precision,
+        draft_precision=pair.draft_precision,
     )
     gammas = list(range(1, max_gamma + 1))
-    verify_of = verify_function(
-        pair.target, pair.target_at, dtype=pair.dtype, batch=batch, context=pair.context
-    )
+    verify_of = pair.verify_of(batch)
     table = gamma_table(
         alpha,
         costs.c if c is None else c,
@@ -143,14 +167,7 @@ def batch_point(
     costs, table = pair_table(pair, batch, alpha=alpha, max_gamma=max_gamma)
     tree = None
     if tree_acceptance is not None:
-        t = verify_ratios(
-            pair.target,
-            pair.target_at,
-            list(range(tree_size)),
-            dtype=pair.dtype,
-            batch=batch,
-            context=pair.context,
-        )
+        t = pair.verify_of(batch)(list(range(tree_size)))  # t(n), n = 1..tree_size
         found, _, speed = tt.hardware_aware_tree(
             list(tree_acceptance), tree_size, costs.c, np.asarray(t), None
         )

@@ -82,7 +82,8 @@ def models_tables(payload: dict[str, Any]) -> list[Any]:
     def ms(value: float) -> str:
         return format_quantity(value, "time")
 
-    models = []
+    with_formats = quantised(payload)  # then a column of each model's, e.g. 'int4 weights / bf16'
+    models: list[tuple[Any, ...]] = []
     for role in ("target", "draft"):
         m = payload[role]
         models.append(
@@ -93,12 +94,16 @@ def models_tables(payload: dict[str, Any]) -> list[Any]:
                 format_quantity(m["memory_per_device_bytes"], "memory"),
                 ms(m["step_time_s"]),
                 f"{m['allreduces_per_step']} ({ms(m['allreduce_s'])})",
+                *([m["precision"]] if with_formats else []),
             )
         )
     where = payload["device"] + (f" in {payload['cluster']}" if payload["cluster"] else "")
+    cols = ["model", "params", "TP", "mem/device", "step", "all-reduces"] + (
+        ["format"] if with_formats else []
+    )
     head = make_table(
         f"Decode step on {where}, {payload['dtype']}, batch {payload['batch']}, context {payload['context']}",
-        ["model", "params", "TP", "mem/device", "step", "all-reduces"],
+        cols,
         models,
         right=["params", "TP", "mem/device", "step", "all-reduces"],
     )
@@ -137,6 +142,21 @@ def models_tables(payload: dict[str, Any]) -> list[Any]:
     ]
 
 
+def quantised(payload: dict[str, Any]) -> bool:
+    """Whether either model's weights or the KV cache are in a quantised format."""
+    weights = (payload["target"]["weight_dtype"], payload["draft"]["weight_dtype"])
+    return payload["kv_cache_dtype"] is not None or any(w is not None for w in weights)
+
+
+def formats(payload: dict[str, Any]) -> str:
+    """e.g. ', weights int4 / bf16, KV cache fp8' (target / draft); empty when nothing is quantised."""
+    if not quantised(payload):
+        return ""
+    weights = " / ".join(payload[r]["weight_dtype"] or payload["dtype"] for r in ("target", "draft"))
+    kv = payload["kv_cache_dtype"] or payload["dtype"]
+    return f", weights {weights}, KV cache {kv}"
+
+
 def tree_tables(payload: dict[str, Any]) -> list[Any]:
     from rich.text import Text
     from rich.tree import Tree
@@ -155,7 +175,8 @@ def tree_tables(payload: dict[str, Any]) -> list[Any]:
     verify = payload.get("verify_cost")
     if verify is not None:
         lines.append(
-            f"t(n) from {verify['target']} on {verify['tensor_parallel']} x {verify['device']}, batch "
+            f"t(n) from {verify['target']} ({verify['precision']}) on {verify['tensor_parallel']} x "
+            f"{verify['device']}, batch "
             f"{verify['batch']}: t({payload['size']}) = {verify['t'][payload['size'] - 1]:.3f} steps"
         )
     if payload["speedup"] is not None:
@@ -193,6 +214,7 @@ def batch_tables(payload: dict[str, Any]) -> list[Any]:
     title = (
         f"{target['name']} (TP {target['tensor_parallel']}) drafted by {draft['name']} (TP "
         f"{draft['tensor_parallel']}) on {where}, alpha {payload['alpha']:g}, context {payload['context']}"
+        f"{formats(payload)}"
     )
     table = make_table(title, cols, rows, right=cols)
     breakeven = payload["breakeven_batch"]
