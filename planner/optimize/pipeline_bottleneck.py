@@ -176,6 +176,7 @@ class _Search:
         self.cut_share, self.cut_cost = np.zeros(len(self.entry_c)), np.zeros(self.n + 1)
         if cuts == "replicas":
             self.cut_share, self.cut_cost = outer_link_bound(planner, self.entry_c, self.entry_r)
+        self.exact = _ExactCuts(planner, len(self.entry_c)) if cuts == "exact" else None
         # J of each (cut, entry) at the last infeasible and the last feasible bottleneck (-1, n + 1: none)
         self.low = np.full((self.n, len(self.entry_c)), -1, dtype=np.int16)
         self.high = np.full((self.n, len(self.entry_c)), self.n + 1, dtype=np.int16)
@@ -187,6 +188,8 @@ class _Search:
 
         self.checks += 1
         options = self.planner.options
+        if self.exact is not None:
+            return self._check_exact(tau)
         came = np.zeros((self.n + 1, self.modulus, 2), dtype=np.int64)
         used, residue, event = check(
             float(tau),
@@ -212,6 +215,56 @@ class _Search:
             return None, float(event)
         return self._plan(came, int(residue)), float(event)
 
+    def _check_exact(self, tau: float) -> tuple[list[tuple[int, int, int]] | None, float]:
+        from planner.optimize.replica_cut_kernel import check_replicas
+
+        exact, options = self.exact, self.planner.options
+        assert exact is not None
+        used, residue, last, event = check_replicas(
+            float(tau),
+            self.cumulative,
+            self.alpha,
+            self.beta,
+            self.replicas,
+            self.entry_c,
+            self.entry_r,
+            exact.sizes,
+            exact.units,
+            exact.parents,
+            exact.places,
+            exact.bandwidth,
+            exact.latency,
+            int(self.modulus),
+            int(self.devices),
+            float(options.overlap.slowdown),
+            float(options.overlap.bucket_bytes),
+            bool(options.overlap.best_case),
+            float(options.update_s_per_parameter_byte),
+            self.low,
+            self.high,
+            exact.value,
+            exact.chosen,
+            exact.queue,
+        )
+        if used > self.devices:
+            return None, float(event)
+        return self._plan_exact(int(used), int(residue), int(last)), float(event)
+
+    def _plan_exact(self, used: int, c: int, r: int) -> list[tuple[int, int, int]]:
+        """The stages back from state n: an interval of entry ((c - r) mod M, r) from some i with the
+        devices `used` that reaches j (its J is in `high` after a feasible check)."""
+        assert self.exact is not None
+        value, chosen, m = self.exact.value, self.exact.chosen, self.modulus
+        per_residue = len(self.entry_c) // m
+        j, stages = self.n, []
+        while j > 0:
+            c = (c - r) % m
+            e = c * per_residue + (r - 1 if per_residue > 1 else 0)
+            i = int(np.flatnonzero((value[:j, e] == used) & (self.high[:j, e] >= j))[0])
+            stages.append((i, j, r))
+            j, used, r = i, used - r, int(chosen[i, e])
+        return stages[::-1]
+
     def _plan(self, came: NDArray[np.int64], c: int) -> list[tuple[int, int, int]]:
         j, m = self.n, self.modulus
         stages = []
@@ -226,6 +279,8 @@ class _Search:
         """The plan's bottleneck in the search's own model (its stage terms and cut terms)."""
         evaluated = self.planner.evaluate(plan)
         stage = max(s.time_s for s in evaluated.stages)
+        if self.exact is not None:
+            return max(stage, max(s.transfer_in_s for s in evaluated.stages))
         per_residue = len(self.entry_c) // self.modulus  # entries (c, r): c-major, r = 1, 2, ...
         cut = max(
             (
@@ -316,3 +371,31 @@ def outer_link_bound(
     moved = costs.output_activation_bytes[: n - 1] / planner.options.activation_compression_ratio
     cost[1:n] = 2.0 * (moved / (link.bandwidth * link.efficiency) + link.latency)
     return share, cost
+
+
+class _ExactCuts:
+    """The replica-aware cut terms' inputs and scratch for planner.optimize.replica_cut_kernel (links
+    that are not a shared medium: ValueError otherwise)."""
+
+    def __init__(self, planner: NativePlanner, entries: int):
+        levels, n = planner.topology.cluster.levels, planner.costs.num_states
+        if planner.options.cut_links != "replicas" or any(level.link.shared for level in levels):
+            raise ValueError("the exact cut search needs replica-aware cuts on links that are not shared")
+        counts = [level.count for level in levels]
+        self.units = np.array([math.prod(counts[:k]) for k in range(len(counts))], dtype=np.int64)
+        self.parents = np.array([*(math.prod(counts[: k + 1]) for k in range(len(counts) - 1)), 0])
+        residues = np.arange(planner.topology.groups[-2] if len(levels) > 1 else planner.topology.total)
+        self.places = np.stack(
+            [
+                [residues % parent if parent else residues * 0 for parent in self.parents],
+                [residues % unit for unit in self.units],
+            ]
+        )
+        self.bandwidth = np.array([level.link.bandwidth * level.link.efficiency for level in levels])
+        self.latency = np.array([level.link.latency for level in levels])
+        self.sizes = np.zeros(n + 1)
+        moved = planner.costs.output_activation_bytes[: n - 1]
+        self.sizes[1:n] = moved / planner.options.activation_compression_ratio
+        self.value = np.empty((n, entries), dtype=np.int16)
+        self.chosen = np.zeros((n, entries), dtype=np.int16)
+        self.queue = np.empty((entries, n), dtype=np.int16)

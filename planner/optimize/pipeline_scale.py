@@ -45,6 +45,9 @@ from planner.optimize.native_types import NativeResult
 from planner.optimize.pipeline_native import NativePlanner
 
 Plan = list[tuple[int, int, int]]
+# the exact cut search keeps 8 bytes per (cut, residue, replicas) entry besides the search's own 6:
+# 3·10^7 entries is 240 MB more (1,000 layers on 128 x 8: 8.2·10^6)
+MAX_EXACT_ENTRIES = 30_000_000
 
 
 def optimum_at_scale(planner: NativePlanner) -> NativeResult:
@@ -56,7 +59,14 @@ def optimum_at_scale(planner: NativePlanner) -> NativeResult:
     relaxed, bound, stats = search_bottleneck(planner, "none")
     candidates = _candidates(planner, relaxed)
     best, time = _best(planner, candidates)
-    if time > bound:  # the cuts (or the memory limit) bind: try the plan that avoids slow boundaries
+    if time > bound and _exact_cuts(planner):  # the cuts bind: search them, exactly
+        tighter, bound, stats = search_bottleneck(planner, "replicas", bound, stats.reach, relaxed)
+        candidates = [*candidates, *_candidates(planner, tighter)]
+        best, time = _best(planner, candidates)
+        if time > bound:
+            exact, bound, _ = search_bottleneck(planner, "exact", bound, stats.reach, best or None)
+            candidates = [*candidates, *_candidates(planner, exact)]
+    elif time > bound:  # the cuts (or the memory limit) bind: try the plan that avoids slow boundaries
         boundary = NativePlanner(costs, planner.topology.cluster, replace(options, cut_links="boundary"))
         boundary.topology = planner.topology  # its block patterns are costed already
         # τ0 <= the optimum of every model below; the same stage terms, so the relaxation's J bounds hold
@@ -65,6 +75,7 @@ def optimum_at_scale(planner: NativePlanner) -> NativeResult:
         if options.cut_links == "replicas":  # the cut terms' outer-link lower bound: a tighter bound
             tighter, bound, _ = search_bottleneck(planner, "replicas", bound, stats.reach, avoiding)
             candidates = [*candidates, *_candidates(planner, tighter)]
+    if time > bound:
         if not options.straight:
             candidates.append([(0, costs.num_states, devices)])  # data parallelism
         best, time = _best(planner, candidates)
@@ -77,6 +88,19 @@ def optimum_at_scale(planner: NativePlanner) -> NativeResult:
         )
     result = planner.evaluate(best)
     return replace(result, lower_bound_s=bound, method="bottleneck search")
+
+
+def _exact_cuts(planner: NativePlanner) -> bool:
+    """Whether the replica-aware cuts are searched exactly (point 3): the model charges them, no link is a
+    shared medium, and the search's scratch stays within MAX_EXACT_ENTRIES."""
+    topology = planner.topology
+    residues = topology.groups[-2] if len(topology.groups) > 1 else topology.total
+    entries = planner.costs.num_states * residues * (1 if planner.options.straight else topology.total)
+    return (
+        planner.options.cut_links == "replicas"
+        and not any(level.link.shared for level in topology.cluster.levels)
+        and entries <= MAX_EXACT_ENTRIES
+    )
 
 
 def _candidates(planner: NativePlanner, plan: Plan) -> list[Plan]:
