@@ -15,9 +15,9 @@ from planner.cost.overlap import device_overlap
 from planner.cost.stage_costs import Topology, _probe, sync_algorithms
 from planner.errors import InfeasibleError
 from planner.optimize import limits
+from planner.optimize.bottleneck_cuts import outer_link_bound
 from planner.optimize.chain_costs import plain_chain
 from planner.optimize.native_types import NativeOptions
-from planner.optimize.pipeline_bottleneck import outer_link_bound
 from planner.optimize.pipeline_native import NativePlanner, cluster_device, partition_native
 from planner.optimize.pipeline_scale import optimum_at_scale
 from planner.spec.catalog import find

@@ -3,7 +3,11 @@
 Same model and same optimum as planner.optimize.pipeline_native with `use_fewer_machines` (a plan may
 leave devices idle) and `cut_links="boundary"` (a cut's term on the link at the boundary device: the
 search below needs it to depend on the cut and the device's residue alone), or with no cut terms at
-all (`cuts="none"`: the relaxation planner.optimize.pipeline_scale proves its lower bound by), for a
+all (`cuts="none"`: the relaxation planner.optimize.pipeline_scale proves its lower bound by), or with
+a lower bound on each replica-aware cut term that depends on the cut, the residue and the replicas after
+it (`cuts="replicas"`: outer_link_bound, a tighter relaxation), or with the replica-aware cut terms
+themselves (`cuts="exact"`: the state also carries the replicas before the cut, see
+planner.optimize.replica_cut_kernel; exact for `cut_links="replicas"`, the default), for a
 chain whose stage figures grow with the range (a plain chain: every cut valid, prefix sums
 nondecreasing); no memory limit. The exact dynamic program there costs O(N^2 · n^2) (n states, N
 devices): 2.6·10^11 candidate evaluations for 1,000 layers on 128 × 8 GPUs. This search does not
@@ -29,9 +33,12 @@ Between checks each (cut, entry) keeps J at the last infeasible τ and the last 
 monotone in τ, so once the bracket is narrow most entries need no test at all.
 
 Search. The optimum τ* is one of the model's terms. Start with [total compute / N, data parallelism on
-all N]; bisect (a feasible check returns its plan, whose exact cost becomes the upper end); an infeasible
-check at τ also returns the smallest term above τ among the tests it made on reached states (the next
-value at which anything reached can change), so every τ below it is infeasible too. When the bracket's
+all N]; until a check beats the starting plan, check 5 %, 10 %, 20 %, ... above the lower end (the
+optimum is usually within tens of percent of it, and a check far above it reaches the most states:
+the dearest); then bisect (a feasible check returns its plan, whose exact cost becomes the upper
+end); an infeasible check at τ also returns the smallest term above τ among the tests it made on
+reached states (the next value at which anything reached can change), so every τ below it is
+infeasible too. When the bracket's
 lower end is feasible it is the optimum. Once the bracket is within PROBE, each new incumbent is probed
 (not twice in a row): a check at the largest double below it, infeasible, proves it optimal at once
 (1,000 layers on 128 x 8: 25 -> 11 checks; 4,000: 30 -> 15); feasible, its plan is the new
@@ -57,6 +64,7 @@ from numpy.typing import NDArray
 from planner.cost.overlap import device_overlap
 from planner.cost.stage_costs import sync_algorithms
 from planner.errors import SpecError
+from planner.optimize.bottleneck_cuts import ExactCuts, outer_link_bound
 from planner.optimize.chain_costs import ChainCosts
 from planner.optimize.native_types import NativeOptions, NativeResult
 from planner.optimize.pipeline_native import NativePlanner, cluster_device
@@ -66,6 +74,7 @@ INF = math.inf
 BIG = np.iinfo(np.int64).max // 4
 BRACKET = 1e-9  # bisect until hi / lo - 1 is below this, then step through the next terms
 PROBE = 1e-2  # below this hi / lo - 1, a feasible check is followed by one just below the incumbent
+GALLOP = 0.05  # until a check beats the starting plan, check 5 %, 10 %, 20 %, ... above the lower end
 
 
 @dataclass(frozen=True)
@@ -112,7 +121,9 @@ def search_bottleneck(
 ) -> tuple[list[tuple[int, int, int]], float, SearchStats]:
     """(the optimal plan, its bottleneck, how the search went) of `planner`'s chain and options with idle
     devices allowed and no memory limit, cut terms on the boundary link (`cuts="boundary"`; `planner`
-    must charge cuts there) or none (`cuts="none"`: a relaxation of every cut model). `floor`: a proven
+    must charge cuts there), none (`cuts="none"`: a relaxation of every cut model), the outer-link lower
+    bound (`cuts="replicas"`: a relaxation of the replica-aware model) or the replica-aware terms
+    (`cuts="exact"`; links that are not a shared medium: ValueError otherwise). `floor`: a proven
     lower bound on the bottleneck (e.g. the relaxation's optimum), where the bisection starts; `reach`:
     an earlier search's SearchStats.reach whose bottlenecks were all below `floor`, with the same stage
     terms (J depends on them alone), to start from; `incumbent`: a plan (at most all devices) whose cost in
@@ -176,7 +187,7 @@ class _Search:
         self.cut_share, self.cut_cost = np.zeros(len(self.entry_c)), np.zeros(self.n + 1)
         if cuts == "replicas":
             self.cut_share, self.cut_cost = outer_link_bound(planner, self.entry_c, self.entry_r)
-        self.exact = _ExactCuts(planner, len(self.entry_c)) if cuts == "exact" else None
+        self.exact = ExactCuts(planner, len(self.entry_c)) if cuts == "exact" else None
         # J of each (cut, entry) at the last infeasible and the last feasible bottleneck (-1, n + 1: none)
         self.low = np.full((self.n, len(self.entry_c)), -1, dtype=np.int16)
         self.high = np.full((self.n, len(self.entry_c)), self.n + 1, dtype=np.int16)
@@ -276,24 +287,31 @@ class _Search:
         return stages[::-1]
 
     def cost(self, plan: list[tuple[int, int, int]]) -> float:
-        """The plan's bottleneck in the search's own model (its stage terms and cut terms)."""
-        evaluated = self.planner.evaluate(plan)
-        stage = max(s.time_s for s in evaluated.stages)
-        if self.exact is not None:
-            return max(stage, max(s.transfer_in_s for s in evaluated.stages))
-        per_residue = len(self.entry_c) // self.modulus  # entries (c, r): c-major, r = 1, 2, ...
-        cut = max(
-            (
-                max(
-                    float(self.transfer[s.start, s.first_device % self.modulus]),
-                    self.cut_share[s.first_device % self.modulus * per_residue + s.replicas - 1]
-                    * self.cut_cost[s.start],
-                )
-                for s in evaluated.stages[1:]
-            ),
-            default=0.0,
-        )
-        return max(stage, cut)
+        """The plan's bottleneck in the search's own model (its stage terms and cut terms), computed as the
+        checks compute them (the same figures as NativePlanner.evaluate, bit for bit)."""
+        from planner.optimize.bottleneck_kernel import stage_terms
+        from planner.optimize.replica_cut_kernel import cut_term
+
+        starts, ends, replicas = (np.array(column, dtype=np.int64) for column in zip(*plan, strict=True))
+        residues = (np.cumsum(replicas) - replicas) % self.modulus
+        entries = residues * (len(self.entry_c) // self.modulus) + replicas - 1  # c-major, r = 1, 2, ...
+        overlap, update = self.planner.options.overlap, self.planner.options.update_s_per_parameter_byte
+        terms = [
+            float(value)
+            for value in stage_terms(
+                *(self.cumulative, self.alpha, self.beta, self.replicas, entries, starts, ends),
+                *(overlap.slowdown, overlap.bucket_bytes, overlap.best_case, update),
+            )
+        ]
+        for k in range(1, len(plan)):
+            i, c, e = int(starts[k]), int(residues[k]), int(entries[k])
+            if self.exact is not None:
+                x = self.exact
+                args = (x.units, x.parents, x.places, x.bandwidth, x.latency)
+                terms.append(cut_term(x.sizes[i], c, int(replicas[k - 1]), int(replicas[k]), *args))
+            else:
+                terms.append(max(float(self.transfer[i, c]), self.cut_share[e] * self.cut_cost[i]))
+        return max(terms)
 
     def run(
         self, floor: float = 0.0, incumbent: list[tuple[int, int, int]] | None = None
@@ -313,6 +331,7 @@ class _Search:
         high, probed, probe = self.cost(best), math.inf, False
         if incumbent is not None and self.cost(incumbent) < high:
             best, high = incumbent, self.cost(incumbent)
+        start = high
         while high > 0:
             # the incumbent is often the optimum once the bracket is narrow (the bisection would otherwise
             # close in on it from below, one infeasible check per halving): check the largest bottleneck
@@ -322,6 +341,8 @@ class _Search:
                 tau, probed = math.nextafter(high, 0.0), high
             elif floor > 0 and not self.checks:  # a given floor may be the optimum: feasible ends it
                 tau = low
+            elif high == start and low > 0:  # nothing better found yet: gallop up from the lower end
+                tau = min(math.sqrt(low * high), low * (1 + GALLOP * 2**self.checks))
             else:
                 tau = low if high <= low * (1 + BRACKET) else math.sqrt(low * high) if low > 0 else high / 2
             plan, event = self.check(tau)
@@ -342,60 +363,3 @@ class _Search:
         n, big_n = self.n, self.devices
         cuts = np.linspace(0, n, big_n + 1).round().astype(int)
         return [(int(a), int(b), 1) for a, b in itertools.pairwise(cuts) if b > a]
-
-
-def outer_link_bound(
-    planner: NativePlanner, entry_c: NDArray[np.int64], entry_r: NDArray[np.int64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """(share per entry, cost per cut): share[e] · cost[i] <= the replica-aware cut term
-    (planner.cost.cut_links) before state i onto a stage of r replicas at an offset of residue c, whatever
-    the stage before it. Only the outermost level's links are counted (a lower bound: the term is their
-    maximum), and only the units the stage after the cut touches. With M devices per outermost unit and
-    the parent the whole cluster, unit u carries (a_u (r_B - b_u) + b_u (r_A - a_u)) / (r_A r_B): a unit
-    of B's past the first (a_u = 0) carries b_u / r_B for every r_A; B's first unit (b = min(r_B, M - c),
-    a = min(r_A, c)) carries (r_B - b) / r_B when r_A <= c, and past c a value monotone in r_A, so at
-    least min(its value at c + 1, b / r_B). Zeros for one level, one unit or a shared medium."""
-    topology, costs = planner.topology, planner.costs
-    m, n = topology.groups[-2] if len(topology.groups) > 1 else 0, costs.num_states
-    share, cost = np.zeros(len(entry_c)), np.zeros(n + 1)
-    link = topology.cluster.levels[-1].link
-    if not m or topology.total <= m or link.shared:
-        return share, cost
-    r, c = entry_r.astype(float), entry_c.astype(float)
-    first = np.minimum(r, m - c)  # B's devices in its first outer unit
-    later = np.minimum(float(m), r - first) / r  # its next unit's share (0 when B fits in the first)
-    inside = (r - first) / r  # A within B's first unit (r_A <= c)
-    beyond = (c * (r - first) + first) / ((c + 1) * r)  # r_A = c + 1
-    head = np.where(c == 0, first / r, np.minimum(np.minimum(inside, beyond), first / r))
-    share = np.maximum(head, later) * (1 - 1e-9)  # below the cut term's own rounding
-    moved = costs.output_activation_bytes[: n - 1] / planner.options.activation_compression_ratio
-    cost[1:n] = 2.0 * (moved / (link.bandwidth * link.efficiency) + link.latency)
-    return share, cost
-
-
-class _ExactCuts:
-    """The replica-aware cut terms' inputs and scratch for planner.optimize.replica_cut_kernel (links
-    that are not a shared medium: ValueError otherwise)."""
-
-    def __init__(self, planner: NativePlanner, entries: int):
-        levels, n = planner.topology.cluster.levels, planner.costs.num_states
-        if planner.options.cut_links != "replicas" or any(level.link.shared for level in levels):
-            raise ValueError("the exact cut search needs replica-aware cuts on links that are not shared")
-        counts = [level.count for level in levels]
-        self.units = np.array([math.prod(counts[:k]) for k in range(len(counts))], dtype=np.int64)
-        self.parents = np.array([*(math.prod(counts[: k + 1]) for k in range(len(counts) - 1)), 0])
-        residues = np.arange(planner.topology.groups[-2] if len(levels) > 1 else planner.topology.total)
-        self.places = np.stack(
-            [
-                [residues % parent if parent else residues * 0 for parent in self.parents],
-                [residues % unit for unit in self.units],
-            ]
-        )
-        self.bandwidth = np.array([level.link.bandwidth * level.link.efficiency for level in levels])
-        self.latency = np.array([level.link.latency for level in levels])
-        self.sizes = np.zeros(n + 1)
-        moved = planner.costs.output_activation_bytes[: n - 1]
-        self.sizes[1:n] = moved / planner.options.activation_compression_ratio
-        self.value = np.empty((n, entries), dtype=np.int16)
-        self.chosen = np.zeros((n, entries), dtype=np.int16)
-        self.queue = np.empty((entries, n), dtype=np.int16)

@@ -5,31 +5,32 @@ planner.optimize.pipeline_native solves the native model exactly by a dynamic pr
 past about a minute. A plain chain past that comes here (the same call, `partition_native`, so `plan`,
 `pipeline partition` and `export` keep agreeing). What this answers, and what it proves:
 
-1. The relaxation. The bottleneck search (planner.optimize.pipeline_bottleneck, exact) finds the optimum
-   of the native model with every cut term set to 0, no memory limit and idle devices allowed. Each of
-   those only removes constraints or terms (every cut term is >= 0; the stage terms are the model's own),
-   so its optimum τ0 is a proven lower bound on the native optimum under any cut model (`replicas`, the
-   default, or `boundary`), with or without a memory limit, with idle devices allowed or every device used.
-   Under `replicas`, when τ0 is not met, a third search keeps each cut term's lower bound instead of 0:
-   one that depends on the cut, the offset's residue and the replicas after the cut alone
-   (pipeline_bottleneck.outer_link_bound: the outermost links the stage after the cut loads whatever
-   the stage before it), so the search's state stays (cut, residue) and its optimum is a proven lower
-   bound too, the one answered (1,000 layers on 128 x 8: gap 14.5 % -> 10.2 %); its plan is a candidate.
+1. The relaxations. The bottleneck search (planner.optimize.pipeline_bottleneck, exact in its model)
+   finds the optimum of the native model with no memory limit, idle devices allowed and each cut term
+   replaced by a lower bound: 0 (`cuts="none"`), or under `replicas` (the default) a bound that depends
+   on the cut, the offset's residue and the replicas after the cut alone (planner.optimize.
+   bottleneck_cuts.outer_link_bound: the outermost links the stage after the cut loads whatever the
+   stage before it), which keeps the search's state (cut, residue). Each only removes constraints or
+   lowers terms, so its optimum τ0 is a proven lower bound on the native optimum, with or without a
+   memory limit, with idle devices allowed or every device used.
 2. The incumbent. Its plan is evaluated in the full model (cuts on the links the replicas use, the memory
    limit, the in-flight counts of the devices it uses: NativePlanner.evaluate). When every device must be
    used and it leaves some idle, they join its last stage (straight: its longest stages are split).
    If that meets τ0, it is the optimum, proven.
-3. Cut links. Why not search the replica-aware cuts directly: their term depends on both stages' replica
-   counts and the device offset, not on (cut, device residue) alone, so the search's state (fewest devices
-   per cut and residue) would have to carry the previous stage's replicas, which is the dynamic program's
-   (n + 1)(N + 1)^2 table again. When the incumbent's cuts bind (it misses τ0), the search runs again with
-   the boundary cut terms (exact in that model, `cut_links="boundary"`; a cut's term then depends on the
-   cut and the residue alone), whose plan avoids slow boundaries; it is evaluated in the full model too.
-   It starts from τ0 (a lower bound in its model too) and from the first search's reach per entry (its
-   stage terms are the same), and shares its block patterns; so does the third search (point 1).
-   Data parallelism on all N devices is the last candidate. The best is answered with τ0 (or the third
-   search's optimum) as its lower bound: `lower_bound_s`, gap = (time - τ0) / τ0, printed. Gap 0:
-   proven optimal.
+3. Cut links, exactly. The replica-aware term also depends on the replicas before the cut, so when the
+   incumbent misses τ0 the search runs again with the terms themselves and the state (cut, residue,
+   replicas before the cut) (planner.optimize.replica_cut_kernel: fewest devices per state, a monotone
+   queue per entry); it starts at τ0 (its first check there often proves τ0 the optimum: 1,000 layers on
+   128 x 8, the gap of 10.2 % closed) and from the first search's reach per entry (the same stage
+   terms), and its optimum τ* is the native optimum with idle devices allowed and no memory limit: the
+   lower bound answered, met whenever its plan (filled as in point 2) stays within the memory limit and
+   meets it. It needs links that are not a shared medium and at most MAX_EXACT_ENTRIES (cut, residue,
+   replicas) entries. Otherwise, or under `boundary`, the search after the relaxation charges the
+   boundary cut terms (exact in that model, `cut_links="boundary"`; a cut's term then depends on the cut
+   and the residue alone), whose plan avoids slow boundaries, then (under `replicas`) the outer-link
+   bound as a tighter lower bound; both start from τ0 and the first search's reach.
+   Data parallelism on all N devices is the last candidate. The best is answered with the best proven
+   bound: `lower_bound_s`, gap = (time - bound) / bound, printed. Gap 0: proven optimal.
 
 No candidate within the memory limit: InfeasibleError naming the relaxation's optimum. Ties: the plan is
 the search's (fewest devices per state), a function of the inputs.
@@ -56,21 +57,19 @@ def optimum_at_scale(planner: NativePlanner) -> NativeResult:
     from planner.optimize.pipeline_bottleneck import search_bottleneck
 
     costs, devices, options = planner.costs, planner.topology.total, planner.options
-    relaxed, bound, stats = search_bottleneck(planner, "none")
-    candidates = _candidates(planner, relaxed)
+    exact_cuts = _exact_cuts(planner)
+    # the first search: the outer-link bound when the cuts are then searched exactly, else the relaxation
+    first, bound, stats = search_bottleneck(planner, "replicas" if exact_cuts else "none")
+    candidates = _candidates(planner, first)
     best, time = _best(planner, candidates)
-    if time > bound and _exact_cuts(planner):  # the cuts bind: search them, exactly
-        tighter, bound, stats = search_bottleneck(planner, "replicas", bound, stats.reach, relaxed)
-        candidates = [*candidates, *_candidates(planner, tighter)]
-        best, time = _best(planner, candidates)
-        if time > bound:
-            exact, bound, _ = search_bottleneck(planner, "exact", bound, stats.reach, best or None)
-            candidates = [*candidates, *_candidates(planner, exact)]
+    if time > bound and exact_cuts:  # the cuts (or the memory limit) bind: the exact cut search
+        exact, bound, _ = search_bottleneck(planner, "exact", bound, stats.reach, best or None)
+        candidates = [*candidates, *_candidates(planner, exact)]
     elif time > bound:  # the cuts (or the memory limit) bind: try the plan that avoids slow boundaries
         boundary = NativePlanner(costs, planner.topology.cluster, replace(options, cut_links="boundary"))
         boundary.topology = planner.topology  # its block patterns are costed already
         # τ0 <= the optimum of every model below; the same stage terms, so the relaxation's J bounds hold
-        avoiding, _, _ = search_bottleneck(boundary, "boundary", bound, stats.reach, relaxed)
+        avoiding, _, _ = search_bottleneck(boundary, "boundary", bound, stats.reach, first)
         candidates = [*candidates, *_candidates(planner, avoiding)]
         if options.cut_links == "replicas":  # the cut terms' outer-link lower bound: a tighter bound
             tighter, bound, _ = search_bottleneck(planner, "replicas", bound, stats.reach, avoiding)
