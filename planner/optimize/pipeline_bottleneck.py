@@ -57,12 +57,13 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 import numpy as np
 from numpy.typing import NDArray
 
 from planner.cost.overlap import device_overlap
-from planner.cost.stage_costs import sync_algorithms
+from planner.cost.stage_costs import Topology, sync_algorithms
 from planner.errors import SpecError
 from planner.optimize.bottleneck_cuts import ExactCuts, outer_link_bound
 from planner.optimize.chain_costs import ChainCosts
@@ -155,6 +156,26 @@ def search_bottleneck(
     return plan, bottleneck, stats
 
 
+_COEFFICIENTS: WeakKeyDictionary[Topology, dict[int, tuple[NDArray[np.float64], NDArray[np.float64]]]]
+_COEFFICIENTS = WeakKeyDictionary()
+
+
+def _coefficients(
+    topology: Topology, entry_c: NDArray[np.int64], entry_r: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each algorithm's (alpha, beta) per entry (zeros for one replica), kept per topology and entry count
+    for the searches that follow on it (the same chain's later searches)."""
+    kept = _COEFFICIENTS.setdefault(topology, {})
+    if len(entry_c) not in kept:
+        count = len(sync_algorithms())
+        alpha, beta = np.zeros((count, len(entry_c))), np.zeros((count, len(entry_c)))
+        for e, (c, r) in enumerate(zip(entry_c.tolist(), entry_r.tolist(), strict=True)):
+            if r > 1 and c + r <= topology.total:
+                alpha[:, e], beta[:, e] = topology.sync_coefficients(r, c)
+        kept[len(entry_c)] = alpha, beta
+    return kept[len(entry_c)]
+
+
 class _Search:
     def __init__(self, planner: NativePlanner, cuts: str):
         self.planner = planner
@@ -168,13 +189,7 @@ class _Search:
         replicas = [1] if planner.options.straight else list(range(1, big_n + 1))
         self.entry_c = np.repeat(np.arange(m, dtype=np.int64), len(replicas))
         self.entry_r = np.tile(np.array(replicas, dtype=np.int64), m)
-        count = len(sync_algorithms())
-        alpha = np.zeros((count, len(self.entry_c)))
-        beta = np.zeros((count, len(self.entry_c)))
-        for e, (c, r) in enumerate(zip(self.entry_c.tolist(), self.entry_r.tolist(), strict=True)):
-            if r > 1 and c + r <= big_n:
-                alpha[:, e], beta[:, e] = topology.sync_coefficients(r, c)
-        self.alpha, self.beta = alpha, beta
+        self.alpha, self.beta = _coefficients(topology, self.entry_c, self.entry_r)
         self.replicas = self.entry_r.astype(float)
         self.cumulative = np.stack([costs.cum_forward_s, costs.cum_backward_s, costs.cum_parameter_bytes])
         # transfer[i, c]: the cut before state i onto a device of residue c (c = 0: a server boundary)
