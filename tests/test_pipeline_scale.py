@@ -174,12 +174,6 @@ def test_the_outer_link_bound_is_below_every_replica_aware_cut_term() -> None:
     assert tight > 0
 
 
-def _residue_places(cluster: Cluster) -> tuple[Any, ...]:
-    planner = NativePlanner(_chain(np.random.default_rng(0), 3), cluster)
-    cuts = ExactCuts(planner, 1)
-    return cuts.units, cuts.parents, cuts.places, cuts.bandwidth, cuts.latency
-
-
 def test_the_exact_cut_term_equals_the_cut_links_term_bit_for_bit() -> None:
     """replica_cut_kernel.cut_term (closed form per residue) against CutLinks.term at real offsets, on
     one, two and three levels, aligned and unaligned offsets, every stage size."""
@@ -197,7 +191,7 @@ def test_the_exact_cut_term_equals_the_cut_links_term_bit_for_bit() -> None:
     rng = np.random.default_rng(23)
     for cluster in clusters:
         planner = NativePlanner(_chain(rng, 3), cluster)
-        arrays = _residue_places(cluster)
+        links = ExactCuts(planner, 1).links
         devices = cluster.total_devices
         modulus = Topology(cluster).groups[-2] if len(cluster.levels) > 1 else devices
         for offset in range(1, devices):
@@ -207,7 +201,7 @@ def test_the_exact_cut_term_equals_the_cut_links_term_bit_for_bit() -> None:
                     expected = float(
                         planner.cut_links.term(np.array([size]), offset - before, offset, offset + after)[0]
                     )
-                    assert cut_term(size, offset % modulus, before, after, *arrays) == expected
+                    assert cut_term(size, offset % modulus, before, after, links) == expected
 
 
 def test_the_exact_cut_search_finds_the_dynamic_programs_optimum() -> None:

@@ -56,17 +56,18 @@ class ExactCuts:
         if planner.options.cut_links != "replicas" or any(level.link.shared for level in levels):
             raise ValueError("the exact cut search needs replica-aware cuts on links that are not shared")
         counts = [level.count for level in levels]
-        self.units = np.array([math.prod(counts[:k]) for k in range(len(counts))], dtype=np.int64)
-        self.parents = np.array([*(math.prod(counts[: k + 1]) for k in range(len(counts) - 1)), 0])
+        units = np.array([math.prod(counts[:k]) for k in range(len(counts))], dtype=np.int64)
+        parents = np.array([*(math.prod(counts[: k + 1]) for k in range(len(counts) - 1)), 0])
         residues = np.arange(planner.topology.groups[-2] if len(levels) > 1 else planner.topology.total)
-        self.places = np.stack(
+        places = np.stack(
             [
-                [residues % parent if parent else residues * 0 for parent in self.parents],
-                [residues % unit for unit in self.units],
+                [residues % parent if parent else residues * 0 for parent in parents],
+                [residues % unit for unit in units],
             ]
         )
-        self.bandwidth = np.array([level.link.bandwidth * level.link.efficiency for level in levels])
-        self.latency = np.array([level.link.latency for level in levels])
+        bandwidth = np.array([level.link.bandwidth * level.link.efficiency for level in levels])
+        latency = np.array([level.link.latency for level in levels])
+        self.links = (units, parents, places, bandwidth, latency)  # as replica_cut_kernel reads them
         self.sizes = np.zeros(n + 1)
         moved = planner.costs.output_activation_bytes[: n - 1]
         self.sizes[1:n] = moved / planner.options.activation_compression_ratio

@@ -190,8 +190,12 @@ class _Search:
         self.entry_c = np.repeat(np.arange(m, dtype=np.int64), len(replicas))
         self.entry_r = np.tile(np.array(replicas, dtype=np.int64), m)
         self.alpha, self.beta = _coefficients(topology, self.entry_c, self.entry_r)
-        self.replicas = self.entry_r.astype(float)
-        self.cumulative = np.stack([costs.cum_forward_s, costs.cum_backward_s, costs.cum_parameter_bytes])
+        cumulative = np.stack([costs.cum_forward_s, costs.cum_backward_s, costs.cum_parameter_bytes])
+        overlap, update = planner.options.overlap, planner.options.update_s_per_parameter_byte
+        self.stage = (  # the stage terms' figures, as bottleneck_kernel reads them
+            *(cumulative, self.alpha, self.beta, self.entry_r.astype(float)),
+            *(float(overlap.slowdown), float(overlap.bucket_bytes), bool(overlap.best_case), float(update)),
+        )
         # transfer[i, c]: the cut before state i onto a device of residue c (c = 0: a server boundary)
         self.transfer = np.full((self.n + 1, m), INF) if cuts == "boundary" else np.zeros((self.n + 1, m))
         for c in range(m if cuts == "boundary" else 0):
@@ -213,29 +217,12 @@ class _Search:
         from planner.optimize.bottleneck_kernel import check
 
         self.checks += 1
-        options = self.planner.options
         if self.exact is not None:
             return self._check_exact(tau)
         came = np.zeros((self.n + 1, self.modulus, 2), dtype=np.int64)
         used, residue, event = check(
-            float(tau),
-            self.cumulative,
-            self.alpha,
-            self.beta,
-            self.replicas,
-            self.entry_c,
-            self.entry_r,
-            self.transfer,
-            self.cut_share,
-            self.cut_cost,
-            int(self.devices),
-            float(options.overlap.slowdown),
-            float(options.overlap.bucket_bytes),
-            bool(options.overlap.best_case),
-            float(options.update_s_per_parameter_byte),
-            self.low,
-            self.high,
-            came,
+            *(float(tau), self.stage, self.entry_c, self.entry_r),
+            *(self.transfer, self.cut_share, self.cut_cost, int(self.devices), self.low, self.high, came),
         )
         if used > self.devices:
             return None, float(event)
@@ -244,33 +231,12 @@ class _Search:
     def _check_exact(self, tau: float) -> tuple[list[tuple[int, int, int]] | None, float]:
         from planner.optimize.replica_cut_kernel import check_replicas
 
-        exact, options = self.exact, self.planner.options
+        exact = self.exact
         assert exact is not None
         used, residue, last, event = check_replicas(
-            float(tau),
-            self.cumulative,
-            self.alpha,
-            self.beta,
-            self.replicas,
-            self.entry_c,
-            self.entry_r,
-            exact.sizes,
-            exact.units,
-            exact.parents,
-            exact.places,
-            exact.bandwidth,
-            exact.latency,
-            int(self.modulus),
-            int(self.devices),
-            float(options.overlap.slowdown),
-            float(options.overlap.bucket_bytes),
-            bool(options.overlap.best_case),
-            float(options.update_s_per_parameter_byte),
-            self.low,
-            self.high,
-            exact.value,
-            exact.chosen,
-            exact.queue,
+            *(float(tau), self.stage, self.entry_c, self.entry_r, exact.sizes, exact.links),
+            *(int(self.modulus), int(self.devices), self.low, self.high),
+            *(exact.value, exact.chosen, exact.queue),
         )
         if used > self.devices:
             return None, float(event)
@@ -310,20 +276,12 @@ class _Search:
         starts, ends, replicas = (np.array(column, dtype=np.int64) for column in zip(*plan, strict=True))
         residues = (np.cumsum(replicas) - replicas) % self.modulus
         entries = residues * (len(self.entry_c) // self.modulus) + replicas - 1  # c-major, r = 1, 2, ...
-        overlap, update = self.planner.options.overlap, self.planner.options.update_s_per_parameter_byte
-        terms = [
-            float(value)
-            for value in stage_terms(
-                *(self.cumulative, self.alpha, self.beta, self.replicas, entries, starts, ends),
-                *(overlap.slowdown, overlap.bucket_bytes, overlap.best_case, update),
-            )
-        ]
+        terms = [float(value) for value in stage_terms(self.stage, entries, starts, ends)]
         for k in range(1, len(plan)):
             i, c, e = int(starts[k]), int(residues[k]), int(entries[k])
             if self.exact is not None:
-                x = self.exact
-                args = (x.units, x.parents, x.places, x.bandwidth, x.latency)
-                terms.append(cut_term(x.sizes[i], c, int(replicas[k - 1]), int(replicas[k]), *args))
+                before, after = int(replicas[k - 1]), int(replicas[k])
+                terms.append(cut_term(self.exact.sizes[i], c, before, after, self.exact.links))
             else:
                 terms.append(max(float(self.transfer[i, c]), self.cut_share[e] * self.cut_cost[i]))
         return max(terms)

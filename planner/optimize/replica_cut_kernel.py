@@ -18,11 +18,12 @@ more devices replaces those before it). The cut term is computed here in closed 
 integer numerators, the one division and the same float operations as planner.cost.cut_links (links
 that are not a shared medium: the caller checks), so a test here agrees with the model bit for bit.
 
-Arrays (the caller builds them; bottleneck_kernel describes cum, alpha, beta, replicas, entry_c,
-entry_r, low, high): sizes (n + 1,) the activation bytes moved at each cut (after compression); units,
-parents (L,) int64 devices per unit and per parent unit of each level (parent 0: the whole cluster, the
-outermost level); places (2, L, M) each residue's place in its level-k parent and unit (M, the
-residues, a multiple of every inner parent); bandwidth (bytes/s, after efficiency), latency (s) (L,);
+Inputs (the caller builds them; bottleneck_kernel describes stage, entry_c, entry_r, low, high): sizes
+(n + 1,) the activation bytes moved at each cut (after compression); links, a tuple (units, parents,
+places, bandwidth, latency): units, parents (L,) int64 devices per unit and per parent unit of each
+level (parent 0: the whole cluster, the outermost level), places (2, L, M) each residue's place in its
+level-k parent and unit (M, the residues, a multiple of every inner parent), bandwidth (bytes/s, after
+efficiency) and latency (s) (L,);
 value, chosen (n, E) int16 and queue (E, n) int16: scratch, the devices after each interval and the r_A
 it came from (for the plan), the intervals of each entry's queue.
 """
@@ -34,7 +35,7 @@ import math
 import numpy as np
 from numba import njit
 
-from planner.optimize.bottleneck_kernel import _term
+from planner.optimize.bottleneck_kernel import reach_end
 
 NONE = np.int16(-1)
 
@@ -64,11 +65,11 @@ def _numerator(unit, parent, position, inside, before, after):  # type: ignore[n
 
 
 @njit(cache=True)
-def cut_term(size, residue, before, after, units, parents, places, bandwidth, latency):  # type: ignore[no-untyped-def]
+def cut_term(size, residue, before, after, links):  # type: ignore[no-untyped-def]
     """The replica-aware cut term (s) for `size` bytes onto `after` replicas at an offset of residue
     `residue` (mod the devices of one outermost unit, a multiple of every inner parent) from `before`
-    replicas (planner.cost.cut_links.CutLinks.term, non-shared links). places[0 / 1, k, c]: residue c's
-    place in its level-k parent / unit."""
+    replicas (planner.cost.cut_links.CutLinks.term, non-shared links); `links` as the module doc says."""
+    units, parents, places, bandwidth, latency = links
     term = 0.0
     for k in range(units.shape[0]):
         position, inside = places[0, k, residue], places[1, k, residue]
@@ -80,30 +81,7 @@ def cut_term(size, residue, before, after, units, parents, places, bandwidth, la
 
 @njit(cache=True)
 def check_replicas(  # type: ignore[no-untyped-def]
-    tau,
-    cum,
-    alpha,
-    beta,
-    replicas,
-    entry_c,
-    entry_r,
-    sizes,
-    units,
-    parents,
-    places,
-    bandwidth,
-    latency,
-    modulus,
-    devices,
-    slowdown,
-    bucket,
-    best_case,
-    update,
-    low,
-    high,
-    value,
-    chosen,
-    queue,
+    tau, stage, entry_c, entry_r, sizes, links, modulus, devices, low, high, value, chosen, queue
 ):
     """Whether some plan keeps every stage and replica-aware cut term <= tau on at most `devices`.
 
@@ -112,6 +90,7 @@ def check_replicas(  # type: ignore[no-untyped-def]
     interval of entry e from state i (-1: none), `chosen[i, e]` the r_A of the state it left;
     planner.optimize.pipeline_bottleneck reads the plan back from them. The ends found become `high`
     (feasible) or `low` (infeasible) for the entries tested, as in bottleneck_kernel.check."""
+    cum, update = stage[0], stage[7]
     n = cum.shape[1] - 1
     count, m = entry_c.shape[0], modulus
     per_residue = count // m
@@ -184,13 +163,8 @@ def check_replicas(  # type: ignore[no-untyped-def]
                 if sorted_d[0] + r + rest / tau > devices + 1e-6:
                     event = min(event, rest / (devices + 1e-6 - sorted_d[0] - r))
                     continue
-                J = max(pointer[e], i, np.int64(low[i, e]))
-                while cap > J:
-                    t = _term(cum, alpha, beta, replicas, e, i, J + 1, slowdown, bucket, best_case, update)
-                    if t > tau:
-                        event = min(event, t)
-                        break
-                    J += 1
+                J, above = reach_end(stage, e, i, max(pointer[e], i, np.int64(low[i, e])), cap, tau)
+                event = min(event, above)
                 pointer[e] = J
                 reach[i, e] = J
                 if i == J:
@@ -207,25 +181,24 @@ def check_replicas(  # type: ignore[no-untyped-def]
                     if i == 0:
                         came = 0
                         break
-                    cut = cut_term(sizes[i], c, sorted_r[s], r, units, parents, places, bandwidth, latency)
+                    cut = cut_term(sizes[i], c, sorted_r[s], r, links)
                     if cut <= tau:
                         came, before = used, sorted_r[s]
                         break
                     event = min(event, cut)
                 if came < 0:
                     continue
-                if i < J:
-                    v = came + r
-                    value[i, e], chosen[i, e] = v, before
-                    t = tail[e]
-                    if t > head[e] and back_used[e] >= v:  # no fewer devices, leaving no later: drop
+                v = came + r
+                value[i, e], chosen[i, e] = v, before
+                t = tail[e]
+                if t > head[e] and back_used[e] >= v:  # no fewer devices, leaving no later: drop
+                    t -= 1
+                    while t > head[e] and value[queue[e, t - 1], e] >= v:
                         t -= 1
-                        while t > head[e] and value[queue[e, t - 1], e] >= v:
-                            t -= 1
-                    queue[e, t] = i
-                    tail[e], back_used[e] = t + 1, v
-                    if t == head[e]:
-                        front_end[e], front_used[e] = J, v
+                queue[e, t] = i
+                tail[e], back_used[e] = t + 1, v
+                if t == head[e]:
+                    front_end[e], front_used[e] = J, v
     best, residue, last = np.int64(1) << 40, 0, 0
     for c in range(m):
         for s in range(found[c]):
@@ -235,6 +208,6 @@ def check_replicas(  # type: ignore[no-untyped-def]
     for i in range(n):  # row views and a select: the loop vectorises (a branch here costs 30x)
         found_row, bound_row = reach[i], bound[i]
         for e in range(count):
-            J = found_row[e]
-            bound_row[e] = J if J >= 0 else bound_row[e]
+            end = found_row[e]
+            bound_row[e] = end if end >= 0 else bound_row[e]
     return best, residue, last, event
