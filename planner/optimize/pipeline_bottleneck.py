@@ -89,6 +89,10 @@ class SearchStats:
     # J per (cut, entry) at the search's infeasible bottlenecks, -1 where untested: lower bounds on J for
     # any later search of the same chain, devices and stage terms at larger bottlenecks (`reach`)
     reach: NDArray[np.int16]
+    # J per (cut, entry) at its feasible ones, n + 1 where untested: upper bounds on J for such a search
+    # at bottlenecks up to the last feasible one, `ceiling_s` (+inf: none)
+    ceiling: NDArray[np.int16]
+    ceiling_s: float
 
 
 def partition_bottleneck(
@@ -117,7 +121,7 @@ def search_bottleneck(
     planner: NativePlanner,
     cuts: str,
     floor: float = 0.0,
-    reach: NDArray[np.int16] | None = None,
+    earlier: SearchStats | None = None,
     incumbent: list[tuple[int, int, int]] | None = None,
 ) -> tuple[list[tuple[int, int, int]], float, SearchStats]:
     """(the optimal plan, its bottleneck, how the search went) of `planner`'s chain and options with idle
@@ -125,10 +129,10 @@ def search_bottleneck(
     must charge cuts there), none (`cuts="none"`: a relaxation of every cut model), the outer-link lower
     bound (`cuts="replicas"`: a relaxation of the replica-aware model) or the replica-aware terms
     (`cuts="exact"`; links that are not a shared medium: ValueError otherwise). `floor`: a proven
-    lower bound on the bottleneck (e.g. the relaxation's optimum), where the bisection starts; `reach`:
-    an earlier search's SearchStats.reach whose bottlenecks were all below `floor`, with the same stage
-    terms (J depends on them alone), to start from; `incumbent`: a plan (at most all devices) whose cost in
-    this search's model may narrow the bracket from above."""
+    lower bound on the bottleneck (e.g. the relaxation's optimum), where the bisection starts; `earlier`:
+    the stats of an earlier search whose infeasible bottlenecks were all below `floor`, with the same
+    stage terms (J depends on them alone), whose bounds on J this one starts from; `incumbent`: a plan (at
+    most all devices) whose cost in this search's model may narrow the bracket from above."""
     import time
 
     if not planner.costs.is_plain:
@@ -142,8 +146,9 @@ def search_bottleneck(
         raise ValueError("a boundary-cut search needs a planner with cut_links='boundary'")
     start = time.perf_counter()
     search = _Search(planner, cuts)
-    if reach is not None:
-        search.low = reach.copy()
+    if earlier is not None:
+        search.low, search.high = earlier.reach.copy(), earlier.ceiling.copy()
+        search.ceiling_s = earlier.ceiling_s
     built = time.perf_counter()
     plan, bottleneck = search.run(floor, incumbent)
     stats = SearchStats(
@@ -152,6 +157,8 @@ def search_bottleneck(
         coefficient_s=built - start,
         search_s=time.perf_counter() - built,
         reach=search.low,
+        ceiling=search.high,
+        ceiling_s=search.ceiling_s,
     )
     return plan, bottleneck, stats
 
@@ -210,15 +217,22 @@ class _Search:
         # J of each (cut, entry) at the last infeasible and the last feasible bottleneck (-1, n + 1: none)
         self.low = np.full((self.n, len(self.entry_c)), -1, dtype=np.int16)
         self.high = np.full((self.n, len(self.entry_c)), self.n + 1, dtype=np.int16)
+        self.ceiling_s = math.inf  # `high` holds up to this bottleneck (feasible checks only go down)
         self.checks = 0
 
     def check(self, tau: float) -> tuple[list[tuple[int, int, int]] | None, float]:
         """(a plan within τ or None, the smallest term above τ met on reached states)."""
+        self.checks += 1
+        if tau > self.ceiling_s:  # above an earlier search's last feasible bottleneck: its J bounds fail
+            self.high[:], self.ceiling_s = self.n + 1, math.inf
+        plan, event = self._check_exact(tau) if self.exact is not None else self._check(tau)
+        if plan is not None:
+            self.ceiling_s = tau
+        return plan, event
+
+    def _check(self, tau: float) -> tuple[list[tuple[int, int, int]] | None, float]:
         from planner.optimize.bottleneck_kernel import check
 
-        self.checks += 1
-        if self.exact is not None:
-            return self._check_exact(tau)
         came = np.zeros((self.n + 1, self.modulus, 2), dtype=np.int64)
         used, residue, event = check(
             *(float(tau), self.stage, self.entry_c, self.entry_r),

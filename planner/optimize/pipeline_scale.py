@@ -21,14 +21,14 @@ past about a minute. A plain chain past that comes here (the same call, `partiti
    incumbent misses τ0 the search runs again with the terms themselves and the state (cut, residue,
    replicas before the cut) (planner.optimize.replica_cut_kernel: fewest devices per state, a monotone
    queue per entry); it starts at τ0 (its first check there often proves τ0 the optimum: 1,000 layers on
-   128 x 8, the gap of 10.2 % closed) and from the first search's reach per entry (the same stage
+   128 x 8, the gap of 10.2 % closed) and from the first search's bounds on J per entry (the same stage
    terms), and its optimum τ* is the native optimum with idle devices allowed and no memory limit: the
    lower bound answered, met whenever its plan (filled as in point 2) stays within the memory limit and
    meets it. It needs links that are not a shared medium and at most MAX_EXACT_ENTRIES (cut, residue,
    replicas) entries. Otherwise, or under `boundary`, the search after the relaxation charges the
    boundary cut terms (exact in that model, `cut_links="boundary"`; a cut's term then depends on the cut
    and the residue alone), whose plan avoids slow boundaries, then (under `replicas`) the outer-link
-   bound as a tighter lower bound; both start from τ0 and the first search's reach.
+   bound as a tighter lower bound; both start from τ0 and the first search's bounds on J.
    Data parallelism on all N devices is the last candidate. The best is answered with the best proven
    bound: `lower_bound_s`, gap = (time - bound) / bound, printed. Gap 0: proven optimal.
 
@@ -63,16 +63,16 @@ def optimum_at_scale(planner: NativePlanner) -> NativeResult:
     candidates = _candidates(planner, first)
     best, time = _best(planner, candidates)
     if time > bound and exact_cuts:  # the cuts (or the memory limit) bind: the exact cut search
-        exact, bound, _ = search_bottleneck(planner, "exact", bound, stats.reach, best or None)
+        exact, bound, _ = search_bottleneck(planner, "exact", bound, stats, best or None)
         candidates = [*candidates, *_candidates(planner, exact)]
     elif time > bound:  # the cuts (or the memory limit) bind: try the plan that avoids slow boundaries
         boundary = NativePlanner(costs, planner.topology.cluster, replace(options, cut_links="boundary"))
         boundary.topology = planner.topology  # its block patterns are costed already
         # τ0 <= the optimum of every model below; the same stage terms, so the relaxation's J bounds hold
-        avoiding, _, _ = search_bottleneck(boundary, "boundary", bound, stats.reach, first)
+        avoiding, _, _ = search_bottleneck(boundary, "boundary", bound, stats, first)
         candidates = [*candidates, *_candidates(planner, avoiding)]
         if options.cut_links == "replicas":  # the cut terms' outer-link lower bound: a tighter bound
-            tighter, bound, _ = search_bottleneck(planner, "replicas", bound, stats.reach, avoiding)
+            tighter, bound, _ = search_bottleneck(planner, "replicas", bound, stats, avoiding)
             candidates = [*candidates, *_candidates(planner, tighter)]
     if time > bound:
         if not options.straight:
