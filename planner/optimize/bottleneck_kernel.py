@@ -16,7 +16,7 @@ residue c (zeros: no cut terms); cut_share (E,), cut_cost (n + 1,) a lower bound
 before state i onto entry e, cut_share[e] · cut_cost[i] (zeros: none;
 planner.optimize.bottleneck_cuts.outer_link_bound); low, high (n, E) int16 the per-entry bounds on J
 kept between checks (J at the last infeasible and the last feasible bottleneck; -1 and n + 1 when
-unknown).
+unknown); reach (n, E) int16 scratch, allocated once per search (fresh pages per check cost system time).
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ def check(  # type: ignore[no-untyped-def]
     low,
     high,
     came,
+    reach,
 ):
     """Whether some plan keeps every term <= tau on at most `devices` devices.
 
@@ -125,7 +126,7 @@ def check(  # type: ignore[no-untyped-def]
     block_min = np.full((m, blocks), BIG, dtype=np.int64)
     pointer = np.zeros(count, dtype=np.int64)
     fewest = np.full(m, BIG, dtype=np.int64)
-    reach = np.full((n, count), -1, dtype=np.int16)  # J per tested entry, to keep as a bound
+    reach[:, :] = -1  # J per tested entry, to keep as a bound
     total = cum[0, n] + cum[1, n] + cum[2, n] * update
     event = math.inf
     per_residue = count // m

@@ -218,6 +218,7 @@ class _Search:
         self.low = np.full((self.n, len(self.entry_c)), -1, dtype=np.int16)
         self.high = np.full((self.n, len(self.entry_c)), self.n + 1, dtype=np.int16)
         self.ceiling_s = math.inf  # `high` holds up to this bottleneck (feasible checks only go down)
+        self.reach = np.empty_like(self.high)  # the checks' scratch: J per tested entry
         self.checks = 0
 
     def check(self, tau: float) -> tuple[list[tuple[int, int, int]] | None, float]:
@@ -237,6 +238,7 @@ class _Search:
         used, residue, event = check(
             *(float(tau), self.stage, self.entry_c, self.entry_r),
             *(self.transfer, self.cut_share, self.cut_cost, int(self.devices), self.low, self.high, came),
+            self.reach,
         )
         if used > self.devices:
             return None, float(event)
@@ -250,7 +252,7 @@ class _Search:
         used, residue, last, event = check_replicas(
             *(float(tau), self.stage, self.entry_c, self.entry_r, exact.sizes, exact.links),
             *(int(self.modulus), int(self.devices), self.low, self.high),
-            *(exact.value, exact.chosen, exact.queue),
+            *(exact.value, exact.chosen, exact.queue, self.reach),
         )
         if used > self.devices:
             return None, float(event)

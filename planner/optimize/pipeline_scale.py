@@ -46,6 +46,7 @@ from planner.optimize.native_types import NativeResult
 from planner.optimize.pipeline_native import NativePlanner
 
 Plan = list[tuple[int, int, int]]
+Evaluated = dict[tuple[tuple[int, int, int], ...], NativeResult]  # each plan's figures, once
 # the exact cut search keeps 8 bytes per (cut, residue, replicas) entry besides the search's own 6:
 # 3·10^7 entries is 240 MB more (1,000 layers on 128 x 8: 8.2·10^6)
 MAX_EXACT_ENTRIES = 30_000_000
@@ -57,11 +58,11 @@ def optimum_at_scale(planner: NativePlanner) -> NativeResult:
     from planner.optimize.pipeline_bottleneck import search_bottleneck
 
     costs, devices, options = planner.costs, planner.topology.total, planner.options
-    exact_cuts = _exact_cuts(planner)
+    exact_cuts, evaluated = _exact_cuts(planner), Evaluated()
     # the first search: the outer-link bound when the cuts are then searched exactly, else the relaxation
     first, bound, stats = search_bottleneck(planner, "replicas" if exact_cuts else "none")
     candidates = _candidates(planner, first)
-    best, time = _best(planner, candidates)
+    best, time = _best(planner, candidates, evaluated)
     if time > bound and exact_cuts:  # the cuts (or the memory limit) bind: the exact cut search
         exact, bound, _ = search_bottleneck(planner, "exact", bound, stats, best or None)
         candidates = [*candidates, *_candidates(planner, exact)]
@@ -74,10 +75,9 @@ def optimum_at_scale(planner: NativePlanner) -> NativeResult:
         if options.cut_links == "replicas":  # the cut terms' outer-link lower bound: a tighter bound
             tighter, bound, _ = search_bottleneck(planner, "replicas", bound, stats, avoiding)
             candidates = [*candidates, *_candidates(planner, tighter)]
-    if time > bound:
-        if not options.straight:
-            candidates.append([(0, costs.num_states, devices)])  # data parallelism
-        best, time = _best(planner, candidates)
+    best, time = _best(planner, candidates, evaluated)
+    if time > bound and not options.straight:  # data parallelism, the last candidate
+        best, time = _best(planner, [*candidates, [(0, costs.num_states, devices)]], evaluated)
     if not math.isfinite(time):
         raise InfeasibleError(
             f"no native partition of {costs.num_states:,} states on {devices:,} devices found within the "
@@ -85,8 +85,7 @@ def optimum_at_scale(planner: NativePlanner) -> NativeResult:
             f"{bound * 1e3:.6g} ms per minibatch without memory or cut terms) exceed it; use devices with "
             "more memory"
         )
-    result = planner.evaluate(best)
-    return replace(result, lower_bound_s=bound, method="bottleneck search")
+    return replace(evaluated[tuple(best)], lower_bound_s=bound, method="bottleneck search")
 
 
 def _exact_cuts(planner: NativePlanner) -> bool:
@@ -130,11 +129,13 @@ def _fill(plan: Plan, devices: int, straight: bool) -> Plan | None:
     return stages
 
 
-def _best(planner: NativePlanner, plans: list[Plan]) -> tuple[Plan, float]:
-    """The fastest plan in the full model (+inf over the memory limit), the first among equals."""
+def _best(planner: NativePlanner, plans: list[Plan], evaluated: Evaluated) -> tuple[Plan, float]:
+    """The fastest plan in the full model (+inf over the memory limit), the first among equals; each
+    plan's figures kept in `evaluated`."""
     best, time = plans[0] if plans else [], math.inf
     for plan in plans:
-        candidate = planner.evaluate(plan).pipeline_time_s
-        if candidate < time:
-            best, time = plan, candidate
+        if tuple(plan) not in evaluated:
+            evaluated[tuple(plan)] = planner.evaluate(plan)
+        if evaluated[tuple(plan)].pipeline_time_s < time:
+            best, time = plan, evaluated[tuple(plan)].pipeline_time_s
     return best, time

@@ -24,8 +24,8 @@ places, bandwidth, latency): units, parents (L,) int64 devices per unit and per 
 level (parent 0: the whole cluster, the outermost level), places (2, L, M) each residue's place in its
 level-k parent and unit (M, the residues, a multiple of every inner parent), bandwidth (bytes/s, after
 efficiency) and latency (s) (L,);
-value, chosen (n, E) int16 and queue (E, n) int16: scratch, the devices after each interval and the r_A
-it came from (for the plan), the intervals of each entry's queue.
+value, chosen, reach (n, E) int16 and queue (E, n) int16: scratch, the devices after each interval and
+the r_A it came from (for the plan), its J, the intervals of each entry's queue.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def cut_term(size, residue, before, after, links):  # type: ignore[no-untyped-de
 
 @njit(cache=True)
 def check_replicas(  # type: ignore[no-untyped-def]
-    tau, stage, entry_c, entry_r, sizes, links, modulus, devices, low, high, value, chosen, queue
+    tau, stage, entry_c, entry_r, sizes, links, modulus, devices, low, high, value, chosen, queue, reach
 ):
     """Whether some plan keeps every stage and replica-aware cut term <= tau on at most `devices`.
 
@@ -101,7 +101,7 @@ def check_replicas(  # type: ignore[no-untyped-def]
     front_used = np.zeros(count, dtype=np.int64)
     back_used = np.zeros(count, dtype=np.int64)  # devices of each queue's last interval
     pointer = np.zeros(count, dtype=np.int64)
-    reach = np.full((n, count), -1, dtype=np.int16)
+    reach[:, :] = -1
     value[:, :] = NONE
     found_r = np.zeros((m, per_residue + 1), dtype=np.int64)  # the states at i per residue: r_A
     found_d = np.zeros((m, per_residue + 1), dtype=np.int64)  # and devices
