@@ -123,6 +123,7 @@ def search_bottleneck(
     floor: float = 0.0,
     earlier: SearchStats | None = None,
     incumbent: list[tuple[int, int, int]] | None = None,
+    budget: int | None = None,
 ) -> tuple[list[tuple[int, int, int]], float, SearchStats]:
     """(the optimal plan, its bottleneck, how the search went) of `planner`'s chain and options with idle
     devices allowed and no memory limit, cut terms on the boundary link (`cuts="boundary"`; `planner`
@@ -132,7 +133,9 @@ def search_bottleneck(
     lower bound on the bottleneck (e.g. the relaxation's optimum), where the bisection starts; `earlier`:
     the stats of an earlier search whose infeasible bottlenecks were all below `floor`, with the same
     stage terms (J depends on them alone), whose bounds on J this one starts from; `incumbent`: a plan (at
-    most all devices) whose cost in this search's model may narrow the bracket from above."""
+    most all devices) whose cost in this search's model may narrow the bracket from above; `budget`: the
+    most checks, after which the best plan found and the bracket's lower end (a proven lower bound on the
+    optimum, in place of the bottleneck) are returned."""
     import time
 
     if not planner.costs.is_plain:
@@ -150,7 +153,7 @@ def search_bottleneck(
         search.low, search.high = earlier.reach.copy(), earlier.ceiling.copy()
         search.ceiling_s = earlier.ceiling_s
     built = time.perf_counter()
-    plan, bottleneck = search.run(floor, incumbent)
+    plan, _, proven = search.run(floor, incumbent, budget)
     stats = SearchStats(
         checks=search.checks,
         patterns=planner.topology.patterns,
@@ -160,7 +163,7 @@ def search_bottleneck(
         ceiling=search.high,
         ceiling_s=search.ceiling_s,
     )
-    return plan, bottleneck, stats
+    return plan, proven, stats
 
 
 _COEFFICIENTS: WeakKeyDictionary[Topology, dict[int, tuple[NDArray[np.float64], NDArray[np.float64]]]]
@@ -303,10 +306,14 @@ class _Search:
         return max(terms)
 
     def run(
-        self, floor: float = 0.0, incumbent: list[tuple[int, int, int]] | None = None
-    ) -> tuple[list[tuple[int, int, int]], float]:
-        """The optimal plan of the search's model and its bottleneck (exact: see the module doc), given a
-        proven lower bound `floor` on it and a plan to start from (`incumbent`)."""
+        self,
+        floor: float = 0.0,
+        incumbent: list[tuple[int, int, int]] | None = None,
+        budget: int | None = None,
+    ) -> tuple[list[tuple[int, int, int]], float, float]:
+        """(the best plan found, its bottleneck, a proven lower bound on the optimum: the bottleneck
+        itself, the optimum, unless `budget` checks ran out first; see the module doc), given a proven
+        lower bound `floor` on it and a plan to start from (`incumbent`)."""
         costs, planner = self.planner.costs, self.planner
         n, big_n = self.n, self.devices
         update = planner.options.update_s_per_parameter_byte
@@ -330,7 +337,7 @@ class _Search:
                 tau, probed = math.nextafter(high, 0.0), high
             elif floor > 0 and not self.checks:  # a given floor may be the optimum: feasible ends it
                 tau = low
-            elif high == start and low > 0:  # nothing better found yet: gallop up from the lower end
+            elif high == start and low > 0 and not floor:  # nothing better yet: gallop up from the lower end
                 tau = min(math.sqrt(low * high), low * (1 + GALLOP * 2**self.checks))
             else:
                 tau = low if high <= low * (1 + BRACKET) else math.sqrt(low * high) if low > 0 else high / 2
@@ -345,7 +352,9 @@ class _Search:
                 low = max(low, event)
                 if low >= high:
                     break
-        return best, high
+            if budget is not None and self.checks >= budget and low < high:
+                return best, high, low
+        return best, high, high
 
     def _straight_start(self) -> list[tuple[int, int, int]]:
         """A feasible straight plan when there are more states than devices: equal state counts."""

@@ -79,6 +79,21 @@ def cut_term(size, residue, before, after, links):  # type: ignore[no-untyped-de
     return term
 
 
+@njit(cache=True, inline="always")
+def _outer_alone(size, residue, replicas, after, links):  # type: ignore[no-untyped-def]
+    """A lower bound on cut_term that depends on one side alone: the outermost level's term from that
+    side's nearest unit without the other side (`after`: B's, else A's). The outermost parent is the
+    whole cluster, so that numerator over r_A · r_B is the same rational, and float, as devices / r."""
+    units, _, places, bandwidth, latency = links
+    k = units.shape[0] - 1
+    unit, inside = units[k], places[1, k, residue]
+    if after:
+        inside = unit - inside if inside else 0
+    alone = min(unit, replicas - inside) if replicas > inside else 0
+    doubled = 2.0 * (alone / replicas)
+    return size * (doubled / bandwidth[k]) + doubled * latency[k]
+
+
 @njit(cache=True)
 def check_replicas(  # type: ignore[no-untyped-def]
     tau, stage, entry_c, entry_r, sizes, links, modulus, devices, low, high, value, chosen, queue, reach
@@ -150,12 +165,25 @@ def check_replicas(  # type: ignore[no-untyped-def]
                 kept += 1
             if kept < k and sorted_d[kept] <= devices:
                 event = min(event, remaining / (devices + 1e-6 - sorted_d[kept]))  # where it stops pruning
+            passing = 0  # drop the states whose side of the cut alone exceeds tau, whatever r_B
+            for s in range(kept):
+                alone = _outer_alone(sizes[i], c, sorted_r[s], False, links) if i > 0 else 0.0
+                if alone > tau:
+                    event = min(event, alone)
+                    continue
+                sorted_r[passing], sorted_d[passing] = sorted_r[s], sorted_d[s]
+                passing += 1
+            kept = passing
             if kept == 0:
                 continue
             for e in range(c * per_residue, (c + 1) * per_residue):
                 r = entry_r[e]
                 if sorted_d[0] + r > devices:
                     break
+                alone = _outer_alone(sizes[i], c, r, True, links) if i > 0 else 0.0
+                if alone > tau:  # B's side of the cut alone exceeds tau, whatever r_A
+                    event = min(event, alone)
+                    continue
                 # the interval's states (j <= J, r, the devices + r) are pruned when even the rest after
                 # J does not fit (J <= the bound `high`): skip the entry, or the states with too many
                 cap = min(n, np.int64(high[i, e]))
