@@ -52,9 +52,9 @@ Evaluated = dict[tuple[tuple[int, int, int], ...], NativeResult]  # each plan's 
 # the exact cut search keeps 8 bytes per (cut, residue, replicas) entry besides the search's own 6:
 # 3·10^7 entries is 240 MB more (1,000 layers on 128 x 8: 8.2·10^6)
 MAX_EXACT_ENTRIES = 30_000_000
-# the exact cut search's checks (0.05-1 s each at 1,000 layers on 128 x 8); past them the bracket's
-# lower end is the bound answered (1,000 layers with 3x the activations: 16 checks, 9.8 s, to the
-# optimum; 8 leave a gap of 0.85 % in 5 s)
+# the exact cut search's checks (0.05-0.6 s each at 1,000 layers on 1,024 GPUs); past them the bracket's
+# lower end is the bound answered (1,000 layers with 3x the bench's activations on 128 x 8: 8 checks,
+# 4.2 s, gap 0.95 %; 16 to the optimum, 9.8 s before the one-sided tests)
 EXACT_CHECKS = 8
 
 
