@@ -132,10 +132,10 @@ def search_bottleneck(
     (`cuts="exact"`; links that are not a shared medium: ValueError otherwise). `floor`: a proven
     lower bound on the bottleneck (e.g. the relaxation's optimum), where the bisection starts; `earlier`:
     the stats of an earlier search whose infeasible bottlenecks were all below `floor`, with the same
-    stage terms (J depends on them alone), whose bounds on J this one starts from; `incumbent`: a plan (at
-    most all devices) whose cost in this search's model may narrow the bracket from above; `budget`: the
-    most checks, after which the best plan found and the bracket's lower end (a proven lower bound on the
-    optimum, in place of the bottleneck) are returned."""
+    stage terms (J depends on them alone), whose bounds on J this one starts from (and changes: copy
+    them to use them again); `incumbent`: a plan (at most all devices) whose cost in this search's model
+    may narrow the bracket from above; `budget`: the most checks, after which the best plan found and the
+    bracket's lower end (a proven lower bound on the optimum, in place of the bottleneck) are returned."""
     import time
 
     if not planner.costs.is_plain:
@@ -150,7 +150,7 @@ def search_bottleneck(
     start = time.perf_counter()
     search = _Search(planner, cuts)
     if earlier is not None:
-        search.low, search.high = earlier.reach.copy(), earlier.ceiling.copy()
+        search.low, search.high = earlier.reach, earlier.ceiling  # taken over, not copied
         search.ceiling_s = earlier.ceiling_s
     built = time.perf_counter()
     plan, _, proven = search.run(floor, incumbent, budget)

@@ -76,7 +76,8 @@ def optimum_at_scale(planner: NativePlanner) -> NativeResult:
         boundary = NativePlanner(costs, planner.topology.cluster, replace(options, cut_links="boundary"))
         boundary.topology = planner.topology  # its block patterns are costed already
         # τ0 <= the optimum of every model below; the same stage terms, so the relaxation's J bounds hold
-        avoiding, _, _ = search_bottleneck(boundary, "boundary", bound, stats, first)
+        relaxed = replace(stats, reach=stats.reach.copy(), ceiling=stats.ceiling.copy())  # used twice
+        avoiding, _, _ = search_bottleneck(boundary, "boundary", bound, relaxed, first)
         candidates = [*candidates, *_candidates(planner, avoiding)]
         if options.cut_links == "replicas":  # the cut terms' outer-link lower bound: a tighter bound
             tighter, bound, _ = search_bottleneck(planner, "replicas", bound, stats, avoiding)
