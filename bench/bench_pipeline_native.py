@@ -14,8 +14,8 @@
    through partition_native past the dynamic program's limits (planner.optimize.pipeline_scale: the
    bottleneck search, its proven lower bound and gap), and the per-entry cost behind the limit
    BOTTLENECK_ENTRY_S (search seconds / (checks x entries)). With --cross-check, 200 and 500 layers on
-   8 GPUs both ways: the search's boundary optimum equals the DP's, and the scale path's bound and
-   incumbent bracket the DP's replica-aware optimum.
+   8 GPUs and 120 layers on 16 x 8 both ways: the search's boundary optimum equals the DP's, and the
+   scale path's bound and incumbent bracket the DP's replica-aware optimum (equal when the gap is 0).
 
 Run (repository root): PYTHONPATH=. python bench/bench_pipeline_native.py [--data ../shared] [--runs 3]
     [--layers 1000] [--servers 128] [--cross-check] [--scale]
@@ -211,6 +211,7 @@ def main() -> None:
         if args.cross_check:
             cross_check(200, 1)
             cross_check(500, 1)
+            cross_check(120, 16)  # replica-aware cuts across servers: the exact cut search at work
         return
     if not args.skip_profiles:
         profiles(args.data, args.runs)

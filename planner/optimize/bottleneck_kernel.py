@@ -7,28 +7,50 @@ and a compiled loop does the same tests in well under a second. The stage term i
 same operations in the same order as planner.cost.stage_costs.stage_time (IEEE double, no fast-math),
 so a test here agrees with the dynamic program's figure bit for bit.
 
-Arrays (the caller builds them): cum (3, n + 1) prefix sums of forward s, backward s, parameter bytes;
-alpha, beta (K, E) per entry e = (residue c, replicas r) the K algorithms' affine coefficients (zeros
-for r = 1); transfer (n + 1, M) the cut term before state i onto residue c (zeros: no cut terms);
-cut_share (E,), cut_cost (n + 1,) a lower bound on the cut term before state i onto entry e,
-cut_share[e] · cut_cost[i] (zeros: none; planner.optimize.pipeline_bottleneck.outer_link_shares);
-low, high (n, E) int16 the per-entry bounds on J kept between checks (J at the last infeasible and the
-last feasible bottleneck; -1 and n + 1 when unknown).
+Inputs (the caller builds them): stage, the stage terms' figures as one tuple (cum, alpha, beta,
+replicas, slowdown, bucket bytes, best_case, update s per parameter byte): cum (3, n + 1) prefix sums
+of forward s, backward s, parameter bytes; alpha, beta (K, E) per entry e = (residue c, replicas r) the
+K algorithms' affine coefficients (zeros for r = 1); replicas (E,) as floats; the rest the overlap's
+(planner.cost.overlap.Overlap) and the options'. transfer (n + 1, M) the cut term before state i onto
+residue c (zeros: no cut terms); cut_share (E,), cut_cost (n + 1,) a lower bound on the cut term
+before state i onto entry e, cut_share[e] · cut_cost[i] (zeros: none;
+planner.optimize.bottleneck_cuts.outer_link_bound); low, high (n, E) int16 the per-entry bounds on J
+kept between checks (J at the last infeasible and the last feasible bottleneck; -1 and n + 1 when
+unknown); reach (n, E) int16 scratch, allocated once per search (fresh pages per check cost system time).
 """
 
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 from numba import njit
+
+
+def _skip_blas_probe() -> None:
+    """numba's array functions probe scipy for BLAS when they first load (numba.np.arraymath imports
+    scipy.linalg: about 0.2 s, a tenth of the 1,000-layer target); these kernels call no BLAS, so the
+    probe is answered "none" unless scipy.linalg is loaded already (then it costs nothing). Other
+    numba code in the process would lose np.dot; planner has none."""
+    if "scipy.linalg" in sys.modules or "numba.np.arraymath" in sys.modules:
+        return
+    sys.modules["scipy.linalg"] = None  # type: ignore[assignment]  # an import of it fails at once
+    try:
+        import numba.np.arraymath  # noqa: F401
+    finally:
+        del sys.modules["scipy.linalg"]
+
+
+_skip_blas_probe()
 
 BIG = np.int64(1) << 40
 BLOCK = 64  # positions per block of the suffix minima
 
 
 @njit(cache=True, inline="always")
-def _term(cum, alpha, beta, replicas, e, i, j, slowdown, bucket, best_case, update):  # type: ignore[no-untyped-def]
+def _term(stage, e, i, j):  # type: ignore[no-untyped-def]
+    cum, alpha, beta, replicas, slowdown, bucket, best_case, update = stage
     forward = cum[0, j] - cum[0, i]
     backward = cum[1, j] - cum[1, i]
     parameters = cum[2, j] - cum[2, i]
@@ -49,26 +71,42 @@ def _term(cum, alpha, beta, replicas, e, i, j, slowdown, bucket, best_case, upda
     return (forward + phase + parameters * update) / replicas[e]
 
 
+@njit(cache=True, inline="always")
+def reach_end(stage, e, i, start, cap, tau):  # type: ignore[no-untyped-def]
+    """(the largest j in [start, cap] whose stage term from state i on entry e is <= tau, the first term
+    above tau met or inf): the stage terms grow with j, and start's is known to pass (or start = i)."""
+    end = start
+    while cap > end:
+        term = _term(stage, e, i, end + 1)
+        if term > tau:
+            return end, term
+        end += 1
+    return end, math.inf
+
+
+@njit(cache=True)
+def stage_terms(stage, entries, starts, ends):  # type: ignore[no-untyped-def]
+    """The stage terms of a plan's stages (entry, start, end), as the check computes them."""
+    terms = np.empty(entries.shape[0])
+    for s in range(entries.shape[0]):
+        terms[s] = _term(stage, entries[s], starts[s], ends[s])
+    return terms
+
+
 @njit(cache=True)
 def check(  # type: ignore[no-untyped-def]
     tau,
-    cum,
-    alpha,
-    beta,
-    replicas,
+    stage,
     entry_c,
     entry_r,
     transfer,
     cut_share,
     cut_cost,
     devices,
-    slowdown,
-    bucket,
-    best_case,
-    update,
     low,
     high,
     came,
+    reach,
 ):
     """Whether some plan keeps every term <= tau on at most `devices` devices.
 
@@ -77,6 +115,7 @@ def check(  # type: ignore[no-untyped-def]
     entry left untested has its end fixed by its bounds there. `came` (n + 1, M, 2) receives the (start,
     replicas) of the stage reaching each (state, residue). The ends found become `high` (feasible) or
     `low` (infeasible) for the entries tested."""
+    cum, update = stage[0], stage[7]
     n = cum.shape[1] - 1
     m = transfer.shape[1]
     count = entry_c.shape[0]
@@ -87,7 +126,7 @@ def check(  # type: ignore[no-untyped-def]
     block_min = np.full((m, blocks), BIG, dtype=np.int64)
     pointer = np.zeros(count, dtype=np.int64)
     fewest = np.full(m, BIG, dtype=np.int64)
-    reach = np.full((n, count), -1, dtype=np.int16)  # J per tested entry, to keep as a bound
+    reach[:, :] = -1  # J per tested entry, to keep as a bound
     total = cum[0, n] + cum[1, n] + cum[2, n] * update
     event = math.inf
     per_residue = count // m
@@ -130,14 +169,9 @@ def check(  # type: ignore[no-untyped-def]
                 if i > 0 and cut_share[e] * cut_cost[i] > tau:
                     event = min(event, cut_share[e] * cut_cost[i])
                     continue
-                J = max(pointer[e], i, np.int64(low[i, e]))
-                cap = min(n, np.int64(high[i, e]))
-                while cap > J:
-                    t = _term(cum, alpha, beta, replicas, e, i, J + 1, slowdown, bucket, best_case, update)
-                    if t > tau:
-                        event = min(event, t)
-                        break
-                    J += 1
+                start, cap = max(pointer[e], i, np.int64(low[i, e])), min(n, np.int64(high[i, e]))
+                J, above = reach_end(stage, e, i, start, cap, tau)
+                event = min(event, above)
                 pointer[e] = J
                 reach[i, e] = J
                 if i < J:
@@ -159,8 +193,9 @@ def check(  # type: ignore[no-untyped-def]
         came[n, residue, 0] = end_i[residue, n]
         came[n, residue, 1] = end_r[residue, n]
     bound = high if feasible else low  # J at a feasible tau bounds J from above below it, and vice versa
-    for i in range(n):
+    for i in range(n):  # row views and a select: the loop vectorises (a branch here costs 30x)
+        found_row, bound_row = reach[i], bound[i]
         for e in range(count):
-            if reach[i, e] >= 0:
-                bound[i, e] = reach[i, e]
+            end = found_row[e]
+            bound_row[e] = end if end >= 0 else bound_row[e]
     return best, residue, event

@@ -3,7 +3,11 @@
 Same model and same optimum as planner.optimize.pipeline_native with `use_fewer_machines` (a plan may
 leave devices idle) and `cut_links="boundary"` (a cut's term on the link at the boundary device: the
 search below needs it to depend on the cut and the device's residue alone), or with no cut terms at
-all (`cuts="none"`: the relaxation planner.optimize.pipeline_scale proves its lower bound by), for a
+all (`cuts="none"`: the relaxation planner.optimize.pipeline_scale proves its lower bound by), or with
+a lower bound on each replica-aware cut term that depends on the cut, the residue and the replicas after
+it (`cuts="replicas"`: outer_link_bound, a tighter relaxation), or with the replica-aware cut terms
+themselves (`cuts="exact"`: the state also carries the replicas before the cut, see
+planner.optimize.replica_cut_kernel; exact for `cut_links="replicas"`, the default), for a
 chain whose stage figures grow with the range (a plain chain: every cut valid, prefix sums
 nondecreasing); no memory limit. The exact dynamic program there costs O(N^2 · n^2) (n states, N
 devices): 2.6·10^11 candidate evaluations for 1,000 layers on 128 × 8 GPUs. This search does not
@@ -29,9 +33,12 @@ Between checks each (cut, entry) keeps J at the last infeasible τ and the last 
 monotone in τ, so once the bracket is narrow most entries need no test at all.
 
 Search. The optimum τ* is one of the model's terms. Start with [total compute / N, data parallelism on
-all N]; bisect (a feasible check returns its plan, whose exact cost becomes the upper end); an infeasible
-check at τ also returns the smallest term above τ among the tests it made on reached states (the next
-value at which anything reached can change), so every τ below it is infeasible too. When the bracket's
+all N]; until a check beats the starting plan, check 5 %, 10 %, 20 %, ... above the lower end (the
+optimum is usually within tens of percent of it, and a check far above it reaches the most states:
+the dearest); then bisect (a feasible check returns its plan, whose exact cost becomes the upper
+end); an infeasible check at τ also returns the smallest term above τ among the tests it made on
+reached states (the next value at which anything reached can change), so every τ below it is
+infeasible too. When the bracket's
 lower end is feasible it is the optimum. Once the bracket is within PROBE, each new incumbent is probed
 (not twice in a row): a check at the largest double below it, infeasible, proves it optimal at once
 (1,000 layers on 128 x 8: 25 -> 11 checks; 4,000: 30 -> 15); feasible, its plan is the new
@@ -50,13 +57,15 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 import numpy as np
 from numpy.typing import NDArray
 
 from planner.cost.overlap import device_overlap
-from planner.cost.stage_costs import sync_algorithms
+from planner.cost.stage_costs import Topology, sync_algorithms
 from planner.errors import SpecError
+from planner.optimize.bottleneck_cuts import ExactCuts, outer_link_bound
 from planner.optimize.chain_costs import ChainCosts
 from planner.optimize.native_types import NativeOptions, NativeResult
 from planner.optimize.pipeline_native import NativePlanner, cluster_device
@@ -66,6 +75,7 @@ INF = math.inf
 BIG = np.iinfo(np.int64).max // 4
 BRACKET = 1e-9  # bisect until hi / lo - 1 is below this, then step through the next terms
 PROBE = 1e-2  # below this hi / lo - 1, a feasible check is followed by one just below the incumbent
+GALLOP = 0.05  # until a check beats the starting plan, check 5 %, 10 %, 20 %, ... above the lower end
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,10 @@ class SearchStats:
     # J per (cut, entry) at the search's infeasible bottlenecks, -1 where untested: lower bounds on J for
     # any later search of the same chain, devices and stage terms at larger bottlenecks (`reach`)
     reach: NDArray[np.int16]
+    # J per (cut, entry) at its feasible ones, n + 1 where untested: upper bounds on J for such a search
+    # at bottlenecks up to the last feasible one, `ceiling_s` (+inf: none)
+    ceiling: NDArray[np.int16]
+    ceiling_s: float
 
 
 def partition_bottleneck(
@@ -107,16 +121,21 @@ def search_bottleneck(
     planner: NativePlanner,
     cuts: str,
     floor: float = 0.0,
-    reach: NDArray[np.int16] | None = None,
+    earlier: SearchStats | None = None,
     incumbent: list[tuple[int, int, int]] | None = None,
+    budget: int | None = None,
 ) -> tuple[list[tuple[int, int, int]], float, SearchStats]:
     """(the optimal plan, its bottleneck, how the search went) of `planner`'s chain and options with idle
     devices allowed and no memory limit, cut terms on the boundary link (`cuts="boundary"`; `planner`
-    must charge cuts there) or none (`cuts="none"`: a relaxation of every cut model). `floor`: a proven
-    lower bound on the bottleneck (e.g. the relaxation's optimum), where the bisection starts; `reach`:
-    an earlier search's SearchStats.reach whose bottlenecks were all below `floor`, with the same stage
-    terms (J depends on them alone), to start from; `incumbent`: a plan (at most all devices) whose cost in
-    this search's model may narrow the bracket from above."""
+    must charge cuts there), none (`cuts="none"`: a relaxation of every cut model), the outer-link lower
+    bound (`cuts="replicas"`: a relaxation of the replica-aware model) or the replica-aware terms
+    (`cuts="exact"`; links that are not a shared medium: ValueError otherwise). `floor`: a proven
+    lower bound on the bottleneck (e.g. the relaxation's optimum), where the bisection starts; `earlier`:
+    the stats of an earlier search whose infeasible bottlenecks were all below `floor`, with the same
+    stage terms (J depends on them alone), whose bounds on J this one starts from (and changes: copy
+    them to use them again); `incumbent`: a plan (at most all devices) whose cost in this search's model
+    may narrow the bracket from above; `budget`: the most checks, after which the best plan found and the
+    bracket's lower end (a proven lower bound on the optimum, in place of the bottleneck) are returned."""
     import time
 
     if not planner.costs.is_plain:
@@ -130,18 +149,41 @@ def search_bottleneck(
         raise ValueError("a boundary-cut search needs a planner with cut_links='boundary'")
     start = time.perf_counter()
     search = _Search(planner, cuts)
-    if reach is not None:
-        search.low = reach.copy()
+    if earlier is not None:
+        search.low, search.high = earlier.reach, earlier.ceiling  # taken over, not copied
+        search.ceiling_s = earlier.ceiling_s
     built = time.perf_counter()
-    plan, bottleneck = search.run(floor, incumbent)
+    plan, _, proven = search.run(floor, incumbent, budget)
     stats = SearchStats(
         checks=search.checks,
         patterns=planner.topology.patterns,
         coefficient_s=built - start,
         search_s=time.perf_counter() - built,
         reach=search.low,
+        ceiling=search.high,
+        ceiling_s=search.ceiling_s,
     )
-    return plan, bottleneck, stats
+    return plan, proven, stats
+
+
+_COEFFICIENTS: WeakKeyDictionary[Topology, dict[int, tuple[NDArray[np.float64], NDArray[np.float64]]]]
+_COEFFICIENTS = WeakKeyDictionary()
+
+
+def _coefficients(
+    topology: Topology, entry_c: NDArray[np.int64], entry_r: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each algorithm's (alpha, beta) per entry (zeros for one replica), kept per topology and entry count
+    for the searches that follow on it (the same chain's later searches)."""
+    kept = _COEFFICIENTS.setdefault(topology, {})
+    if len(entry_c) not in kept:
+        count = len(sync_algorithms())
+        alpha, beta = np.zeros((count, len(entry_c))), np.zeros((count, len(entry_c)))
+        for e, (c, r) in enumerate(zip(entry_c.tolist(), entry_r.tolist(), strict=True)):
+            if r > 1 and c + r <= topology.total:
+                alpha[:, e], beta[:, e] = topology.sync_coefficients(r, c)
+        kept[len(entry_c)] = alpha, beta
+    return kept[len(entry_c)]
 
 
 class _Search:
@@ -157,15 +199,13 @@ class _Search:
         replicas = [1] if planner.options.straight else list(range(1, big_n + 1))
         self.entry_c = np.repeat(np.arange(m, dtype=np.int64), len(replicas))
         self.entry_r = np.tile(np.array(replicas, dtype=np.int64), m)
-        count = len(sync_algorithms())
-        alpha = np.zeros((count, len(self.entry_c)))
-        beta = np.zeros((count, len(self.entry_c)))
-        for e, (c, r) in enumerate(zip(self.entry_c.tolist(), self.entry_r.tolist(), strict=True)):
-            if r > 1 and c + r <= big_n:
-                alpha[:, e], beta[:, e] = topology.sync_coefficients(r, c)
-        self.alpha, self.beta = alpha, beta
-        self.replicas = self.entry_r.astype(float)
-        self.cumulative = np.stack([costs.cum_forward_s, costs.cum_backward_s, costs.cum_parameter_bytes])
+        self.alpha, self.beta = _coefficients(topology, self.entry_c, self.entry_r)
+        cumulative = np.stack([costs.cum_forward_s, costs.cum_backward_s, costs.cum_parameter_bytes])
+        overlap, update = planner.options.overlap, planner.options.update_s_per_parameter_byte
+        self.stage = (  # the stage terms' figures, as bottleneck_kernel reads them
+            *(cumulative, self.alpha, self.beta, self.entry_r.astype(float)),
+            *(float(overlap.slowdown), float(overlap.bucket_bytes), bool(overlap.best_case), float(update)),
+        )
         # transfer[i, c]: the cut before state i onto a device of residue c (c = 0: a server boundary)
         self.transfer = np.full((self.n + 1, m), INF) if cuts == "boundary" else np.zeros((self.n + 1, m))
         for c in range(m if cuts == "boundary" else 0):
@@ -176,41 +216,65 @@ class _Search:
         self.cut_share, self.cut_cost = np.zeros(len(self.entry_c)), np.zeros(self.n + 1)
         if cuts == "replicas":
             self.cut_share, self.cut_cost = outer_link_bound(planner, self.entry_c, self.entry_r)
+        self.exact = ExactCuts(planner, len(self.entry_c)) if cuts == "exact" else None
         # J of each (cut, entry) at the last infeasible and the last feasible bottleneck (-1, n + 1: none)
         self.low = np.full((self.n, len(self.entry_c)), -1, dtype=np.int16)
         self.high = np.full((self.n, len(self.entry_c)), self.n + 1, dtype=np.int16)
+        self.ceiling_s = math.inf  # `high` holds up to this bottleneck (feasible checks only go down)
+        self.reach = np.empty_like(self.high)  # the checks' scratch: J per tested entry
         self.checks = 0
 
     def check(self, tau: float) -> tuple[list[tuple[int, int, int]] | None, float]:
         """(a plan within τ or None, the smallest term above τ met on reached states)."""
+        self.checks += 1
+        if tau > self.ceiling_s:  # above an earlier search's last feasible bottleneck: its J bounds fail
+            self.high[:], self.ceiling_s = self.n + 1, math.inf
+        plan, event = self._check_exact(tau) if self.exact is not None else self._check(tau)
+        if plan is not None:
+            self.ceiling_s = tau
+        return plan, event
+
+    def _check(self, tau: float) -> tuple[list[tuple[int, int, int]] | None, float]:
         from planner.optimize.bottleneck_kernel import check
 
-        self.checks += 1
-        options = self.planner.options
         came = np.zeros((self.n + 1, self.modulus, 2), dtype=np.int64)
         used, residue, event = check(
-            float(tau),
-            self.cumulative,
-            self.alpha,
-            self.beta,
-            self.replicas,
-            self.entry_c,
-            self.entry_r,
-            self.transfer,
-            self.cut_share,
-            self.cut_cost,
-            int(self.devices),
-            float(options.overlap.slowdown),
-            float(options.overlap.bucket_bytes),
-            bool(options.overlap.best_case),
-            float(options.update_s_per_parameter_byte),
-            self.low,
-            self.high,
-            came,
+            *(float(tau), self.stage, self.entry_c, self.entry_r),
+            *(self.transfer, self.cut_share, self.cut_cost, int(self.devices), self.low, self.high, came),
+            self.reach,
         )
         if used > self.devices:
             return None, float(event)
         return self._plan(came, int(residue)), float(event)
+
+    def _check_exact(self, tau: float) -> tuple[list[tuple[int, int, int]] | None, float]:
+        from planner.optimize.replica_cut_kernel import check_replicas
+
+        exact = self.exact
+        assert exact is not None
+        used, residue, last, event = check_replicas(
+            *(float(tau), self.stage, self.entry_c, self.entry_r, exact.sizes, exact.links),
+            *(int(self.modulus), int(self.devices), self.low, self.high),
+            *(exact.value, exact.chosen, exact.queue, self.reach),
+        )
+        if used > self.devices:
+            return None, float(event)
+        return self._plan_exact(int(used), int(residue), int(last)), float(event)
+
+    def _plan_exact(self, used: int, c: int, r: int) -> list[tuple[int, int, int]]:
+        """The stages back from state n: an interval of entry ((c - r) mod M, r) from some i with the
+        devices `used` that reaches j (its J is in `high` after a feasible check)."""
+        assert self.exact is not None
+        value, chosen, m = self.exact.value, self.exact.chosen, self.modulus
+        per_residue = len(self.entry_c) // m
+        j, stages = self.n, []
+        while j > 0:
+            c = (c - r) % m
+            e = c * per_residue + (r - 1 if per_residue > 1 else 0)
+            i = int(np.flatnonzero((value[:j, e] == used) & (self.high[:j, e] >= j))[0])
+            stages.append((i, j, r))
+            j, used, r = i, used - r, int(chosen[i, e])
+        return stages[::-1]
 
     def _plan(self, came: NDArray[np.int64], c: int) -> list[tuple[int, int, int]]:
         j, m = self.n, self.modulus
@@ -223,28 +287,33 @@ class _Search:
         return stages[::-1]
 
     def cost(self, plan: list[tuple[int, int, int]]) -> float:
-        """The plan's bottleneck in the search's own model (its stage terms and cut terms)."""
-        evaluated = self.planner.evaluate(plan)
-        stage = max(s.time_s for s in evaluated.stages)
-        per_residue = len(self.entry_c) // self.modulus  # entries (c, r): c-major, r = 1, 2, ...
-        cut = max(
-            (
-                max(
-                    float(self.transfer[s.start, s.first_device % self.modulus]),
-                    self.cut_share[s.first_device % self.modulus * per_residue + s.replicas - 1]
-                    * self.cut_cost[s.start],
-                )
-                for s in evaluated.stages[1:]
-            ),
-            default=0.0,
-        )
-        return max(stage, cut)
+        """The plan's bottleneck in the search's own model (its stage terms and cut terms), computed as the
+        checks compute them (the same figures as NativePlanner.evaluate, bit for bit)."""
+        from planner.optimize.bottleneck_kernel import stage_terms
+        from planner.optimize.replica_cut_kernel import cut_term
+
+        starts, ends, replicas = (np.array(column, dtype=np.int64) for column in zip(*plan, strict=True))
+        residues = (np.cumsum(replicas) - replicas) % self.modulus
+        entries = residues * (len(self.entry_c) // self.modulus) + replicas - 1  # c-major, r = 1, 2, ...
+        terms = [float(value) for value in stage_terms(self.stage, entries, starts, ends)]
+        for k in range(1, len(plan)):
+            i, c, e = int(starts[k]), int(residues[k]), int(entries[k])
+            if self.exact is not None:
+                before, after = int(replicas[k - 1]), int(replicas[k])
+                terms.append(cut_term(self.exact.sizes[i], c, before, after, self.exact.links))
+            else:
+                terms.append(max(float(self.transfer[i, c]), self.cut_share[e] * self.cut_cost[i]))
+        return max(terms)
 
     def run(
-        self, floor: float = 0.0, incumbent: list[tuple[int, int, int]] | None = None
-    ) -> tuple[list[tuple[int, int, int]], float]:
-        """The optimal plan of the search's model and its bottleneck (exact: see the module doc), given a
-        proven lower bound `floor` on it and a plan to start from (`incumbent`)."""
+        self,
+        floor: float = 0.0,
+        incumbent: list[tuple[int, int, int]] | None = None,
+        budget: int | None = None,
+    ) -> tuple[list[tuple[int, int, int]], float, float]:
+        """(the best plan found, its bottleneck, a proven lower bound on the optimum: the bottleneck
+        itself, the optimum, unless `budget` checks ran out first; see the module doc), given a proven
+        lower bound `floor` on it and a plan to start from (`incumbent`)."""
         costs, planner = self.planner.costs, self.planner
         n, big_n = self.n, self.devices
         update = planner.options.update_s_per_parameter_byte
@@ -258,6 +327,7 @@ class _Search:
         high, probed, probe = self.cost(best), math.inf, False
         if incumbent is not None and self.cost(incumbent) < high:
             best, high = incumbent, self.cost(incumbent)
+        start = high
         while high > 0:
             # the incumbent is often the optimum once the bracket is narrow (the bisection would otherwise
             # close in on it from below, one infeasible check per halving): check the largest bottleneck
@@ -267,6 +337,8 @@ class _Search:
                 tau, probed = math.nextafter(high, 0.0), high
             elif floor > 0 and not self.checks:  # a given floor may be the optimum: feasible ends it
                 tau = low
+            elif high == start and low > 0 and not floor:  # nothing better yet: gallop up from the lower end
+                tau = min(math.sqrt(low * high), low * (1 + GALLOP * 2**self.checks))
             else:
                 tau = low if high <= low * (1 + BRACKET) else math.sqrt(low * high) if low > 0 else high / 2
             plan, event = self.check(tau)
@@ -280,39 +352,12 @@ class _Search:
                 low = max(low, event)
                 if low >= high:
                     break
-        return best, high
+            if budget is not None and self.checks >= budget and low < high:
+                return best, high, low
+        return best, high, high
 
     def _straight_start(self) -> list[tuple[int, int, int]]:
         """A feasible straight plan when there are more states than devices: equal state counts."""
         n, big_n = self.n, self.devices
         cuts = np.linspace(0, n, big_n + 1).round().astype(int)
         return [(int(a), int(b), 1) for a, b in itertools.pairwise(cuts) if b > a]
-
-
-def outer_link_bound(
-    planner: NativePlanner, entry_c: NDArray[np.int64], entry_r: NDArray[np.int64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """(share per entry, cost per cut): share[e] · cost[i] <= the replica-aware cut term
-    (planner.cost.cut_links) before state i onto a stage of r replicas at an offset of residue c, whatever
-    the stage before it. Only the outermost level's links are counted (a lower bound: the term is their
-    maximum), and only the units the stage after the cut touches. With M devices per outermost unit and
-    the parent the whole cluster, unit u carries (a_u (r_B - b_u) + b_u (r_A - a_u)) / (r_A r_B): a unit
-    of B's past the first (a_u = 0) carries b_u / r_B for every r_A; B's first unit (b = min(r_B, M - c),
-    a = min(r_A, c)) carries (r_B - b) / r_B when r_A <= c, and past c a value monotone in r_A, so at
-    least min(its value at c + 1, b / r_B). Zeros for one level, one unit or a shared medium."""
-    topology, costs = planner.topology, planner.costs
-    m, n = topology.groups[-2] if len(topology.groups) > 1 else 0, costs.num_states
-    share, cost = np.zeros(len(entry_c)), np.zeros(n + 1)
-    link = topology.cluster.levels[-1].link
-    if not m or topology.total <= m or link.shared:
-        return share, cost
-    r, c = entry_r.astype(float), entry_c.astype(float)
-    first = np.minimum(r, m - c)  # B's devices in its first outer unit
-    later = np.minimum(float(m), r - first) / r  # its next unit's share (0 when B fits in the first)
-    inside = (r - first) / r  # A within B's first unit (r_A <= c)
-    beyond = (c * (r - first) + first) / ((c + 1) * r)  # r_A = c + 1
-    head = np.where(c == 0, first / r, np.minimum(np.minimum(inside, beyond), first / r))
-    share = np.maximum(head, later) * (1 - 1e-9)  # below the cut term's own rounding
-    moved = costs.output_activation_bytes[: n - 1] / planner.options.activation_compression_ratio
-    cost[1:n] = 2.0 * (moved / (link.bandwidth * link.efficiency) + link.latency)
-    return share, cost
