@@ -22,27 +22,9 @@ unknown); reach (n, E) int16 scratch, allocated once per search (fresh pages per
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
 from numba import njit
-
-
-def _skip_blas_probe() -> None:
-    """numba's array functions probe scipy for BLAS when they first load (numba.np.arraymath imports
-    scipy.linalg: about 0.2 s, a tenth of the 1,000-layer target); these kernels call no BLAS, so the
-    probe is answered "none" unless scipy.linalg is loaded already (then it costs nothing). Other
-    numba code in the process would lose np.dot; planner has none."""
-    if "scipy.linalg" in sys.modules or "numba.np.arraymath" in sys.modules:
-        return
-    sys.modules["scipy.linalg"] = None  # type: ignore[assignment]  # an import of it fails at once
-    try:
-        import numba.np.arraymath  # noqa: F401
-    finally:
-        del sys.modules["scipy.linalg"]
-
-
-_skip_blas_probe()
 
 BIG = np.int64(1) << 40
 BLOCK = 64  # positions per block of the suffix minima
