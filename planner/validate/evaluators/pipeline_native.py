@@ -8,8 +8,8 @@ A speedup case may name the transport its data-parallel baseline's all-reduce ra
 planner.cost.collective_transports): that baseline is then costed with the links between servers at the
 transport's measured rate, the pipeline on the cluster as it is. A speedup case may also name how its runtime
 moved activations between stages (`pipeline_transport`, planner.cost.stage_transfers): the cut terms are then
-costed on the staged links, and each stage pays the copies of its transfers between servers on its GPU (the
-layers split as the native model splits them on the staged links; the copies added to that split's stages).
+costed on the staged links, and each stage pays the copies of its transfers between servers on its GPU, both
+in the split and in its time (planner.validate.evaluators.staged_shape).
 The optimum is computed once per setup and shared by the speedup and the configuration cases.
 """
 
@@ -96,45 +96,17 @@ def _at_config(
     machine = find("hardware", cluster, ("cluster",)).with_top_count(servers)
     options = NativeOptions(overlap=device_overlap(cluster_device(machine)))
     costs = _costs(model, data_dir, scale)
-    planner = NativePlanner(costs, machine, options)
-    if pipeline_transport is not None:
-        from planner.cost.cut_links import CutLinks
-        from planner.cost.stage_transfers import staged_cluster
+    shape = _shape(config, devices or machine.total_devices)
+    if pipeline_transport is None:
+        result = partition_shape(NativePlanner(costs, machine, options), shape)
+    else:
+        from planner.validate.evaluators.staged_shape import staged_partition
 
-        planner.cut_links = CutLinks(staged_cluster(machine, pipeline_transport))
-    result = partition_shape(planner, _shape(config, devices or machine.total_devices))
-    if pipeline_transport is not None:
-        result = _with_serial_copies(result, costs, machine.devices_per_server, pipeline_transport)
+        result = staged_partition(costs, machine, options, shape, pipeline_transport)
     if dp_transport is None:
         return result
     baseline = NativePlanner(costs, over_transport(machine, dp_transport), options)
     return replace(result, data_parallel_time_s=baseline.data_parallel_time())
-
-
-def _with_serial_copies(result: Any, costs: Any, per_server: int, transport: str) -> Any:
-    """`result` with each stage's term raised by the copies of its transfers between servers, which its
-    GPU makes between its compute kernels (planner.cost.stage_transfers.serial_copy_s), spread over its
-    replicas; the pipeline time is again the largest stage or transfer term."""
-    from dataclasses import replace
-
-    from planner.cost.stage_transfers import cross_server_share, serial_copy_s
-
-    stages = result.stages
-    extra = [0.0] * len(stages)
-    for k in range(1, len(stages)):
-        before, after = stages[k - 1], stages[k]
-        end = after.first_device + after.replicas
-        share_before, share_after = cross_server_share(
-            before.first_device, after.first_device, end, per_server
-        )
-        moved = float(costs.output_activation_bytes[after.start - 1])
-        extra[k - 1] += float(serial_copy_s(moved, share_before, transport))
-        extra[k] += float(serial_copy_s(moved, share_after, transport))
-    time = max(
-        max(stage.time_s + added / stage.replicas, stage.transfer_in_s)
-        for stage, added in zip(stages, extra, strict=True)
-    )
-    return replace(result, pipeline_time_s=time)
 
 
 @evaluator(
