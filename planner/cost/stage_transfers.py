@@ -17,6 +17,9 @@ every *_pipedream.yml driver config sets 'distributed_backend': 'gloo') does not
   copies it back to the GPU on a side stream: the GPUs' own link (PCIe peer, NVLink) carries nothing.
   The side-stream copies overlap compute.
 
+The wire is the catalog's link at its sustained rate: one Gloo TCP connection reaches a NIC's line rate
+with segmentation offload (gloo docs/latency.md: "10Gb/s without TSO at 100% CPU usage versus 40Gb/s
+(line rate) with TSO"); Gloo publishes no throughput measurement of its own.
 Each helper thread moves one message at a time (a blocking send / broadcast), so a cut's message takes
 device-to-host copy + wire + host-to-device copy in series; the threads overlap the stages' compute
 (communication is a pipeline term of its own, as planner.cost.cut_links has it). `staged_cluster` gives
