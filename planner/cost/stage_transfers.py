@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from planner.cost.collective_transports import lookup
 from planner.spec.hardware import Cluster, Level
 
 Array = NDArray[np.float64]
@@ -70,10 +71,7 @@ STAGE_TRANSPORTS: dict[str, StageTransport] = {GLOO_HOST_STAGED.name: GLOO_HOST_
 
 def stage_transport(name: str) -> StageTransport:
     """The registered stage transport called `name`; ValueError naming the choices otherwise."""
-    found = STAGE_TRANSPORTS.get(name)
-    if found is None:
-        raise ValueError(f"unknown stage transport '{name}'; expected one of {', '.join(STAGE_TRANSPORTS)}")
-    return found
+    return lookup(STAGE_TRANSPORTS, name, "stage transport")
 
 
 def staged_cluster(cluster: Cluster, name: str) -> Cluster:
