@@ -16,9 +16,13 @@ model divides by (planner.cost.collectives), so the fraction replaces the link's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from planner.spec.hardware import Cluster
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,12 +50,17 @@ NCCL_24_SOCKET = Transport(
 TRANSPORTS: dict[str, Transport] = {NCCL_24_SOCKET.name: NCCL_24_SOCKET}
 
 
+def lookup(table: Mapping[str, T], name: str, what: str) -> T:
+    """`table[name]`; ValueError naming `what` and the choices otherwise (the case files' settings)."""
+    found = table.get(name)
+    if found is None:
+        raise ValueError(f"unknown {what} '{name}'; expected one of {', '.join(table)}")
+    return found
+
+
 def transport(name: str) -> Transport:
     """The registered transport called `name`; ValueError naming the choices otherwise."""
-    found = TRANSPORTS.get(name)
-    if found is None:
-        raise ValueError(f"unknown transport '{name}'; expected one of {', '.join(TRANSPORTS)}")
-    return found
+    return lookup(TRANSPORTS, name, "transport")
 
 
 def over_transport(cluster: Cluster, name: str) -> Cluster:

@@ -6,7 +6,10 @@ minibatch the paper ran (`batch`, samples per minibatch and GPU) and the one the
 (linear in the batch, as planner.cost.data_parallel scales measured times; parameters do not scale).
 A speedup case may name the transport its data-parallel baseline's all-reduce ran over (`dp_transport`,
 planner.cost.collective_transports): that baseline is then costed with the links between servers at the
-transport's measured rate, the pipeline on the cluster as it is.
+transport's measured rate, the pipeline on the cluster as it is. A speedup case may also name how its runtime
+moved activations between stages (`pipeline_transport`, planner.cost.stage_transfers): the cut terms are then
+costed on the staged links, and each stage pays the copies of its transfers between servers on its GPU, both
+in the split and in its time (planner.validate.evaluators.staged_shape).
 The optimum is computed once per setup and shared by the speedup and the configuration cases.
 """
 
@@ -79,6 +82,7 @@ def _at_config(
     config: str,
     devices: int | None,
     dp_transport: str | None,
+    pipeline_transport: str | None = None,
 ) -> Any:
     from dataclasses import replace
 
@@ -92,9 +96,13 @@ def _at_config(
     machine = find("hardware", cluster, ("cluster",)).with_top_count(servers)
     options = NativeOptions(overlap=device_overlap(cluster_device(machine)))
     costs = _costs(model, data_dir, scale)
-    result = partition_shape(
-        NativePlanner(costs, machine, options), _shape(config, devices or machine.total_devices)
-    )
+    shape = _shape(config, devices or machine.total_devices)
+    if pipeline_transport is None:
+        result = partition_shape(NativePlanner(costs, machine, options), shape)
+    else:
+        from planner.validate.evaluators.staged_shape import staged_partition
+
+        result = staged_partition(costs, machine, options, shape, pipeline_transport)
     if dp_transport is None:
         return result
     baseline = NativePlanner(costs, over_transport(machine, dp_transport), options)
@@ -104,15 +112,17 @@ def _at_config(
 @evaluator(
     "pipeline_native_config_speedup",
     setup=(*SETUP, "paper_config"),
-    optional=(*OPTIONAL, "paper_devices", "dp_transport"),
+    optional=(*OPTIONAL, "paper_devices", "dp_transport", "pipeline_transport"),
 )
 def pipeline_native_config_speedup(setup: Mapping[str, Any], ctx: Context) -> float:
     """Data-parallel time on all the cluster's devices / pipeline time of the paper's configuration per
     minibatch: its replica counts (`paper_config`; "straight" on `paper_devices` devices, default all),
     the layers split as the native model splits them best (planner.optimize.pipeline_shape); the
-    data-parallel all-reduce over `dp_transport` between servers when given."""
+    data-parallel all-reduce over `dp_transport` between servers, the stages' transfers as
+    `pipeline_transport` makes them, when given."""
     devices = whole(setup, "paper_devices") if "paper_devices" in setup else None
     transport = setup.get("dp_transport")
+    staging = setup.get("pipeline_transport")
     result = _at_config(
         str(setup["model"]),
         str(setup["cluster"]),
@@ -122,6 +132,7 @@ def pipeline_native_config_speedup(setup: Mapping[str, Any], ctx: Context) -> fl
         str(setup["paper_config"]),
         devices,
         None if transport is None else str(transport),
+        None if staging is None else str(staging),
     )
     return float(result.speedup_over_dp)
 
