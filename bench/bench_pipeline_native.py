@@ -24,6 +24,7 @@ Run (repository root): PYTHONPATH=. python bench/bench_pipeline_native.py [--dat
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -148,8 +149,12 @@ print(result.method, result.config.count("-") + 1, result.devices_used, result.p
 """
 
 
+# as the `planner` command runs (planner.cli.main): one OpenBLAS thread, whose spinning siblings would
+# add ~0.3 s of CPU to a 2 s process; a value set by the caller is kept
+SCALE_ENV = {**os.environ, "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")}
+
+
 def scale(layers: int, servers: int, runs: int = 5) -> None:
-    import os
     import statistics
     import subprocess
     import sys
@@ -163,6 +168,7 @@ def scale(layers: int, servers: int, runs: int = 5) -> None:
             capture_output=True,
             text=True,
             check=True,
+            env=SCALE_ENV,
         )
         wall.append(time.perf_counter() - start)
         after = os.times()

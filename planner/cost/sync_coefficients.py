@@ -22,7 +22,6 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.cost.collective_algorithms import step_flows
 from planner.cost.collective_layout import Layout, link_share, path_to
 
 Array = NDArray[np.float64]
@@ -51,34 +50,65 @@ def hierarchical_coefficients(plan: Layout) -> tuple[float, float]:
 
 
 def halving_doubling_coefficients(plan: Layout) -> tuple[float, float]:
-    """Rabenseifner's steps (MPICH's numbering of a non-power-of-two N), each costed per unit link."""
+    """Rabenseifner's steps (MPICH's numbering of a non-power-of-two N), each costed per unit link, all
+    steps at once (one row each: the 1,000-layer partition costs ~2,000 block shapes of ~10 steps)."""
     n = plan.devices
     p = 1 << (n.bit_length() - 1)
     rest = n - p
     virtual = np.arange(p, dtype=np.int64)
     physical = np.where(virtual < rest, 2 * virtual + 1, virtual + rest)
-    alpha = beta = 0.0
-    if rest:
-        evens = np.arange(0, 2 * rest, 2, dtype=np.int64)
-        for src, dst in ((evens, evens + 1), (evens + 1, evens)):  # hand over, then return, all of G
-            a, b = _step(plan, src, dst)
-            alpha, beta = alpha + a, beta + b
-    distance = 1
-    while distance < p:
-        a, b = _step(plan, physical, physical[virtual ^ distance])
-        alpha += 2.0 * a  # once in the reduce-scatter, once in the all-gather
-        beta += 2.0 * b / (2 * distance)
-        distance *= 2
-    return alpha, beta
+    # rows: hand the vector over and back (the first 2·rest devices, paired even -> odd, then back: all
+    # of G, once each), then one exchange per distance; a row is padded with pairs that stay put (no link)
+    distances = 1 << np.arange(p.bit_length() - 1, dtype=np.int64)
+    src = np.zeros((2 + len(distances), p), dtype=np.int64)
+    dst = np.zeros_like(src)
+    evens = np.arange(0, 2 * rest, 2, dtype=np.int64)
+    src[0, :rest], dst[0, :rest] = evens, evens + 1
+    src[1, :rest], dst[1, :rest] = evens + 1, evens
+    src[2:], dst[2:] = physical, physical[virtual[None, :] ^ distances[:, None]]
+    latency, busy = _steps(plan, src, dst)
+    times = np.concatenate([[1.0, 1.0], np.full(len(distances), 2.0)])  # 2: reduce-scatter, all-gather
+    share = np.concatenate([[1.0, 1.0], 1.0 / (2 * distances)])  # of G per exchange
+    return float(np.sum(times * latency)), float(np.sum(times * share * busy))
 
 
-def _step(plan: Layout, src: NDArray[np.int64], dst: NDArray[np.int64]) -> tuple[float, float]:
-    """(latency, busiest flows / bandwidth) of one step in which src[k] sends to dst[k], all at once."""
-    latency, flows = step_flows(plan, src, dst)
-    busy = max(
-        (flows[level.name] / level.bandwidth for level in plan.crossed if level.name in flows), default=0.0
-    )
+def _steps(plan: Layout, src: NDArray[np.int64], dst: NDArray[np.int64]) -> tuple[Array, Array]:
+    """Per row (a step in which src[row, k] sends to dst[row, k], all at once): its latency and its
+    busiest unit link's flows / bandwidth, as collective_algorithms.step_flows counts them (a unit link
+    carries every flow leaving or entering its unit; a shared medium every flow leaving or entering its
+    group; the step pays the latency of the outermost level it crosses)."""
+    rows = src.shape[0]
+    latency, busy = np.zeros(rows), np.zeros(rows)
+    row = np.broadcast_to(np.arange(rows, dtype=np.int64)[:, None], src.shape)
+    for level in plan.crossed:
+        unit = level.unit_devices
+        crossing = src // unit != dst // unit
+        crossed_rows = crossing.any(axis=1)
+        if not crossed_rows.any():
+            continue
+        latency = np.where(crossed_rows, np.maximum(latency, level.latency), latency)
+        if level.shared:
+            group = unit * level.spanned
+            ga, gb = src // group, dst // group
+            width = int(max(ga.max(), gb.max())) + 1
+            uses = _row_counts(row, ga, crossing, width) + _row_counts(row, gb, crossing & (gb != ga), width)
+            flows = uses.max(axis=1)
+        else:
+            a, b = src // unit, dst // unit
+            width = int(max(a.max(), b.max())) + 1
+            flows = np.maximum(_row_counts(row, a, crossing, width), _row_counts(row, b, crossing, width))
+            flows = flows.max(axis=1)
+        busy = np.where(crossed_rows, np.maximum(busy, flows / level.bandwidth), busy)
     return latency, busy
+
+
+def _row_counts(
+    row: NDArray[np.int64], ids: NDArray[np.int64], mask: NDArray[np.bool_], width: int
+) -> NDArray[np.int64]:
+    """Per row and id (< width), the masked entries with that id (np.bincount row by row)."""
+    rows = row.shape[0]
+    counts = np.bincount((row * width + ids)[mask], minlength=rows * width)
+    return counts.reshape(rows, width)
 
 
 COEFFICIENTS = {
