@@ -49,6 +49,15 @@ def test_llama_70b_on_one_h100_is_infeasible(run_cli) -> None:
     assert "--tensor-parallel 2" in result.stderr and "Traceback" not in result.stderr + result.stdout
 
 
+def test_a_draft_that_does_not_fit_names_the_drafts_own_option(run_cli) -> None:
+    result = run_cli(
+        "specdec", "models", "--target", "llama-2-70b", "--draft", "llama-3.1-405b", "--device", "h100",
+        "--tensor-parallel", "8", "--alpha", "0.8",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "llama-3.1-405b" in result.stderr and "--draft-tensor-parallel 10 or more" in result.stderr
+
+
 def test_llama_70b_with_tensor_parallelism(run_cli) -> None:
     args = ["specdec", "models", "--target", "llama-2-70b", "--draft", "llama-2-7b", "--device", "h100"]
     payload = as_json(run_cli(*args, "--tensor-parallel", "2", "--alpha", "0.8", "-f", "json"))

@@ -158,10 +158,11 @@ def check_fits(
     batch: int,
     context: int,
     precision: Precision | None = None,
+    setting: str = "tensor_parallel",
 ) -> float:
     """Bytes one device of the group holds (weights / tp + its KV-cache share, in `precision`'s formats,
     default all `dtype`); InfeasibleError when they exceed its memory, naming the smallest tensor-parallel
-    degree that would do."""
+    degree that would do as `setting` (the caller's name for this model's degree)."""
     precision = precision or Precision(dtype)
     need = memory_per_device(cfg, placement.tp, dtype, batch, context, precision)
     if need > placement.device.memory:
@@ -174,7 +175,7 @@ def check_fits(
             ),
             None,
         )
-        hint = f"; give `tensor_parallel` {least} or more" if least else ""
+        hint = f"; give `{setting}` {least} or more" if least else ""
         device = placement.device
         split = f"; split over {placement.tp}, {_size(need)} per device" if placement.tp > 1 else ""
         raise InfeasibleError(

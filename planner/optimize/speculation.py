@@ -148,7 +148,9 @@ def pair_costs(
     decode model, planner.cost.decode.step_time), InfeasibleError when one does not fit its devices; and
     c = draft step / target step (Leviathan et al. 2023, Sec. 3.3), c_hat = draft FLOP / target FLOP."""
     target_memory = check_fits(target, target_at, dtype, batch, context, target_precision)
-    draft_memory = check_fits(draft, draft_at, dtype, batch, context, draft_precision)
+    draft_memory = check_fits(
+        draft, draft_at, dtype, batch, context, draft_precision, setting="draft_tensor_parallel"
+    )
     t_step = step_time(
         target, target_at, dtype=dtype, batch=batch, tokens=1, context=context, precision=target_precision
     )

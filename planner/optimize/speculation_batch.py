@@ -102,7 +102,15 @@ class PairPlacement:
     def check_fits(self, batch: int) -> None:
         """InfeasibleError, naming the model, when either does not fit its devices at `batch`."""
         check_fits(self.target, self.target_at, self.dtype, batch, self.context, self.target_precision)
-        check_fits(self.draft, self.draft_at, self.dtype, batch, self.context, self.draft_precision)
+        check_fits(
+            self.draft,
+            self.draft_at,
+            self.dtype,
+            batch,
+            self.context,
+            self.draft_precision,
+            setting="draft_tensor_parallel",
+        )
 
 
 def largest_batch(pair: PairPlacement, limit: int) -> int:
