@@ -36,7 +36,8 @@ def resolve_hardware(
 ) -> tuple[Device, Cluster | None]:
     """The device, and the server whose innermost link carries tensor-parallel all-reduces (None when
     tp = 1 and no cluster is given): by default the catalog cluster of the device with the most devices
-    per server (dgx-h100 for h100)."""
+    per server, the first by name among equals (aws-p5.48xlarge for h100: its links inside a server
+    equal dgx-h100's)."""
     from planner.spec.catalog import entries
 
     if device is None and cluster is None:

@@ -46,7 +46,7 @@ PairClusterOption = Annotated[
     typer.Option(
         "--cluster",
         help="server whose links carry the tensor-parallel all-reduces (default: the catalog cluster of "
-        "--device with the most devices per server, e.g. dgx-h100 for h100)",
+        "--device with the most devices per server, the first by name among equals)",
     ),
 ]
 TargetParallelOption = Annotated[
