@@ -104,28 +104,50 @@ def step_flows(
     plan: Layout, src: NDArray[np.int64], dst: NDArray[np.int64]
 ) -> tuple[float, dict[str, float]]:
     """(latency s, flows on the busiest unit link of each level crossed) of one step in which device
-    src[i] sends to dst[i], all at once.
+    src[i] sends to dst[i], all at once (`steps_flows` for one step)."""
+    latency, flows = steps_flows(plan, src[None, :], dst[None, :])
+    return float(latency[0]), {name: float(count[0]) for name, count in flows.items() if count[0] > 0}
+
+
+def steps_flows(
+    plan: Layout, src: NDArray[np.int64], dst: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], dict[str, NDArray[np.float64]]]:
+    """Per step (a row: device src[row, i] sends to dst[row, i], all at once): its latency (s) and the flows
+    on the busiest unit link of each level some step crosses (0 in a step that does not cross it).
 
     A transfer crosses the links of every level whose units differ between its ends; a unit link carries
     all the flows leaving (entering) the unit at once, a shared medium every flow leaving or entering its
-    group. The step pays the latency of the outermost level crossed.
+    group. A step pays the latency of the outermost level it crosses. Pairs with src = dst cross nothing
+    (rows of different lengths are padded with them).
     """
-    latency, flows = 0.0, {}
+    rows = src.shape[0]
+    row = np.broadcast_to(np.arange(rows, dtype=np.int64)[:, None], src.shape)
+    latency, flows = np.zeros(rows), {}
     for level in plan.crossed:
         unit = level.unit_devices
         crossing = src // unit != dst // unit
         if not crossing.any():
             continue
-        latency = max(latency, level.latency)
-        a, b = src[crossing] // unit, dst[crossing] // unit
+        latency = np.where(crossing.any(axis=1), np.maximum(latency, level.latency), latency)
         if level.shared:
             group = unit * level.spanned
-            ga, gb = src[crossing] // group, dst[crossing] // group
-            uses = np.concatenate([ga, gb[gb != ga]])
-            flows[level.name] = float(np.bincount(uses).max())
+            ga, gb = src // group, dst // group
+            width = int(max(ga.max(), gb.max())) + 1
+            uses = _row_counts(row, ga, crossing, width) + _row_counts(row, gb, crossing & (gb != ga), width)
         else:
-            flows[level.name] = float(max(np.bincount(a).max(), np.bincount(b).max()))
+            a, b = src // unit, dst // unit
+            width = int(max(a.max(), b.max())) + 1
+            uses = np.maximum(_row_counts(row, a, crossing, width), _row_counts(row, b, crossing, width))
+        flows[level.name] = uses.max(axis=1).astype(float)
     return latency, flows
+
+
+def _row_counts(
+    row: NDArray[np.int64], ids: NDArray[np.int64], mask: NDArray[np.bool_], width: int
+) -> NDArray[np.int64]:
+    """Per row and id (< width), the masked entries with that id (np.bincount row by row)."""
+    counts = np.bincount((row * width + ids)[mask], minlength=row.shape[0] * width)
+    return counts.reshape(row.shape[0], width)
 
 
 def halving_doubling_on_cluster(plan: Layout, g: float) -> CollectiveResult:

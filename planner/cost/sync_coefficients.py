@@ -9,7 +9,7 @@ shape, with the same layout (planner.cost.collective_layout.layout) and the same
 
 * ring: 2(N-1) steps of G/N over the slowest hop (Patarasuk & Yuan 2009);
 * halving-doubling: Rabenseifner's steps, each step's flows counted per unit link by
-  collective_algorithms.step_flows (Thakur, Rabenseifner & Gropp 2005);
+  collective_algorithms.steps_flows (Thakur, Rabenseifner & Gropp 2005);
 * hierarchical: ring reduce-scatter level by level, 2(m-1) steps per crossed level (Goyal et al. 2017).
 
 The stage partitioners cost up to about two block shapes per replica count (1,912 on 128 × 8 GPUs); the
@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from planner.cost.collective_algorithms import steps_flows
 from planner.cost.collective_layout import Layout, link_share, path_to
 
 Array = NDArray[np.float64]
@@ -73,42 +74,13 @@ def halving_doubling_coefficients(plan: Layout) -> tuple[float, float]:
 
 
 def _steps(plan: Layout, src: NDArray[np.int64], dst: NDArray[np.int64]) -> tuple[Array, Array]:
-    """Per row (a step in which src[row, k] sends to dst[row, k], all at once): its latency and its
-    busiest unit link's flows / bandwidth, as collective_algorithms.step_flows counts them (a unit link
-    carries every flow leaving or entering its unit; a shared medium every flow leaving or entering its
-    group; the step pays the latency of the outermost level it crosses)."""
-    rows = src.shape[0]
-    latency, busy = np.zeros(rows), np.zeros(rows)
-    row = np.broadcast_to(np.arange(rows, dtype=np.int64)[:, None], src.shape)
+    """Per row (a step), its latency and its busiest unit link's flows / bandwidth (steps_flows)."""
+    latency, flows = steps_flows(plan, src, dst)
+    busy = np.zeros(src.shape[0])
     for level in plan.crossed:
-        unit = level.unit_devices
-        crossing = src // unit != dst // unit
-        crossed_rows = crossing.any(axis=1)
-        if not crossed_rows.any():
-            continue
-        latency = np.where(crossed_rows, np.maximum(latency, level.latency), latency)
-        if level.shared:
-            group = unit * level.spanned
-            ga, gb = src // group, dst // group
-            width = int(max(ga.max(), gb.max())) + 1
-            uses = _row_counts(row, ga, crossing, width) + _row_counts(row, gb, crossing & (gb != ga), width)
-            flows = uses.max(axis=1)
-        else:
-            a, b = src // unit, dst // unit
-            width = int(max(a.max(), b.max())) + 1
-            flows = np.maximum(_row_counts(row, a, crossing, width), _row_counts(row, b, crossing, width))
-            flows = flows.max(axis=1)
-        busy = np.where(crossed_rows, np.maximum(busy, flows / level.bandwidth), busy)
+        if level.name in flows:
+            busy = np.maximum(busy, flows[level.name] / level.bandwidth)
     return latency, busy
-
-
-def _row_counts(
-    row: NDArray[np.int64], ids: NDArray[np.int64], mask: NDArray[np.bool_], width: int
-) -> NDArray[np.int64]:
-    """Per row and id (< width), the masked entries with that id (np.bincount row by row)."""
-    rows = row.shape[0]
-    counts = np.bincount((row * width + ids)[mask], minlength=rows * width)
-    return counts.reshape(rows, width)
 
 
 COEFFICIENTS = {
