@@ -78,11 +78,7 @@ def _documents(area: str) -> tuple[tuple[Path, Document], ...]:
 
 def _catalog_device_names() -> list[str]:
     """Catalog devices' names and aliases (clusters refer to them; devices refer to nothing)."""
-    keys = []
-    for _, doc in _documents("hardware"):
-        if isinstance(doc.data, dict) and doc.data.get("spec") == "device":
-            keys += [str(doc.data.get("name")), *map(str, doc.data.get("aliases") or ())]
-    return sorted(keys)
+    return sorted(key for _, doc in _documents("hardware") for key in _keys(doc, ("device",)))
 
 
 @cache
@@ -110,12 +106,18 @@ def _named_document(area: str, kinds: tuple[str, ...], name: str) -> Document | 
     files are. None: left to `entries` (which validates every file and suggests close names)."""
     named = [path for path in _paths(area) if path.stem == name]
     for path in [*named, *(p for p in _paths(area) if p not in named)]:
-        data = _document(path).data
-        if isinstance(data, dict) and data.get("spec") in kinds:
-            aliases = data.get("aliases") or ()
-            if data.get("name") == name or (isinstance(aliases, list) and name in aliases):
-                return _document(path)
+        if name in _keys(_document(path), kinds):
+            return _document(path)
     return None
+
+
+def _keys(doc: Document, kinds: tuple[str, ...]) -> list[str]:
+    """The name and aliases a catalog file gives, as written (none unless it is one of `kinds`)."""
+    data = doc.data
+    if not (isinstance(data, dict) and data.get("spec") in kinds):
+        return []
+    aliases = data.get("aliases")
+    return [str(data.get("name")), *(map(str, aliases) if isinstance(aliases, list) else ())]
 
 
 def _source_name(path: Path) -> str:
