@@ -25,6 +25,7 @@ from planner.cost.collective_algorithms import (
 )
 from planner.cost.collective_layout import CollectiveResult, Layout
 from planner.cost.collective_ps import ServerSettings, ps_on_cluster, sharded_servers, single_server
+from planner.cost.collective_transports import lookup
 
 # (placed devices, G bytes, parameter-server settings) -> one all-reduce on the cluster's levels
 ClusterTime = Callable[[Layout, float, ServerSettings], CollectiveResult]
@@ -65,10 +66,7 @@ def register(algorithm: Algorithm) -> Algorithm:
 
 def named(name: str) -> Algorithm:
     """The registered algorithm called `name`; ValueError naming the choices otherwise."""
-    found = REGISTRY.get(name)
-    if found is None:
-        raise ValueError(f"unknown algorithm '{name}'; expected one of {', '.join(REGISTRY)}")
-    return found
+    return lookup(REGISTRY, name, "algorithm")
 
 
 def algorithm_names(where: Callable[[Algorithm], bool] = lambda _: True) -> tuple[str, ...]:
