@@ -86,29 +86,6 @@ def tree_on_cluster(plan: Layout, g: float) -> CollectiveResult:
     )
 
 
-def _step(
-    plan: Layout, src: NDArray[np.int64], dst: NDArray[np.int64], size: float
-) -> tuple[float, dict[str, float]]:
-    """Time (s) of one step in which device src[i] sends `size` bytes to dst[i], all at once, and the load
-    (bytes, per direction) of the busiest unit link of each level (`step_flows`)."""
-    latency, flows = step_flows(plan, src, dst)
-    time_bw, loads = 0.0, {}
-    for level in plan.crossed:
-        if level.name in flows:
-            loads[level.name] = flows[level.name] * size
-            time_bw = max(time_bw, loads[level.name] / level.bandwidth)
-    return latency + time_bw, loads
-
-
-def step_flows(
-    plan: Layout, src: NDArray[np.int64], dst: NDArray[np.int64]
-) -> tuple[float, dict[str, float]]:
-    """(latency s, flows on the busiest unit link of each level crossed) of one step in which device
-    src[i] sends to dst[i], all at once (`steps_flows` for one step)."""
-    latency, flows = steps_flows(plan, src[None, :], dst[None, :])
-    return float(latency[0]), {name: float(count[0]) for name, count in flows.items() if count[0] > 0}
-
-
 def steps_flows(
     plan: Layout, src: NDArray[np.int64], dst: NDArray[np.int64]
 ) -> tuple[NDArray[np.float64], dict[str, NDArray[np.float64]]]:
@@ -150,37 +127,47 @@ def _row_counts(
     return counts.reshape(row.shape[0], width)
 
 
-def halving_doubling_on_cluster(plan: Layout, g: float) -> CollectiveResult:
-    """Rabenseifner's algorithm on the placed devices; the exchange distance doubles from 1, so the big
-    halves cross the innermost (fastest) links. Each step's pairs are costed exactly (`_step`)."""
-    n = plan.devices
+def rabenseifner_steps(n: int) -> tuple[NDArray[np.int64], NDArray[np.int64], list[int], list[int]]:
+    """Rabenseifner's steps on n devices, in order, one row each (src[row, i] sends to dst[row, i]; rows
+    padded with pairs that stay put): with n not a power of two, the first 2r devices' even ones hand their
+    vector to the odd neighbour (MPICH's numbering: the odd ones stay as virtual ranks 0..r-1, the rest
+    follow); one exchange per distance 1, 2, 4, ... (its half of the current part); the result handed
+    back. Also what each step sends, G / part (a hand-over all of G, an exchange at distance d G / 2d), and
+    how often it runs (an exchange twice: reduce-scatter and all-gather)."""
     p = int(power_of_two_below(n))
     rest = n - p
-    # MPICH's numbering: of the first 2r devices the odd ones stay (virtual ranks 0..r-1), the rest follow
     virtual = np.arange(p, dtype=np.int64)
     physical = np.where(virtual < rest, 2 * virtual + 1, virtual + rest)
-    time, steps = 0.0, 0
-    totals: dict[str, float] = {}
-
-    def add(src: NDArray[np.int64], dst: NDArray[np.int64], size: float, times: int) -> None:
-        nonlocal time, steps
-        t, loads = _step(plan, src, dst, size)
-        time += times * t
-        steps += times
-        for name, load in loads.items():
-            totals[name] = totals.get(name, 0.0) + times * load
-
+    distances = 1 << np.arange(p.bit_length() - 1, dtype=np.int64)
+    odd = 1 if rest else 0
+    src = np.zeros((len(distances) + 2 * odd, p), dtype=np.int64)
+    dst = np.zeros_like(src)
+    src[odd : odd + len(distances)] = physical
+    dst[odd : odd + len(distances)] = physical[virtual[None, :] ^ distances[:, None]]
+    parts = [1] * odd + [2 * int(d) for d in distances] + [1] * odd
     if rest:
         evens = np.arange(0, 2 * rest, 2, dtype=np.int64)
-        add(evens, evens + 1, g, 1)  # hand the whole vector to the odd neighbour
-    distance = 1
-    while distance < p:
-        # once in the reduce-scatter (halves of the current part), once in the all-gather
-        add(physical, physical[virtual ^ distance], g / (2 * distance), 2)
-        distance *= 2
-    if rest:
-        evens = np.arange(0, 2 * rest, 2, dtype=np.int64)
-        add(evens + 1, evens, g, 1)  # return the result
+        src[0, :rest], dst[0, :rest] = evens, evens + 1
+        src[-1, :rest], dst[-1, :rest] = evens + 1, evens
+    return src, dst, parts, [1] * odd + [2] * len(distances) + [1] * odd
+
+
+def halving_doubling_on_cluster(plan: Layout, g: float) -> CollectiveResult:
+    """Rabenseifner's algorithm on the placed devices; the exchange distance doubles from 1, so the big
+    halves cross the innermost (fastest) links. Each step's pairs are costed exactly (`steps_flows`)."""
+    n = plan.devices
+    rest = n - int(power_of_two_below(n))
+    src, dst, parts, times = rabenseifner_steps(n)
+    latency, flows = steps_flows(plan, src, dst)
+    time, totals = 0.0, dict[str, float]()
+    for row, repeat in enumerate(times):
+        size, time_bw = g / parts[row], 0.0
+        for level in plan.crossed:
+            if level.name in flows and flows[level.name][row] > 0:
+                load = float(flows[level.name][row]) * size
+                totals[level.name] = totals.get(level.name, 0.0) + repeat * load
+                time_bw = max(time_bw, load / level.bandwidth)
+        time += repeat * (float(latency[row]) + time_bw)
     per_device = float(halving_doubling_bytes_per_device(g, n))
     odd = f"; N not a power of two: {rest} devices hand their vector to a neighbour first" if rest else ""
     return collective_result(
@@ -189,9 +176,9 @@ def halving_doubling_on_cluster(plan: Layout, g: float) -> CollectiveResult:
         g,
         time,
         per_device,
-        2.0 * (p - 1) * g + 2.0 * rest * g,
+        2.0 * (int(power_of_two_below(n)) - 1) * g + 2.0 * rest * g,
         totals,
-        steps,
+        sum(times),
         "recursive halving reduce-scatter + recursive doubling all-gather (Rabenseifner), distance 1 "
         "first so the large halves cross the fastest links" + odd,
     )

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.cost.collective_algorithms import steps_flows
+from planner.cost.collective_algorithms import rabenseifner_steps, steps_flows
 from planner.cost.collective_layout import Layout, link_share, path_to
 
 Array = NDArray[np.float64]
@@ -51,26 +51,13 @@ def hierarchical_coefficients(plan: Layout) -> tuple[float, float]:
 
 
 def halving_doubling_coefficients(plan: Layout) -> tuple[float, float]:
-    """Rabenseifner's steps (MPICH's numbering of a non-power-of-two N), each costed per unit link, all
-    steps at once (one row each: the 1,000-layer partition costs ~2,000 block shapes of ~10 steps)."""
-    n = plan.devices
-    p = 1 << (n.bit_length() - 1)
-    rest = n - p
-    virtual = np.arange(p, dtype=np.int64)
-    physical = np.where(virtual < rest, 2 * virtual + 1, virtual + rest)
-    # rows: hand the vector over and back (the first 2·rest devices, paired even -> odd, then back: all
-    # of G, once each), then one exchange per distance; a row is padded with pairs that stay put (no link)
-    distances = 1 << np.arange(p.bit_length() - 1, dtype=np.int64)
-    src = np.zeros((2 + len(distances), p), dtype=np.int64)
-    dst = np.zeros_like(src)
-    evens = np.arange(0, 2 * rest, 2, dtype=np.int64)
-    src[0, :rest], dst[0, :rest] = evens, evens + 1
-    src[1, :rest], dst[1, :rest] = evens + 1, evens
-    src[2:], dst[2:] = physical, physical[virtual[None, :] ^ distances[:, None]]
+    """Rabenseifner's steps (collective_algorithms.rabenseifner_steps: MPICH's numbering of a
+    non-power-of-two N), each costed per unit link, all at once (the 1,000-layer partition costs ~2,000
+    block shapes of ~10 steps)."""
+    src, dst, parts, times = rabenseifner_steps(plan.devices)
     latency, busy = _steps(plan, src, dst)
-    times = np.concatenate([[1.0, 1.0], np.full(len(distances), 2.0)])  # 2: reduce-scatter, all-gather
-    share = np.concatenate([[1.0, 1.0], 1.0 / (2 * distances)])  # of G per exchange
-    return float(np.sum(times * latency)), float(np.sum(times * share * busy))
+    count = np.asarray(times, dtype=float)
+    return float(np.sum(count * latency)), float(np.sum(count * busy / np.asarray(parts, dtype=float)))
 
 
 def _steps(plan: Layout, src: NDArray[np.int64], dst: NDArray[np.int64]) -> tuple[Array, Array]:
