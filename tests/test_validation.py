@@ -81,7 +81,7 @@ def test_cases_needing_data_are_skipped_without_it(run_cli, tmp_path: Path) -> N
 
 def test_only_that_matches_nothing_is_bad_input(run_cli) -> None:
     result = run_cli("validate", "--only", "no-such-case")
-    assert result.exit_code == 2 and "no case matches" in result.stderr
+    assert result.exit_code == 2 and "no case name matches" in result.stderr
 
 
 def test_missing_data_folder_is_bad_input(run_cli, tmp_path: Path) -> None:

@@ -39,7 +39,11 @@ def validation_tables(payload: dict[str, Any]) -> list[Any]:
     s = payload["summary"]
     counts = ", ".join(f"{n} {status}" for status, n in s["counts"].items())
     tail = ""
-    for key, what in (("published_abs_error_pct", "published"), ("measured_abs_error_pct", "measured")):
+    for key, what in (
+        ("published_abs_error_pct", "published"),
+        ("measured_abs_error_pct", "measured"),
+        ("calibration_abs_error_pct", "calibration (fitted on, left out above)"),
+    ):
         err = s.get(key, {"cases": 0})
         if err["cases"]:
             median, most = err["median"], err["max"]

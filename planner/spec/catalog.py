@@ -11,6 +11,8 @@ import dataclasses
 import difflib
 import importlib
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -98,6 +100,27 @@ def _built(doc: Document, allowed: tuple[str, ...]) -> Any:
     if id(doc) not in _BUILT:
         _BUILT[id(doc)] = build_spec(doc, allowed)
     return _BUILT[id(doc)]
+
+
+@contextmanager
+def device_fields_replaced(name: str, **fields: Any) -> Iterator[Any]:
+    """Within the block, the catalog device `name` has `fields` replaced (dataclasses.replace), and so
+    does every spec built from the catalog in it (a cluster of that device, an inline mapping naming it):
+    how a calibration fit evaluates its cases at a trial value (planner.validate.fit). Yields the device;
+    nothing on disk changes, and the specs built before the block are back after it."""
+    doc = _named_document("hardware", ("device",), name)
+    if doc is None:
+        find("hardware", name, ("device",))  # raises the catalog's "no device named" error
+        raise AssertionError(name)  # unreachable: find found what _named_document did not
+    saved = dict(_BUILT)
+    _BUILT.clear()
+    device = dataclasses.replace(build_spec(doc, ("device",)), **fields)
+    _BUILT[id(doc)] = device
+    try:
+        yield device
+    finally:
+        _BUILT.clear()
+        _BUILT.update(saved)
 
 
 def _named_document(area: str, kinds: tuple[str, ...], name: str) -> Document | None:

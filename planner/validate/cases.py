@@ -54,8 +54,15 @@ class Case:
         "primary, or secondary where the figure is a transcription", default="primary"
     )
     calibration: bool = spec_field(
-        "true for a case whose figure was used to fit a parameter (left out of the error bands)",
+        "true for a case whose figure was used to fit a parameter (left out of the error bands and of the "
+        "reported median and maximum |error|)",
         default=False,
+    )
+    calibrates: str = spec_field(
+        "the parameter a calibration case's figure fits, as DEVICE.FIELD (e.g. "
+        "a100-sxm4-80gb.compute_efficiency): `python -m planner.validate.fit` fits it again from every case "
+        "that names it; empty for none",
+        default="",
     )
 
 
@@ -84,4 +91,11 @@ def all_cases(directory: Path = CASES_DIR) -> tuple[LoadedCase, ...]:
     for item in loaded:
         if names.count(item.case.name) > 1:
             raise item.doc.error(("cases", item.index, "name"), "expected a unique case name", item.case.name)
+        calibrates = item.case.calibrates
+        if calibrates and (not item.case.calibration or calibrates.count(".") != 1):
+            raise item.doc.error(
+                ("cases", item.index, "calibrates"),
+                "expected DEVICE.FIELD on a case marked calibration: true",
+                calibrates,
+            )
     return tuple(loaded)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import functools
 import os
@@ -30,6 +31,7 @@ class CaseResult:
     status: str
     reason: str
     comparison: str = "value"
+    calibration: bool = False  # its figure fitted a parameter: reported apart (cases.Case.calibration)
 
 
 def default_data_dir() -> Path | None:
@@ -66,6 +68,7 @@ def run_case(item: LoadedCase, data_dir: Path | None) -> CaseResult:
     result = functools.partial(
         CaseResult,
         comparison=case.comparison,
+        calibration=case.calibration,
         name=case.name,
         kind=case.kind,
         source=case.source,
@@ -136,19 +139,30 @@ def run(data_dir: Path | None, only: str | None = None) -> list[CaseResult]:
     """Run every case (or those whose name matches the glob `only`)."""
     selected = [item for item in all_cases() if only is None or fnmatch.fnmatchcase(item.case.name, only)]
     if only is not None and not selected:
-        names = ", ".join(item.case.name for item in all_cases())
-        raise SettingError("only", f"no case matches; cases: {names}", only)
+        names = [item.case.name for item in all_cases()]
+        inside = [name for name in names if only in name]
+        hint = (
+            f"'*{only}*' matches {len(inside)}, e.g. {inside[0]}"
+            if inside
+            else f"close names: {', '.join(difflib.get_close_matches(only, names, n=3)) or 'none'}"
+        )
+        raise SettingError(
+            "only", f"no case name matches this glob ({hint}; `--format json` lists them)", only
+        )
     return [run_case(item, data_dir) for item in selected]
 
 
 def summarize(results: list[CaseResult]) -> dict[str, object]:
-    """Counts per status and the median / maximum |error| of the published value cases that ran; the
-    published bounds (met or not) and configuration matches (matched or not) are counted apart: they have
-    no error to average; so are comparisons with another model's output (agreeing or not), which measure
-    no system. Measured cases (runs of `planner verify` recorded here) get their own median and maximum."""
+    """Counts per status and the median / maximum |error| of the published value cases that ran, calibration
+    cases left out (their figures fitted a parameter: not out of sample) and given apart; the published
+    bounds (met or not) and configuration matches (matched or not) are counted apart: they have no error to
+    average; so are comparisons with another model's output (agreeing or not), which measure no system.
+    Measured cases (runs of `planner verify` recorded here) get their own median and maximum."""
+    fitted = [r for r in results if r.calibration]
     return {
         "counts": {status: sum(r.status == status for r in results) for status in STATUSES},
-        "published_abs_error_pct": _abs_errors(results, "published"),
+        "published_abs_error_pct": _abs_errors([r for r in results if not r.calibration], "published"),
+        "calibration_abs_error_pct": _abs_errors(fitted, "published"),
         "measured_abs_error_pct": _abs_errors(results, "measured"),
         "published_bounds": _apart(results, ("at_least", "at_most")),
         "configuration_matches": _apart(results, ("match",)),
