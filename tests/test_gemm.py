@@ -194,3 +194,31 @@ def test_catalog_gpus_carry_the_gemm_fields(name: str) -> None:
     device = find("hardware", name)
     assert device.sm_count and device.gemm_tiles and device.kernel_overhead > 0
     assert max(tile.efficiency for tile in device.gemm_tiles) == 1.0
+
+
+def test_a_dtype_with_its_own_matmul_figure_runs_at_it() -> None:
+    toy = replace(TOY, peak_compute={"fp16": 100e12, "fp8": 200e12}, dtype_compute_efficiency={"fp8": 0.25})
+    # one full wave of 128 x 128 tiles on 4 SMs: 4 tiles, k = 1024
+    flop = 2.0 * 256 * 256 * 1024
+    assert gemm_time(toy, "fp8", 256, 256, 1024) == pytest.approx(flop / (200e12 * 0.25), rel=1e-12)
+    assert gemm_time(toy, "fp16", 256, 256, 1024) == pytest.approx(flop / (100e12 * 0.5), rel=1e-12)
+    assert toy.matmul_efficiency("fp8") == 0.25 and toy.matmul_efficiency("fp16") == 0.5
+
+
+def test_the_h100_fp8_matmul_runs_at_its_measured_fraction() -> None:
+    h100 = find("hardware", "h100-sxm5-80gb")
+    assert h100.matmul_efficiency("fp8") == pytest.approx(0.71)
+    assert h100.matmul_efficiency("bf16") == h100.compute_efficiency == pytest.approx(0.8)
+    big = 16384  # many full waves of the 256 x 128 tile: the large-GEMM ceiling
+    ratio = gemm_efficiency(h100, "fp8", big, big, big) / gemm_efficiency(h100, "bf16", big, big, big)
+    assert ratio == pytest.approx(0.71 / 0.8, rel=0.01)
+
+
+def test_a_dtype_efficiency_outside_0_1_is_refused() -> None:
+    text = (
+        "spec: device\nname: g\nkind: gpu\npeak_compute: {fp8: 1 TFLOPS}\nmemory: 1 GiB\n"
+        "memory_bandwidth: 1 GB/s\ncompute_efficiency: 0.5\ndtype_compute_efficiency: {fp8: 1.5}\n"
+    )
+    expected = r"g\.yaml:8: field .dtype_compute_efficiency\.fp8.: expected a value <= 1"
+    with pytest.raises(SpecError, match=expected):
+        build_spec(parse_yaml(text, "g.yaml"), ("device",))

@@ -62,14 +62,14 @@ def test_a_memory_bound_decode_step_scales_with_the_bytes_read() -> None:
         assert quantised.roofline_s < 0.6 * plain.roofline_s
 
 
-def test_fp8_runs_the_layer_gemms_at_twice_the_bf16_peak_when_compute_bound() -> None:
+def test_fp8_runs_the_layer_gemms_at_the_fp8_peak_and_its_own_efficiency_when_compute_bound() -> None:
     cfg, h100 = find("models", "llama-3-8b"), find("hardware", "h100")
     at = Placement(h100)
     plain = step_time(cfg, at, dtype="bf16", batch=2048, context=0)
     fp8 = step_time(cfg, at, dtype="bf16", batch=2048, context=0, precision=q.Precision("bf16", "fp8"))
     assert plain.compute_bound and fp8.compute_bound
     layers = 2048 * 2.0 * q.layer_weight_parameters(cfg)
-    saved = layers / (989.4e12 * 0.8) - layers / (1978.9e12 * 0.8)
+    saved = layers / (989.4e12 * 0.8) - layers / (1978.9e12 * 0.71)  # h100-sxm5-80gb: fp8 0.71, bf16 0.8
     assert plain.compute_s - fp8.compute_s == pytest.approx(saved)
 
 

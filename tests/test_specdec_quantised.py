@@ -65,15 +65,16 @@ def test_fp8_kv_cache_lowers_the_step_more_at_long_context() -> None:
 
 
 def test_verification_runs_at_the_quantised_peak() -> None:
-    """Compute-bound verification (batch 128 x 16 tokens): fp8 GEMMs at twice the bf16 peak; int4 weights
-    are multiplied at the bf16 peak, so its verification costs about as much as bf16's."""
+    """Compute-bound verification (batch 128 x 16 tokens): fp8 GEMMs at twice the bf16 peak, at the H100's
+    own fp8 matmul efficiency (0.71 against bf16's 0.8: 0.56 of bf16's GEMM time, plus what stays bf16);
+    int4 weights are multiplied at the bf16 peak, so its verification costs about as much as bf16's."""
 
     def verify_s(**options) -> float:
         result = models(batch=128, max_gamma=15, **options)
         return result.rows()[-1]["verify_ratio"] * result.costs.target_step.time_s
 
     plain = verify_s()
-    assert verify_s(weight_dtype="fp8") < 0.65 * plain
+    assert 0.56 * plain < verify_s(weight_dtype="fp8") < 0.7 * plain
     assert verify_s(weight_dtype="int4") > 0.95 * plain
 
 

@@ -196,6 +196,7 @@ def _device_dict(device: Any) -> dict[str, Any]:
         "power_w": device.power,
         "price": _price(device.price),
         "compute_efficiency": device.compute_efficiency,
+        "dtype_compute_efficiency": dict(device.dtype_compute_efficiency or {}),
         "memory_efficiency": device.memory_efficiency,
         "assumed_figures": list(device.assumed_figures),  # left out of the spec: the defaults stand in
         "source": device.source,

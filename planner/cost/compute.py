@@ -42,7 +42,7 @@ def is_mixed_precision(dtype: str) -> bool:
 
 
 def sustained_compute(device: Device, dtype: str) -> float:
-    """FLOP/s the device sustains in `dtype`: peak_compute[dtype] · compute_efficiency.
+    """FLOP/s the device sustains in `dtype`: peak_compute[dtype] · matmul_efficiency(dtype).
 
     Raises ValueError when the device lists no peak for `dtype` (e.g. bf16 on a V100).
     """
@@ -53,7 +53,7 @@ def sustained_compute(device: Device, dtype: str) -> float:
             f"{device.name} lists no {dtype} peak (it lists {', '.join(device.peak_compute)}), "
             f"so it cannot train in {dtype}"
         )
-    return device.peak_compute[dtype] * device.compute_efficiency
+    return device.peak_compute[dtype] * device.matmul_efficiency(dtype)
 
 
 def sustained_memory_bandwidth(device: Device) -> float:

@@ -11,14 +11,15 @@ fixed per-kernel overhead:
   full one (wave quantisation). A full wave of tile T sustains peak · compute_efficiency · T.efficiency
   spread over the SMs, so the GEMM takes waves · sm_count · Tm·Tn·2k / (peak · compute_efficiency ·
   T.efficiency). The library picks the tile per shape (sec. 2.3); here the fastest of the device's
-  `gemm_tiles`. compute_efficiency is the large-GEMM ceiling (the device's measured best matmul rate).
+  `gemm_tiles`. compute_efficiency is the large-GEMM ceiling (Device.matmul_efficiency: the dtype's own
+  figure where the device gives one, e.g. fp8).
 * memory: the roofline (Williams, Waterman and Patterson, CACM 52(4), 2009) with A, B and C each moved
   once, (m·k + k·n + m·n)·batch elements of the dtype, at memory_bandwidth · memory_efficiency: thin
   shapes (small k, or small m with small n) are memory-bound.
 * overhead: `kernel_overhead` seconds per kernel (launch gap and tail), a device field.
 
 A device without `sm_count` / `gemm_tiles` (CPUs, TPUs, boards) keeps the shape-free model: 2·m·n·k·batch
-/ (peak · compute_efficiency), plus its kernel_overhead (0 unless set).
+/ (peak · matmul_efficiency(dtype)), plus its kernel_overhead (0 unless set).
 
 Memory-bound kernels (norms, activations, softmax, optimizer steps) stream their bytes at memory_bandwidth
 · memory_efficiency, plus kernel_overhead per kernel.
@@ -64,7 +65,7 @@ def gemm_time(device: Device, dtype: str, m: Dim, n: Dim, k: Dim, batch: Dim = 1
     """
     peak = _peak(device, dtype)
     m_, n_, k_, b_ = _dims(m=m, n=n, k=k, batch=batch)
-    rate = peak * device.compute_efficiency
+    rate = peak * device.matmul_efficiency(dtype)
     if device.sm_count is None:
         return 2.0 * m_ * n_ * k_ * b_ / rate + device.kernel_overhead
     compute = np.full(np.broadcast_shapes(m_.shape, n_.shape, k_.shape, b_.shape), np.inf)

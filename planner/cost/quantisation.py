@@ -20,8 +20,9 @@ and the norms stay in the activation dtype, as vLLM's fp8, AWQ and GPTQ checkpoi
   PR 2566: "dequantize and run FP16 matmul for longer sequences"), i.e. one memory-bound pass per layer
   reading 4.125 bits and writing 16 per weight, on top of the activation-dtype GEMMs.
 
-The fp8 and int8 GEMMs sustain the same fraction of their peak as the activation dtype's
-(compute_efficiency; confidence: recalled, the catalog's efficiency measurements are bf16 matmuls).
+An fp8 or int8 GEMM sustains its own fraction of its peak where the device gives one
+(dtype_compute_efficiency: e.g. the fp8 matmul measurements of the ml-engineering MAMF table), else the
+activation dtype's (compute_efficiency; confidence: recalled for int8, which no catalog device measures).
 Per-channel scales of fp8 / int8 weights (one per output row, i.e. 1/k of a byte per weight, k >= 4096)
 are left out.
 
@@ -127,5 +128,6 @@ def dequantise_time(device: Device, cfg: LLMConfig, precision: Precision, tensor
 
 
 def gemm_rate(device: Device, precision: Precision) -> float:
-    """FLOP/s the layers' weight GEMMs sustain: the GEMM format's peak x compute_efficiency."""
-    return device.peak_compute[precision.gemm_dtype] * device.compute_efficiency
+    """FLOP/s the layers' weight GEMMs sustain: the GEMM format's peak x its matmul efficiency
+    (Device.matmul_efficiency: its own figure where the device gives one, else compute_efficiency)."""
+    return device.peak_compute[precision.gemm_dtype] * device.matmul_efficiency(precision.gemm_dtype)

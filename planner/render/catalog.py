@@ -83,6 +83,9 @@ def hardware_tables(payload: dict[str, Any]) -> list[Any]:
                 for field in ("compute_efficiency", "memory_efficiency")
             ),
         ]
+        if d.get("dtype_compute_efficiency"):
+            own = ", ".join(f"{dtype} {value:g}" for dtype, value in d["dtype_compute_efficiency"].items())
+            rows.insert(5, ("compute efficiency by dtype", own))
         if d["power_w"] is not None:
             rows.append(("power", format_quantity(d["power_w"], "power")))
         if d["price"]:

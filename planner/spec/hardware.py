@@ -137,6 +137,13 @@ class Device:
         default=DEFAULT_MEMORY_EFFICIENCY,
         limit=FRACTION,
     )
+    dtype_compute_efficiency: dict[str, float] | None = spec_field(
+        "per dtype, the fraction of peak_compute[dtype] a large dense matmul in that dtype sustains "
+        "[1e-6, 1], where it differs from compute_efficiency (e.g. fp8: its own matmul measurement)",
+        default=None,
+        limit=FRACTION,
+        key_choices=DTYPES,
+    )
     flash_forward_efficiency: float | None = spec_field(
         "fraction of peak_compute a fused (flash) attention forward sustains [1e-6, 1]; "
         "compute_efficiency when absent",
@@ -183,6 +190,11 @@ class Device:
     def assumed_figures(self) -> tuple[str, ...]:
         """The efficiency fields this device took its documented default for (the spec left them out)."""
         return tuple(name for name in EFFICIENCY_FIELDS if isinstance(getattr(self, name), AssumedFigure))
+
+    def matmul_efficiency(self, dtype: str) -> float:
+        """The fraction of peak_compute[dtype] a large matmul in `dtype` sustains: its own figure
+        (dtype_compute_efficiency) where the device gives one, else compute_efficiency."""
+        return (self.dtype_compute_efficiency or {}).get(dtype, self.compute_efficiency)
 
     def peak(self, dtype: str) -> float:
         """Peak FLOP/s for `dtype`; KeyError names the dtypes this device lists."""
