@@ -109,6 +109,16 @@ def test_break_even_bandwidth_separates_paying_from_not(
     assert bool(dgc.dgc_pays(g, s, d, n, b_star * 2, a)) == (not below)
 
 
+def test_equal_byte_terms_have_no_crossing() -> None:
+    """N = 2 G / S with no dense part: the ring's 2(N-1)/N G bytes equal the all-gather's (N-1) S, so only
+    the latency terms differ and no bandwidth separates the verdicts (found by hypothesis: round-off had
+    put a crossing at 2e-5 B/s)."""
+    g = 7302545776.65625
+    b_star, _ = dgc.break_even_bandwidth(g, g / 100, 0.0, 200, 4.3e-4)
+    assert np.isnan(b_star)
+    assert len({bool(dgc.dgc_pays(g, g / 100, 0.0, 200, b, 4.3e-4)) for b in (1e3, 1e9, 1e15)}) == 1
+
+
 def test_dgc_time_is_the_allgather_plus_the_dense_ring() -> None:
     t = dgc.dgc_allgather_time(1e5, 2e5, 16, 1e9, 1e-5)
     assert t == pytest.approx(15 * (1e-5 + 1e5 / 1e9) + float(ring_allreduce_time(2e5, 16, 1e9, 1e-5)))

@@ -372,3 +372,16 @@ def test_inline_cluster_device_warns_too(tmp_path, run_cli) -> None:
     result = run_cli("hardware", "show", str(path), "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert "warning:" in result.stderr and "compute_efficiency or memory_efficiency" in result.stderr
+
+
+def test_a_reserve_of_all_the_memory_is_refused() -> None:
+    from planner.errors import SpecError
+    from planner.spec.catalog import build_spec
+    from planner.spec.yamlio import parse_yaml
+
+    text = (
+        "spec: device\nname: g\nkind: gpu\npeak_compute: {fp16: 1 TFLOPS}\nmemory: 16 GiB\n"
+        "memory_reserved: 16 GiB\nmemory_bandwidth: 1 GB/s\ncompute_efficiency: 0.5\nmemory_efficiency: 0.8\n"
+    )
+    with pytest.raises(SpecError, match=r"memory_reserved.*expected less than memory"):
+        build_spec(parse_yaml(text, "g.yaml"), ("device",))

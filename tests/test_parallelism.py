@@ -224,3 +224,30 @@ def test_setup_rejects_what_it_cannot_plan() -> None:
         TrainingSetup(find("models", "gpt2", ("llm",)), machine, 8, 4096)
     with pytest.raises(ValueError, match="lists no"):
         TrainingSetup(find("models", "gpt2", ("llm",)), find("hardware", "dgx-1", ("cluster",)), 8, 512)
+
+
+PLAN_79_9_GIB = {
+    "tensor": 4,
+    "pipeline": 8,
+    "data": 32,
+    "microbatch": 2,
+    "interleave": 4,
+    "recompute": "none",
+    "zero": 1,
+}
+
+
+def test_a_plan_must_fit_in_the_usable_memory_not_the_physical() -> None:
+    """The A100's file reserves 1.26 GiB (driver and CUDA context): a plan between 78.74 and 80 GiB per
+    device is refused, naming the usable figure; with the reserve removed the same plan fits."""
+    from dataclasses import replace
+
+    setup = _setup("gpt3-175b", "dgx-a100", 128, 1536, 2048)
+    device = setup.cluster.device
+    assert device.usable_memory == pytest.approx(device.memory - 1.26 * GIB)
+    plan = evaluate_configuration(setup, **PLAN_79_9_GIB)
+    assert device.usable_memory < plan.memory_per_device_bytes <= device.memory  # 79.9 GiB
+    assert not plan.feasible and "78.7 GiB usable" in " ".join(plan.reasons)
+    unreserved = replace(setup, cluster=replace(setup.cluster, device=replace(device, memory_reserved=0.0)))
+    again = evaluate_configuration(unreserved, **PLAN_79_9_GIB)
+    assert again.feasible and again.memory_per_device_bytes == plan.memory_per_device_bytes

@@ -192,6 +192,7 @@ def _device_dict(device: Any) -> dict[str, Any]:
         "aliases": list(device.aliases),
         "peak_compute_flops": dict(device.peak_compute),
         "memory_bytes": device.memory,
+        "memory_reserved_bytes": device.memory_reserved,
         "memory_bandwidth_bytes_per_s": device.memory_bandwidth,
         "power_w": device.power,
         "price": _price(device.price),

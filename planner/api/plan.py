@@ -146,8 +146,8 @@ def _nothing_fits(comparison: Comparison, resolved: ResolvedTraining) -> str:
         f"{smallest.memory_per_device_bytes / 2**30:.1f} GiB per device"
     )
     return (
-        f"no strategy fits in the {device.memory / 2**30:.0f} GiB of a {device.name} at {resolved.batch} "
-        f"samples per device{need} (a smaller batch may fit)"
+        f"no strategy fits in the {device.usable_memory / 2**30:.1f} GiB usable of a {device.name} at "
+        f"{resolved.batch} samples per device{need} (a smaller batch may fit)"
     )
 
 

@@ -222,9 +222,11 @@ def break_even_bandwidth(
         for v in (dense_bytes, sparse_bytes, dense_part_bytes, devices, latency)
     )
     a_dense, b_dense, a_dgc, b_dgc = _linear_terms(g, s, d, n)
+    # equal byte terms (e.g. N = 2 G / S without a dense part) differ only by round-off: no crossing
+    tie = np.abs(b_dense - b_dgc) <= 1e-12 * np.maximum(np.abs(b_dense), np.abs(b_dgc))
     with np.errstate(divide="ignore", invalid="ignore"):
         crossing = (b_dense - b_dgc) / (a * (a_dgc - a_dense))
-    valid = np.isfinite(crossing) & (crossing > 0)
+    valid = np.isfinite(crossing) & (crossing > 0) & ~tie
     return np.where(valid, crossing, np.nan), b_dense > b_dgc
 
 

@@ -259,7 +259,7 @@ def evaluate(
         algorithm=algorithm if devices > 1 else "none",
         iteration=iteration,
         memory=memory,
-        fits=memory.total_bytes <= setup.device.memory,
+        fits=memory.total_bytes <= setup.device.usable_memory,
         gradient_bytes=float(setup.gradient_bytes().sum()),
         baseline_iteration_s=baseline_iteration_s,
         baseline_batch=baseline_batch,

@@ -165,13 +165,14 @@ def check_fits(
     degree that would do as `setting` (the caller's name for this model's degree)."""
     precision = precision or Precision(dtype)
     need = memory_per_device(cfg, placement.tp, dtype, batch, context, precision)
-    if need > placement.device.memory:
+    if need > placement.device.usable_memory:
         whole = memory_per_device(cfg, 1, dtype, batch, context, precision)
         least = next(
             (
                 t
                 for t in range(2, 65)
-                if memory_per_device(cfg, t, dtype, batch, context, precision) <= placement.device.memory
+                if memory_per_device(cfg, t, dtype, batch, context, precision)
+                <= placement.device.usable_memory
             ),
             None,
         )
@@ -180,7 +181,8 @@ def check_fits(
         split = f"; split over {placement.tp}, {_size(need)} per device" if placement.tp > 1 else ""
         raise InfeasibleError(
             f"{cfg.name} in {precision.label()} needs {_size(whole)} (weights + KV cache for batch {batch}, "
-            f"context {context}) and one {device.name} holds {_size(device.memory)}{split}{hint}"
+            f"context {context}) and one {device.name} holds {_size(device.usable_memory)} usable"
+            f"{split}{hint}"
         )
     return need
 

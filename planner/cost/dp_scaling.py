@@ -136,7 +136,7 @@ def plan(
     b = per_device_batch(batch, devices) if strong_scaling else batch
     global_batch = batch if strong_scaling else None
     memory = setup.memory(b)
-    if memory.total_bytes > setup.device.memory:
+    if memory.total_bytes > setup.device.usable_memory:
         raise InfeasibleError(_does_not_fit(setup, b, memory))
 
     chosen, outcomes = best_result(setup, devices, b, algorithms, collective, global_batch=global_batch)
@@ -179,7 +179,7 @@ def _does_not_fit(setup: Setup, batch: int, memory: TrainingMemory) -> str:
         f"(model states {memory.model_states_bytes / gib:.2f} GiB for {memory.parameters:,} parameters "
         f"with {setup.optimizer} in {setup.dtype}, activations {memory.activations_bytes / gib:.2f} GiB "
         f"for a per-device batch of {batch}), but {setup.device.name} has "
-        f"{setup.device.memory / gib:.2f} GiB; "
+        f"{setup.device.usable_memory / gib:.2f} GiB usable; "
         "use a smaller batch, a 16-bit dtype (fp16), or more devices with global_batch"
     )
 

@@ -89,6 +89,25 @@ def run(spec: RunSpec) -> RunResult:
 
 
 def _worker(rank: int, store: str, spec: RunSpec, queue: Any) -> None:
+    """One process of the run. It leaves with os._exit, skipping the interpreter's teardown: a torch thread
+    still joinable there can abort a process whose run had ended well ("terminate called without an active
+    exception", exit -6, seen under a loaded test run)."""
+    import sys
+    import traceback
+
+    code = 0
+    try:
+        _work(rank, store, spec, queue)
+    except BaseException:
+        code = 1
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _work(rank: int, store: str, spec: RunSpec, queue: Any) -> None:
     import torch
     import torch.distributed as dist
 

@@ -179,7 +179,7 @@ def evaluate_grid(setup: TrainingSetup, grid: Grid) -> GridCosts:
     detail = np.full(len(grid), -1, dtype=np.int64)
     for code, fails in failed.items():
         detail = np.where((detail < 0) & fails, codes.index(code), detail)
-    failed["memory"] = whole & ~(memory <= setup.device.memory)
+    failed["memory"] = whole & ~(memory <= setup.device.usable_memory)
     detail = np.where((detail < 0) & failed["memory"], codes.index("memory"), detail)
     breakdown = {
         "compute_s": m * total,
@@ -236,7 +236,7 @@ def plan_evaluation(setup: TrainingSetup, grid: Grid, costs: GridCosts, i: int) 
         if code == "memory":
             reasons.append(
                 f"needs {memory / 2**30:.1f} GiB per device ({stage} stage), the device has "
-                f"{setup.device.memory / 2**30:.0f} GiB"
+                f"{setup.device.usable_memory / 2**30:.1f} GiB usable"
             )
         else:
             reasons.append(rule_message(code, setup, c))

@@ -270,10 +270,10 @@ def kv_bytes_per_sequence_device(setup: ServingSetup) -> float:
 
 
 def max_concurrent_sequences(setup: ServingSetup) -> int:
-    """Sequences whose KV cache fits beside the weights in (1 - memory_headroom) of a device's memory
-    (vLLM's gpu_memory_utilization, default 0.9, keeps the rest for activations and the runtime), in
-    every attention group."""
-    free = setup.device.memory * (1.0 - setup.memory_headroom) - weight_bytes_per_device(setup)
+    """Sequences whose KV cache fits beside the weights in (1 - memory_headroom) of a device's usable
+    memory (Device.usable_memory; vLLM's gpu_memory_utilization, default 0.9, keeps the rest for
+    activations and the runtime), in every attention group."""
+    free = setup.device.usable_memory * (1.0 - setup.memory_headroom) - weight_bytes_per_device(setup)
     return setup.groups * max(0, math.floor(free / kv_bytes_per_sequence_device(setup)))
 
 

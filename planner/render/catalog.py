@@ -8,6 +8,12 @@ from planner.render import first_sentence, fmt_bytes, fmt_count, fmt_si, fmt_tim
 from planner.units import format_quantity
 
 
+def _reserved(d: dict[str, Any]) -> str:
+    """ ", X reserved (driver, CUDA context)" where the device file gives a reserve, else nothing."""
+    reserved = d.get("memory_reserved_bytes") or 0.0
+    return f", {format_quantity(reserved, 'memory')} reserved (driver, CUDA context)" if reserved else ""
+
+
 def model_tables(payload: dict[str, Any]) -> list[Any]:
     """An LLM's configuration and parameters, or a profile's layers and totals."""
     return llm_tables(payload) if payload["model"]["spec"] == "llm" else profile_tables(payload)
@@ -73,7 +79,7 @@ def hardware_tables(payload: dict[str, Any]) -> list[Any]:
         rows = [
             ("kind", d["kind"]),
             ("peak compute (dense)", _peaks(d["peak_compute_flops"])),
-            ("memory", format_quantity(d["memory_bytes"], "memory")),
+            ("memory", format_quantity(d["memory_bytes"], "memory") + _reserved(d)),
             ("memory bandwidth", format_quantity(d["memory_bandwidth_bytes_per_s"], "bandwidth")),
             *(
                 (

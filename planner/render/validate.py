@@ -24,7 +24,8 @@ def validation_tables(payload: dict[str, Any]) -> list[Any]:
             {"at_least": "≥ ", "at_most": "≤ "}.get(c["comparison"], "") + _number(c["published"]),
             "-" if c["error_pct"] is None else f"{c['error_pct']:+.2f}%",
             f"{c['tolerance_pct']:g}%",
-            f"[{STATUS_COLOURS[c['status']]}]{c['status']}[/]",
+            f"[{STATUS_COLOURS[c['status']]}]{c['status']}[/]"
+            + (", fitted on" if c.get("calibration") else ""),
             c["reason"],
         )
         for c in payload["cases"]

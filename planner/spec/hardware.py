@@ -22,6 +22,7 @@ from planner.limits import (
     MEMORY,
     POWER,
     PRICE,
+    SIZE,
 )
 from planner.spec.schema import FieldValueError, spec_field
 
@@ -125,6 +126,13 @@ class Device:
     aliases: tuple[str, ...] = spec_field("other catalog names for this device", default=())
     power: float | None = spec_field("board power (TDP), e.g. 300 W", unit="power", limit=POWER, default=None)
     price: Price | None = spec_field("optional on-demand list price for one device", default=None)
+    memory_reserved: float = spec_field(
+        "memory no model tensor can use, e.g. 1.25 GiB: what the driver keeps back (memory minus the total "
+        "capacity CUDA reports) and the process's CUDA context with its libraries' kernels; 0 when absent",
+        unit="memory",
+        limit=SIZE,
+        default=0.0,
+    )
     compute_efficiency: float = spec_field(
         "fraction of peak_compute a large dense matmul sustains [1e-6, 1]; when absent, the catalog GPUs' "
         "median (a warning says so)",
@@ -185,11 +193,18 @@ class Device:
         if (self.sm_count is None) != (not self.gemm_tiles):
             missing = "gemm_tiles" if self.sm_count is not None else "sm_count"
             raise FieldValueError(missing, "sm_count and gemm_tiles go together: give both or neither")
+        if self.memory_reserved >= self.memory:
+            raise FieldValueError("memory_reserved", f"expected less than memory ({self.memory:g} bytes)")
 
     @property
     def assumed_figures(self) -> tuple[str, ...]:
         """The efficiency fields this device took its documented default for (the spec left them out)."""
         return tuple(name for name in EFFICIENCY_FIELDS if isinstance(getattr(self, name), AssumedFigure))
+
+    @property
+    def usable_memory(self) -> float:
+        """Bytes a plan's tensors may take on this device: memory - memory_reserved."""
+        return self.memory - self.memory_reserved
 
     def matmul_efficiency(self, dtype: str) -> float:
         """The fraction of peak_compute[dtype] a large matmul in `dtype` sustains: its own figure
