@@ -383,5 +383,21 @@ def test_a_reserve_of_all_the_memory_is_refused() -> None:
         "spec: device\nname: g\nkind: gpu\npeak_compute: {fp16: 1 TFLOPS}\nmemory: 16 GiB\n"
         "memory_reserved: 16 GiB\nmemory_bandwidth: 1 GB/s\ncompute_efficiency: 0.5\nmemory_efficiency: 0.8\n"
     )
-    with pytest.raises(SpecError, match=r"memory_reserved.*expected less than memory"):
+    with pytest.raises(SpecError, match=r"memory_reserved.*expected less than memory \(16 GiB\), got 16 GiB"):
+        build_spec(parse_yaml(text, "g.yaml"), ("device",))
+
+
+def test_a_dtype_efficiency_needs_that_dtype_s_peak() -> None:
+    from planner.errors import SpecError
+    from planner.spec.catalog import build_spec
+    from planner.spec.yamlio import parse_yaml
+
+    text = (
+        "spec: device\nname: g\nkind: gpu\npeak_compute: {fp16: 1 TFLOPS}\nmemory: 16 GiB\n"
+        "memory_bandwidth: 1 GB/s\ncompute_efficiency: 0.5\nmemory_efficiency: 0.8\n"
+        "dtype_compute_efficiency: {fp8: 0.5}\n"
+    )
+    with pytest.raises(
+        SpecError, match=r"dtype_compute_efficiency\.fp8.*expected a dtype of peak_compute \(fp16\)"
+    ):
         build_spec(parse_yaml(text, "g.yaml"), ("device",))

@@ -102,7 +102,8 @@ class DPPlanResult:
                 "price_usd_per_server_hour": chosen.price_usd_per_server_hour,
             },
             "plan": main,
-            "memory": chosen.memory.to_dict() | {"device_memory_bytes": setup.device.memory},
+            "memory": chosen.memory.to_dict()
+            | {"device_memory_bytes": setup.device.memory, "usable_memory_bytes": setup.device.usable_memory},
             "algorithms": [{"algorithm": name, **opt.to_dict()} for name, opt in plan.options.items()],
             "scaling": {
                 "weak": [r.to_dict() for r in plan.weak],

@@ -82,7 +82,7 @@ def _data_parallel(result: StrategyPlanResult, winner: Strategy, to: str) -> dic
         overlap=bool(setup.overlap),
         fits=winner.fits,
         memory_per_device_bytes=winner.memory_per_device_bytes,
-        device_memory_bytes=setup.device.memory,
+        device_memory_bytes=setup.device.usable_memory,
     )
     fields = deepspeed.dp_export(view, 0)
     fields["notes"].append(

@@ -142,7 +142,7 @@ def fl_heterofl(fleet: Fleet | str, model: Any, options: FLHeteroFLOptions | Non
         fraction = lv.parameters / base.parameters
         levels.append(Level(lv.level, lv.width, lv.formula_fraction, fraction, lv.parameters, size, memory))
     crowd = ft.members
-    device_memory = np.array([c.resolved_device.memory for c in fleet.classes])
+    device_memory = np.array([c.resolved_device.usable_memory for c in fleet.classes])
     budget = device_memory[crowd.class_index] * options.memory_fraction
     times = np.array(level_times)
     assigned = hf.assign_levels(times, np.array(level_memory), budget, options.deadline)

@@ -327,7 +327,8 @@ def _evaluate(setup: TrainingSetup, options: LLMOptions) -> tuple[PlanEvaluation
 
 def _nothing_fits(llm: LLMConfig, setup: TrainingSetup, found: SearchResult, options: LLMOptions) -> str:
     device = setup.device
-    where = f"{llm.name} on {setup.device_count} x {device.name} ({device.memory / 2**30:.0f} GiB each)"
+    usable = device.usable_memory / 2**30
+    where = f"{llm.name} on {setup.device_count} x {device.name} ({usable:.1f} GiB usable each)"
     pinned = [
         f"{s}={getattr(options, s)}"
         for s in (*CONFIGURATION[:2], "microbatch", "interleave", "recompute", "zero", "expert_parallel")

@@ -49,7 +49,7 @@ class ServeOptions:
     attention: str = "flash"  # flash (fused) or standard
     chunked_prefill: bool = False  # prompts ride in decode iterations (Sarathi-Serve)
     chunk_tokens: int = CHUNK_TOKENS
-    memory_headroom: float = MEMORY_HEADROOM  # fraction of device memory left for activations
+    memory_headroom: float = MEMORY_HEADROOM  # fraction of usable device memory left for activations
     block_tokens: int = BLOCK_TOKENS  # tokens per paged KV-cache block
     tpot: float | None = None  # target seconds per output token
     ttft: float | None = None  # target seconds to the first token

@@ -67,7 +67,7 @@ def command(
     ] = DEFAULTS.chunked_prefill,
     chunk_tokens: Annotated[int, typer.Option(help="prefill tokens per iteration")] = DEFAULTS.chunk_tokens,
     memory_headroom: Annotated[
-        float, typer.Option(help="fraction of device memory kept from the KV cache")
+        float, typer.Option(help="fraction of the device's usable memory kept from the KV cache")
     ] = DEFAULTS.memory_headroom,
     block_tokens: Annotated[int, typer.Option(help="tokens per KV-cache block")] = DEFAULTS.block_tokens,
     tpot: Annotated[

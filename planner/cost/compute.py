@@ -3,8 +3,8 @@
 Source: S. Williams, A. Waterman and D. Patterson, "Roofline: an insightful visual performance model for
 multicore architectures", CACM 52(4), 2009: a kernel that performs F FLOP and moves D bytes between the
 processor and its memory takes at least max(F / peak compute, D / memory bandwidth). Here the peak and
-the bandwidth are what the device sustains: peak[dtype] · compute_efficiency and memory_bandwidth ·
-memory_efficiency (Device fields, set once per device).
+the bandwidth are what the device sustains: peak[dtype] · matmul_efficiency(dtype) (compute_efficiency,
+or the dtype's own figure) and memory_bandwidth · memory_efficiency (Device fields, set once per device).
 
 Bytes moved by one layer (an estimate: every operand streams through memory once, no cache reuse across
 layers, no fusion):

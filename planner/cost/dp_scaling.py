@@ -222,9 +222,10 @@ def _notes(setup: Setup, chosen: DPResult, options: dict[str, AlgorithmOption]) 
         )
     else:
         peak = sustained_compute(device, setup.dtype)
+        fraction = device.matmul_efficiency(setup.dtype)
         notes.append(
             f"compute: roofline per layer (Williams et al. 2009) at {peak / 1e12:.4g} TFLOP/s sustained "
-            f"{setup.dtype} ({device.name} peak × compute_efficiency {device.compute_efficiency:g}) and "
+            f"{setup.dtype} ({device.name} peak × matmul efficiency {fraction:g}) and "
             f"{sustained_memory_bandwidth(device) / 1e9:.4g} GB/s; backward FLOP from the profile"
         )
     if is_mixed_precision(setup.dtype):

@@ -84,4 +84,4 @@ def fits(model: EdgeModel, device: Device, start: int = 0, stop: int | None = No
     sel = slice(start, stop)
     weights = float(model.weight_bytes[sel].sum())
     activations = float((model.input_bytes[sel] + model.output_bytes[sel]).max(initial=0.0))
-    return weights + activations <= device.memory
+    return weights + activations <= device.usable_memory

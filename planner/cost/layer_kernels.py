@@ -135,12 +135,12 @@ def attention_core_times(
 
 def fused_attention_rates(device: Device, dtype: str) -> tuple[float, float]:
     """FLOP/s a fused (flash) attention kernel sustains on the device, (forward, backward): peak[dtype] ·
-    the device's flash_forward_efficiency / flash_backward_efficiency, its compute_efficiency where the
-    device lists none."""
+    the device's flash_forward_efficiency / flash_backward_efficiency, its matmul efficiency in `dtype`
+    (Device.matmul_efficiency) where the device lists none."""
     sustained_compute(device, dtype)  # ValueError when the device lacks the dtype
     peak = device.peak_compute[dtype]
-    forward = device.flash_forward_efficiency or device.compute_efficiency
-    backward = device.flash_backward_efficiency or device.compute_efficiency
+    forward = device.flash_forward_efficiency or device.matmul_efficiency(dtype)
+    backward = device.flash_backward_efficiency or device.matmul_efficiency(dtype)
     return peak * forward, peak * backward
 
 

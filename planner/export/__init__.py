@@ -145,7 +145,7 @@ class DataParallelPlan:
     overlap: bool
     fits: bool
     memory_per_device_bytes: float
-    device_memory_bytes: float
+    device_memory_bytes: float  # what its tensors may use (Device.usable_memory)
 
     @classmethod
     def from_plan(cls, plan: DPPlan) -> DataParallelPlan:
@@ -160,5 +160,5 @@ class DataParallelPlan:
             overlap=bool(setup.overlap),
             fits=bool(chosen.fits),
             memory_per_device_bytes=float(chosen.memory.total_bytes),
-            device_memory_bytes=float(setup.device.memory),
+            device_memory_bytes=float(setup.device.usable_memory),
         )

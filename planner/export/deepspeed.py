@@ -133,7 +133,7 @@ def dp_export(plan: DataParallelPlan, zero_stage: int = 0) -> dict[str, Any]:
     if zero_stage == 0 and not plan.fits:
         notes.append(
             f"at ZeRO-0 the plan needs {plan.memory_per_device_bytes / 2**30:.1f} GiB per device, more "
-            f"than the device's {plan.device_memory_bytes / 2**30:.1f} GiB: a ZeRO "
+            f"than the device's {plan.device_memory_bytes / 2**30:.1f} GiB usable: a ZeRO "
             "stage >= 1 shards the optimizer state (planner llm-parallel models ZeRO's memory)"
         )
     if zero_stage > 0:

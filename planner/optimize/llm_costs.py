@@ -14,7 +14,7 @@ Per configuration (seconds; planner.cost.megatron for the formulas and sources):
 Memory per device: the larger of the first stage (embedding, most micro-batches in flight) and the last
 (head, logits), each model states by ZeRO stage (planner.cost.llm_memory; ZeRO-3's gathered working
 copy: planner.optimize.llm_data_parallel) plus activations
-(planner.cost.megatron), against Device.memory. A candidate fails on the first of: the structural rules
+(planner.cost.megatron), against Device.usable_memory. A candidate fails on the first of: the structural rules
 (planner.optimize.llm_rules), memory. The few collective times are computed once per distinct (t, b) and
 (t, p, d) (planner.cost.llm_comm).
 

@@ -17,8 +17,9 @@ SENSITIVITY_FACTORS = ("peak_compute", "compute_efficiency", "memory_bandwidth",
 
 def perturbed(cluster: Cluster, factor: str, scale: float) -> Cluster:
     """`cluster` with one hardware figure scaled (efficiencies capped at 1). Factors: the device's
-    peak_compute (all dtypes), compute_efficiency, memory_bandwidth, memory_efficiency, and per level
-    `<level>.bandwidth`, `<level>.latency`, `<level>.efficiency`."""
+    peak_compute (all dtypes), compute_efficiency (with every dtype's own figure, dtype_compute_efficiency),
+    memory_bandwidth, memory_efficiency, and per level `<level>.bandwidth`, `<level>.latency`,
+    `<level>.efficiency`."""
     device = cluster.device
     if factor in SENSITIVITY_FACTORS:
         assert isinstance(device, Device), "a cluster with a device (a catalog one is resolved when loaded)"
@@ -27,6 +28,9 @@ def perturbed(cluster: Cluster, factor: str, scale: float) -> Cluster:
         else:
             value = getattr(device, factor) * scale
             new = replace(device, **{factor: min(value, 1.0) if "efficiency" in factor else value})
+            if factor == "compute_efficiency" and device.dtype_compute_efficiency:
+                own = {k: min(v * scale, 1.0) for k, v in device.dtype_compute_efficiency.items()}
+                new = replace(new, dtype_compute_efficiency=own)
         return replace(cluster, device=new)
     level_name, attribute = factor.split(".")
     levels = []

@@ -12,6 +12,20 @@ def _bandwidth(value: float | None) -> str:
     return "no crossing" if value is None else format_quantity(value, "bandwidth")
 
 
+def _break_even_line(run: dict[str, Any]) -> str:
+    """Where DGC starts or stops paying over the run, or that no bandwidth changes the verdict."""
+    step = format_quantity(run["ring_step_bandwidth_bytes_per_s"], "bandwidth")
+    crossing = run["break_even_bandwidth_bytes_per_s"]
+    if crossing is None:
+        verdict = "pays" if run["dgc_time_s"] < run["dense_time_s"] else "does not pay"
+        return f"no break-even bandwidth over the run: DGC {verdict} at any bandwidth (ring step: {step})"
+    side = "below" if run["pays_below_break_even_bandwidth"] else "above"
+    return (
+        f"break-even bandwidth over the run: {_bandwidth(crossing)} (DGC pays {side} it; this cluster's "
+        f"ring step: {step})"
+    )
+
+
 def dgc_tables(payload: dict[str, Any]) -> list[Any]:
     """Warm-up epochs and the first steady one, then the run's totals and momentum correction."""
     shown = payload["per_epoch"][: payload["warmup_epochs"] + 1]
@@ -43,11 +57,7 @@ def dgc_tables(payload: dict[str, Any]) -> list[Any]:
             f"{run['warmup_share_of_bytes']:.0%} of it), sync {format_quantity(run['dgc_time_s'], 'time')} "
             f"vs dense {format_quantity(run['dense_time_s'], 'time')}"
         ),
-        (
-            f"break-even bandwidth over the run: {_bandwidth(run['break_even_bandwidth_bytes_per_s'])} "
-            f"(DGC pays {'below' if run['pays_below_break_even_bandwidth'] else 'above'} it; this "
-            f"cluster's ring step: {format_quantity(run['ring_step_bandwidth_bytes_per_s'], 'bandwidth')})"
-        ),
+        _break_even_line(run),
         (
             "momentum correction: +"
             f"{format_quantity(payload['momentum_correction']['extra_state_bytes_per_worker'], 'memory')} "

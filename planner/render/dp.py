@@ -57,7 +57,7 @@ def dp_tables(payload: dict[str, Any]) -> list[Any]:
     out.append(
         make_table(
             f"Memory per device ({'fits' if main['fits'] else 'DOES NOT FIT'} in "
-            f"{fmt_bytes(memory['device_memory_bytes'])})",
+            f"{fmt_bytes(memory['usable_memory_bytes'])} usable)",
             ["weights", "gradients", "master weights", "optimizer state", "activations", "total"],
             [
                 (

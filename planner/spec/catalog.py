@@ -102,25 +102,44 @@ def _built(doc: Document, allowed: tuple[str, ...]) -> Any:
     return _BUILT[id(doc)]
 
 
+_REPLACED: dict[
+    int, Any
+] = {}  # catalog devices replaced by the open device_fields_replaced blocks, by doc id
+
+
 @contextmanager
 def device_fields_replaced(name: str, **fields: Any) -> Iterator[Any]:
     """Within the block, the catalog device `name` has `fields` replaced (dataclasses.replace), and so
     does every spec built from the catalog in it (a cluster of that device, an inline mapping naming it):
-    how a calibration fit evaluates its cases at a trial value (planner.validate.fit). Yields the device;
-    nothing on disk changes, and the specs built before the block are back after it."""
+    how a calibration fit evaluates its cases at a trial value (planner.validate.fit). Blocks nest (an
+    inner block starts from the outer one's device). Yields the device; nothing on disk changes, and the
+    specs built before the block are back after it. Caches of results outside the catalog (an evaluator's
+    own) are not cleared."""
     doc = _named_document("hardware", ("device",), name)
     if doc is None:
         find("hardware", name, ("device",))  # raises the catalog's "no device named" error
         raise AssertionError(name)  # unreachable: find found what _named_document did not
-    saved = dict(_BUILT)
-    _BUILT.clear()
-    device = dataclasses.replace(build_spec(doc, ("device",)), **fields)
-    _BUILT[id(doc)] = device
+    device = dataclasses.replace(_built(doc, ("device",)), **fields)
+    saved, outer = dict(_BUILT), _REPLACED.get(id(doc))
+    _REPLACED[id(doc)] = device
+    _rebuild_from(_REPLACED)
     try:
         yield device
     finally:
+        if outer is None:
+            del _REPLACED[id(doc)]
+        else:
+            _REPLACED[id(doc)] = outer
         _BUILT.clear()
         _BUILT.update(saved)
+        entries.cache_clear()
+
+
+def _rebuild_from(devices: dict[int, Any]) -> None:
+    """Forget every built spec but `devices` (a cluster built before holds the device it was built with)."""
+    _BUILT.clear()
+    _BUILT.update(devices)
+    entries.cache_clear()
 
 
 def _named_document(area: str, kinds: tuple[str, ...], name: str) -> Document | None:

@@ -102,7 +102,9 @@ class Device:
 
     GEMM shape model (planner.cost.gemm; GPUs only, optional): `sm_count` and `gemm_tiles` together give
     tile and wave quantisation; `kernel_overhead` is the fixed time each kernel adds (launch and tail).
-    A device without `sm_count` / `gemm_tiles` runs every GEMM at peak · compute_efficiency.
+    A device without `sm_count` / `gemm_tiles` runs every GEMM at peak · matmul_efficiency(dtype)
+    (compute_efficiency, or the dtype's own figure in dtype_compute_efficiency). `memory_reserved`: what
+    no tensor can use; plans are checked against usable_memory.
 
     `collective_overlap_slowdown` (optional): the fraction of compute throughput lost while a collective
     overlaps it on this device, as built into its usual platform (planner.cost.overlap).
@@ -194,7 +196,16 @@ class Device:
             missing = "gemm_tiles" if self.sm_count is not None else "sm_count"
             raise FieldValueError(missing, "sm_count and gemm_tiles go together: give both or neither")
         if self.memory_reserved >= self.memory:
-            raise FieldValueError("memory_reserved", f"expected less than memory ({self.memory:g} bytes)")
+            from planner.units import format_quantity
+
+            given, whole = (format_quantity(v, "memory") for v in (self.memory_reserved, self.memory))
+            raise FieldValueError("memory_reserved", f"expected less than memory ({whole}), got {given}")
+        for dtype in self.dtype_compute_efficiency or {}:
+            if dtype not in self.peak_compute:
+                raise FieldValueError(
+                    ("dtype_compute_efficiency", dtype),
+                    f"expected a dtype of peak_compute ({', '.join(self.peak_compute)})",
+                )
 
     @property
     def assumed_figures(self) -> tuple[str, ...]:

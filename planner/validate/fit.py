@@ -64,11 +64,27 @@ class Fit:
 
 
 def targets() -> dict[str, list[LoadedCase]]:
-    """Every DEVICE.FIELD some case calibrates, with its cases, in case order."""
+    """Every DEVICE.FIELD some case calibrates, with its cases, in case order. Raises the case file's
+    located error for a field with no fit range or a device the catalog lacks."""
+    from planner.errors import SpecError
+    from planner.spec.catalog import find
+
     found: dict[str, list[LoadedCase]] = {}
     for item in all_cases():
-        if item.case.calibrates:
-            found.setdefault(item.case.calibrates, []).append(item)
+        target = item.case.calibrates
+        if not target:
+            continue
+        device, field = target.split(".")
+        where = ("cases", item.index, "calibrates")
+        if field not in FIELD_RANGES:
+            raise item.doc.error(
+                where, f"expected DEVICE.FIELD with FIELD one of {', '.join(FIELD_RANGES)}", target
+            )
+        try:
+            find("hardware", device, ("device",))
+        except SpecError as exc:
+            raise item.doc.error(where, str(exc), show_got=False) from None
+        found.setdefault(target, []).append(item)
     return found
 
 
@@ -107,6 +123,8 @@ def fit(target: str, items: Sequence[LoadedCase], data_dir: Path | None) -> Fit:
     def loss(value: float) -> float:
         return sum(e * e for _, e in errors_at(target, value, items, data_dir))
 
+    if loss(span.low) == loss(span.high):  # e.g. an evaluator caching results by name across trials
+        raise ValueError(f"{target}: its calibration cases do not change with it; nothing to fit")
     best = minimize_scalar(
         loss, bounds=(span.low, span.high), method="bounded", options={"xatol": span.step / 20}
     )
