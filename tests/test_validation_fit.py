@@ -25,6 +25,19 @@ def test_every_fitted_catalog_value_is_the_fit_of_its_calibration_cases(shared_d
             assert abs(error) <= item.case.tolerance_pct or item.case.known_deviation, fit.report(result)
 
 
+def test_the_a100_fit_is_stable_when_any_one_case_is_left_out(shared_dir: Path) -> None:
+    """Cross-validation: each Korthikanti case left out, the others give nearly the same value, which
+    predicts the left-out case within its 25 % tolerance."""
+    target = "a100-sxm4-80gb.compute_efficiency"
+    items = fit.targets()[target]
+    whole = fit.fit(target, items, shared_dir).value
+    rows = fit.leave_one_out(target, items, shared_dir)
+    assert [name for name, _, _ in rows] == [item.case.name for item in items]
+    for (name, value, error), item in zip(rows, items, strict=True):
+        assert abs(value - whole) < 0.02, name
+        assert abs(error) <= item.case.tolerance_pct, name
+
+
 def test_the_a100_fit_moves_its_cases_as_the_field_does(shared_dir: Path) -> None:
     items = fit.targets()["a100-sxm4-80gb.compute_efficiency"]
     slow = fit.errors_at("a100-sxm4-80gb.compute_efficiency", 0.6, items, shared_dir)

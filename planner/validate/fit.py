@@ -6,12 +6,13 @@ errors are left out of the error bands and of the reported median and maximum |e
 sample); every other case is predicted with the fitted value. This module refits it, so that the value
 written in the device's file can be checked against its subset (tests/test_validation_fit.py):
 
-    python -m planner.validate.fit --data ../shared
+    python -m planner.validate.fit --data ../shared [--leave-one-out]
 
 The fit minimises the sum of squared log errors, sum(ln(predicted / published)^2) over the subset (a
 relative error, symmetric in over- and under-prediction), over the field's range in FIELD_RANGES, by
 Brent's bounded method (scipy.optimize.minimize_scalar). The device is replaced only in memory, for the
-catalog specs built during each evaluation (planner.spec.catalog.device_fields_replaced).
+catalog specs built during each evaluation (planner.spec.catalog.device_fields_replaced). `--leave-one-out`
+refits without each case in turn and predicts it (cross-validation: the error to expect out of sample).
 """
 
 from __future__ import annotations
@@ -138,6 +139,21 @@ def fit(target: str, items: Sequence[LoadedCase], data_dir: Path | None) -> Fit:
     )
 
 
+def leave_one_out(
+    target: str, items: Sequence[LoadedCase], data_dir: Path | None
+) -> list[tuple[str, float, float]]:
+    """For each case: (name, the value fitted without it, its % error predicted with that value): how well
+    a fit on the other cases predicts the one left out (cross-validation; needs at least 2 cases)."""
+    if len(items) < 2:
+        return []
+    out = []
+    for index, item in enumerate(items):
+        value = fit(target, [*items[:index], *items[index + 1 :]], data_dir).value
+        ((name, error),) = errors_at(target, value, [item], data_dir)
+        out.append((name, value, 100.0 * math.expm1(error)))
+    return out
+
+
 def report(result: Fit) -> str:
     span = result.field_range
     digits = max(0, -math.floor(math.log10(span.step * span.scale)))
@@ -157,10 +173,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m planner.validate.fit", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--data", type=Path, default=None, help="folder with profiles/ and reference/")
+    parser.add_argument(
+        "--leave-one-out", action="store_true", help="also predict each case from a fit on the others"
+    )
     args = parser.parse_args(argv)
     data_dir = args.data or default_data_dir()
-    results = [fit(target, items, data_dir) for target, items in targets().items()]
-    print("\n".join(report(result) for result in results))
+    results = []
+    for target, items in targets().items():
+        results.append(fit(target, items, data_dir))
+        print(report(results[-1]))
+        if args.leave_one_out:
+            span = results[-1].field_range
+            for name, value, error in leave_one_out(target, items, data_dir):
+                print(
+                    f"  left out {name}: fit {value * span.scale:.4g} on the others, {error:+.1f}% predicted"
+                )
     return 0 if all(result.catalog_agrees() for result in results) else 1
 
 
