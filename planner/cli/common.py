@@ -93,3 +93,6 @@ def parse_numbers(text: str, option: str, *, whole: bool = False, empty: bool = 
     if not values and not empty:
         raise bad_option(option, "at least one number", text)
     return values
+
+
+WEIGHTS_HELP = "layer weights: fp8 / int8 (W8A8, at that peak) or int4 (weight-only W4A16)"  # serve, specdec

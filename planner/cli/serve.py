@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from planner.api.serve_inputs import ServeOptions
-from planner.cli.common import ClusterOption, FormatOption, ServersOption, quantity_option
+from planner.cli.common import WEIGHTS_HELP, ClusterOption, FormatOption, ServersOption, quantity_option
 from planner.cli.llm_options import Attention
 from planner.cli.plot_options import ForceOption, PlotFileOption, PlotOption
 from planner.render import OutputFormat
@@ -58,7 +58,7 @@ def command(
     dtype: Annotated[str | None, typer.Option(help="bf16, fp16 or fp32 (default: the model's)")] = None,
     weight_dtype: Annotated[
         str | None,
-        typer.Option(help="layer weights: fp8 / int8 (W8A8, at that peak) or int4 (weight-only W4A16)"),
+        typer.Option(help=WEIGHTS_HELP),
     ] = None,
     kv_cache_dtype: Annotated[str | None, typer.Option(help="quantised KV cache: fp8 or int8")] = None,
     attention: Attention = DEFAULTS.attention,

@@ -15,7 +15,7 @@ from planner.api.specdec import SpecdecSimulateOptions, SpecdecSpeedupOptions
 from planner.api.specdec_batch import SpecdecBatchOptions
 from planner.api.specdec_models import SpecdecModelsOptions
 from planner.api.specdec_tree import SpecdecTreeOptions
-from planner.cli.common import FormatOption, parse_numbers
+from planner.cli.common import WEIGHTS_HELP, FormatOption, parse_numbers
 from planner.cli.plot_options import ForceOption, PlotFileOption, PlotOption
 from planner.limits import (
     MAX_GAMMA,
@@ -64,9 +64,7 @@ PairDtypeOption = Annotated[
 AllreduceOption = Annotated[
     str, typer.Option("--allreduce", help="all-reduce algorithm of tensor parallelism")
 ]
-WeightsHelp = (
-    "layer weights: fp8 / int8 (W8A8, at that peak) or int4 (weight-only W4A16); default unquantised"
-)
+WeightsHelp = f"{WEIGHTS_HELP}; default unquantised"
 WeightDtypeOption = Annotated[str | None, typer.Option("--weight-dtype", help=f"target's {WeightsHelp}")]
 DraftWeightDtypeOption = Annotated[
     str | None, typer.Option("--draft-weight-dtype", help=f"draft's {WeightsHelp}")
