@@ -132,6 +132,18 @@ class PairCosts:
     parameter_ratio: float
 
 
+Side = tuple[LLMConfig, Placement, Precision | None]  # a model, where it runs, its formats
+
+
+def pair_memory(target: Side, draft: Side, dtype: str, batch: int, context: int) -> tuple[float, float]:
+    """Bytes per device of the target and of the draft with their KV caches (planner.cost.decode.check_fits);
+    InfeasibleError naming the model, and its tensor-parallel setting, that does not fit."""
+    return (
+        check_fits(target[0], target[1], dtype, batch, context, target[2]),
+        check_fits(draft[0], draft[1], dtype, batch, context, draft[2], setting="draft_tensor_parallel"),
+    )
+
+
 def pair_costs(
     target: LLMConfig,
     draft: LLMConfig,
@@ -147,9 +159,8 @@ def pair_costs(
     """Roofline step times of both models, each in its precision (default: all `dtype`; serving's
     decode model, planner.cost.decode.step_time), InfeasibleError when one does not fit its devices; and
     c = draft step / target step (Leviathan et al. 2023, Sec. 3.3), c_hat = draft FLOP / target FLOP."""
-    target_memory = check_fits(target, target_at, dtype, batch, context, target_precision)
-    draft_memory = check_fits(
-        draft, draft_at, dtype, batch, context, draft_precision, setting="draft_tensor_parallel"
+    target_memory, draft_memory = pair_memory(
+        (target, target_at, target_precision), (draft, draft_at, draft_precision), dtype, batch, context
     )
     t_step = step_time(
         target, target_at, dtype=dtype, batch=batch, tokens=1, context=context, precision=target_precision

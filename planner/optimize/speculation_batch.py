@@ -21,10 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from planner.cost.decode import Placement, check_fits
+from planner.cost.decode import Placement
 from planner.cost.quantisation import Precision
 from planner.errors import InfeasibleError
-from planner.optimize.speculation import GammaTable, PairCosts, gamma_table, pair_costs, verify_function
+from planner.optimize.speculation import (
+    GammaTable,
+    PairCosts,
+    gamma_table,
+    pair_costs,
+    pair_memory,
+    verify_function,
+)
 from planner.spec.llm import LLMConfig
 
 
@@ -101,15 +108,12 @@ class PairPlacement:
 
     def check_fits(self, batch: int) -> None:
         """InfeasibleError, naming the model, when either does not fit its devices at `batch`."""
-        check_fits(self.target, self.target_at, self.dtype, batch, self.context, self.target_precision)
-        check_fits(
-            self.draft,
-            self.draft_at,
+        pair_memory(
+            (self.target, self.target_at, self.target_precision),
+            (self.draft, self.draft_at, self.draft_precision),
             self.dtype,
             batch,
             self.context,
-            self.draft_precision,
-            setting="draft_tensor_parallel",
         )
 
 
