@@ -14,6 +14,11 @@ def _reserved(d: dict[str, Any]) -> str:
     return f", {format_quantity(reserved, 'memory')} reserved (driver, CUDA context)" if reserved else ""
 
 
+def _efficiency(d: dict[str, Any], field: str) -> tuple[str, str]:
+    """A device's efficiency row, "(assumed)" where the spec left the figure out."""
+    return field.replace("_", " "), f"{d[field]:g}" + (" (assumed)" if field in d["assumed_figures"] else "")
+
+
 def model_tables(payload: dict[str, Any]) -> list[Any]:
     """An LLM's configuration and parameters, or a profile's layers and totals."""
     return llm_tables(payload) if payload["model"]["spec"] == "llm" else profile_tables(payload)
@@ -76,22 +81,17 @@ def hardware_tables(payload: dict[str, Any]) -> list[Any]:
     """A device's figures; a cluster's levels and links, then its device."""
 
     def device_table(d: dict[str, Any]) -> Any:
+        by_dtype = d.get("dtype_compute_efficiency") or {}
+        own = [("compute efficiency by dtype", ", ".join(f"{k} {v:g}" for k, v in by_dtype.items()))]
         rows = [
             ("kind", d["kind"]),
             ("peak compute (dense)", _peaks(d["peak_compute_flops"])),
             ("memory", format_quantity(d["memory_bytes"], "memory") + _reserved(d)),
             ("memory bandwidth", format_quantity(d["memory_bandwidth_bytes_per_s"], "bandwidth")),
-            *(
-                (
-                    field.replace("_", " "),
-                    f"{d[field]:g}" + (" (assumed)" if field in d["assumed_figures"] else ""),
-                )
-                for field in ("compute_efficiency", "memory_efficiency")
-            ),
+            _efficiency(d, "compute_efficiency"),
+            *(own if by_dtype else []),
+            _efficiency(d, "memory_efficiency"),
         ]
-        if d.get("dtype_compute_efficiency"):
-            own = ", ".join(f"{dtype} {value:g}" for dtype, value in d["dtype_compute_efficiency"].items())
-            rows.insert(5, ("compute efficiency by dtype", own))
         if d["power_w"] is not None:
             rows.append(("power", format_quantity(d["power_w"], "power")))
         if d["price"]:

@@ -102,9 +102,8 @@ def _built(doc: Document, allowed: tuple[str, ...]) -> Any:
     return _BUILT[id(doc)]
 
 
-_REPLACED: dict[
-    int, Any
-] = {}  # catalog devices replaced by the open device_fields_replaced blocks, by doc id
+# catalog devices replaced by the open device_fields_replaced blocks, by doc id
+_REPLACED: dict[int, Any] = {}
 
 
 @contextmanager
@@ -122,7 +121,7 @@ def device_fields_replaced(name: str, **fields: Any) -> Iterator[Any]:
     device = dataclasses.replace(_built(doc, ("device",)), **fields)
     saved, outer = dict(_BUILT), _REPLACED.get(id(doc))
     _REPLACED[id(doc)] = device
-    _rebuild_from(_REPLACED)
+    _reset_built(_REPLACED)  # a cluster built before holds the device it was built with
     try:
         yield device
     finally:
@@ -130,15 +129,13 @@ def device_fields_replaced(name: str, **fields: Any) -> Iterator[Any]:
             del _REPLACED[id(doc)]
         else:
             _REPLACED[id(doc)] = outer
-        _BUILT.clear()
-        _BUILT.update(saved)
-        entries.cache_clear()
+        _reset_built(saved)
 
 
-def _rebuild_from(devices: dict[int, Any]) -> None:
-    """Forget every built spec but `devices` (a cluster built before holds the device it was built with)."""
+def _reset_built(specs: dict[int, Any]) -> None:
+    """The built catalog specs become `specs` (by doc id); the catalog listing is built again."""
     _BUILT.clear()
-    _BUILT.update(devices)
+    _BUILT.update(specs)
     entries.cache_clear()
 
 
